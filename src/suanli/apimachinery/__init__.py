@@ -1,0 +1,1 @@
+"""apimachinery layer."""

@@ -1,0 +1,242 @@
+"""Field sets in the upstream ``fieldsV1`` format, used by server-side apply.
+
+A field set is a set of *field paths*; a path is a tuple of path elements spelled as in
+``fieldsV1``:
+
+* ``"f:<name>"`` - a map field;
+* ``'k:{"name":"nginx"}'`` - the item of a ``list-type: map`` list with those key values
+  (compact JSON, keys sorted);
+* ``'v:"example.com/cleanup"'`` - a value of a ``list-type: set`` list (compact JSON).
+
+:func:`field_paths` lists the *leaves* an object sets: scalars, empty maps, empty lists,
+atomic lists, set values, and map-list items (the item itself and its fields).
+(Upstream records nothing for an empty associative list; recording it lets a later apply
+that drops ``env: []`` remove it.) In ``fieldsV1`` a leaf
+is ``{}`` and a path that is both a member and a parent carries ``".": {}``::
+
+    {"f:spec": {"f:containers": {'k:{"name":"app"}': {".": {}, "f:image": {}, "f:name": {}}}}}
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from suanli.apimachinery.patch.patchmeta import ListMeta, ListStrategy, strategy_for
+
+__all__ = [
+    "IGNORED",
+    "MISSING",
+    "FieldPath",
+    "field_paths",
+    "field_values",
+    "from_fields_v1",
+    "key_element",
+    "remove_path",
+    "render_path",
+    "to_fields_v1",
+    "value_at",
+]
+
+FieldPath = tuple[str, ...]
+
+IGNORED: frozenset[FieldPath] = frozenset({
+    ("f:apiVersion",), ("f:kind",), ("f:status",),
+    *(("f:metadata", f"f:{n}") for n in (
+        "name", "namespace", "uid", "resourceVersion", "creationTimestamp", "managedFields",
+        "generation", "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")),
+})
+"""Paths never tracked by field managers (``status`` is tracked only via :func:`field_paths`'
+``include_status``, for the status subresource)."""
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""Returned by :func:`value_at` when the path does not exist."""
+
+
+def _enc(value: Any) -> str:
+    """Compact JSON with sorted keys (the ``k:``/``v:`` spelling)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def key_element(strategy: ListStrategy, item: dict[str, Any]) -> str:
+    """The ``k:`` element naming a list-map item."""
+    return "k:" + _enc(strategy.identity(item))
+
+
+def field_paths(obj: Any, kind: str, *, extra: ListMeta | None = None,
+                include_status: bool = False) -> set[FieldPath]:
+    """The leaf field paths set by ``obj`` (``null`` map values are skipped)."""
+    return set(field_values(obj, kind, extra=extra, include_status=include_status))
+
+
+def field_values(obj: Any, kind: str, *, extra: ListMeta | None = None,
+                 include_status: bool = False) -> dict[FieldPath, Any]:
+    """Like :func:`field_paths`, mapping each path to its value (items map to the item)."""
+    out: dict[FieldPath, Any] = {}
+    ignored = IGNORED - {("f:status",)} if include_status else IGNORED
+    _walk(obj, (), (), kind, extra, out, ignored)
+    return out
+
+
+def _walk(value: Any, path: FieldPath, names: tuple[str, ...], kind: str, extra: ListMeta | None,
+          out: dict[FieldPath, Any], ignored: frozenset[FieldPath]) -> None:
+    if isinstance(value, dict):
+        if not value and path:
+            out[path] = value
+        for k, v in value.items():
+            if v is None:
+                continue
+            p = (*path, f"f:{k}")
+            if p in ignored:
+                continue
+            _walk(v, p, (*names, k), kind, extra, out, ignored)
+        return
+    if isinstance(value, list):
+        if not value:
+            out[path] = value  # an empty list is a leaf whatever its type (so dropping it removes it)
+            return
+        s = strategy_for(kind, names, extra)
+        if s is not None and s.list_type == "map" and all(isinstance(i, dict) for i in value):
+            for item in value:
+                ip = (*path, key_element(s, item))
+                out[ip] = item
+                for k, v in item.items():
+                    if v is not None:
+                        _walk(v, (*ip, f"f:{k}"), (*names, k), kind, extra, out, ignored)
+            return
+        if s is not None and s.list_type == "set" and not any(isinstance(i, dict | list) for i in value):
+            out.update(((*path, "v:" + _enc(v)), v) for v in value)
+            return
+    out[path] = value
+
+
+def _find_item(seq: list[Any], element: str, names: tuple[str, ...], kind: str,
+               extra: ListMeta | None) -> int | None:
+    want = json.loads(element[2:])
+    if element.startswith("v:"):
+        return next((i for i, v in enumerate(seq) if _enc(v) == _enc(want)), None)
+    s = strategy_for(kind, names, extra)
+    for i, item in enumerate(seq):
+        if not isinstance(item, dict):
+            continue
+        ident = s.identity(item) if s is not None and s.list_type == "map" else \
+            {k: item.get(k) for k in want}
+        if _enc(ident) == _enc(want):
+            return i
+    return None
+
+
+def _step(cur: Any, element: str, names: tuple[str, ...], kind: str,
+          extra: ListMeta | None) -> tuple[Any, Any, tuple[str, ...]]:
+    """Follow one element: returns (container, index-or-key, names) or (None, None, names)."""
+    if element.startswith("f:"):
+        name = element[2:]
+        if isinstance(cur, dict) and name in cur:
+            return cur, name, (*names, name)
+        return None, None, names
+    if element.startswith(("k:", "v:")) and isinstance(cur, list):
+        try:
+            idx = _find_item(cur, element, names, kind, extra)
+        except ValueError:
+            idx = None
+        if idx is not None:
+            return cur, idx, names
+    return None, None, names
+
+
+def value_at(obj: Any, path: FieldPath, kind: str, extra: ListMeta | None = None) -> Any:
+    """The value at ``path`` in ``obj``, or :data:`MISSING`."""
+    cur: Any = obj
+    names: tuple[str, ...] = ()
+    for element in path:
+        container, where, names = _step(cur, element, names, kind, extra)
+        if container is None:
+            return MISSING
+        cur = container[where]
+    return cur
+
+
+def remove_path(obj: Any, path: FieldPath, kind: str, extra: ListMeta | None = None) -> None:
+    """Delete the field or list item at ``path`` from ``obj`` in place (no-op if absent)."""
+    cur: Any = obj
+    names: tuple[str, ...] = ()
+    for i, element in enumerate(path):
+        container, where, names = _step(cur, element, names, kind, extra)
+        if container is None:
+            return
+        if i == len(path) - 1:
+            del container[where]
+            return
+        cur = container[where]
+
+
+def to_fields_v1(paths: Iterable[FieldPath]) -> dict[str, Any]:
+    """Encode a field set as a ``fieldsV1`` tree."""
+    members = set(paths)
+    root: dict[str, Any] = {}
+    for p in members:
+        node = root
+        for element in p:
+            node = node.setdefault(element, {})
+    for p in members:
+        node = root
+        for element in p:
+            node = node[element]
+        if node:
+            node["."] = {}
+    return _sorted(root)
+
+
+def _sorted(node: dict[str, Any]) -> dict[str, Any]:
+    return {k: _sorted(node[k]) for k in sorted(node, key=lambda k: (k != ".", k))}
+
+
+def from_fields_v1(tree: Any) -> set[FieldPath]:
+    """Decode a ``fieldsV1`` tree (anything malformed is ignored)."""
+    out: set[FieldPath] = set()
+    _decode(tree, (), out)
+    return out
+
+
+def _decode(node: Any, prefix: FieldPath, out: set[FieldPath]) -> None:
+    if not isinstance(node, dict):
+        return
+    if not node and prefix:
+        out.add(prefix)
+        return
+    for key, sub in node.items():
+        if key == ".":
+            if prefix:
+                out.add(prefix)
+        elif isinstance(key, str) and key[:2] in ("f:", "k:", "v:", "i:"):
+            _decode(sub, (*prefix, key), out)
+
+
+def render_path(path: FieldPath) -> str:
+    """Human form used in conflict messages: ``.spec.containers[name="app"].image``."""
+    parts: list[str] = []
+    for element in path:
+        body = element[2:]
+        if element.startswith("f:"):
+            parts.append("." + body)
+        elif element.startswith("k:"):
+            try:
+                keys = json.loads(body)
+                parts.append("[" + ",".join(f"{k}={_enc(v)}" for k, v in keys.items()) + "]")
+            except ValueError:
+                parts.append(f"[{body}]")
+        else:
+            parts.append(f"[={body}]")
+    return "".join(parts)

@@ -1,0 +1,76 @@
+"""Admission chain: mutating plug-ins run first, then validating ones.
+
+Later issues register plug-ins (queue defaulting, workload-type validation, …) with
+:meth:`AdmissionChain.add_mutating` / :meth:`AdmissionChain.add_validating`. A plug-in
+sees every write of the resources it names (``resources`` = set of
+``ResourceType.storage_key`` values, empty = all) and either returns or raises
+:class:`~suanli.apimachinery.errors.ApiError` to reject the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from suanli.apimachinery.objects import Obj
+from suanli.kinds.registry import ResourceType
+
+__all__ = ["AdmissionChain", "AdmissionRequest", "MutatingAdmission", "Operation", "ValidatingAdmission"]
+
+Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
+
+
+@dataclass
+class AdmissionRequest:
+    """What is being written. ``obj`` is a private copy a mutating plug-in may change in place."""
+
+    operation: Operation
+    resource: ResourceType
+    namespace: str
+    name: str
+    obj: Obj | None
+    old: Obj | None
+    subresource: str = ""
+    user: str = ""
+    dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+class MutatingAdmission(Protocol):
+    """May change ``request.obj`` in place; raise ApiError to reject."""
+
+    name: str
+    resources: frozenset[str]
+
+    def mutate(self, request: AdmissionRequest) -> None: ...
+
+
+class ValidatingAdmission(Protocol):
+    """Must not change the object; raise ApiError (usually 422 Invalid) to reject."""
+
+    name: str
+    resources: frozenset[str]
+
+    def validate(self, request: AdmissionRequest) -> None: ...
+
+
+@dataclass
+class AdmissionChain:
+    mutating: list[MutatingAdmission] = field(default_factory=list)
+    validating: list[ValidatingAdmission] = field(default_factory=list)
+
+    def add_mutating(self, plugin: MutatingAdmission) -> None:
+        self.mutating.append(plugin)
+
+    def add_validating(self, plugin: ValidatingAdmission) -> None:
+        self.validating.append(plugin)
+
+    def run(self, request: AdmissionRequest) -> None:
+        """Run every mutating plug-in, then every validating one, in registration order."""
+        key = request.resource.storage_key
+        for m in self.mutating:
+            if not m.resources or key in m.resources:
+                m.mutate(request)
+        for v in self.validating:
+            if not v.resources or key in v.resources:
+                v.validate(request)

@@ -1,0 +1,83 @@
+"""The ``suanli`` command.
+
+``suanli up`` runs the embedded platform in the foreground until SIGINT/SIGTERM;
+``suanli version`` prints the version; ``suanli sim …`` runs the trace simulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from suanli import __version__
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="suanli", description="Suanli control plane")
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="run the embedded platform in the foreground")
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    up.add_argument("--port", type=int, default=6443, help="port to listen on (default 6443; 0 = any free)")
+    up.add_argument("--data-dir", type=Path, default=Path.home() / ".suanli" / "data",
+                    help="data directory (default ~/.suanli/data)")
+    up.add_argument("--kubeconfig", type=Path, default=Path.home() / ".suanli" / "kubeconfig",
+                    help="where to write the kubeconfig (default ~/.suanli/kubeconfig)")
+    up.add_argument("--no-demo", action="store_true", help="start with no nodes")
+    up.add_argument("--insecure-http", action="store_true", help="serve plain HTTP instead of HTTPS")
+    up.add_argument("--anonymous", action="store_true", help="allow requests without a bearer token")
+    up.add_argument("--fsync", action="store_true", help="fsync every commit (survive power loss, slower)")
+    up.add_argument("--log-level", default="info", help="log level (debug, info, warning)")
+    sub.add_parser("version", help="print the version")
+    sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
+    sim.add_argument("args", nargs=argparse.REMAINDER)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "sim":
+        from suanli.sim.cli import main as sim_main
+
+        return sim_main(argv[1:])
+    args = _parser().parse_args(argv)
+    if args.command == "version":
+        print(f"suanli {__version__}")
+        return 0
+    if args.command == "up":
+        logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return asyncio.run(_up(args))
+    return 2
+
+
+async def _up(args: argparse.Namespace) -> int:
+    from suanli.cli.platform import Platform, PlatformOptions
+
+    opts = PlatformOptions(host=args.host, port=args.port, data_dir=args.data_dir, kubeconfig=args.kubeconfig,
+                           tls=not args.insecure_http, anonymous=args.anonymous, demo=not args.no_demo,
+                           fsync=args.fsync)
+    platform = Platform(opts)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await platform.start()
+    print(f"Suanli {__version__} is up at {platform.url}", flush=True)
+    print(f"  kubeconfig: {opts.kubeconfig}", flush=True)
+    print(f"  try:        kubectl --kubeconfig {opts.kubeconfig} get namespaces", flush=True)
+    print(f"  or:         export KUBECONFIG={opts.kubeconfig}; kubectl api-resources", flush=True)
+    print(f"  data:       {opts.data_dir}", flush=True)
+    await stop.wait()
+    print("shutting down", flush=True)
+    await platform.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""The embedded platform: store, API service, HTTP(S) server and in-process controllers.
+
+``Platform`` is what ``suanli up`` runs; tests start it the same way. Components other
+than the API server talk to it only through a :class:`~suanli.client.protocol.Client`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from suanli.apiserver.http import ApiApp
+from suanli.apiserver.logs import FileLogBackend
+from suanli.apiserver.service import ApiService
+from suanli.apiserver.tls import ensure_tls_material, ensure_token
+from suanli.client.kubeconfig import write_kubeconfig
+from suanli.client.local import LocalClient
+from suanli.controllers.garbage_collector import GarbageCollector
+from suanli.controllers.namespace import NamespaceController
+from suanli.kinds.builtin import builtin_resource_types
+from suanli.kinds.registry import Registry
+from suanli.storage import Store
+
+__all__ = ["Platform", "PlatformOptions"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass
+class PlatformOptions:
+    host: str = "127.0.0.1"
+    port: int = 6443
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".suanli" / "data")
+    kubeconfig: Path | None = field(default_factory=lambda: Path.home() / ".suanli" / "kubeconfig")
+    tls: bool = True
+    anonymous: bool = False
+    demo: bool = True
+    bookmark_interval: float = 30.0
+    event_ttl: float = 3600.0
+    fsync: bool = False
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn server that leaves signal handling to ``suanli up``."""
+
+    def capture_signals(self) -> contextlib.AbstractContextManager[None]:  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
+class Platform:
+    """Start/stop the whole embedded control plane."""
+
+    def __init__(self, options: PlatformOptions) -> None:
+        self.options = options
+        self.registry = Registry()
+        self.registry.add_all(builtin_resource_types())
+        options.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(options.data_dir, ttl_buckets={"events": options.event_ttl,
+                                                          "events.k8s.io/events": options.event_ttl},
+                           fsync=options.fsync)
+        self.service = ApiService(self.store, self.registry)
+        self.logs = FileLogBackend(options.data_dir / "pod-logs")
+        self.token = ensure_token(options.data_dir)
+        self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
+                          bookmark_interval=options.bookmark_interval)
+        self.client = LocalClient(self.service)
+        self._server: uvicorn.Server | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stoppers: list[Callable[[], Awaitable[None]]] = []
+        self.url = ""
+
+    async def start(self) -> None:
+        """Open the store, restore CRDs, bind the socket and start controllers; ready when this returns."""
+        o = self.options
+        await self.store.start()
+        self.store.add_index("pods", "spec.nodeName",
+                             lambda p: [str((p.get("spec") or {}).get("nodeName") or "")])
+        self.service.restore_crds()
+        await self._ensure_namespaces()
+        ssl_kwargs: dict[str, Any] = {}
+        ca_pem: bytes | None = None
+        if o.tls:
+            hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]
+            material = ensure_tls_material(o.data_dir, hosts)
+            ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key)}
+            ca_pem = material.ca_pem
+        config = uvicorn.Config(self.app, host=o.host, port=o.port, loop="none", http="httptools",
+                                lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=75,
+                                backlog=2048, **ssl_kwargs)
+        self._server = _QuietServer(config)
+        self._tasks.append(asyncio.create_task(self._server.serve()))
+        while not self._server.started:
+            if self._tasks[0].done():
+                self._tasks[0].result()
+                raise RuntimeError("API server failed to start")
+            await asyncio.sleep(0.01)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        scheme = "https" if o.tls else "http"
+        host_for_url = f"[{o.host}]" if ":" in o.host else o.host
+        self.url = f"{scheme}://{host_for_url}:{port}"
+        await self._start_controllers()
+        if o.kubeconfig is not None:
+            write_kubeconfig(o.kubeconfig, server=self.url, ca_pem=ca_pem, token=self.token)
+        self.app.ready = True
+
+    async def _ensure_namespaces(self) -> None:
+        ns_rt = self.registry.get("", "v1", "namespaces")
+        assert ns_rt is not None
+        for name in DEFAULT_NAMESPACES:
+            if self.store.get("namespaces", "", name) is None:
+                await self.service.create(ns_rt, "", {"apiVersion": "v1", "kind": "Namespace",
+                                                      "metadata": {"name": name}})
+
+    async def _start_controllers(self) -> None:
+        gc = GarbageCollector(self.client, self.registry)
+        nsc = NamespaceController(self.client, self.registry)
+        for ctrl in (gc, nsc):
+            self._tasks.append(asyncio.create_task(ctrl.run()))
+            self._stoppers.append(ctrl.stop)
+
+    async def stop(self) -> None:
+        self.app.ready = False
+        for stop in self._stoppers:
+            with contextlib.suppress(Exception):
+                await stop()
+        if self._server is not None:
+            self._server.should_exit = True
+        for t in self._tasks[1:]:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(t, timeout=10)
+        await self.service.drain_background()
+        await self.store.stop()

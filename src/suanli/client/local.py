@@ -1,0 +1,115 @@
+"""In-process :class:`~suanli.client.protocol.Client` over :class:`ApiService` (no JSON, no socket).
+
+Semantics are exactly those of the HTTP API (the same service code runs), but objects
+are the store's shared copies: treat them as read-only. Inputs passed to ``create``,
+``update`` and ``patch`` are copied first, so callers keep ownership of theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.objects import Obj, deep_copy
+from suanli.apiserver.context import RequestContext
+from suanli.apiserver.service import ApiService
+from suanli.apiserver.watch import open_watch
+from suanli.client.protocol import PatchType, WatchEventDict
+from suanli.kinds.registry import ResourceType
+
+__all__ = ["LocalClient"]
+
+
+class LocalClient:
+    """A Client bound to one in-process API service; ``field_manager`` names its writes."""
+
+    def __init__(self, service: ApiService, *, field_manager: str = "suanli",
+                 bookmark_interval: float = 30.0) -> None:
+        self.service = service
+        self.field_manager = field_manager
+        self.bookmark_interval = bookmark_interval
+
+    def _rt(self, gvr: GVR) -> ResourceType:
+        return self.service.resource(gvr.group, gvr.version, gvr.resource)
+
+    def _ctx(self, manager: str | None = None, force: bool = False) -> RequestContext:
+        return RequestContext(field_manager=manager or self.field_manager, field_validation="Ignore",
+                              force=force)
+
+    async def get(self, gvr: GVR, name: str, namespace: str = "") -> Obj:
+        return self.service.get(self._rt(gvr), namespace, name).obj
+
+    async def list(self, gvr: GVR, namespace: str = "", *, label_selector: str = "", field_selector: str = "",
+                   limit: int | None = None, continue_token: str | None = None) -> Obj:
+        rt = self._rt(gvr)
+        page = self.service.list(rt, namespace, label_selector=label_selector, field_selector=field_selector,
+                                 limit=limit, continue_token=continue_token)
+        return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": page.list_meta,
+                "items": [so.obj for so in page.items]}
+
+    async def watch(self, gvr: GVR, namespace: str = "", *, resource_version: str = "",
+                    label_selector: str = "", field_selector: str = "", timeout_seconds: int | None = None,
+                    allow_bookmarks: bool = True) -> AsyncIterator[WatchEventDict]:
+        rt = self._rt(gvr)
+        ls, fs = self.service.parse_selectors(rt, label_selector, field_selector)
+        session = open_watch(self.service.store, rt, namespace, resource_version=resource_version,
+                             label_selector=ls, field_selector=fs, send_initial_events=None,
+                             allow_bookmarks=allow_bookmarks,
+                             timeout=float(timeout_seconds) if timeout_seconds is not None else None,
+                             bookmark_interval=self.bookmark_interval)
+        try:
+            async for ev in session.events():
+                if ev.type == "ERROR":
+                    err = ev.error or {}
+                    raise ApiError(int(err.get("code", 500)), str(err.get("reason", "")),
+                                   str(err.get("message", "")))
+                if ev.type == "BOOKMARK":
+                    yield {"type": "BOOKMARK", "object": ev.bookmark_object(rt)}
+                else:
+                    assert ev.obj is not None
+                    yield {"type": ev.type, "object": ev.obj.obj}
+        finally:
+            session.close()
+
+    async def create(self, gvr: GVR, obj: Obj, namespace: str = "") -> Obj:
+        rt = self._rt(gvr)
+        ns = namespace or str((obj.get("metadata") or {}).get("namespace") or "")
+        return await self.service.create(rt, ns, deep_copy(obj), self._ctx())
+
+    async def update(self, gvr: GVR, obj: Obj, namespace: str = "", *, subresource: str = "") -> Obj:
+        rt = self._rt(gvr)
+        meta = obj.get("metadata") or {}
+        ns = namespace or str(meta.get("namespace") or "")
+        return await self.service.update(rt, ns, str(meta.get("name") or ""), deep_copy(obj), self._ctx(),
+                                         subresource=subresource)
+
+    async def patch(self, gvr: GVR, name: str, patch: Any, namespace: str = "", *,
+                    patch_type: PatchType = "merge", subresource: str = "", field_manager: str | None = None,
+                    force: bool = False) -> Obj:
+        rt = self._rt(gvr)
+        return await self.service.patch(rt, namespace, name, patch_type, deep_copy(patch),
+                                        self._ctx(field_manager, force), subresource=subresource)
+
+    async def delete(self, gvr: GVR, name: str, namespace: str = "", *, propagation_policy: str | None = None,
+                     grace_period_seconds: int | None = None,
+                     preconditions: dict[str, str] | None = None) -> Obj:
+        options: Obj = {}
+        if propagation_policy is not None:
+            options["propagationPolicy"] = propagation_policy
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        if preconditions:
+            options["preconditions"] = dict(preconditions)
+        obj, _ = await self.service.delete(self._rt(gvr), namespace, name, options, self._ctx())
+        return obj
+
+    async def bind(self, name: str, namespace: str, node_name: str) -> None:
+        await self.service.bind(namespace, name, {"apiVersion": "v1", "kind": "Binding",
+                                                  "metadata": {"name": name, "namespace": namespace},
+                                                  "target": {"apiVersion": "v1", "kind": "Node",
+                                                             "name": node_name}}, self._ctx())
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,196 @@
+"""Garbage collector: ``ownerReferences`` with Background, Foreground and Orphan propagation.
+
+Level-triggered over all resource types (through :class:`AllInformers`):
+
+* a dependent all of whose owners are gone is deleted (Background); dangling owner
+  references next to a live owner are removed;
+* an owner being deleted with the ``orphan`` finalizer has its references removed from
+  every dependent, then the finalizer is dropped;
+* an owner being deleted with ``foregroundDeletion`` has its dependents deleted (in the
+  foreground too); once none remain, the finalizer is dropped and the owner goes.
+
+Owner liveness is checked by UID against the API, never by name alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.objects import Obj
+from suanli.client.protocol import Client
+from suanli.controllers._informers import AllInformers, gvr_of
+from suanli.kinds.registry import Registry, ResourceType
+
+__all__ = ["GarbageCollector"]
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str, str]  # storage_key, namespace, name
+
+
+class GarbageCollector:
+    def __init__(self, client: Client, registry: Registry, *, retry_delay: float = 0.5) -> None:
+        self.client = client
+        self.registry = registry
+        self.retry_delay = retry_delay
+        self.informers = AllInformers(client, registry, self._on_change)
+        self._objects: dict[str, tuple[ResourceType, Obj]] = {}  # uid -> (rt, obj)
+        self._dependents: dict[str, set[str]] = defaultdict(set)  # owner uid -> dependent uids
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._gone: dict[str, tuple[ResourceType, Obj]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    # -- change tracking -------------------------------------------------------------------------
+
+    def _on_change(self, rt: ResourceType, old: Obj | None, new: Obj | None) -> None:
+        if old is not None:
+            uid = str(old["metadata"].get("uid"))
+            for ref in old["metadata"].get("ownerReferences") or []:
+                self._dependents[str(ref.get("uid"))].discard(uid)
+        if new is None:
+            assert old is not None
+            uid = str(old["metadata"].get("uid"))
+            self._objects.pop(uid, None)
+            for dep in list(self._dependents.get(uid, ())):
+                self._enqueue(dep)
+            return
+        uid = str(new["metadata"].get("uid"))
+        self._objects[uid] = (rt, new)
+        refs = new["metadata"].get("ownerReferences") or []
+        for ref in refs:
+            self._dependents[str(ref.get("uid"))].add(uid)
+        meta = new["metadata"]
+        if refs or (meta.get("deletionTimestamp") and
+                    {"orphan", "foregroundDeletion"} & set(meta.get("finalizers") or [])):
+            self._enqueue(uid)
+        if meta.get("deletionTimestamp"):
+            for ref in refs:
+                self._enqueue(str(ref.get("uid")))
+
+    def _enqueue(self, uid: str) -> None:
+        if uid not in self._queued:
+            self._queued.add(uid)
+            self._queue.put_nowait(uid)
+
+    # -- reconcile -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        informers = asyncio.create_task(self.informers.run())
+        try:
+            while True:
+                uid = await self._queue.get()
+                self._queued.discard(uid)
+                try:
+                    requeue = await self._reconcile(uid)
+                except ApiError as err:
+                    log.debug("gc: %s: %s", uid, err)
+                    requeue = err.code not in (404,)
+                except Exception:
+                    log.exception("gc: reconcile %s failed", uid)
+                    requeue = True
+                if requeue:
+                    asyncio.get_running_loop().call_later(self.retry_delay, self._enqueue, uid)
+        finally:
+            informers.cancel()
+            with contextlib.suppress(BaseException):
+                await informers
+
+    async def stop(self) -> None:
+        await self.informers.stop()
+
+    async def _reconcile(self, uid: str) -> bool:
+        entry = self._objects.get(uid)
+        if entry is None:
+            return False
+        rt, obj = entry
+        meta = obj["metadata"]
+        fins = list(meta.get("finalizers") or [])
+        requeue = False
+        if meta.get("deletionTimestamp") and "orphan" in fins:
+            await self._orphan_dependents(uid)
+            await self._drop_finalizer(rt, obj, "orphan")
+            return False
+        if meta.get("deletionTimestamp") and "foregroundDeletion" in fins:
+            deps = [d for d in self._dependents.get(uid, ()) if d in self._objects]
+            for dep in deps:
+                drt, dobj = self._objects[dep]
+                if not dobj["metadata"].get("deletionTimestamp"):
+                    await self._delete(drt, dobj, "Foreground")
+            if deps:
+                return True
+            await self._drop_finalizer(rt, obj, "foregroundDeletion")
+            return False
+        refs = meta.get("ownerReferences") or []
+        if refs:
+            live: list[Obj] = []
+            dangling: list[Obj] = []
+            for ref in refs:
+                (live if await self._owner_alive(rt, obj, ref) else dangling).append(ref)
+            if not live:
+                await self._delete(rt, obj, "Background")
+            elif dangling:
+                keep = [r for r in refs if r not in dangling]
+                await self.client.patch(gvr_of(rt), meta["name"], {"metadata": {"ownerReferences": keep}},
+                                        str(meta.get("namespace") or ""), patch_type="merge")
+        return requeue
+
+    async def _owner_alive(self, rt: ResourceType, obj: Obj, ref: Obj) -> bool:
+        uid = str(ref.get("uid"))
+        if uid in self._objects:
+            return True
+        owner_rt = self.registry.by_kind(str(ref.get("apiVersion")), str(ref.get("kind")))
+        if owner_rt is None:
+            return False
+        ns = str(obj["metadata"].get("namespace") or "") if owner_rt.namespaced else ""
+        if owner_rt.namespaced and not rt.namespaced:
+            return False  # a cluster-scoped dependent cannot have a namespaced owner
+        try:
+            owner = await self.client.get(gvr_of(owner_rt), str(ref.get("name")), ns)
+        except ApiError as err:
+            if err.code == 404:
+                return False
+            raise
+        return str(owner["metadata"].get("uid")) == uid
+
+    async def _orphan_dependents(self, owner_uid: str) -> None:
+        for dep in list(self._dependents.get(owner_uid, ())):
+            entry = self._objects.get(dep)
+            if entry is None:
+                continue
+            drt, dobj = entry
+            refs = [r for r in dobj["metadata"].get("ownerReferences") or [] if str(r.get("uid")) != owner_uid]
+            m = dobj["metadata"]
+            try:
+                await self.client.patch(gvr_of(drt), m["name"], {"metadata": {"ownerReferences": refs or None}},
+                                        str(m.get("namespace") or ""), patch_type="merge")
+            except ApiError as err:
+                if err.code != 404:
+                    raise
+
+    async def _drop_finalizer(self, rt: ResourceType, obj: Obj, finalizer: str) -> None:
+        m = obj["metadata"]
+        fins = [f for f in m.get("finalizers") or [] if f != finalizer]
+        patch = [{"op": "test", "path": "/metadata/resourceVersion", "value": m["resourceVersion"]},
+                 {"op": "replace", "path": "/metadata/finalizers", "value": fins}]
+        try:
+            await self.client.patch(gvr_of(rt), m["name"], patch, str(m.get("namespace") or ""),
+                                    patch_type="json")
+        except ApiError as err:
+            if err.code == 422:  # stale: a newer version will be reconciled
+                self._enqueue(str(m.get("uid")))
+            elif err.code != 404:
+                raise
+
+    async def _delete(self, rt: ResourceType, obj: Obj, policy: str) -> None:
+        m = obj["metadata"]
+        try:
+            await self.client.delete(gvr_of(rt), m["name"], str(m.get("namespace") or ""),
+                                     propagation_policy=policy, preconditions={"uid": str(m.get("uid"))})
+        except ApiError as err:
+            if err.code not in (404, 409):
+                raise

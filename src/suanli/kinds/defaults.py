@@ -1,0 +1,894 @@
+"""Upstream defaulting and semantic validation for built-in kinds.
+
+Kinds are named by :func:`kind_key`: ``"Pod"`` for core, ``"apps/Deployment"`` otherwise
+(``"Deployment.apps"`` is accepted too).
+
+* :func:`apply_builtin_defaults` mutates a private copy in place with the defaults clients
+  rely on (pod spec defaults, also inside workload templates; workload replicas and
+  strategies; Job selectors from the uid; Service ports; Namespace finalizers …).
+  ``create=True`` adds create-only fields (pod ``status.phase``/``qosClass``).
+* :func:`validate_builtin` reports the semantic errors upstream enforces and users hit,
+  e.g. ``Cause("spec.containers[0].name", "Required value")``. Run it after schema
+  validation and defaulting.
+
+QoS classes (``status.qosClass``) follow upstream: only cpu and memory count; no request
+and no limit anywhere → ``BestEffort``; every container limits cpu and memory and the
+requests equal the limits → ``Guaranteed``; else ``Burstable``. E.g. one container with
+``limits: {cpu: 1, memory: 1Gi}`` (requests defaulted from limits) is Guaranteed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from suanli.apimachinery.errors import Cause
+from suanli.apimachinery.objects import Obj
+from suanli.apimachinery.quantity import parse_quantity
+from suanli.apimachinery.schema import format_value
+from suanli.kinds.crd import default_crd
+
+__all__ = ["apply_builtin_defaults", "kind_key", "pod_qos_class", "validate_builtin"]
+
+JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+
+def kind_key(group: str, kind: str) -> str:
+    """``("apps", "Deployment")`` → ``"apps/Deployment"``; core kinds are bare (``"Pod"``)."""
+    return f"{group}/{kind}" if group else kind
+
+
+def _internal_key(key: str) -> str:
+    """Normalise ``group/Kind`` or ``Kind.group`` to the table key ``Kind.group``."""
+    group, slash, kind = key.rpartition("/")
+    return f"{kind}.{group}" if slash and group else kind
+
+
+def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    if not isinstance(value, dict):
+        value = {}
+        parent[key] = value
+    return value
+
+
+def _list(parent: dict[str, Any], key: str) -> list[Any]:
+    value = parent.get(key)
+    return value if isinstance(value, list) else []
+
+
+# -- defaults ---------------------------------------------------------------------------------
+
+
+def _default_probe(probe: Any) -> None:
+    if not isinstance(probe, dict):
+        return
+    probe.setdefault("timeoutSeconds", 1)
+    probe.setdefault("periodSeconds", 10)
+    probe.setdefault("successThreshold", 1)
+    probe.setdefault("failureThreshold", 3)
+    http = probe.get("httpGet")
+    if isinstance(http, dict):
+        http.setdefault("scheme", "HTTP")
+        http.setdefault("path", "/")
+
+
+def _image_pull_policy(image: str) -> str:
+    """``Always`` for ``:latest`` or untagged images, else ``IfNotPresent`` (digests count as tags)."""
+    if "@" in image:
+        return "IfNotPresent"
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "Always"
+    return "Always" if last.rsplit(":", 1)[1] == "latest" else "IfNotPresent"
+
+
+def _default_container(c: Any, host_network: bool) -> None:
+    if not isinstance(c, dict):
+        return
+    c.setdefault("imagePullPolicy", _image_pull_policy(str(c.get("image") or "")))
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    if not isinstance(c.get("resources"), dict):
+        c["resources"] = {}
+    for port in _list(c, "ports"):
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+            if host_network and "hostPort" not in port and "containerPort" in port:
+                port["hostPort"] = port["containerPort"]
+    for env in _list(c, "env"):
+        field_ref = (env.get("valueFrom") or {}).get("fieldRef") if isinstance(env, dict) else None
+        if isinstance(field_ref, dict):
+            field_ref.setdefault("apiVersion", "v1")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        _default_probe(c.get(probe))
+
+
+def _default_pod_spec(spec: Any) -> None:
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("enableServiceLinks", True)
+    if not isinstance(spec.get("securityContext"), dict):
+        spec["securityContext"] = {}
+    host_network = bool(spec.get("hostNetwork"))
+    for key in ("initContainers", "containers"):
+        for c in _list(spec, key):
+            _default_container(c, host_network)
+    for volume in _list(spec, "volumes"):
+        if not isinstance(volume, dict):
+            continue
+        for source in ("secret", "configMap", "downwardAPI", "projected"):
+            if isinstance(volume.get(source), dict):
+                volume[source].setdefault("defaultMode", 420)
+        if isinstance(volume.get("hostPath"), dict):
+            volume["hostPath"].setdefault("type", "")
+
+
+def _default_template(template: Any) -> None:
+    if isinstance(template, dict):
+        _default_pod_spec(template.get("spec"))
+
+
+_QOS_RESOURCES = ("cpu", "memory")
+
+
+def _nonzero(resources: Any) -> dict[str, Fraction]:
+    out: dict[str, Fraction] = {}
+    if isinstance(resources, dict):
+        for name in _QOS_RESOURCES:
+            if name in resources:
+                try:
+                    value = parse_quantity(resources[name])
+                except (ValueError, TypeError):
+                    continue
+                if value != 0:
+                    out[name] = value
+    return out
+
+
+def pod_qos_class(pod: Obj) -> str:
+    """``Guaranteed``, ``Burstable`` or ``BestEffort`` for ``pod`` (see module docstring)."""
+    spec = pod.get("spec") if isinstance(pod.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    requests: dict[str, Fraction] = {}
+    limits: dict[str, Fraction] = {}
+    guaranteed = True
+    for key in ("initContainers", "containers"):
+        for c in _list(spec, key):
+            if not isinstance(c, dict):
+                continue
+            res = c.get("resources") if isinstance(c.get("resources"), dict) else {}
+            assert isinstance(res, dict)
+            for name, value in _nonzero(res.get("requests")).items():
+                requests[name] = requests.get(name, Fraction(0)) + value
+            found = _nonzero(res.get("limits"))
+            for name, value in found.items():
+                limits[name] = limits.get(name, Fraction(0)) + value
+            if set(found) != set(_QOS_RESOURCES):
+                guaranteed = False
+    if not requests and not limits:
+        return "BestEffort"
+    if (
+        guaranteed
+        and all(limits.get(name) == value for name, value in requests.items())
+        and set(requests) == set(limits)
+    ):
+        return "Guaranteed"
+    return "Burstable"
+
+
+def _pod(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    _default_pod_spec(spec)
+    for key in ("initContainers", "containers"):
+        for c in _list(spec, key):
+            res = c.get("resources") if isinstance(c, dict) else None
+            if isinstance(res, dict) and isinstance(res.get("limits"), dict) and res["limits"]:
+                requests = _dict(res, "requests")
+                for name, value in res["limits"].items():
+                    requests.setdefault(name, value)
+    if "priorityClassName" not in spec:
+        spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    if create:
+        status = _dict(obj, "status")
+        status.setdefault("phase", "Pending")
+        status["qosClass"] = pod_qos_class(obj)
+
+
+def _deployment(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    spec.setdefault("replicas", 1)
+    strategy = _dict(spec, "strategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _dict(strategy, "rollingUpdate")
+        rolling.setdefault("maxSurge", "25%")
+        rolling.setdefault("maxUnavailable", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    _default_template(spec.get("template"))
+
+
+def _replicaset(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    spec.setdefault("replicas", 1)
+    _default_template(spec.get("template"))
+
+
+def _statefulset(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    spec.setdefault("replicas", 1)
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    strategy = _dict(spec, "updateStrategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        _dict(strategy, "rollingUpdate").setdefault("partition", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    policy = _dict(spec, "persistentVolumeClaimRetentionPolicy")
+    policy.setdefault("whenDeleted", "Retain")
+    policy.setdefault("whenScaled", "Retain")
+    _default_template(spec.get("template"))
+
+
+def _daemonset(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    strategy = _dict(spec, "updateStrategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _dict(strategy, "rollingUpdate")
+        rolling.setdefault("maxUnavailable", 1)
+        rolling.setdefault("maxSurge", 0)
+    spec.setdefault("revisionHistoryLimit", 10)
+    _default_template(spec.get("template"))
+
+
+def _job_spec(spec: dict[str, Any]) -> None:
+    if spec.get("completions") is None and spec.get("parallelism") is None:
+        spec["completions"] = 1
+        spec["parallelism"] = 1
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 2147483647 if spec.get("backoffLimitPerIndex") is not None else 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+    spec.setdefault(
+        "podReplacementPolicy", "Failed" if spec.get("podFailurePolicy") else "TerminatingOrFailed"
+    )
+    _default_template(spec.get("template"))
+
+
+def _job(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    _job_spec(spec)
+    meta = _dict(obj, "metadata")
+    template = _dict(spec, "template")
+    tmeta = _dict(template, "metadata")
+    if not spec.get("manualSelector"):
+        uid = str(meta.get("uid") or "")
+        name = str(meta.get("name") or "")
+        if uid and not spec.get("selector"):
+            spec["selector"] = {"matchLabels": {JOB_UID_LABEL: uid}}
+        labels = _dict(tmeta, "labels")
+        if uid:
+            labels.setdefault(JOB_UID_LABEL, uid)
+            labels.setdefault("controller-uid", uid)
+        if name:
+            labels.setdefault(JOB_NAME_LABEL, name)
+            labels.setdefault("job-name", name)
+    if not meta.get("labels") and isinstance(tmeta.get("labels"), dict) and tmeta["labels"]:
+        meta["labels"] = dict(tmeta["labels"])
+
+
+def _cronjob(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict) and isinstance(job_template.get("spec"), dict):
+        _default_template(job_template["spec"].get("template"))
+
+
+def _service(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    if spec["type"] != "ExternalName":
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+    for port in _list(spec, "ports"):
+        if isinstance(port, dict):
+            port.setdefault("protocol", "TCP")
+            if "targetPort" not in port and "port" in port:
+                port["targetPort"] = port["port"]
+
+
+def _endpoints(obj: Obj, create: bool) -> None:
+    for subset in _list(obj, "subsets"):
+        if isinstance(subset, dict):
+            for port in _list(subset, "ports"):
+                if isinstance(port, dict):
+                    port.setdefault("protocol", "TCP")
+
+
+def _namespace(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    if "finalizers" not in spec:
+        spec["finalizers"] = ["kubernetes"]
+    _dict(obj, "status").setdefault("phase", "Active")
+    meta = _dict(obj, "metadata")
+    if meta.get("name"):
+        _dict(meta, "labels")["kubernetes.io/metadata.name"] = meta["name"]
+
+
+def _priorityclass(obj: Obj, create: bool) -> None:
+    obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+def _hpa(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    spec.setdefault("minReplicas", 1)
+    if not spec.get("metrics"):
+        spec["metrics"] = [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+            }
+        ]
+
+
+def _secret(obj: Obj, create: bool) -> None:
+    obj.setdefault("type", "Opaque")
+
+
+def _pvc(obj: Obj, create: bool) -> None:
+    _dict(obj, "spec").setdefault("volumeMode", "Filesystem")
+    if create:
+        _dict(obj, "status").setdefault("phase", "Pending")
+
+
+def _crd(obj: Obj, create: bool) -> None:
+    default_crd(obj)
+
+
+def _podtemplate(obj: Obj, create: bool) -> None:
+    _default_template(obj.get("template"))
+
+
+_DEFAULTERS: dict[str, Callable[[Obj, bool], None]] = {
+    "Pod": _pod,
+    "PodTemplate": _podtemplate,
+    "Service": _service,
+    "Endpoints": _endpoints,
+    "Namespace": _namespace,
+    "Secret": _secret,
+    "PersistentVolumeClaim": _pvc,
+    "Deployment.apps": _deployment,
+    "ReplicaSet.apps": _replicaset,
+    "StatefulSet.apps": _statefulset,
+    "DaemonSet.apps": _daemonset,
+    "Job.batch": _job,
+    "CronJob.batch": _cronjob,
+    "HorizontalPodAutoscaler.autoscaling": _hpa,
+    "PriorityClass.scheduling.k8s.io": _priorityclass,
+    "CustomResourceDefinition.apiextensions.k8s.io": _crd,
+}
+
+
+def apply_builtin_defaults(key: str, obj: Obj, create: bool = True) -> None:
+    """Apply upstream defaults for kind ``key`` (see :func:`kind_key`) to ``obj`` in place.
+
+    ``obj`` must be a private copy. Unknown kinds are left untouched. ``create=False``
+    (updates) skips create-only status fields.
+    """
+    defaulter = _DEFAULTERS.get(_internal_key(key))
+    if defaulter is not None:
+        defaulter(obj, create)
+
+
+# -- validation -------------------------------------------------------------------------------
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+_MSG_LABEL = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
+    "and must start and end with an alphanumeric character"
+)
+_MSG_SUBDOMAIN = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character"
+)
+_MSG_DNS1035 = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character"
+)
+
+
+class _Errs:
+    def __init__(self) -> None:
+        self.items: list[Cause] = []
+
+    def required(self, path: str, detail: str = "") -> None:
+        self.items.append(
+            Cause(path, f"Required value: {detail}" if detail else "Required value", "FieldValueRequired")
+        )
+
+    def invalid(self, path: str, value: Any, detail: str) -> None:
+        self.items.append(Cause(path, f"Invalid value: {format_value(value)}: {detail}", "FieldValueInvalid"))
+
+    def unsupported(self, path: str, value: Any, supported: tuple[str, ...]) -> None:
+        values = ", ".join(f'"{s}"' for s in supported)
+        self.items.append(
+            Cause(
+                path,
+                f"Unsupported value: {format_value(value)}: supported values: {values}",
+                "FieldValueNotSupported",
+            )
+        )
+
+    def duplicate(self, path: str, value: Any) -> None:
+        self.items.append(Cause(path, f"Duplicate value: {format_value(value)}", "FieldValueDuplicate"))
+
+    def not_found(self, path: str, value: Any) -> None:
+        self.items.append(Cause(path, f"Not found: {format_value(value)}", "FieldValueNotFound"))
+
+
+def _check_name(errs: _Errs, obj: Obj, style: str) -> None:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    name = meta.get("name")
+    if not name:
+        errs.required("metadata.name", "name or generateName is required")
+        return
+    if not isinstance(name, str):
+        errs.invalid("metadata.name", name, "must be a string")
+    elif style == "label" and (len(name) > 63 or not _DNS1123_LABEL.match(name)):
+        errs.invalid("metadata.name", name, _MSG_LABEL)
+    elif style == "dns1035" and (len(name) > 63 or not _DNS1035_LABEL.match(name)):
+        errs.invalid("metadata.name", name, _MSG_DNS1035)
+    elif style == "subdomain" and (len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name)):
+        errs.invalid("metadata.name", name, _MSG_SUBDOMAIN)
+    elif style == "path" and (name in (".", "..") or "/" in name or "%" in name):
+        errs.invalid("metadata.name", name, "may not contain '/' or '%' and may not be '.' or '..'")
+
+
+def _check_labels(errs: _Errs, labels: Any, path: str) -> None:
+    if not isinstance(labels, dict):
+        return
+    for key, value in labels.items():
+        prefix, _, name = key.rpartition("/")
+        if (
+            (prefix and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)))
+            or len(name) > 63
+            or not _LABEL_NAME.match(name)
+        ):
+            errs.invalid(
+                path,
+                key,
+                "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
+                "start and end with an alphanumeric character",
+            )
+        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+            errs.invalid(
+                path,
+                value,
+                "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
+                "or '.', and must start and end with an alphanumeric character",
+            )
+
+
+def _check_port(errs: _Errs, path: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        errs.invalid(path, value, "must be between 1 and 65535, inclusive")
+
+
+def _check_containers(
+    errs: _Errs, containers: list[Any], path: str, volumes: set[str], names: set[str]
+) -> None:
+    for i, c in enumerate(containers):
+        cpath = f"{path}[{i}]"
+        if not isinstance(c, dict):
+            continue
+        name = c.get("name")
+        if not name:
+            errs.required(f"{cpath}.name")
+        elif not isinstance(name, str) or len(name) > 63 or not _DNS1123_LABEL.match(name):
+            errs.invalid(f"{cpath}.name", name, _MSG_LABEL)
+        elif name in names:
+            errs.duplicate(f"{cpath}.name", name)
+        else:
+            names.add(name)
+        if not c.get("image"):
+            errs.required(f"{cpath}.image")
+        policy = c.get("imagePullPolicy")
+        if policy is not None and policy not in ("Always", "IfNotPresent", "Never"):
+            errs.unsupported(f"{cpath}.imagePullPolicy", policy, ("Always", "IfNotPresent", "Never"))
+        port_names: set[str] = set()
+        for j, port in enumerate(_list(c, "ports")):
+            ppath = f"{cpath}.ports[{j}]"
+            if not isinstance(port, dict):
+                continue
+            _check_port(errs, f"{ppath}.containerPort", port.get("containerPort"))
+            if port.get("hostPort") not in (None, 0):
+                _check_port(errs, f"{ppath}.hostPort", port.get("hostPort"))
+            protocol = port.get("protocol")
+            if protocol is not None and protocol not in ("TCP", "UDP", "SCTP"):
+                errs.unsupported(f"{ppath}.protocol", protocol, ("SCTP", "TCP", "UDP"))
+            pname = port.get("name")
+            if pname:
+                if pname in port_names:
+                    errs.duplicate(f"{ppath}.name", pname)
+                port_names.add(pname)
+        for j, mount in enumerate(_list(c, "volumeMounts")):
+            if isinstance(mount, dict) and mount.get("name") and mount["name"] not in volumes:
+                errs.not_found(f"{cpath}.volumeMounts[{j}].name", mount["name"])
+        _check_resources(errs, c.get("resources"), f"{cpath}.resources")
+
+
+def _check_resources(errs: _Errs, resources: Any, path: str) -> None:
+    if not isinstance(resources, dict):
+        return
+    limits = resources.get("limits") if isinstance(resources.get("limits"), dict) else {}
+    requests = resources.get("requests") if isinstance(resources.get("requests"), dict) else {}
+    assert isinstance(limits, dict) and isinstance(requests, dict)
+    for section, values in (("limits", limits), ("requests", requests)):
+        for name, value in values.items():
+            try:
+                q = parse_quantity(value)
+            except (ValueError, TypeError):
+                errs.invalid(
+                    f"{path}.{section}[{name}]",
+                    value,
+                    "quantities must match the regular expression "
+                    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+                )
+                continue
+            if q < 0:
+                errs.invalid(f"{path}.{section}[{name}]", value, "must be greater than or equal to 0")
+    for name, value in requests.items():
+        if name in limits:
+            try:
+                if parse_quantity(value) > parse_quantity(limits[name]):
+                    errs.invalid(
+                        f"{path}.requests",
+                        value,
+                        f"must be less than or equal to {name} limit of {limits[name]}",
+                    )
+            except (ValueError, TypeError):
+                continue
+
+
+def _check_pod_spec(errs: _Errs, spec: Any, path: str, restart_policies: tuple[str, ...]) -> None:
+    if not isinstance(spec, dict):
+        errs.required(path)
+        return
+    volumes: set[str] = set()
+    for i, volume in enumerate(_list(spec, "volumes")):
+        if not isinstance(volume, dict):
+            continue
+        vname = volume.get("name")
+        if not vname:
+            errs.required(f"{path}.volumes[{i}].name")
+        elif not isinstance(vname, str) or not _DNS1123_LABEL.match(vname):
+            errs.invalid(f"{path}.volumes[{i}].name", vname, _MSG_LABEL)
+        elif vname in volumes:
+            errs.duplicate(f"{path}.volumes[{i}].name", vname)
+        else:
+            volumes.add(vname)
+    containers = _list(spec, "containers")
+    if not containers:
+        errs.required(f"{path}.containers")
+    names: set[str] = set()
+    _check_containers(errs, _list(spec, "initContainers"), f"{path}.initContainers", volumes, names)
+    _check_containers(errs, containers, f"{path}.containers", volumes, names)
+    policy = spec.get("restartPolicy")
+    if policy is not None and policy not in restart_policies:
+        errs.unsupported(f"{path}.restartPolicy", policy, restart_policies)
+    dns = spec.get("dnsPolicy")
+    if dns is not None and dns not in ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"):
+        errs.unsupported(
+            f"{path}.dnsPolicy", dns, ("ClusterFirst", "ClusterFirstWithHostNet", "Default", "None")
+        )
+    grace = spec.get("terminationGracePeriodSeconds")
+    if isinstance(grace, int) and grace < 0:
+        errs.invalid(f"{path}.terminationGracePeriodSeconds", grace, "must be greater than or equal to 0")
+    _check_labels(errs, spec.get("nodeSelector"), f"{path}.nodeSelector")
+
+
+_ALL_RESTART = ("Always", "OnFailure", "Never")
+
+
+def _selector_matches(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        if not isinstance(expr, dict):
+            continue
+        key, op, values = str(expr.get("key")), expr.get("operator"), expr.get("values") or []
+        present = key in labels
+        if (
+            (op == "In" and labels.get(key) not in values)
+            or (op == "NotIn" and present and labels[key] in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
+            return False
+    return True
+
+
+def _check_non_negative(errs: _Errs, spec: dict[str, Any], path: str, *fields: str) -> None:
+    for field in fields:
+        value = spec.get(field)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            errs.invalid(f"{path}.{field}", value, "must be greater than or equal to 0")
+
+
+def _check_workload(
+    errs: _Errs, obj: Obj, what: str, restart: tuple[str, ...], need_selector: bool = True
+) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errs.required("spec")
+        return
+    _check_non_negative(errs, spec, "spec", "replicas", "minReadySeconds", "revisionHistoryLimit")
+    selector = spec.get("selector")
+    template = spec.get("template") if isinstance(spec.get("template"), dict) else None
+    if need_selector:
+        if not isinstance(selector, dict):
+            errs.required("spec.selector")
+        elif not selector.get("matchLabels") and not selector.get("matchExpressions"):
+            errs.invalid("spec.selector", selector, f"empty selector is invalid for {what}")
+        elif template is not None:
+            labels = (template.get("metadata") or {}).get("labels") or {}
+            if not _selector_matches(selector, labels):
+                errs.invalid(
+                    "spec.template.metadata.labels", labels, "`selector` does not match template `labels`"
+                )
+    if template is None:
+        errs.required("spec.template")
+        return
+    _check_labels(errs, (template.get("metadata") or {}).get("labels"), "spec.template.metadata.labels")
+    _check_pod_spec(errs, template.get("spec"), "spec.template.spec", restart)
+
+
+def _v_pod(errs: _Errs, obj: Obj) -> None:
+    _check_pod_spec(errs, obj.get("spec"), "spec", _ALL_RESTART)
+
+
+def _v_deployment(errs: _Errs, obj: Obj) -> None:
+    _check_workload(errs, obj, "deployment", ("Always",))
+    spec = obj.get("spec") or {}
+    strategy = spec.get("strategy") if isinstance(spec, dict) else None
+    if isinstance(strategy, dict) and strategy.get("type") not in (None, "Recreate", "RollingUpdate"):
+        errs.unsupported("spec.strategy.type", strategy.get("type"), ("Recreate", "RollingUpdate"))
+    if isinstance(strategy, dict) and strategy.get("type") == "Recreate" and strategy.get("rollingUpdate"):
+        errs.items.append(
+            Cause(
+                "spec.strategy.rollingUpdate",
+                "Forbidden: may not be specified when strategy `type` is 'Recreate'",
+                "FieldValueForbidden",
+            )
+        )
+
+
+def _v_replicaset(errs: _Errs, obj: Obj) -> None:
+    _check_workload(errs, obj, "replicaset", ("Always",))
+
+
+def _v_daemonset(errs: _Errs, obj: Obj) -> None:
+    _check_workload(errs, obj, "daemonset", ("Always",))
+
+
+def _v_statefulset(errs: _Errs, obj: Obj) -> None:
+    _check_workload(errs, obj, "statefulset", ("Always",))
+
+
+def _v_job(errs: _Errs, obj: Obj) -> None:
+    spec = obj.get("spec")
+    manual = isinstance(spec, dict) and bool(spec.get("manualSelector"))
+    has_selector = isinstance(spec, dict) and isinstance(spec.get("selector"), dict)
+    _check_workload(errs, obj, "job", ("OnFailure", "Never"), need_selector=manual or has_selector)
+    if isinstance(spec, dict):
+        _check_non_negative(
+            errs,
+            spec,
+            "spec",
+            "parallelism",
+            "completions",
+            "backoffLimit",
+            "activeDeadlineSeconds",
+            "ttlSecondsAfterFinished",
+        )
+        mode = spec.get("completionMode")
+        if mode is not None and mode not in ("NonIndexed", "Indexed"):
+            errs.unsupported("spec.completionMode", mode, ("NonIndexed", "Indexed"))
+        if mode == "Indexed" and spec.get("completions") is None:
+            errs.required("spec.completions", 'when completion mode is "Indexed"')
+
+
+def _v_cronjob(errs: _Errs, obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errs.required("spec")
+        return
+    schedule = spec.get("schedule")
+    if not schedule:
+        errs.required("spec.schedule")
+    elif isinstance(schedule, str) and not schedule.startswith("@") and len(schedule.split()) != 5:
+        errs.invalid("spec.schedule", schedule, "unparseable schedule: expected exactly 5 fields")
+    policy = spec.get("concurrencyPolicy")
+    if policy is not None and policy not in ("Allow", "Forbid", "Replace"):
+        errs.unsupported("spec.concurrencyPolicy", policy, ("Allow", "Forbid", "Replace"))
+    _check_non_negative(
+        errs, spec, "spec", "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "startingDeadlineSeconds"
+    )
+    job_template = spec.get("jobTemplate")
+    jspec = job_template.get("spec") if isinstance(job_template, dict) else None
+    if not isinstance(jspec, dict):
+        errs.required("spec.jobTemplate")
+        return
+    template = jspec.get("template") if isinstance(jspec.get("template"), dict) else None
+    if template is None:
+        errs.required("spec.jobTemplate.spec.template")
+        return
+    _check_pod_spec(errs, template.get("spec"), "spec.jobTemplate.spec.template.spec", ("OnFailure", "Never"))
+
+
+_SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+
+
+def _v_service(errs: _Errs, obj: Obj) -> None:
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    stype = spec.get("type", "ClusterIP")
+    if stype not in _SERVICE_TYPES:
+        errs.unsupported("spec.type", stype, _SERVICE_TYPES)
+    ports = _list(spec, "ports")
+    if not ports and stype != "ExternalName" and spec.get("clusterIP") != "None":
+        errs.required("spec.ports")
+    if stype == "ExternalName" and not spec.get("externalName"):
+        errs.required("spec.externalName")
+    names: set[str] = set()
+    for i, port in enumerate(ports):
+        if not isinstance(port, dict):
+            continue
+        path = f"spec.ports[{i}]"
+        pname = port.get("name")
+        if len(ports) > 1 and not pname:
+            errs.required(f"{path}.name")
+        elif pname:
+            if pname in names:
+                errs.duplicate(f"{path}.name", pname)
+            names.add(pname)
+        _check_port(errs, f"{path}.port", port.get("port"))
+        target = port.get("targetPort")
+        if isinstance(target, int) and not isinstance(target, bool):
+            _check_port(errs, f"{path}.targetPort", target)
+        elif isinstance(target, str) and (
+            len(target) > 15 or not _IANA_SVC_NAME.match(target) or not re.search("[a-z]", target)
+        ):
+            errs.invalid(
+                f"{path}.targetPort",
+                target,
+                "must contain only alpha-numeric characters (a-z, 0-9), "
+                "and hyphens (-), and at least one letter",
+            )
+        protocol = port.get("protocol")
+        if protocol is not None and protocol not in ("TCP", "UDP", "SCTP"):
+            errs.unsupported(f"{path}.protocol", protocol, ("SCTP", "TCP", "UDP"))
+    affinity = spec.get("sessionAffinity")
+    if affinity is not None and affinity not in ("ClientIP", "None"):
+        errs.unsupported("spec.sessionAffinity", affinity, ("ClientIP", "None"))
+    _check_labels(errs, spec.get("selector"), "spec.selector")
+
+
+def _v_config_data(errs: _Errs, obj: Obj) -> None:
+    for section in ("data", "binaryData", "stringData"):
+        data = obj.get(section)
+        if not isinstance(data, dict):
+            continue
+        for key in data:
+            if not _CONFIG_KEY.match(key) or len(key) > 253:
+                errs.invalid(
+                    f"{section}[{key}]",
+                    key,
+                    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+                )
+
+
+def _v_hpa(errs: _Errs, obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errs.required("spec")
+        return
+    lo, hi = spec.get("minReplicas"), spec.get("maxReplicas")
+    if isinstance(lo, int) and lo < 1:
+        errs.invalid("spec.minReplicas", lo, "must be greater than or equal to 1")
+    if not isinstance(hi, int) or hi < 1:
+        errs.invalid("spec.maxReplicas", hi, "must be greater than 0")
+    elif isinstance(lo, int) and hi < lo:
+        errs.invalid("spec.maxReplicas", hi, "must be greater than or equal to `minReplicas`")
+    ref = spec.get("scaleTargetRef")
+    if not isinstance(ref, dict):
+        errs.required("spec.scaleTargetRef")
+    else:
+        for field in ("kind", "name"):
+            if not ref.get(field):
+                errs.required(f"spec.scaleTargetRef.{field}")
+
+
+def _v_priorityclass(errs: _Errs, obj: Obj) -> None:
+    policy = obj.get("preemptionPolicy")
+    if policy is not None and policy not in ("Never", "PreemptLowerPriority"):
+        errs.unsupported("preemptionPolicy", policy, ("Never", "PreemptLowerPriority"))
+    if not isinstance(obj.get("value"), int):
+        errs.required("value")
+
+
+_VALIDATORS: dict[str, tuple[str, Callable[[_Errs, Obj], None] | None]] = {
+    "Pod": ("subdomain", _v_pod),
+    "PodTemplate": ("subdomain", None),
+    "Namespace": ("label", None),
+    "Node": ("subdomain", None),
+    "Service": ("dns1035", _v_service),
+    "Endpoints": ("subdomain", None),
+    "ConfigMap": ("subdomain", _v_config_data),
+    "Secret": ("subdomain", _v_config_data),
+    "ServiceAccount": ("subdomain", None),
+    "Event": ("subdomain", None),
+    "ResourceQuota": ("subdomain", None),
+    "LimitRange": ("subdomain", None),
+    "PersistentVolumeClaim": ("subdomain", None),
+    "Event.events.k8s.io": ("subdomain", None),
+    "Lease.coordination.k8s.io": ("subdomain", None),
+    "PriorityClass.scheduling.k8s.io": ("subdomain", _v_priorityclass),
+    "Deployment.apps": ("subdomain", _v_deployment),
+    "ReplicaSet.apps": ("subdomain", _v_replicaset),
+    "DaemonSet.apps": ("subdomain", _v_daemonset),
+    "StatefulSet.apps": ("subdomain", _v_statefulset),
+    "ControllerRevision.apps": ("subdomain", None),
+    "Job.batch": ("subdomain", _v_job),
+    "CronJob.batch": ("subdomain", _v_cronjob),
+    "HorizontalPodAutoscaler.autoscaling": ("subdomain", _v_hpa),
+    "Role.rbac.authorization.k8s.io": ("path", None),
+    "RoleBinding.rbac.authorization.k8s.io": ("path", None),
+    "ClusterRole.rbac.authorization.k8s.io": ("path", None),
+    "ClusterRoleBinding.rbac.authorization.k8s.io": ("path", None),
+    "CustomResourceDefinition.apiextensions.k8s.io": ("subdomain", None),
+}
+
+
+def validate_builtin(key: str, obj: Obj) -> list[Cause]:
+    """Semantic validation of a built-in object (kind ``key``); empty list = valid.
+
+    Checks the name format (DNS-1123 subdomain; label for Namespaces; DNS-1035 label for
+    Services; path segment for RBAC), label syntax, and per-kind rules. CRD objects are
+    validated by :func:`suanli.kinds.crd.validate_crd` instead.
+    """
+    errs = _Errs()
+    style, check = _VALIDATORS.get(_internal_key(key), ("subdomain", None))
+    _check_name(errs, obj, style)
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        _check_labels(errs, meta.get("labels"), "metadata.labels")
+    if check is not None:
+        check(errs, obj)
+    return errs.items

@@ -1,0 +1,299 @@
+"""The SQLite write-ahead log: schema, group-committing writer thread, recovery, compaction.
+
+Schema (kine-like, one row per write; ``rev`` is the global revision)::
+
+    log(rev INTEGER PRIMARY KEY, bucket, namespace, name,
+        type INTEGER,       -- 0 ADDED, 1 MODIFIED, 2 DELETED
+        prev_rev INTEGER,   -- rev of the key's previous row (0 for ADDED)
+        ts REAL,            -- write time (store clock), used for TTL after restart
+        value BLOB)         -- orjson bytes of the object; for DELETED the last state
+    meta(key TEXT PRIMARY KEY, value INTEGER)   -- 'revision' and 'compact'
+
+Compaction to revision ``t`` deletes every row whose successor has ``rev <= t`` and every
+tombstone with ``rev <= t``. The log then still holds the full state as of ``t`` plus all
+rows after ``t``, so each row after ``t`` can find its predecessor (``prev`` of events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from suanli.storage._types import EventType, StoredObject, StoreError, WatchEvent
+
+__all__ = ["EVENT_CODES", "Recovered", "SqliteLog", "compact_log", "open_db", "recover"]
+
+T = TypeVar("T")
+
+EVENT_CODES: dict[str, int] = {"ADDED": 0, "MODIFIED": 1, "DELETED": 2}
+_EVENT_NAMES: tuple[EventType, EventType, EventType] = ("ADDED", "MODIFIED", "DELETED")
+_DELETED = 2
+
+#: A log row as inserted: (rev, bucket, namespace, name, type, prev_rev, ts, value).
+Row = tuple[int, str, str, str, int, int, float, bytes]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (
+    rev INTEGER PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type INTEGER NOT NULL,
+    prev_rev INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', 0), ('compact', 0);
+"""
+
+INSERT_SQL = (
+    "INSERT INTO log(rev, bucket, namespace, name, type, prev_rev, ts, value) VALUES (?,?,?,?,?,?,?,?)"
+)
+_SCAN_SQL = "SELECT rev, bucket, namespace, name, type, prev_rev, ts, value FROM log ORDER BY rev"
+_SET_REV_SQL = "UPDATE meta SET value = ? WHERE key = 'revision'"
+
+
+def open_db(path: Path | None, *, fsync: bool) -> sqlite3.Connection:
+    """Open (creating if needed) ``path`` or an in-memory database and apply the schema.
+
+    The connection is in autocommit mode (transactions are explicit) and may be handed to
+    one other thread (``check_same_thread=False``); only one thread uses it at a time.
+    """
+    target = ":memory:" if path is None else str(path)
+    conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA temp_store=MEMORY")
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+@dataclass
+class Recovered:
+    """State rebuilt from the log at startup."""
+
+    revision: int = 0
+    compact_rev: int = 0
+    #: Live objects: (bucket, namespace, name, object, last write time).
+    objects: list[tuple[str, str, str, StoredObject, float]] = field(default_factory=list)
+    #: Per bucket: (window floor, [(event, namespace)] oldest first).
+    windows: dict[str, tuple[int, list[tuple[WatchEvent, str]]]] = field(default_factory=dict)
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def recover(conn: sqlite3.Connection, window_size: int) -> Recovered:
+    """Read the whole log once (it is bounded by compaction) and rebuild the state.
+
+    Windows hold, per bucket, the last ``window_size`` rows after the compact revision;
+    the floor is the newest row that did not fit (or the compact revision).
+    """
+    out = Recovered(compact_rev=_meta(conn, "compact"))
+    compact = out.compact_rev
+    max_rev = 0
+    latest: dict[tuple[str, str, str], Row] = {}
+    tails: dict[str, deque[Row]] = {}
+    floors: dict[str, int] = {}
+    for row in conn.execute(_SCAN_SQL):
+        rev, bucket = row[0], row[1]
+        max_rev = rev
+        latest[(bucket, row[2], row[3])] = row
+        if rev <= compact:
+            continue
+        tail = tails.get(bucket)
+        if tail is None:
+            tail = tails[bucket] = deque()
+            floors[bucket] = compact
+        if window_size <= 0:
+            floors[bucket] = rev
+            continue
+        if len(tail) >= window_size:
+            floors[bucket] = tail.popleft()[0]
+        tail.append(row)
+    out.revision = max(_meta(conn, "revision"), max_rev)
+
+    by_rev: dict[int, StoredObject] = {}
+    for (bucket, ns, name), row in latest.items():
+        if row[4] == _DELETED:
+            continue
+        so = StoredObject(row[0], orjson.loads(row[7]), row[7])
+        by_rev[row[0]] = so
+        out.objects.append((bucket, ns, name, so, row[6]))
+
+    missing: set[int] = set()
+    for tail in tails.values():
+        for row in tail:
+            if row[0] not in by_rev:
+                by_rev[row[0]] = StoredObject(row[0], orjson.loads(row[7]), row[7])
+    for tail in tails.values():
+        missing.update(row[5] for row in tail if row[5] and row[5] not in by_rev)
+    ids = sorted(missing)
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for rev, value in conn.execute(f"SELECT rev, value FROM log WHERE rev IN ({marks})", chunk):
+            by_rev[rev] = StoredObject(rev, orjson.loads(value), value)
+
+    for bucket, tail in tails.items():
+        events = [
+            (WatchEvent(_EVENT_NAMES[row[4]], row[0], by_rev[row[0]], by_rev.get(row[5]) if row[5] else None),
+             row[2])
+            for row in tail
+        ]
+        out.windows[bucket] = (floors[bucket], events)
+    return out
+
+
+def compact_log(conn: sqlite3.Connection, old: int, target: int) -> int:
+    """Compact from revision ``old`` to ``target`` (see module docstring); rows deleted."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        n = conn.execute(
+            "DELETE FROM log WHERE rev IN "
+            "(SELECT prev_rev FROM log WHERE rev > ? AND rev <= ? AND prev_rev > 0)", (old, target),
+        ).rowcount
+        n += conn.execute(
+            "DELETE FROM log WHERE rev > ? AND rev <= ? AND type = ?", (old, target, _DELETED),
+        ).rowcount
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'compact'", (target,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return n
+
+
+class _Job:
+    __slots__ = ("fn", "fut", "stop")
+
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any], fut: asyncio.Future[Any], stop: bool) -> None:
+        self.fn = fn
+        self.fut = fut
+        self.stop = stop
+
+
+def _resolve(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
+
+
+class SqliteLog:
+    """A writer thread that owns ``conn`` and group-commits appended rows.
+
+    ``append(row, token)`` (event-loop thread) queues a row; the thread drains everything
+    queued (up to ``max_batch`` rows), inserts it in one transaction together with the meta
+    revision, and then calls ``on_commit(tokens)`` — or ``on_error(tokens, exc)`` — on the
+    loop via ``call_soon_threadsafe``. Batches are committed and reported in queue order.
+    ``call(fn)`` runs ``fn(conn)`` on the thread after every row queued before it.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        loop: asyncio.AbstractEventLoop,
+        on_commit: Callable[[list[Any]], None],
+        on_error: Callable[[list[Any], BaseException], None],
+        *,
+        max_batch: int = 5000,
+    ) -> None:
+        self._conn = conn
+        self._loop = loop
+        self._on_commit = on_commit
+        self._on_error = on_error
+        self._max_batch = max_batch
+        self._q: queue.SimpleQueue[tuple[Row, Any] | _Job] = queue.SimpleQueue()
+        self._closing = False
+        #: Sizes of committed batches, when a list is assigned (benchmarks).
+        self.batch_sizes: list[int] | None = None
+        self._thread = threading.Thread(target=self._run, name="suanli-store-writer", daemon=True)
+        self._thread.start()
+
+    def append(self, row: Row, token: Any) -> None:
+        self._q.put((row, token))
+
+    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._submit(fn, stop=False)  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        """Commit everything queued, close the connection and end the thread."""
+        if self._closing:
+            return
+        await self._submit(lambda conn: conn.close(), stop=True)
+        await asyncio.to_thread(self._thread.join)
+
+    async def _submit(self, fn: Callable[[sqlite3.Connection], Any], *, stop: bool) -> Any:
+        if self._closing:
+            raise StoreError("store log is closed")
+        self._closing = stop
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._q.put(_Job(fn, fut, stop))
+        return await fut
+
+    # -- writer thread ------------------------------------------------------------------
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _run(self) -> None:
+        q = self._q
+        while True:
+            item = q.get()
+            rows: list[Row] = []
+            tokens: list[Any] = []
+            while isinstance(item, tuple):
+                rows.append(item[0])
+                tokens.append(item[1])
+                if len(rows) >= self._max_batch:
+                    break
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+            if rows:
+                self._commit(rows, tokens)
+            if isinstance(item, _Job):
+                try:
+                    result = item.fn(self._conn)
+                except BaseException as exc:
+                    self._post(_resolve, item.fut, None, exc)
+                else:
+                    self._post(_resolve, item.fut, result, None)
+                if item.stop:
+                    return
+
+    def _commit(self, rows: list[Row], tokens: list[Any]) -> None:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(INSERT_SQL, rows)
+            conn.execute(_SET_REV_SQL, (rows[-1][0],))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            self._post(self._on_error, tokens, exc)
+            return
+        if self.batch_sizes is not None:
+            self.batch_sizes.append(len(rows))
+        self._post(self._on_commit, tokens)

@@ -1,0 +1,167 @@
+"""Per-bucket event windows and watcher queues (event-loop side only, not thread-safe)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+
+from suanli.storage._types import ExpiredError, WatchEvent
+
+__all__ = ["EventWindow", "Watcher"]
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class Watcher:
+    """A subscription to one bucket. Iterate it; call :meth:`close` when done.
+
+    Yields only events with ``rv > since_rv`` (and, if a namespace was given, only that
+    namespace's). ``idle_revision()`` returns a revision safe for a BOOKMARK: every event
+    up to it has been yielded or filtered out, i.e. the watcher's queue is empty and it is
+    the store's committed revision; it returns ``None`` while events are queued.
+    If the watcher falls too far behind (queue over its limit) it is closed and the
+    iterator raises :class:`ExpiredError`.
+
+    One consumer at a time: concurrent :meth:`next` calls on the same watcher are not
+    supported. After :meth:`close` (or :meth:`Store.drop_bucket_watchers`) queued events
+    are discarded, :meth:`next` returns ``None`` and ``async for`` ends.
+    """
+
+    __slots__ = ("_committed", "_expired", "_limit", "_namespace", "_on_close", "_queue",
+                 "_since", "_waiter", "closed")
+
+    def __init__(
+        self,
+        *,
+        since_rv: int,
+        namespace: str | None,
+        limit: int,
+        committed: Callable[[], int],
+        on_close: Callable[[Watcher], None],
+    ) -> None:
+        self._since = since_rv
+        self._namespace = namespace
+        self._limit = limit
+        self._committed = committed
+        self._on_close = on_close
+        self._queue: deque[WatchEvent] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._expired = False
+        self.closed = False
+
+    # -- producer side (called by EventWindow on the event loop) -----------------------
+
+    def _push(self, ev: WatchEvent, namespace: str) -> None:
+        if self.closed or ev.rv <= self._since:
+            return
+        if self._namespace is not None and namespace != self._namespace:
+            return
+        if len(self._queue) >= self._limit:
+            self._expired = True
+            self.close()
+            return
+        self._queue.append(ev)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- consumer side ------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[WatchEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[WatchEvent]:
+        while True:
+            ev = await self.next()
+            if ev is None:
+                return
+            yield ev
+
+    async def next(self, timeout: float | None = None) -> WatchEvent | None:
+        """Next event, or ``None`` on timeout. Raises ExpiredError when overflowed."""
+        if not self._queue and not self.closed and (timeout is None or timeout > 0):
+            loop = asyncio.get_running_loop()
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiter = fut
+            handle = loop.call_later(timeout, _wake, fut) if timeout is not None else None
+            try:
+                await fut
+            finally:
+                self._waiter = None
+                if handle is not None:
+                    handle.cancel()
+        if self._queue:
+            return self._queue.popleft()
+        if self._expired:
+            raise ExpiredError("watcher fell too far behind; relist and watch again")
+        return None
+
+    def idle_revision(self) -> int | None:
+        if self.closed or self._queue:
+            return None
+        return max(self._committed(), self._since)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._queue.clear()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self._on_close(self)
+
+    @property
+    def expired(self) -> bool:
+        """True when the watcher was closed because its queue overflowed."""
+        return self._expired
+
+
+class EventWindow:
+    """The newest committed events of one bucket (oldest first) and its live watchers.
+
+    Invariant: every event of this bucket with ``rv > floor`` is in :attr:`events`.
+    ``floor`` starts at the startup floor (compact revision, or the newest log row that did
+    not fit in the window at recovery) and becomes the rv of each event dropped from the
+    front. Example: size 2, events 5, 7, 9 appended → events [7, 9], floor 5; a resume
+    from 5 replays 7 and 9, a resume from 4 is expired.
+    """
+
+    __slots__ = ("events", "floor", "size", "watchers")
+
+    def __init__(self, size: int, floor: int) -> None:
+        self.size = size
+        self.floor = floor
+        self.events: deque[WatchEvent] = deque()
+        self.watchers: dict[Watcher, None] = {}
+
+    def append(self, ev: WatchEvent, namespace: str) -> None:
+        """Retain a committed event and push it to every watcher."""
+        self.retain(ev)
+        for w in list(self.watchers) if self.watchers else ():
+            w._push(ev, namespace)
+
+    def retain(self, ev: WatchEvent) -> None:
+        """Add ``ev`` to the window without publishing it (recovery)."""
+        if self.size <= 0:
+            self.floor = ev.rv
+            return
+        if len(self.events) >= self.size:
+            self.floor = self.events.popleft().rv
+        self.events.append(ev)
+
+    def since(self, rv: int) -> list[WatchEvent]:
+        """Retained events with ``rv`` greater than ``rv``; ExpiredError if some were dropped."""
+        if rv < self.floor:
+            raise ExpiredError(f"too old resource version: {rv} (oldest retained after {self.floor})")
+        out: list[WatchEvent] = []
+        for ev in reversed(self.events):
+            if ev.rv <= rv:
+                break
+            out.append(ev)
+        out.reverse()
+        return out
