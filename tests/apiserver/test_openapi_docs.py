@@ -106,6 +106,7 @@ def test_root_lists_every_group_version() -> None:
         "apis/coordination.k8s.io/v1",
         "apis/scheduling.k8s.io/v1",
         "apis/events.k8s.io/v1",
+        "apis/metrics.k8s.io/v1beta1",
         "apis/scheduling.volcano.sh/v1beta1",
     } == set(paths)
     url = paths["apis/apps/v1"]["serverRelativeURL"]

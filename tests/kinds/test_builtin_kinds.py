@@ -116,6 +116,9 @@ def test_events_v1_has_its_own_bucket() -> None:
 
 def test_every_type_has_a_gvk_tagged_schema() -> None:
     for r in TYPES.values():
+        if r.group == "metrics.k8s.io":  # written only by node agents; served without a schema
+            assert r.schema is None
+            continue
         assert r.schema is not None, r.plural
         assert {"group": r.group, "kind": r.kind, "version": r.version} in r.schema[
             "x-kubernetes-group-version-kind"

@@ -22,14 +22,15 @@ import orjson
 import yaml
 
 from suanli import __version__
-from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.errors import ApiError, Cause
 from suanli.apimachinery.objects import Obj
+from suanli.apimachinery.protobuf import decode_k8s_protobuf
 from suanli.apiserver import openapi, tables
 from suanli.apiserver.context import FieldValidation, RequestContext
 from suanli.apiserver.discovery import Discovery
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.service import ApiService
-from suanli.apiserver.watch import Emitted, open_watch
+from suanli.apiserver.watch import Emitted, WatchSession, open_watch
 from suanli.kinds.registry import ResourceType
 
 __all__ = ["ApiApp"]
@@ -103,6 +104,15 @@ def _int_param(q: dict[str, str], name: str) -> int | None:
         raise ApiError.bad_request(f"{name}: Invalid value: {v!r}: must be an integer") from None
 
 
+def _header_text(text: str) -> str:
+    """``text`` as an HTTP quoted-string body: quotes and backslashes escaped, control characters as ``\\uXXXX``.
+
+    Example: ``unknown field "metadata.\\x1f"`` → ``unknown field \\"metadata.\\u001f\\"``.
+    """
+    out = text.replace("\\", "\\\\").replace('"', '\\"')
+    return "".join(f"\\u{ord(ch):04x}" if ord(ch) < 0x20 or ord(ch) == 0x7F else ch for ch in out)
+
+
 def _wants_table(accept: str) -> bool:
     return "as=Table" in accept and "g=meta.k8s.io" in accept
 
@@ -121,7 +131,15 @@ class ApiApp:
         self.max_body = max_body
         self.discovery = Discovery(service.registry)
         self.ready = False
+        self._sessions: set[WatchSession] = set()
+        self._closing = False
         self.extra_routes: dict[str, Callable[[_Request], Awaitable[_Response]]] = {}
+
+    def close_streams(self) -> None:
+        """End every open watch and log stream (server shutdown)."""
+        self._closing = True
+        for session in list(self._sessions):
+            session.close()
 
     # ------------------------------------------------------------------ ASGI entry
 
@@ -246,7 +264,21 @@ class ApiApp:
             if doc is None:
                 raise ApiError.no_route(path)
             return _json(200, doc)
+        if not group and version == "v1" and len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "bindings":
+            return await self._namespaced_binding(req, rest[1])
         return await self._resource(req, group, version, rest)
+
+    async def _namespaced_binding(self, req: _Request, namespace: str) -> _Response:
+        """POST /api/v1/namespaces/{ns}/bindings: bind the pod named by the Binding's metadata.name."""
+        if req.method != "POST":
+            raise ApiError.method_not_allowed(f"{req.method} is not allowed on bindings")
+        pods = self.service.resource("", "v1", "pods")
+        body = self._decode(req, pods)
+        name = (body.get("metadata") or {}).get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            raise ApiError.invalid("Binding", "", [Cause("metadata.name", "Required value", "FieldValueRequired")])
+        await self.service.bind(namespace, name, body, self._context(req))
+        return _json(201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201})
 
     def _openapi(self, req: _Request, path: str) -> _Response:
         if path == "/openapi/v3":
@@ -373,7 +405,7 @@ class ApiApp:
     def _object(self, status: int, obj: Obj, ctx: RequestContext) -> _Response:
         resp = _json(status, obj)
         for w in ctx.warnings:
-            resp.extra_headers.append((b"warning", f'299 - "{w}"'.encode()))
+            resp.extra_headers.append((b"warning", f'299 - "{_header_text(w)}"'.encode()))
         return resp
 
     def _context(self, req: _Request) -> RequestContext:
@@ -403,6 +435,11 @@ class ApiApp:
             return self._loads_json(req.body)
         if ctype in ("application/yaml", "application/x-yaml", "text/yaml"):
             return self._loads_yaml(req.body)
+        if ctype == "application/vnd.kubernetes.protobuf":
+            try:
+                return decode_k8s_protobuf(req.body)
+            except ValueError as exc:
+                raise ApiError.bad_request(f"unable to decode protobuf body: {exc}") from None
         raise ApiError.unsupported_media_type(ctype)
 
     @staticmethod
@@ -502,6 +539,9 @@ class ApiApp:
                     return
 
         waiter = asyncio.ensure_future(watch_disconnect())
+        self._sessions.add(session)
+        if self._closing:
+            session.close()
         try:
             async for ev in session.events():
                 if disconnected.is_set():
@@ -509,6 +549,7 @@ class ApiApp:
                 await send({"type": "http.response.body", "body": self._event_bytes(rt, ev, as_table, include),
                             "more_body": True})
         finally:
+            self._sessions.discard(session)
             session.close()
             waiter.cancel()
         if not disconnected.is_set():
@@ -575,7 +616,7 @@ class ApiApp:
         store = self.service.store
 
         def done() -> bool:
-            if disconnected.is_set():
+            if disconnected.is_set() or self._closing:
                 return True
             cur = store.get("pods", namespace, name)
             if cur is None or cur.obj["metadata"].get("uid") != pod["metadata"].get("uid"):

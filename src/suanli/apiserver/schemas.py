@@ -132,8 +132,17 @@ class SchemaSupport:
         causes = validate_object_meta(obj.get("metadata"), check_name=rt.storage_key != "events")
         if schema is not None:
             causes.extend(structural.validate(obj, schema, resolve_ref if rt.builtin else None))
-        if rt.builtin and not causes:
-            causes.extend(validate_builtin(_kind_key(rt), obj))
+        if rt.builtin:
+            type_errors = [c for c in causes if "must be of type" in c.message]
+            if type_errors:
+                # upstream decodes built-ins into Go structs: a wrong JSON type is a 400, not a 422
+                first = type_errors[0]
+                raise ApiError.bad_request(
+                    f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                    f"json: cannot unmarshal into field {first.field}: {first.message}",
+                    causes=type_errors)
+            if not causes:
+                causes.extend(validate_builtin(_kind_key(rt), obj))
         if causes:
             raise ApiError.invalid(rt.kind, name, causes, rt.group)
 

@@ -103,6 +103,11 @@ def _spec_changed(old: Obj, new: Obj) -> bool:
     return any(old.get(k) != new.get(k) for k in keys)
 
 
+def _ns_spec_finalizers(obj: Obj) -> list[Any]:
+    """A namespace's ``spec.finalizers`` (they block its removal like metadata finalizers)."""
+    return list((obj.get("spec") or {}).get("finalizers") or [])
+
+
 def _without_volatile_meta(obj: Obj) -> Obj:
     """Object without the metadata a no-op write would still change (for change detection)."""
     out = dict(obj)
@@ -469,7 +474,8 @@ class ApiService:
         if ctx.dry_run:
             obj["metadata"]["resourceVersion"] = str(current.rv)
             return obj
-        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+        if obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers") and not (
+                rt.storage_key == NAMESPACE_BUCKET and _ns_spec_finalizers(obj)):
             return await self._remove(rt, ns, name, current.rv)
         try:
             so = await self.store.update(rt.storage_key, obj, expected_rv=current.rv)
@@ -611,9 +617,11 @@ class ApiService:
             finalizers = [f for f in finalizers if f not in ("orphan", "foregroundDeletion")] \
                 if not meta.get("deletionTimestamp") else finalizers
         graceful = self._graceful_pod_delete(rt, current.obj, grace)
+        # a namespace's spec.finalizers (``kubernetes``) block removal until the namespace controller empties it
+        held = graceful or (rt.storage_key == NAMESPACE_BUCKET and bool(_ns_spec_finalizers(current.obj)))
         if ctx.dry_run:
-            return current.obj, not finalizers and not graceful
-        if not finalizers and not graceful:
+            return current.obj, not finalizers and not held
+        if not finalizers and not held:
             return await self._remove(rt, ns, name, current.rv), True
         if meta.get("deletionTimestamp") and finalizers == list(meta.get("finalizers") or []):
             if rt.storage_key == "pods" and grace == 0:

@@ -61,6 +61,7 @@ async def _up(args: argparse.Namespace) -> int:
 
     opts = PlatformOptions(host=args.host, port=args.port, data_dir=args.data_dir, kubeconfig=args.kubeconfig,
                            tls=not args.insecure_http, anonymous=args.anonymous, demo=not args.no_demo,
+                           host_node=not args.no_demo,
                            fsync=args.fsync)
     platform = Platform(opts)
     stop = asyncio.Event()

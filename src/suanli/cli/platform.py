@@ -23,10 +23,20 @@ from suanli.apiserver.service import ApiService
 from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
+from suanli.controllers.daemonset import DaemonSetController
+from suanli.controllers.deployment import DeploymentController
 from suanli.controllers.garbage_collector import GarbageCollector
+from suanli.controllers.job import JobController
 from suanli.controllers.namespace import NamespaceController
+from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
+from suanli.controllers.replicaset import ReplicaSetController
 from suanli.kinds.builtin import builtin_resource_types
 from suanli.kinds.registry import Registry
+from suanli.node.agent import METRICS_BUCKETS, AgentConfig, ProcessAgent, SimAgent
+from suanli.node.demo import ensure_demo_pool
+from suanli.node.devices import registry_for_profiles
+from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
+from suanli.node.nfd.crds import ensure_crds, nfd_crds
 from suanli.storage import Store
 
 __all__ = ["Platform", "PlatformOptions"]
@@ -48,6 +58,8 @@ class PlatformOptions:
     bookmark_interval: float = 30.0
     event_ttl: float = 3600.0
     fsync: bool = False
+    seed: int = 0
+    host_node: bool = True
 
 
 class _QuietServer(uvicorn.Server):
@@ -67,13 +79,15 @@ class Platform:
         options.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(options.data_dir, ttl_buckets={"events": options.event_ttl,
                                                           "events.k8s.io/events": options.event_ttl},
-                           fsync=options.fsync)
+                           fsync=options.fsync, volatile_buckets=set(METRICS_BUCKETS))
         self.service = ApiService(self.store, self.registry)
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
                           bookmark_interval=options.bookmark_interval)
         self.client = LocalClient(self.service)
+        # GPUs have no operator in the demo pool, so only NPU and KAE devices wait for theirs.
+        self.devices = registry_for_profiles(operator_classes=frozenset({"npu", "kae"}))
         self._server: uvicorn.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
@@ -87,6 +101,7 @@ class Platform:
                              lambda p: [str((p.get("spec") or {}).get("nodeName") or "")])
         self.service.restore_crds()
         await self._ensure_namespaces()
+        await ensure_crds(self.client, [*nfd_crds(), *operator_crds()])
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None
         if o.tls:
@@ -96,7 +111,7 @@ class Platform:
             ca_pem = material.ca_pem
         config = uvicorn.Config(self.app, host=o.host, port=o.port, loop="none", http="httptools",
                                 lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=75,
-                                backlog=2048, **ssl_kwargs)
+                                backlog=2048, timeout_graceful_shutdown=3, **ssl_kwargs)
         self._server = _QuietServer(config)
         self._tasks.append(asyncio.create_task(self._server.serve()))
         while not self._server.started:
@@ -122,14 +137,31 @@ class Platform:
                                                       "metadata": {"name": name}})
 
     async def _start_controllers(self) -> None:
-        gc = GarbageCollector(self.client, self.registry)
-        nsc = NamespaceController(self.client, self.registry)
-        for ctrl in (gc, nsc):
+        controllers: list[Any] = [
+            GarbageCollector(self.client, self.registry),
+            NamespaceController(self.client, self.registry),
+            ReplicaSetController(self.client),
+            DeploymentController(self.client),
+            JobController(self.client),
+            DaemonSetController(self.client),
+            NPUClusterPolicyController(self.client),
+            KAEClusterPolicyController(self.client),
+            NodeFeatureReporter(self.client),
+            NodeFeatureRuleController(self.client),
+            SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
+        ]
+        if self.options.host_node:
+            controllers.append(ProcessAgent(self.client, self.logs.root, devices=self.devices,
+                                            data_path=self.options.data_dir))
+        for ctrl in controllers:
             self._tasks.append(asyncio.create_task(ctrl.run()))
             self._stoppers.append(ctrl.stop)
+        if self.options.demo:
+            await ensure_demo_pool(self.client)
 
     async def stop(self) -> None:
         self.app.ready = False
+        self.app.close_streams()
         for stop in self._stoppers:
             with contextlib.suppress(Exception):
                 await stop()

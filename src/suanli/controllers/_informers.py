@@ -28,7 +28,8 @@ class AllInformers:
     """One informer per storage bucket; ``handler(rt, old, new)`` sees every change (new None = deleted)."""
 
     def __init__(self, client: Client, registry: Registry, handler: Handler,
-                 skip: frozenset[str] = frozenset({"events", "events.k8s.io/events"})) -> None:
+                 skip: frozenset[str] = frozenset({"events", "events.k8s.io/events", "metrics.k8s.io/nodes",
+                                                   "metrics.k8s.io/pods"})) -> None:
         self.client = client
         self.registry = registry
         self.handler = handler

@@ -223,6 +223,10 @@ def builtin_resource_types() -> list[ResourceType]:
         ),
         # coordination / scheduling
         _rt("coordination.k8s.io", "v1", "Lease", "leases", generation=False),
+        # metrics.k8s.io/v1beta1 (written by node agents; volatile buckets, no schema)
+        _rt("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", False, generation=False,
+            storage_key="metrics.k8s.io/nodes"),
+        _rt("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", generation=False, storage_key="metrics.k8s.io/pods"),
         _rt(
             "scheduling.k8s.io",
             "v1",

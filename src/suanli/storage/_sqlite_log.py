@@ -200,6 +200,9 @@ def _resolve(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -
 class SqliteLog:
     """A writer thread that owns ``conn`` and group-commits appended rows.
 
+    Rows of ``volatile_buckets`` go through the same queue (so commits are still reported
+    in revision order) but are never inserted; only the meta revision records them.
+
     ``append(row, token)`` (event-loop thread) queues a row; the thread drains everything
     queued (up to ``max_batch`` rows), inserts it in one transaction together with the meta
     revision, and then calls ``on_commit(tokens)`` — or ``on_error(tokens, exc)`` — on the
@@ -215,8 +218,10 @@ class SqliteLog:
         on_error: Callable[[list[Any], BaseException], None],
         *,
         max_batch: int = 5000,
+        volatile_buckets: frozenset[str] = frozenset(),
     ) -> None:
         self._conn = conn
+        self._volatile = volatile_buckets
         self._loop = loop
         self._on_commit = on_commit
         self._on_error = on_error
@@ -286,7 +291,8 @@ class SqliteLog:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(INSERT_SQL, rows)
+            conn.executemany(INSERT_SQL, [r for r in rows if r[1] not in self._volatile] if self._volatile
+                             else rows)
             conn.execute(_SET_REV_SQL, (rows[-1][0],))
             conn.execute("COMMIT")
         except BaseException as exc:

@@ -112,6 +112,8 @@ class Store:
 
     ``data_dir=None`` keeps the log in memory (tests). ``ttl_buckets`` maps a bucket to a
     time-to-live in seconds measured from each object's last write (Events).
+    ``volatile_buckets`` are revisioned, listed and watched like the others but never
+    written to the SQLite log, so they start empty after a restart (metrics).
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class Store:
         clock: Callable[[], float] | None = None,
         ttl_check_interval: float = 10.0,
         watch_queue_limit: int = 200_000,
+        volatile_buckets: set[str] | frozenset[str] | None = None,
     ) -> None:
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._window_size = window_size
@@ -136,6 +139,7 @@ class Store:
         self._clock: Callable[[], float] = clock or time.time
         self._ttl_check_interval = ttl_check_interval
         self._watch_limit = watch_queue_limit
+        self._volatile = frozenset(volatile_buckets or ())
 
         self._rev = 0
         self._committed = 0
@@ -185,7 +189,8 @@ class Store:
             for ev, _ns in events:
                 win.retain(ev)
         self._loop = asyncio.get_running_loop()
-        self._log = SqliteLog(conn, self._loop, self._on_commit, self._on_error)
+        self._log = SqliteLog(conn, self._loop, self._on_commit, self._on_error,
+                              volatile_buckets=self._volatile)
         self._running = True
         if self._compaction_interval > 0:
             self._tasks.append(asyncio.create_task(self._every(self._compaction_interval, self.compact)))

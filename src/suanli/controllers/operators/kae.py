@@ -1,0 +1,49 @@
+"""openFuyao KAE Operator: ``KAEClusterPolicy`` (``kae.openfuyao.com/v1``, cluster-scoped).
+
+Components, in state order, run per node as DaemonSets in namespace ``kae-operator``:
+``driver`` (KAE Driver Installer) and ``devicePlugin`` (KAE device plugin, which advertises
+``openfuyao.com/kae.hpre`` …). Per-node deploy labels ``openfuyao.com/kae.deploy.driver``
+and ``openfuyao.com/kae.deploy.device-plugin``; ``…=false`` opts a node out (the driver
+label is documented by openFuyao, the others follow the same pattern).
+
+**Discovery** (configurable via :data:`KAE_DISCOVERY_SELECTORS`): ``openfuyao.com/kae.present=true``,
+the label our example NodeFeatureRule derives from the ``hisi_hpre``/``hisi_sec2``/``hisi_zip``
+kernel modules or the HPRE PCI device (``19e5:a258``). The operator does not set a presence
+label of its own (it would be the discovery label itself).
+"""
+
+from __future__ import annotations
+
+from suanli.client.protocol import Client
+from suanli.controllers.operators.controller import ClusterPolicyController
+from suanli.controllers.operators.state import Component, OperatorConfig
+from suanli.runtime.clock import Clock
+
+__all__ = ["KAE_DISCOVERY_SELECTORS", "KAE_OPERATOR", "KAEClusterPolicyController"]
+
+KAE_DISCOVERY_SELECTORS = ("openfuyao.com/kae.present=true",)
+
+KAE_OPERATOR = OperatorConfig(
+    name="kae",
+    group="kae.openfuyao.com",
+    version="v1",
+    kind="KAEClusterPolicy",
+    plural="kaeclusterpolicies",
+    namespace="kae-operator",
+    label_domain="openfuyao.com/kae",
+    discovery_selectors=KAE_DISCOVERY_SELECTORS,
+    no_nodes_reason="NoKAENodes",
+    components=(
+        Component("driver", "driver", "kae-driver-installer"),
+        Component("devicePlugin", "device-plugin", "kae-device-plugin"),
+    ),
+)
+
+
+class KAEClusterPolicyController(ClusterPolicyController):
+    """Reconciles ``KAEClusterPolicy`` objects (see the module docstring)."""
+
+    def __init__(self, client: Client, *, clock: Clock | None = None,
+                 discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0) -> None:
+        super().__init__(client, KAE_OPERATOR, clock=clock, discovery_selectors=discovery_selectors,
+                         requeue_seconds=requeue_seconds)

@@ -1,0 +1,65 @@
+"""openFuyao NPU Operator: ``NPUClusterPolicy`` (``npu.openfuyao.com/v1``, cluster-scoped).
+
+Spec sections (each ``{managed: bool = true, imageSpec: {repository, image|name, tag|version,
+imagePullPolicy}, …}``) in state order: ``driver`` (Ascend driver + firmware installer),
+``ociRuntime`` (Ascend Docker Runtime), ``devicePlugin`` (Ascend device plugin), ``nodeD``,
+``exporter`` (NPU exporter) run per node as DaemonSets in namespace ``npu-operator``;
+``vcscheduler``, ``clusterD`` and ``resilience`` are cluster-level and reported as
+``skipped`` (Suanli schedules itself). Component names/labels follow the GPU-operator
+pattern ``openfuyao.com/npu.deploy.<component>`` (upstream labels unverified, see
+reference devices.md §1.2).
+
+**Discovery** (configurable via :data:`NPU_DISCOVERY_SELECTORS`): a node has NPUs when it
+carries ``huawei.com/npu.present=true`` (our example NodeFeatureRule for PCI vendor
+``19e5`` class ``1200``), or NFD's default ``feature.node.kubernetes.io/pci-1200_19e5.present=true``
+*together with* the install-doc label ``accelerator`` in ``huawei-Ascend910|310|310P`` —
+the PCI label alone is ambiguous because Kunpeng KAE's ZIP engine has the same class and
+vendor. Discovered nodes get ``openfuyao.com/npu.present=true``.
+"""
+
+from __future__ import annotations
+
+from suanli.client.protocol import Client
+from suanli.controllers.operators.controller import ClusterPolicyController
+from suanli.controllers.operators.state import Component, OperatorConfig
+from suanli.runtime.clock import Clock
+
+__all__ = ["NPU_DISCOVERY_SELECTORS", "NPU_OPERATOR", "NPUClusterPolicyController"]
+
+NPU_DISCOVERY_SELECTORS = (
+    "huawei.com/npu.present=true",
+    "feature.node.kubernetes.io/pci-1200_19e5.present=true,"
+    "accelerator in (huawei-Ascend910,huawei-Ascend310,huawei-Ascend310P)",
+)
+
+NPU_OPERATOR = OperatorConfig(
+    name="npu",
+    group="npu.openfuyao.com",
+    version="v1",
+    kind="NPUClusterPolicy",
+    plural="npuclusterpolicies",
+    namespace="npu-operator",
+    label_domain="openfuyao.com/npu",
+    discovery_selectors=NPU_DISCOVERY_SELECTORS,
+    presence_label="openfuyao.com/npu.present",
+    no_nodes_reason="NoNPUNodes",
+    components=(
+        Component("driver", "driver", "npu-driver-installer"),
+        Component("ociRuntime", "oci-runtime", "ascend-docker-runtime"),
+        Component("devicePlugin", "device-plugin", "ascend-k8sdeviceplugin"),
+        Component("nodeD", "noded", "noded"),
+        Component("exporter", "exporter", "npu-exporter"),
+        Component("vcscheduler", "vcscheduler", "vc-scheduler", per_node=False),
+        Component("clusterD", "clusterd", "clusterd", per_node=False),
+        Component("resilience", "resilience-controller", "resilience-controller", per_node=False),
+    ),
+)
+
+
+class NPUClusterPolicyController(ClusterPolicyController):
+    """Reconciles ``NPUClusterPolicy`` objects (see the module docstring)."""
+
+    def __init__(self, client: Client, *, clock: Clock | None = None,
+                 discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0) -> None:
+        super().__init__(client, NPU_OPERATOR, clock=clock, discovery_selectors=discovery_selectors,
+                         requeue_seconds=requeue_seconds)

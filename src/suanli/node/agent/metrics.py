@@ -1,0 +1,149 @@
+"""``metrics.k8s.io/v1beta1`` objects (NodeMetrics, PodMetrics) and a writer that keeps them fresh.
+
+Shapes follow metrics-server: ``usage.cpu`` in nanocores (``"250000000n"`` = 250m),
+``usage.memory`` in KiB (``"524288Ki"`` = 512Mi), ``timestamp`` of the sample and
+``window`` over which CPU was averaged; ``metadata.labels`` copy the node's / pod's
+labels so ``kubectl top … -l`` selects. The buckets are volatile (not persisted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.objects import Obj
+from suanli.client.protocol import Client
+from suanli.node.agent.status import rfc3339
+from suanli.runtime.clock import Clock
+
+__all__ = [
+    "METRICS_BUCKETS",
+    "NODE_METRICS",
+    "POD_METRICS",
+    "MetricsWriter",
+    "Usage",
+    "node_metrics",
+    "pod_metrics",
+]
+
+NODE_METRICS = GVR("metrics.k8s.io", "v1beta1", "nodes", False)
+POD_METRICS = GVR("metrics.k8s.io", "v1beta1", "pods")
+#: Store buckets of the two kinds; mark them volatile in the Store.
+METRICS_BUCKETS = frozenset({"metrics.k8s.io/nodes", "metrics.k8s.io/pods"})
+API_VERSION = "metrics.k8s.io/v1beta1"
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU in nanocores (1 core = 1e9) and memory in bytes."""
+
+    nanocores: int = 0
+    memory_bytes: int = 0
+
+    def quantities(self) -> dict[str, str]:
+        """``{"cpu": "<n>n", "memory": "<k>Ki"}``; e.g. Usage(250_000_000, 512 << 20) → 250000000n, 524288Ki."""
+        return {"cpu": f"{max(0, int(self.nanocores))}n", "memory": f"{max(0, int(self.memory_bytes)) // 1024}Ki"}
+
+
+def node_metrics(name: str, usage: Usage, timestamp: float, window: str = "30s",
+                 labels: dict[str, str] | None = None) -> Obj:
+    meta: Obj = {"name": name}
+    if labels:
+        meta["labels"] = dict(labels)
+    return {"kind": "NodeMetrics", "apiVersion": API_VERSION, "metadata": meta, "timestamp": rfc3339(timestamp),
+            "window": window, "usage": usage.quantities()}
+
+
+def pod_metrics(namespace: str, name: str, containers: dict[str, Usage], timestamp: float, window: str = "30s",
+                labels: dict[str, str] | None = None) -> Obj:
+    meta: Obj = {"name": name, "namespace": namespace}
+    if labels:
+        meta["labels"] = dict(labels)
+    return {"kind": "PodMetrics", "apiVersion": API_VERSION, "metadata": meta, "timestamp": rfc3339(timestamp),
+            "window": window,
+            "containers": [{"name": c, "usage": u.quantities()} for c, u in containers.items()]}
+
+
+_Sig = tuple[object, ...]
+
+
+class MetricsWriter:
+    """Collects samples and writes only what changed, or what is older than ``refresh`` seconds.
+
+    :meth:`node` / :meth:`pod` stage a sample, :meth:`forget_node` / :meth:`forget_pod`
+    stage a delete, :meth:`flush` performs the writes (``concurrency`` at a time).
+    """
+
+    def __init__(self, client: Client, clock: Clock, *, refresh: float = 60.0, window: str = "30s",
+                 concurrency: int = 64) -> None:
+        self.client = client
+        self.clock = clock
+        self.refresh = refresh
+        self.window = window
+        self.concurrency = concurrency
+        self._written: dict[tuple[str, str, str], tuple[_Sig, float]] = {}
+        self._staged: dict[tuple[str, str, str], tuple[_Sig, Obj]] = {}
+        self._deletes: set[tuple[str, str, str]] = set()
+        self.writes = 0
+
+    def node(self, name: str, usage: Usage, labels: dict[str, str]) -> None:
+        key = ("node", "", name)
+        sig: _Sig = (usage, tuple(sorted(labels.items())))
+        if self._fresh(key, sig):
+            return
+        self._staged[key] = (sig, node_metrics(name, usage, self.clock.now(), self.window, labels))
+        self._deletes.discard(key)
+
+    def pod(self, namespace: str, name: str, containers: dict[str, Usage], labels: dict[str, str]) -> None:
+        key = ("pod", namespace, name)
+        sig: _Sig = (tuple(sorted(containers.items(), key=lambda kv: kv[0])), tuple(sorted(labels.items())))
+        if self._fresh(key, sig):
+            return
+        self._staged[key] = (sig, pod_metrics(namespace, name, containers, self.clock.now(), self.window, labels))
+        self._deletes.discard(key)
+
+    def forget_node(self, name: str) -> None:
+        self._forget(("node", "", name))
+
+    def forget_pod(self, namespace: str, name: str) -> None:
+        self._forget(("pod", namespace, name))
+
+    def _forget(self, key: tuple[str, str, str]) -> None:
+        self._staged.pop(key, None)
+        if self._written.pop(key, None) is not None:
+            self._deletes.add(key)
+
+    def _fresh(self, key: tuple[str, str, str], sig: _Sig) -> bool:
+        prev = self._written.get(key)
+        return prev is not None and prev[0] == sig and self.clock.monotonic() - prev[1] < self.refresh
+
+    async def flush(self) -> None:
+        staged, self._staged = self._staged, {}
+        deletes, self._deletes = self._deletes, set()
+        work: list[tuple[tuple[str, str, str], tuple[_Sig, Obj] | None]] = [*staged.items()]
+        work += [(k, None) for k in deletes]
+        for i in range(0, len(work), self.concurrency):  # coroutines made per chunk: none leak on cancel
+            await asyncio.gather(*(self._write(k, v[0], v[1]) if v is not None else self._delete(k)
+                                   for k, v in work[i:i + self.concurrency]))
+
+    async def _write(self, key: tuple[str, str, str], sig: _Sig, obj: Obj) -> None:
+        gvr = NODE_METRICS if key[0] == "node" else POD_METRICS
+        try:
+            try:
+                await self.client.update(gvr, obj, key[1])
+            except ApiError as exc:
+                if exc.code != 404:
+                    raise
+                await self.client.create(gvr, obj, key[1])
+        except ApiError:
+            return  # namespace terminating, races with deletes: the next sample retries
+        self._written[key] = (sig, self.clock.monotonic())
+        self.writes += 1
+
+    async def _delete(self, key: tuple[str, str, str]) -> None:
+        gvr = NODE_METRICS if key[0] == "node" else POD_METRICS
+        with contextlib.suppress(ApiError):
+            await self.client.delete(gvr, key[2], key[1])

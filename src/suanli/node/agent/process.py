@@ -1,0 +1,299 @@
+"""Process runtime: the real host as a Node, pod containers as local process groups.
+
+The host registers as Node ``node_name`` (default: the sanitised hostname) with its real
+capacity, nodeInfo, addresses, labels ``kubernetes.io/{hostname,os,arch}`` and
+annotation ``suanli.io/runtime: process``. For each container of a pod bound to it:
+
+* ``command`` + ``args`` run with ``$(VAR)`` expansion (no command → waiting
+  ``CreateContainerConfigError`` and a ``Failed`` event: there is no image entrypoint);
+  ``image`` is ignored (a ``Pulled`` event says so); ``workingDir``; ``env`` with
+  ``valueFrom``; device-visibility variables from the allocation; ``PATH``/``HOME``/``LANG``
+  from the agent; ``HOSTNAME`` = pod name. Pods share the host network (podIP = hostIP).
+* stdout and stderr, interleaved, go to ``<log_root>/<ns>/<pod>/<container>.log``
+  (:class:`~suanli.apiserver.logs.FileLogBackend` layout); a restart moves the previous
+  run to ``<container>.previous.log``.
+* Exits become terminated states and, through ``restartPolicy``, restarts with back-off.
+* Deleting the pod sends SIGTERM to each process group and SIGKILL after the grace
+  period; then the pod object is removed. Stopping the agent kills every child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import re
+import signal
+import socket
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.objects import Obj
+from suanli.client.protocol import Client
+from suanli.node.agent.envvars import EnvError, expand, resolve_env
+from suanli.node.agent.framework import NODES, AgentConfig, NodeAgent, NodeRecord
+from suanli.node.agent.host import ProcSampler, host_addresses, host_capacity, host_node_info
+from suanli.node.agent.metrics import Usage
+from suanli.node.agent.status import ContainerState, PodState, node_conditions
+from suanli.node.devices.api import DeviceRegistry
+from suanli.runtime.clock import Clock
+
+__all__ = ["RUNTIME_ANNOTATION", "ProcessAgent", "default_node_name"]
+
+log = logging.getLogger(__name__)
+
+RUNTIME_ANNOTATION = "suanli.io/runtime"
+CONFIGMAPS = GVR("", "v1", "configmaps")
+SECRETS = GVR("", "v1", "secrets")
+_PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+
+
+def default_node_name() -> str:
+    """The hostname as a DNS-1123 subdomain (lower case, invalid characters → ``-``)."""
+    name = re.sub(r"[^a-z0-9.-]+", "-", socket.gethostname().lower()).strip("-.")
+    return name or "localhost"
+
+
+class ProcessAgent(NodeAgent):
+    """Runs pods bound to the host node as subprocesses; logs under ``log_root``."""
+
+    def __init__(self, client: Client, log_root: Path, *, node_name: str | None = None, clock: Clock | None = None,
+                 devices: DeviceRegistry | None = None, config: AgentConfig | None = None,
+                 data_path: Path | None = None, kill_timeout: float = 5.0) -> None:
+        self.node_name = node_name or default_node_name()
+        super().__init__(client, clock=clock, devices=devices, config=config)
+        self.log_root = Path(log_root)
+        self.data_path = data_path or self.log_root
+        self.kill_timeout = kill_timeout
+        self.sampler = ProcSampler()
+        self._procs: dict[tuple[str, str], asyncio.subprocess.Process] = {}  # (pod key, container) -> process
+        self._supervisors: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ node
+
+    def node_field_selector(self) -> str:
+        return f"metadata.name={self.node_name}"
+
+    def pod_field_selectors(self) -> list[str]:
+        return [f"spec.nodeName={self.node_name}"]
+
+    def manages(self, node: Obj) -> bool:
+        return str(node["metadata"]["name"]) == self.node_name
+
+    def _labels(self) -> dict[str, str]:
+        info = host_node_info()
+        return {"kubernetes.io/hostname": self.node_name, "kubernetes.io/os": info["operatingSystem"],
+                "kubernetes.io/arch": info["architecture"]}
+
+    def _host_status(self) -> Obj:
+        cap = host_capacity(self.data_path)
+        return {"capacity": cap, "allocatable": dict(cap), "nodeInfo": host_node_info(),
+                "addresses": host_addresses(self.node_name),
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}, "phase": "Running"}
+
+    async def setup(self) -> None:
+        """Create the host Node (with status) or refresh its labels and annotation."""
+        labels = self._labels()
+        try:
+            await self.client.get(NODES, self.node_name)
+        except ApiError as exc:
+            if exc.code != 404:
+                raise
+            status = self._host_status()
+            status["conditions"] = node_conditions([], self.clock.now(), failed=False)
+            body: Obj = {"apiVersion": "v1", "kind": "Node",
+                         "metadata": {"name": self.node_name, "labels": labels,
+                                      "annotations": {RUNTIME_ANNOTATION: "process"}},
+                         "spec": {}, "status": status}
+            with contextlib.suppress(ApiError):
+                await self.client.create(NODES, body)
+                return
+        await self.client.patch(NODES, self.node_name, {"metadata": {"annotations": {RUNTIME_ANNOTATION: "process"}}},
+                                field_manager=self.field_manager)
+
+    def initial_status(self, node: Obj, rec: NodeRecord) -> tuple[Obj, dict[str, str]]:
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        return self._host_status(), {k: v for k, v in self._labels().items() if k not in labels}
+
+    def pod_addresses(self, ps: PodState, node: Obj, rec: NodeRecord) -> tuple[str, str]:
+        ip = "127.0.0.1"
+        for a in (node.get("status") or {}).get("addresses") or []:
+            if a.get("type") == "InternalIP":
+                ip = str(a.get("address"))
+                break
+        return ip, ip
+
+    # ------------------------------------------------------------------ containers
+
+    def _container_spec(self, pod: Obj, name: str) -> Obj:
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            if c.get("name") == name:
+                return dict(c)
+        return {}
+
+    async def _lookup(self, kind: str, namespace: str, name: str, key: str) -> str | None:
+        try:
+            obj = await self.client.get(CONFIGMAPS if kind == "configmap" else SECRETS, name, namespace)
+        except ApiError:
+            return None
+        if kind == "secret":
+            if key in (obj.get("stringData") or {}):
+                return str(obj["stringData"][key])
+            raw = (obj.get("data") or {}).get(key)
+            return base64.b64decode(raw).decode(errors="replace") if raw is not None else None
+        value = (obj.get("data") or {}).get(key)
+        return str(value) if value is not None else None
+
+    async def start_container(self, ps: PodState, c: ContainerState, pod: Obj, env: dict[str, str]) -> None:
+        spec = self._container_spec(pod, c.name)
+        if c.restart_count == 0:
+            await self.emit_event(ps, "Pulled", f'Container image "{c.image}" is not pulled: the process runtime '
+                                  "runs the container's command on the host and ignores the image", container=c.name)
+        base = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
+        base["HOSTNAME"] = ps.name
+        base.update(env)
+        try:
+            full_env = await resolve_env(pod, spec, pod_ip=ps.pod_ip, host_ip=ps.host_ip, base=base,
+                                         lookup=self._lookup)
+        except (EnvError, ValueError) as exc:
+            self._config_error(ps, c, str(exc))
+            await self.emit_event(ps, "Failed", f"Error: {exc}", "Warning", container=c.name)
+            return
+        command = [expand(str(a), full_env) for a in spec.get("command") or []]
+        args = [expand(str(a), full_env) for a in spec.get("args") or []]
+        if not command:
+            msg = ("no command: the process runtime has no image entrypoint, so containers must set "
+                   "`command`")
+            self._config_error(ps, c, msg)
+            await self.emit_event(ps, "Failed", f"Error: {msg}", "Warning", container=c.name)
+            return
+        path = self.log_root / ps.namespace / ps.name / f"{c.name}.log"
+        previous = path.with_name(f"{c.name}.previous.log")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if c.restart_count > 0 and path.exists():
+            os.replace(path, previous)
+        elif c.restart_count == 0:
+            with contextlib.suppress(FileNotFoundError):
+                previous.unlink()
+        c.started_at = self.clock.now()
+        c.restart_at = None
+        with open(path, "wb") as out:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *command, *args, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
+                    cwd=spec.get("workingDir") or None, env=full_env, start_new_session=True)
+            except OSError as exc:
+                out.write(f"failed to start {command[0]!r}: {exc}\n".encode())
+                self.container_exited(ps, c, 128, reason="StartError", message=str(exc))
+                await self.emit_event(ps, "Failed", f"Error: {exc}", "Warning", container=c.name)
+                return
+        c.state, c.reason, c.message = "running", "", ""
+        self._procs[(ps.key, c.name)] = proc
+        ps.extra.setdefault("exits", {}).pop(c.name, None)
+        self._spawn(self._supervise(ps, c.name, proc))
+        await self.emit_event(ps, "Started", f"Started container {c.name}", container=c.name)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._supervisors.add(task)
+        task.add_done_callback(self._supervisors.discard)
+
+    def _config_error(self, ps: PodState, c: ContainerState, message: str) -> None:
+        c.state, c.reason, c.message = "waiting", "CreateContainerConfigError", message
+
+    async def _supervise(self, ps: PodState, name: str, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if self._procs.get((ps.key, name)) is proc:
+            del self._procs[(ps.key, name)]
+        self.sampler.forget(proc.pid)
+        ps.extra.setdefault("exits", {})[name] = 128 - code if code < 0 else code  # -9 → 137
+        if ps.stopping and not any(k[0] == ps.key for k in self._procs):
+            ps.stopped = True
+        self.enqueue_pod(ps)
+
+    async def sync_containers(self, ps: PodState, pod: Obj) -> None:
+        exits: dict[str, int] = ps.extra.get("exits") or {}
+        for c in ps.containers:
+            if c.state == "running" and c.name in exits:
+                code = exits.pop(c.name)
+                if self.container_exited(ps, c, code):
+                    await self.emit_event(ps, "BackOff", f"Back-off restarting failed container {c.name} in pod "
+                                          f"{ps.name}_{ps.namespace}({ps.uid})", "Warning", container=c.name)
+
+    async def kill_pod(self, ps: PodState, pod: Obj, grace: float) -> None:
+        for c in ps.containers:
+            c.restart_at = None
+        live = [(name, p) for (key, name), p in self._procs.items() if key == ps.key and p.returncode is None]
+        if not live:
+            ps.stopped = True
+            return
+        for name, p in live:
+            if ps.namespace and grace > 0:
+                await self.emit_event(ps, "Killing", f"Stopping container {name}", container=name)
+            _signal_group(p, signal.SIGTERM if grace > 0 else signal.SIGKILL)
+        self._spawn(self._escalate([p for _, p in live], grace, ps))
+
+    async def _escalate(self, procs: list[asyncio.subprocess.Process], grace: float, ps: PodState | None) -> None:
+        """SIGKILL whatever is still alive after ``grace`` seconds, then wait for it."""
+        waiter: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(p.wait() for p in procs)))
+        timer: asyncio.Future[Any] = asyncio.ensure_future(self.clock.sleep(grace))
+        await asyncio.wait([waiter, timer], return_when=asyncio.FIRST_COMPLETED)
+        timer.cancel()
+        if not waiter.done():
+            for p in procs:
+                if p.returncode is None:
+                    _signal_group(p, signal.SIGKILL)
+        await waiter
+        if ps is not None:
+            ps.stopped = True
+            self.enqueue_pod(ps)
+
+    async def teardown(self) -> None:
+        """Kill every child process group (SIGTERM, SIGKILL after ``kill_timeout``)."""
+        procs = [p for p in self._procs.values() if p.returncode is None]
+        for p in procs:
+            _signal_group(p, signal.SIGTERM)
+        if procs:
+            try:
+                await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), self.kill_timeout)
+            except TimeoutError:
+                for p in procs:
+                    _signal_group(p, signal.SIGKILL)
+                await asyncio.gather(*(p.wait() for p in procs))
+        for t in list(self._supervisors):
+            t.cancel()
+        for t in list(self._supervisors):
+            with contextlib.suppress(BaseException):
+                await t
+
+    # ------------------------------------------------------------------ usage
+
+    def pod_usage(self, ps: PodState, pod: Obj) -> dict[str, Usage]:
+        now = self.clock.monotonic()
+        out: dict[str, Usage] = {}
+        for c in ps.containers:
+            p = self._procs.get((ps.key, c.name))
+            if p is not None and p.returncode is None:
+                cpu, mem = self.sampler.group_usage(p.pid, now)
+                out[c.name] = Usage(cpu, mem)
+            else:
+                out[c.name] = Usage(0, 0)
+        return out
+
+    def node_usage(self, rec: NodeRecord, node: Obj, pods: list[Usage]) -> Usage:
+        cpu, mem = self.sampler.host_usage()
+        return Usage(max(cpu, sum(u.nanocores for u in pods)), max(mem, sum(u.memory_bytes for u in pods)))
+
+    def processes(self) -> dict[tuple[str, str], Any]:
+        """Live children by (pod key, container) (for tests and diagnostics)."""
+        return {k: p for k, p in self._procs.items() if p.returncode is None}
+
+
+def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)

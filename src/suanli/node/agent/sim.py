@@ -1,0 +1,274 @@
+"""Simulated node runtime with kwok conventions.
+
+Manages every Node annotated ``kwok.x-k8s.io/node: fake``. A node created with a
+``status`` keeps it; one annotated ``suanli.io/hardware-profile: <name>`` without
+capacity gets the profile's capacity/allocatable, nodeInfo and labels (only labels not
+already set); one with neither gets kwok's defaults (cpu ``1k``, memory ``1Ti``, pods
+``1M``). Addresses come from a per-node /24 (``spec.podCIDR`` if set, else
+``10.<i/256>.<i%256>.0/24`` for the i-th node seen): ``.1`` is the host, pods get ``.2``…
+
+Pods bound to a fake node go Pending → Running at once and by default run until deleted.
+Pod annotations shape the run:
+
+==================================  =====================================================
+``suanli.io/sim-duration: "30s"``   run time (Go duration) before the containers exit
+``suanli.io/sim-exit-code: "1"``    their exit code (default 0)
+``suanli.io/sim-jitter: "10%"``     duration * U[0.9, 1.1), seeded by agent seed + pod uid
+                                    (+ restart count)
+``suanli.io/inject-failure: crash`` containers exit with code 1 (or the exit-code
+                                    annotation when non-zero), reason ``Error``
+``suanli.io/sim-cpu-usage: 200m``   reported pod CPU (split evenly over containers)
+``suanli.io/sim-memory-usage: 1Gi`` reported pod memory; default usage for both is a
+                                    deterministic 25-75 % of the requests
+==================================  =====================================================
+
+Exits follow ``restartPolicy`` (restart with back-off, or Succeeded/Failed).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from fractions import Fraction
+
+from suanli.apimachinery.objects import Obj, parse_time
+from suanli.apimachinery.quantity import parse_quantity
+from suanli.client.protocol import Client
+from suanli.node.agent.framework import INJECT_FAILURE_ANNOTATION, AgentConfig, NodeAgent, NodeRecord
+from suanli.node.agent.metrics import Usage
+from suanli.node.agent.status import ContainerState, PodState
+from suanli.node.agent.timing import jittered, parse_duration, parse_percent, seeded_random
+from suanli.node.devices.api import PROFILE_ANNOTATION, DeviceRegistry
+from suanli.node.profiles.model import HardwareProfile, load_profile
+from suanli.runtime.clock import Clock
+
+__all__ = [
+    "FAKE_NODE_ANNOTATION",
+    "SIM_CPU_ANNOTATION",
+    "SIM_DURATION_ANNOTATION",
+    "SIM_EXIT_CODE_ANNOTATION",
+    "SIM_JITTER_ANNOTATION",
+    "SIM_MEMORY_ANNOTATION",
+    "SimAgent",
+]
+
+log = logging.getLogger(__name__)
+
+FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+SIM_DURATION_ANNOTATION = "suanli.io/sim-duration"
+SIM_EXIT_CODE_ANNOTATION = "suanli.io/sim-exit-code"
+SIM_JITTER_ANNOTATION = "suanli.io/sim-jitter"
+SIM_CPU_ANNOTATION = "suanli.io/sim-cpu-usage"
+SIM_MEMORY_ANNOTATION = "suanli.io/sim-memory-usage"
+KWOK_DEFAULT_CAPACITY = {"cpu": "1k", "memory": "1Ti", "pods": "1M"}
+DEFAULT_NODE_INFO = {
+    "architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "v1.30.0-suanli-sim",
+    "kubeProxyVersion": "v1.30.0-suanli-sim", "containerRuntimeVersion": "suanli-sim://1", "kernelVersion": "",
+    "osImage": "", "machineID": "", "systemUUID": "", "bootID": "",
+}
+
+
+def _ann(obj: Obj, key: str) -> str | None:
+    v = ((obj.get("metadata") or {}).get("annotations") or {}).get(key)
+    return str(v) if v is not None else None
+
+
+class SimAgent(NodeAgent):
+    """The kwok-style simulated runtime for every fake node.
+
+    ``profiles`` resolves a hardware-profile name (default :func:`load_profile`);
+    ``config.seed`` seeds duration jitter and synthetic usage.
+    """
+
+    def __init__(self, client: Client, *, clock: Clock | None = None, devices: DeviceRegistry | None = None,
+                 config: AgentConfig | None = None,
+                 profiles: Callable[[str], HardwareProfile] = load_profile) -> None:
+        super().__init__(client, clock=clock, devices=devices, config=config)
+        self.profiles = profiles
+        self._ips: dict[str, set[int]] = {}
+        self._cidrs: dict[str, ipaddress.IPv4Network] = {}
+
+    # ------------------------------------------------------------------ nodes
+
+    def manages(self, node: Obj) -> bool:
+        return _ann(node, FAKE_NODE_ANNOTATION) == "fake"
+
+    def _profile(self, node: Obj) -> HardwareProfile | None:
+        name = _ann(node, PROFILE_ANNOTATION)
+        if not name:
+            return None
+        try:
+            return self.profiles(name)
+        except KeyError as exc:
+            log.warning("node %s: %s", node["metadata"]["name"], exc)
+            return None
+
+    def _cidr(self, node: Obj, rec: NodeRecord) -> ipaddress.IPv4Network:
+        net = self._cidrs.get(rec.name)
+        if net is None:
+            pod_cidr = (node.get("spec") or {}).get("podCIDR")
+            try:
+                net = ipaddress.IPv4Network(str(pod_cidr), strict=False) if pod_cidr else None
+            except ValueError:
+                net = None
+            if net is None:
+                i = rec.index % 65536
+                net = ipaddress.IPv4Network(f"10.{i >> 8}.{i & 255}.0/24")
+            self._cidrs[rec.name] = net
+        return net
+
+    def initial_status(self, node: Obj, rec: NodeRecord) -> tuple[Obj, dict[str, str]]:
+        status = node.get("status") or {}
+        profile = self._profile(node)
+        out: Obj = {}
+        if not status.get("capacity"):
+            cap = dict(profile.capacity) if profile and profile.capacity else dict(KWOK_DEFAULT_CAPACITY)
+            out["capacity"] = cap
+            if not status.get("allocatable"):
+                out["allocatable"] = dict(cap)
+        info = dict(status.get("nodeInfo") or {})
+        if not info.get("kubeletVersion"):
+            merged = {**DEFAULT_NODE_INFO, **(profile.node_info if profile else {}), **info}
+            out["nodeInfo"] = merged
+            info = merged
+        if not status.get("addresses"):
+            host = str(next(self._cidr(node, rec).hosts()))
+            out["addresses"] = [{"type": "InternalIP", "address": host},
+                                {"type": "Hostname", "address": rec.name}]
+        if not status.get("daemonEndpoints"):
+            out["daemonEndpoints"] = {"kubeletEndpoint": {"Port": 10250}}
+        if not status.get("phase"):
+            out["phase"] = "Running"
+        labels = (node.get("metadata") or {}).get("labels") or {}
+        wanted = {"kubernetes.io/hostname": rec.name, "kubernetes.io/os": str(info.get("operatingSystem") or
+                                                                               "linux"),
+                  "kubernetes.io/arch": str(info.get("architecture") or "amd64"), "type": "kwok"}
+        if profile:
+            wanted.update(profile.labels)
+        add = {k: v for k, v in wanted.items() if k not in labels}
+        return out, add
+
+    def device_resource_names(self, node: Obj) -> set[str]:
+        profile = self._profile(node)
+        if profile is None:
+            return set()
+        names = {d.resource_name for d in profile.devices}
+        if profile.gpu_share is not None:
+            names |= {"volcano.sh/gpu-memory", "volcano.sh/gpu-number"}
+        return names
+
+    # ------------------------------------------------------------------ pods
+
+    def pod_addresses(self, ps: PodState, node: Obj, rec: NodeRecord) -> tuple[str, str]:
+        net = self._cidr(node, rec)
+        host = ""
+        for a in (node.get("status") or {}).get("addresses") or []:
+            if a.get("type") == "InternalIP":
+                host = str(a.get("address"))
+                break
+        used = self._ips.setdefault(rec.name, set())
+        size = max(net.num_addresses - 3, 1)
+        offset = 2
+        for i in range(size):
+            cand = 2 + (len(used) + i) % size
+            if cand not in used:
+                offset = cand
+                break
+        used.add(offset)
+        ps.extra["ip_offset"] = offset
+        return str(net.network_address + offset), host or str(net.network_address + 1)
+
+    def release_pod(self, ps: PodState) -> None:
+        offset = ps.extra.pop("ip_offset", None)
+        if offset is not None:
+            self._ips.get(ps.node, set()).discard(offset)
+
+    def _run_time(self, ps: PodState, pod: Obj, c: ContainerState) -> float | None:
+        text = _ann(pod, SIM_DURATION_ANNOTATION)
+        if not text:
+            return None
+        try:
+            base = parse_duration(text)
+            jitter = parse_percent(_ann(pod, SIM_JITTER_ANNOTATION) or "0")
+        except ValueError as exc:
+            log.warning("pod %s: %s", ps.key, exc)
+            return None
+        rng = seeded_random(self.config.seed, f"{ps.uid}/{c.restart_count}")
+        return jittered(base, jitter, rng)
+
+    @staticmethod
+    def _exit_code(pod: Obj) -> int:
+        try:
+            return int(_ann(pod, SIM_EXIT_CODE_ANNOTATION) or 0)
+        except ValueError:
+            return 1
+
+    async def start_container(self, ps: PodState, c: ContainerState, pod: Obj, env: dict[str, str]) -> None:
+        c.state, c.reason, c.message = "running", "", ""
+        c.started_at = self.clock.now()
+        run = self._run_time(ps, pod, c)
+        c.deadline = None if run is None else self.clock.monotonic() + run
+        if _ann(pod, INJECT_FAILURE_ANNOTATION) == "crash":
+            c.deadline = self.clock.monotonic()
+
+    async def sync_containers(self, ps: PodState, pod: Obj) -> None:
+        mono = self.clock.monotonic()
+        crash = _ann(pod, INJECT_FAILURE_ANNOTATION) == "crash"
+        for c in ps.containers:
+            if c.state != "running":
+                continue
+            if crash:
+                self.container_exited(ps, c, self._exit_code(pod) or 1, reason="Error")
+            elif c.deadline is not None and c.deadline <= mono:
+                self.container_exited(ps, c, self._exit_code(pod))
+
+    def recover_pod(self, ps: PodState, pod: Obj) -> bool:
+        statuses = {str(s.get("name")): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
+        now, mono = self.clock.now(), self.clock.monotonic()
+        for c in ps.containers:
+            s = statuses.get(c.name) or {}
+            started = ((s.get("state") or {}).get("running") or {}).get("startedAt")
+            if not started:
+                return False
+            c.state, c.reason = "running", ""
+            c.started_at = parse_time(str(started)).timestamp()
+            c.restart_count = int(s.get("restartCount") or 0)
+            run = self._run_time(ps, pod, c)
+            c.deadline = None if run is None else mono + (c.started_at + run - now)
+        start = (pod.get("status") or {}).get("startTime")
+        if start:
+            ps.start_time = parse_time(str(start)).timestamp()
+        ip = (pod.get("status") or {}).get("podIP")
+        if ip:
+            ps.pod_ip = str(ip)
+        return True
+
+    # ------------------------------------------------------------------ usage
+
+    def pod_usage(self, ps: PodState, pod: Obj) -> dict[str, Usage]:
+        cpu_ann, mem_ann = _ann(pod, SIM_CPU_ANNOTATION), _ann(pod, SIM_MEMORY_ANNOTATION)
+        cache_key = (cpu_ann, mem_ann)
+        cached = ps.extra.get("usage")
+        if cached is not None and cached[0] == cache_key:
+            return dict(cached[1])
+        containers = (pod.get("spec") or {}).get("containers") or []
+        frac = Fraction(0.25 + 0.5 * seeded_random(self.config.seed, "usage/" + ps.uid).random())
+        out: dict[str, Usage] = {}
+        n = max(len(containers), 1)
+        for c in containers:
+            req = (c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits") or {}
+            cpu = _qty(cpu_ann) / n if cpu_ann else _qty(req.get("cpu")) * frac
+            mem = _qty(mem_ann) / n if mem_ann else _qty(req.get("memory")) * frac
+            out[str(c.get("name"))] = Usage(int(cpu * 1_000_000_000), int(mem))
+        ps.extra["usage"] = (cache_key, out)
+        return dict(out)
+
+
+def _qty(text: object) -> Fraction:
+    if text is None or text == "":
+        return Fraction(0)
+    try:
+        return parse_quantity(str(text))
+    except ValueError:
+        return Fraction(0)
