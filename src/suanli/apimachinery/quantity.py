@@ -17,6 +17,7 @@ Invalid input raises ``ValueError`` with upstream's message (:data:`QUANTITY_ERR
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from decimal import Decimal, InvalidOperation
@@ -46,7 +47,15 @@ def parse_quantity(text: str | int | float | Fraction) -> Fraction:
         if not math.isfinite(text):
             raise ValueError(QUANTITY_ERROR)
         return Fraction(Decimal(repr(text)))
-    m = _RE.match(text.strip()) if isinstance(text, str) else None
+    if not isinstance(text, str):
+        raise ValueError(QUANTITY_ERROR)
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Fraction:
+    """Parse a quantity string; cached because the same few strings recur on every write."""
+    m = _RE.match(text.strip())
     if m is None:
         raise ValueError(QUANTITY_ERROR)
     number, suffix = m.groups()

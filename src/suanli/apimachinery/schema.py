@@ -33,6 +33,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import orjson
+
 from suanli.apimachinery.errors import Cause
 from suanli.apimachinery.objects import deep_copy
 
@@ -45,6 +47,7 @@ __all__ = [
     "components_resolver",
     "format_value",
     "prune",
+    "prune_in_place",
     "unknown_fields",
     "validate",
 ]
@@ -299,6 +302,14 @@ def prune(
     return out, unknown
 
 
+def prune_in_place(obj: Any, schema: SchemaLike | SchemaNode, resolver: Resolver | None = None) -> list[str]:
+    """Like :func:`prune` but removes undeclared fields from ``obj`` itself; returns their paths."""
+    node = compile_schema(schema, resolver)
+    unknown: list[str] = []
+    _prune(node, obj, "", unknown, True, True)
+    return unknown
+
+
 def unknown_fields(obj: Any, schema: SchemaLike | SchemaNode, resolver: Resolver | None = None) -> list[str]:
     """Paths of fields the schema does not declare (``spec.foo``, ``spec.containers[0].bar``)."""
     node = compile_schema(schema, resolver)
@@ -516,17 +527,16 @@ def _check_object(node: SchemaNode, value: dict[str, Any], path: str, errs: list
             key in value and props is not None and key in props and props[key].nullable
         ):
             errs.append(Cause(f"{path}.{key}" if path else key, "Required value", "FieldValueRequired"))
-    if props is not None:
-        for key, sub in props.items():
-            child = value.get(key, _MISSING)
-            if child is _MISSING or (child is None and not sub.nullable):
-                continue  # absent, or a null that pruning drops
-            _check(sub, child, f"{path}.{key}" if path else key, errs)
     additional = node.additional
-    if additional is not None or not node.additional_allowed:
-        for key, child in value.items():
-            if props is not None and key in props:
-                continue
+    strict_extra = additional is not None or not node.additional_allowed
+    # Walk the object's keys (usually far fewer than the schema's properties).
+    for key, child in value.items():
+        sub = props.get(key) if props is not None else None
+        if sub is not None:
+            if child is None and not sub.nullable:
+                continue  # a null that pruning drops
+            _check(sub, child, f"{path}.{key}" if path else key, errs)
+        elif strict_extra:
             child_path = f"{path}[{key}]" if path else key
             if additional is not None:
                 _check(additional, child, child_path, errs)
@@ -562,7 +572,7 @@ def _check_array(node: SchemaNode, value: list[Any], path: str, errs: list[Cause
     if node.unique_items or node.list_type == "set":
         seen: set[str] = set()
         for i, item in enumerate(value):
-            key = json.dumps(item, sort_keys=True)
+            key = orjson.dumps(item, option=orjson.OPT_SORT_KEYS).decode()
             if key in seen:
                 errs.append(
                     Cause(f"{path}[{i}]", f"Duplicate value: {format_value(item)}", "FieldValueDuplicate")
@@ -574,7 +584,7 @@ def _check_array(node: SchemaNode, value: list[Any], path: str, errs: list[Cause
             if not isinstance(item, dict):
                 continue
             ident = {k: item.get(k) for k in node.list_map_keys if k in item}
-            key = json.dumps(ident, sort_keys=True)
+            key = orjson.dumps(ident, option=orjson.OPT_SORT_KEYS).decode()
             if key in seen_keys:
                 errs.append(
                     Cause(f"{path}[{i}]", f"Duplicate value: {format_value(ident)}", "FieldValueDuplicate")

@@ -117,11 +117,9 @@ class SchemaSupport:
         name = str((obj.get("metadata") or {}).get("name") or "")
         if schema is not None and not rt.preserve_unknown_fields:
             resolver = resolve_ref if rt.builtin else None
-            pruned, unknown = structural.prune(obj, schema, resolver)
+            unknown = structural.prune_in_place(obj, schema, resolver)
             if unknown:
                 self._unknown(unknown, ctx)
-            obj.clear()
-            obj.update(pruned)
         if rt.builtin:
             apply_builtin_defaults(_kind_key(rt), obj)
         elif schema is not None:

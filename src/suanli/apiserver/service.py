@@ -286,7 +286,7 @@ class ApiService:
         if "managedFields" not in meta or not meta.get("managedFields"):
             manager = ctx.field_manager or "unknown"
             obj = record_update(None, obj, manager, kind_key(rt), self._now(), extra=self.schemas.list_meta(rt),
-                                 status_subresource="status" in rt.subresources)
+                                 status_subresource="status" in rt.subresources, in_place=True)
         if ctx.dry_run:
             if self.store.get(rt.storage_key, ns, name) is not None:
                 raise ApiError.already_exists(rt.plural, name, rt.group)
@@ -467,7 +467,7 @@ class ApiService:
         if not managed:
             obj = record_update(old, obj, ctx.field_manager or "unknown", kind_key(rt), self._now(),
                                 extra=self.schemas.list_meta(rt), subresource=subresource,
-                                status_subresource="status" in rt.subresources)
+                                status_subresource="status" in rt.subresources, in_place=True)
         if _without_volatile_meta(obj) == _without_volatile_meta(old) and \
                 obj["metadata"].get("managedFields") == old["metadata"].get("managedFields"):
             return old  # no-op: upstream does not write (resourceVersion unchanged)

@@ -24,6 +24,7 @@ managedFields/generation/selfLink/deletion*. Custom resources pass ``extra`` bui
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from suanli.apimachinery.patch.fieldpath import (
     _enc,
     field_paths,
     field_values,
+    fields_tree,
     from_fields_v1,
     key_element,
     remove_path,
@@ -73,12 +75,18 @@ class _Entry:
     api_version: str
     time: str
     fields: set[FieldPath]
+    source: dict[str, Any] | None = None  # the stored entry this was read from
+    source_fields: frozenset[FieldPath] = frozenset()
 
     @property
     def ident(self) -> tuple[str, str, str]:
         return self.manager, self.operation, self.subresource
 
-    def render(self) -> dict[str, Any]:
+    def render(self, tree: dict[str, Any] | None = None) -> dict[str, Any]:
+        src = self.source
+        if (tree is None and src is not None and self.fields == self.source_fields
+                and self.time == str(src.get("time") or "") and self.api_version == str(src.get("apiVersion") or "")):
+            return src  # unchanged: reuse the stored entry (entries are never mutated)
         out: dict[str, Any] = {
             "manager": self.manager,
             "operation": self.operation,
@@ -87,7 +95,7 @@ class _Entry:
         if self.time:
             out["time"] = self.time
         out["fieldsType"] = "FieldsV1"
-        out["fieldsV1"] = to_fields_v1(self.fields)
+        out["fieldsV1"] = to_fields_v1(self.fields) if tree is None else tree
         if self.subresource:
             out["subresource"] = self.subresource
         return out
@@ -99,6 +107,7 @@ def _entries(obj: Obj | None) -> list[_Entry]:
     for e in raw if isinstance(raw, list) else []:
         if not isinstance(e, dict):
             continue
+        fields = _parsed_fields(e.get("fieldsV1"))
         out.append(
             _Entry(
                 str(e.get("manager") or ""),
@@ -106,10 +115,30 @@ def _entries(obj: Obj | None) -> list[_Entry]:
                 str(e.get("subresource") or ""),
                 str(e.get("apiVersion") or ""),
                 str(e.get("time") or ""),
-                from_fields_v1(e.get("fieldsV1")),
+                set(fields),
+                e,
+                fields,
             )
         )
     return out
+
+
+_PARSED: OrderedDict[int, tuple[Any, frozenset[FieldPath]]] = OrderedDict()
+_PARSED_MAX = 20_000
+
+
+def _parsed_fields(tree: Any) -> frozenset[FieldPath]:
+    """``from_fields_v1(tree)``, cached by identity: stored entries are shared and never mutated."""
+    key = id(tree)
+    hit = _PARSED.get(key)
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    fields = frozenset(from_fields_v1(tree))
+    if isinstance(tree, dict):
+        _PARSED[key] = (tree, fields)
+        if len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return fields
 
 
 def managed_fields_of(obj: Obj) -> dict[tuple[str, str], set[FieldPath]]:
@@ -340,8 +369,12 @@ def record_update(
     operation: str = "Update",
     subresource: str = "",
     status_subresource: bool = True,
+    in_place: bool = False,
 ) -> Obj:
     """Return ``new`` with managedFields updated for a create/update/patch by ``manager``.
+
+    With ``in_place=True`` the caller hands ``new`` over and it is updated and returned
+    instead of a copy (the API server owns the objects it writes).
 
     The writer's entry gains every field whose value it set or changed; other managers
     lose those fields; fields absent from ``new`` leave every set; empty entries go.
@@ -349,7 +382,7 @@ def record_update(
     the stored one replaces it verbatim (as upstream allows). ``status`` is tracked only
     for ``subresource="status"`` unless ``status_subresource`` is false.
     """
-    result: Obj = deep_copy(new)
+    result: Obj = new if in_place else deep_copy(new)
     md = result.setdefault("metadata", {})
     sent = md.get("managedFields")
     if sent == [{}]:
@@ -359,7 +392,16 @@ def record_update(
     if isinstance(sent, list) and sent and not json_equal(sent, stored):
         return result
     status = subresource == "status" or not status_subresource
-    before = field_values(old, kind, extra=extra, include_status=status) if old is not None else {}
+    if old is None:
+        # creation: the writer owns every field, so build its fieldsV1 tree in one walk
+        tree = fields_tree(new, kind, extra=extra, include_status=status)
+        if tree:
+            md["managedFields"] = [_Entry(manager, operation, subresource, str(new.get("apiVersion") or ""),
+                                          now, set()).render(tree)]
+        else:
+            md.pop("managedFields", None)
+        return result
+    before = field_values(old, kind, extra=extra, include_status=status)
     after = field_values(new, kind, extra=extra, include_status=status)
     changed = {p for p, v in after.items() if p not in before or _differs(before[p], v, p)}
     removed = set(before) - set(after)

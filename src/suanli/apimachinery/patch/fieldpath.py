@@ -33,6 +33,7 @@ __all__ = [
     "FieldPath",
     "field_paths",
     "field_values",
+    "fields_tree",
     "from_fields_v1",
     "key_element",
     "remove_path",
@@ -88,6 +89,59 @@ def field_values(obj: Any, kind: str, *, extra: ListMeta | None = None,
     ignored = IGNORED - {("f:status",)} if include_status else IGNORED
     _walk(obj, (), (), kind, extra, out, ignored)
     return out
+
+
+def fields_tree(obj: Any, kind: str, *, extra: ListMeta | None = None,
+                include_status: bool = False) -> dict[str, Any]:
+    """``to_fields_v1(field_paths(obj, ...))`` built in one walk, without intermediate paths.
+
+    Used when one manager owns every field (object creation); equal to the two-step form.
+    """
+    ignored = IGNORED - {("f:status",)} if include_status else IGNORED
+    root: dict[str, Any] = {}
+    _tree(obj, (), (), kind, extra, root, ignored)
+    return _sort_tree(root)
+
+
+def _sort_tree(node: dict[str, Any]) -> dict[str, Any]:
+    # "." sorts before "f:", "k:" and "v:", so plain string order is upstream's order
+    return {k: _sort_tree(node[k]) if node[k] else node[k] for k in sorted(node)} if len(node) > 1 else (
+        {k: _sort_tree(v) if v else v for k, v in node.items()})
+
+
+def _tree(value: Any, path: FieldPath, names: tuple[str, ...], kind: str, extra: ListMeta | None,
+          node: dict[str, Any], ignored: frozenset[FieldPath]) -> None:
+    """Fill ``node`` with the fieldsV1 children of ``value`` (same rules as :func:`_walk`)."""
+    if isinstance(value, dict):
+        shallow = len(path) < 2  # IGNORED only names paths of depth 1 and 2
+        for k, v in value.items():
+            if v is None:
+                continue
+            element = f"f:{k}"
+            if shallow and (*path, element) in ignored:
+                continue
+            child: dict[str, Any] = {}
+            node[element] = child
+            _tree(v, (*path, element) if shallow else path, (*names, k), kind, extra, child, ignored)
+        return
+    if isinstance(value, list) and value:
+        s = strategy_for(kind, names, extra)
+        if s is not None and s.list_type == "map" and all(isinstance(i, dict) for i in value):
+            deep = (*path, "") if len(path) < 2 else path
+            for item in value:
+                item_node: dict[str, Any] = {}
+                for k, v in item.items():
+                    if v is not None:
+                        child = {}
+                        item_node[f"f:{k}"] = child
+                        _tree(v, deep, (*names, k), kind, extra, child, ignored)
+                if item_node:
+                    item_node["."] = {}
+                node[key_element(s, item)] = item_node
+            return
+        if s is not None and s.list_type == "set" and not any(isinstance(i, dict | list) for i in value):
+            for v in value:
+                node["v:" + _enc(v)] = {}
 
 
 def _walk(value: Any, path: FieldPath, names: tuple[str, ...], kind: str, extra: ListMeta | None,
@@ -183,24 +237,37 @@ def remove_path(obj: Any, path: FieldPath, kind: str, extra: ListMeta | None = N
 
 
 def to_fields_v1(paths: Iterable[FieldPath]) -> dict[str, Any]:
-    """Encode a field set as a ``fieldsV1`` tree."""
-    members = set(paths)
+    """Encode a field set as a ``fieldsV1`` tree.
+
+    Paths are inserted in sorted order, so every level's keys come out sorted and a
+    member's ``"."`` marker precedes its children, as upstream orders them. Consecutive
+    sorted paths share prefixes, so only the differing suffix is walked.
+    """
     root: dict[str, Any] = {}
-    for p in members:
-        node = root
-        for element in p:
-            node = node.setdefault(element, {})
-    for p in members:
-        node = root
-        for element in p:
-            node = node[element]
-        if node:
-            node["."] = {}
-    return _sorted(root)
-
-
-def _sorted(node: dict[str, Any]) -> dict[str, Any]:
-    return {k: _sorted(node[k]) for k in sorted(node, key=lambda k: (k != ".", k))}
+    prev: FieldPath = ()
+    prev_node: dict[str, Any] | None = None
+    nodes: list[dict[str, Any]] = [root]
+    for p in sorted(set(paths)):
+        n = 0
+        limit = min(len(p), len(prev))
+        while n < limit and p[n] == prev[n]:
+            n += 1
+        if prev_node is not None and n < len(prev):
+            del prev_node["."]  # the previous member has no descendants: a leaf carries no marker
+        del nodes[n + 1:]
+        node = nodes[-1]
+        for element in p[n:]:
+            child = node.get(element)
+            if child is None:
+                child = {}
+                node[element] = child
+            nodes.append(child)
+            node = child
+        node["."] = {}
+        prev, prev_node = p, node
+    if prev_node is not None:
+        del prev_node["."]
+    return root
 
 
 def from_fields_v1(tree: Any) -> set[FieldPath]:
