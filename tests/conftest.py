@@ -70,7 +70,8 @@ class Server:
 
 
 def start_server(data_dir: Path, kubeconfig: Path, *, port: int | None = None, extra: list[str] | None = None,
-                 timeout: float = 60) -> Server:
+                 timeout: float = 60, demo: bool = False) -> Server:
+    """Start `suanli up`; ``demo=True`` keeps its demo pool (simulated nodes and the host node)."""
     port = port or free_port()
     log_path = data_dir.parent / f"server-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -79,7 +80,7 @@ def start_server(data_dir: Path, kubeconfig: Path, *, port: int | None = None, e
     env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen(
         [sys.executable, "-m", "suanli.cli.main", "up", "--port", str(port), "--data-dir", str(data_dir),
-         "--kubeconfig", str(kubeconfig), "--no-demo", *(extra or [])],
+         "--kubeconfig", str(kubeconfig), *([] if demo else ["--no-demo"]), *(extra or [])],
         stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
     scheme = "http" if "--insecure-http" in (extra or []) else "https"
     url = f"{scheme}://127.0.0.1:{port}"

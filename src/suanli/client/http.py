@@ -331,6 +331,13 @@ class HttpClient:
         }
         await self._send("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/binding", body=body)
 
+    async def evict(self, name: str, namespace: str, *, grace_period_seconds: int | None = None) -> None:
+        body: dict[str, Any] = {"apiVersion": "policy/v1", "kind": "Eviction",
+                                "metadata": {"name": name, "namespace": namespace}}
+        if grace_period_seconds is not None:
+            body["deleteOptions"] = {"gracePeriodSeconds": grace_period_seconds}
+        await self._send("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body=body)
+
     # -- discovery -----------------------------------------------------------------------------
 
     async def discover(self, *, refresh: bool = False) -> builtins.list[dict[str, Any]]:

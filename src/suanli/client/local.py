@@ -111,5 +111,12 @@ class LocalClient:
                                                   "target": {"apiVersion": "v1", "kind": "Node",
                                                              "name": node_name}}, self._ctx())
 
+    async def evict(self, name: str, namespace: str, *, grace_period_seconds: int | None = None) -> None:
+        eviction: Obj = {"apiVersion": "policy/v1", "kind": "Eviction",
+                         "metadata": {"name": name, "namespace": namespace}}
+        if grace_period_seconds is not None:
+            eviction["deleteOptions"] = {"gracePeriodSeconds": grace_period_seconds}
+        await self.service.evict(namespace, name, eviction, self._ctx())
+
     async def close(self) -> None:
         return None
