@@ -18,6 +18,8 @@ from typing import Any
 
 import uvicorn
 
+from suanli.apimachinery.errors import ApiError
+from suanli.apiserver.admission_volcano import store_queue_lookup, volcano_admission
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.service import ApiService
@@ -30,9 +32,12 @@ from suanli.controllers.garbage_collector import GarbageCollector
 from suanli.controllers.job import JobController
 from suanli.controllers.namespace import NamespaceController
 from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
+from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.replicaset import ReplicaSetController
+from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.builtin import builtin_resource_types
 from suanli.kinds.registry import Registry
+from suanli.kinds.volcano import QUEUES, default_queue, volcano_crds
 from suanli.node.agent import METRICS_BUCKETS, AgentConfig, ProcessAgent, SimAgent
 from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
@@ -101,6 +106,11 @@ class Platform:
                                                           "events.k8s.io/events": options.event_ttl},
                            fsync=options.fsync, volatile_buckets=set(METRICS_BUCKETS))
         self.service = ApiService(self.store, self.registry)
+        mutating, validating = volcano_admission(store_queue_lookup(self.store))
+        for m in mutating:
+            self.service.admission.add_mutating(m)
+        for v in validating:
+            self.service.admission.add_validating(v)
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
@@ -121,7 +131,12 @@ class Platform:
                              lambda p: [str((p.get("spec") or {}).get("nodeName") or "")])
         self.service.restore_crds()
         await self._ensure_namespaces()
-        await ensure_crds(self.client, [*nfd_crds(), *operator_crds()])
+        await ensure_crds(self.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
+        try:
+            await self.client.create(QUEUES, default_queue())
+        except ApiError as err:
+            if err.code != 409:
+                raise
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None
         if o.tls:
@@ -169,6 +184,8 @@ class Platform:
             KAEClusterPolicyController(self.client),
             NodeFeatureReporter(self.client),
             NodeFeatureRuleController(self.client),
+            PodGroupController(self.client),
+            VolcanoJobController(self.client, wait_for_enqueue=False),
             SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
         ]
         if self.options.host_node:

@@ -1,0 +1,620 @@
+"""In-process admission for Volcano kinds and pods (Volcano's webhooks, plus openFuyao's workload type).
+
+:func:`volcano_admission` returns the plug-ins to register on an
+:class:`~suanli.apiserver.admission.AdmissionChain`. Every rejection is a 422 ``Invalid``
+whose causes name the field (``spec.tasks[1].name``, ``metadata.annotations[business.workload/type]``).
+
+Mutating (CREATE and UPDATE of the main resource, never ``status``):
+
+* **Queue**: ``weight`` 0/absent → 1; ``reclaimable`` absent → true.
+* **PodGroup**: empty ``queue`` → ``default``.
+* **Job** (``batch.volcano.sh``): ``queue`` → ``default``, ``schedulerName`` → ``volcano``,
+  ``maxRetry`` 0/absent → 3; unnamed task *i* → ``default<i>``; task ``minAvailable`` absent →
+  its ``replicas``; job ``minAvailable`` 0/absent → Σ task ``minAvailable``.
+  Example: tasks ``[{replicas: 2}, {replicas: 3, minAvailable: 1}]`` → ``minAvailable: 3``.
+
+Validating:
+
+* **Queue**: ``weight`` ≥ 1; quantities parse and are ≥ 0; per dimension present in both,
+  ``deserved`` ≤ ``capability`` and ``guarantee`` ≤ ``deserved`` (and ≤ ``capability``); a queue
+  is not its own parent; on ``status`` writes ``state`` ∈ Open/Closed/Closing/Unknown and
+  Closed → Closing is refused; the ``default`` queue cannot be deleted.
+* **PodGroup**: ``minMember`` ≥ 0, ``minTaskMember`` values ≥ 0; ``status.phase`` known.
+* **Job**: as Volcano's webhook — at least one task; ``replicas`` ≥ 0; task ``minAvailable`` in
+  [0, replicas]; task names unique DNS-1123 labels; ``minAvailable`` in [0, Σ replicas];
+  ``maxRetry`` and ``ttlSecondsAfterFinished`` ≥ 0; policies use known events/actions, give
+  an event *or* a non-zero exitCode (not both), no duplicates, ``*`` alone; volume
+  ``mountPath`` set and unique; task templates carry a valid ``business.workload/type``.
+  Updates may change only ``minAvailable``, ``priorityClassName`` and task
+  ``replicas``/``minAvailable``, not the number of tasks.
+* **Pod**: annotation ``business.workload/type`` ∈ io-intensive | memory-sensitive |
+  compute-intensive.
+
+With a ``queue_lookup`` (e.g. :func:`store_queue_lookup`), creating a Job or PodGroup also
+requires its queue to exist and not be Closed/Closing, and a Queue's ``parent`` to exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from suanli.apimachinery.errors import ApiError, Cause
+from suanli.apimachinery.objects import Obj, deep_copy
+from suanli.apimachinery.quantity import parse_quantity
+from suanli.apimachinery.schema import format_value
+from suanli.apiserver.admission import AdmissionRequest, MutatingAdmission, ValidatingAdmission
+from suanli.kinds.volcano import (
+    DEFAULT_MAX_RETRY,
+    DEFAULT_QUEUE,
+    DEFAULT_SCHEDULER,
+    DEFAULT_TASK_PREFIX,
+    JOB_ACTIONS,
+    JOB_EVENTS,
+    PODGROUP_PHASES,
+    QUEUE_STATES,
+    WORKLOAD_TYPE_ANNOTATION,
+    WORKLOAD_TYPES,
+)
+from suanli.storage.store import Store
+
+__all__ = [
+    "JOBS_KEY",
+    "PODGROUPS_KEY",
+    "QUEUES_KEY",
+    "JobDefaults",
+    "JobValidation",
+    "PodGroupDefaults",
+    "PodGroupValidation",
+    "PodWorkloadTypeValidation",
+    "QueueDefaults",
+    "QueueLookup",
+    "QueueValidation",
+    "store_queue_lookup",
+    "volcano_admission",
+]
+
+QUEUES_KEY = "scheduling.volcano.sh/queues"
+PODGROUPS_KEY = "scheduling.volcano.sh/podgroups"
+JOBS_KEY = "batch.volcano.sh/jobs"
+PODS_KEY = "pods"
+
+#: ``name → Queue object`` (``None`` if absent).
+QueueLookup = Callable[[str], Obj | None]
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def store_queue_lookup(store: Store) -> QueueLookup:
+    """A :data:`QueueLookup` reading Queues straight from ``store``."""
+
+    def lookup(name: str) -> Obj | None:
+        so = store.get(QUEUES_KEY, "", name)
+        return so.obj if so is not None else None
+
+    return lookup
+
+
+def volcano_admission(
+    queue_lookup: QueueLookup | None = None,
+) -> tuple[list[MutatingAdmission], list[ValidatingAdmission]]:
+    """The mutating and validating plug-ins, in the order to register them."""
+    mutating: list[MutatingAdmission] = [QueueDefaults(), PodGroupDefaults(), JobDefaults()]
+    validating: list[ValidatingAdmission] = [
+        QueueValidation(queue_lookup),
+        PodGroupValidation(queue_lookup),
+        JobValidation(queue_lookup),
+        PodWorkloadTypeValidation(),
+    ]
+    return mutating, validating
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _spec_write(request: AdmissionRequest) -> Obj | None:
+    """The object of a CREATE/UPDATE of the main resource, else ``None``."""
+    if request.operation not in ("CREATE", "UPDATE") or request.subresource or request.obj is None:
+        return None
+    return request.obj
+
+
+def _spec(obj: Obj | None) -> dict[str, Any]:
+    spec = (obj or {}).get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+def _reject(request: AdmissionRequest, causes: list[Cause]) -> None:
+    if causes:
+        rt = request.resource
+        raise ApiError.invalid(rt.kind, request.name, causes, rt.group)
+
+
+def _invalid(path: str, value: Any, detail: str) -> Cause:
+    return Cause(path, f"Invalid value: {format_value(value)}: {detail}")
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _quantities(path: str, value: Any, causes: list[Cause]) -> dict[str, Fraction]:
+    """Parse a ResourceList; bad or negative entries become causes and are left out."""
+    out: dict[str, Fraction] = {}
+    if not isinstance(value, dict):
+        return out
+    for res, q in value.items():
+        try:
+            amount = parse_quantity(q)
+        except ValueError as err:
+            causes.append(_invalid(f"{path}[{res}]", q, str(err)))
+            continue
+        if amount < 0:
+            causes.append(_invalid(f"{path}[{res}]", q, "must be greater than or equal to 0"))
+            continue
+        out[str(res)] = amount
+    return out
+
+
+def _not_above(
+    path: str, small: dict[str, Fraction], raw: Any, big: dict[str, Fraction], what: str, causes: list[Cause]
+) -> None:
+    """``small[r] ≤ big[r]`` for every dimension ``r`` present in both."""
+    for res in sorted(small):
+        if res in big and small[res] > big[res]:
+            causes.append(_invalid(f"{path}[{res}]", (raw or {}).get(res), f"must be less than or equal to {what}"))
+
+
+def _queue_state(queue: Obj) -> str:
+    return str((queue.get("status") or {}).get("state") or "Open")
+
+
+def _check_queue_open(lookup: QueueLookup | None, name: str, path: str, kind: str, causes: list[Cause]) -> None:
+    if lookup is None:
+        return
+    queue = lookup(name)
+    if queue is None:
+        causes.append(Cause(path, f"Not found: {format_value(name)}: queue does not exist", "FieldValueNotFound"))
+    elif _queue_state(queue) in ("Closed", "Closing"):
+        causes.append(
+            _invalid(path, name, f"can only submit {kind} to a queue with state Open, queue is {_queue_state(queue)}")
+        )
+
+
+# -- Queue --------------------------------------------------------------------------------------
+
+
+@dataclass
+class QueueDefaults:
+    """``weight`` → 1 when 0 or absent; ``reclaimable`` → true when absent."""
+
+    name: str = "VolcanoQueueDefaults"
+    resources: frozenset[str] = frozenset({QUEUES_KEY})
+
+    def mutate(self, request: AdmissionRequest) -> None:
+        obj = _spec_write(request)
+        if obj is None:
+            return
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        if not spec.get("weight"):
+            spec["weight"] = 1
+        if spec.get("reclaimable") is None:
+            spec["reclaimable"] = True
+
+
+@dataclass
+class QueueValidation:
+    """Static Queue checks (module docstring); with a lookup, ``parent`` must exist."""
+
+    queue_lookup: QueueLookup | None = None
+    name: str = "VolcanoQueueValidation"
+    resources: frozenset[str] = frozenset({QUEUES_KEY})
+
+    def validate(self, request: AdmissionRequest) -> None:
+        causes: list[Cause] = []
+        if request.operation == "DELETE":
+            if request.name == DEFAULT_QUEUE:
+                causes.append(
+                    Cause(
+                        "metadata.name",
+                        f"Forbidden: the {DEFAULT_QUEUE!r} queue can not be deleted",
+                        "FieldValueForbidden",
+                    )
+                )
+            _reject(request, causes)
+            return
+        if request.subresource == "status" and request.obj is not None:
+            self._status(request, causes)
+            _reject(request, causes)
+            return
+        obj = _spec_write(request)
+        if obj is None:
+            return
+        spec = _spec(obj)
+        weight = spec.get("weight")
+        if weight is not None and (_int(weight) is None or weight < 1):
+            causes.append(_invalid("spec.weight", weight, "must be a positive integer"))
+        cap_raw = spec.get("capability")
+        des_raw = spec.get("deserved")
+        gua_raw = (spec.get("guarantee") or {}).get("resource") if isinstance(spec.get("guarantee"), dict) else None
+        cap = _quantities("spec.capability", cap_raw, causes)
+        des = _quantities("spec.deserved", des_raw, causes)
+        gua = _quantities("spec.guarantee.resource", gua_raw, causes)
+        _not_above("spec.deserved", des, des_raw, cap, "spec.capability", causes)
+        _not_above("spec.guarantee.resource", gua, gua_raw, des, "spec.deserved", causes)
+        _not_above("spec.guarantee.resource", gua, gua_raw, cap, "spec.capability", causes)
+        parent = spec.get("parent")
+        if parent:
+            if parent == request.name:
+                causes.append(_invalid("spec.parent", parent, "a queue cannot be its own parent"))
+            elif self.queue_lookup is not None and self.queue_lookup(str(parent)) is None:
+                causes.append(
+                    Cause(
+                        "spec.parent", f"Not found: {format_value(parent)}: queue does not exist", "FieldValueNotFound"
+                    )
+                )
+        _reject(request, causes)
+
+    @staticmethod
+    def _status(request: AdmissionRequest, causes: list[Cause]) -> None:
+        new = ((request.obj or {}).get("status") or {}).get("state")
+        old = ((request.old or {}).get("status") or {}).get("state")
+        if new is None:
+            return
+        if new not in QUEUE_STATES:
+            supported = ", ".join(format_value(s) for s in QUEUE_STATES)
+            causes.append(
+                Cause(
+                    "status.state",
+                    f"Unsupported value: {format_value(new)}: supported values: {supported}",
+                    "FieldValueNotSupported",
+                )
+            )
+        elif old == "Closed" and new == "Closing":
+            causes.append(_invalid("status.state", new, "a Closed queue cannot move to Closing"))
+
+
+# -- PodGroup -----------------------------------------------------------------------------------
+
+
+@dataclass
+class PodGroupDefaults:
+    """Empty ``spec.queue`` → ``default``."""
+
+    name: str = "VolcanoPodGroupDefaults"
+    resources: frozenset[str] = frozenset({PODGROUPS_KEY})
+
+    def mutate(self, request: AdmissionRequest) -> None:
+        obj = _spec_write(request)
+        if obj is None:
+            return
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict) and not spec.get("queue"):
+            spec["queue"] = DEFAULT_QUEUE
+
+
+@dataclass
+class PodGroupValidation:
+    """``minMember``/``minTaskMember`` ≥ 0, known ``status.phase``; with a lookup, an open queue on create."""
+
+    queue_lookup: QueueLookup | None = None
+    name: str = "VolcanoPodGroupValidation"
+    resources: frozenset[str] = frozenset({PODGROUPS_KEY})
+
+    def validate(self, request: AdmissionRequest) -> None:
+        causes: list[Cause] = []
+        if request.subresource == "status" and request.obj is not None:
+            phase = (request.obj.get("status") or {}).get("phase")
+            if phase is not None and phase != "" and phase not in PODGROUP_PHASES:
+                supported = ", ".join(format_value(p) for p in PODGROUP_PHASES)
+                causes.append(
+                    Cause(
+                        "status.phase",
+                        f"Unsupported value: {format_value(phase)}: supported values: {supported}",
+                        "FieldValueNotSupported",
+                    )
+                )
+            _reject(request, causes)
+            return
+        obj = _spec_write(request)
+        if obj is None:
+            return
+        spec = _spec(obj)
+        mm = spec.get("minMember")
+        if mm is not None and (_int(mm) is None or mm < 0):
+            causes.append(_invalid("spec.minMember", mm, "must be greater than or equal to 0"))
+        mtm = spec.get("minTaskMember")
+        if isinstance(mtm, dict):
+            for task in sorted(mtm):
+                v = mtm[task]
+                if _int(v) is None or v < 0:
+                    causes.append(_invalid(f"spec.minTaskMember[{task}]", v, "must be greater than or equal to 0"))
+        if request.operation == "CREATE":
+            _check_queue_open(
+                self.queue_lookup, str(spec.get("queue") or DEFAULT_QUEUE), "spec.queue", "a PodGroup", causes
+            )
+        _reject(request, causes)
+
+
+# -- Job ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class JobDefaults:
+    """Volcano's Job defaults (module docstring)."""
+
+    name: str = "VolcanoJobDefaults"
+    resources: frozenset[str] = frozenset({JOBS_KEY})
+
+    def mutate(self, request: AdmissionRequest) -> None:
+        obj = _spec_write(request)
+        if obj is None:
+            return
+        spec = obj.setdefault("spec", {})
+        if not isinstance(spec, dict):
+            return
+        if not spec.get("queue"):
+            spec["queue"] = DEFAULT_QUEUE
+        if not spec.get("schedulerName"):
+            spec["schedulerName"] = DEFAULT_SCHEDULER
+        if not spec.get("maxRetry"):
+            spec["maxRetry"] = DEFAULT_MAX_RETRY
+        tasks = spec.get("tasks")
+        if not isinstance(tasks, list):
+            return
+        total = 0
+        for i, task in enumerate(tasks):
+            if not isinstance(task, dict):
+                continue
+            if not task.get("name"):
+                task["name"] = f"{DEFAULT_TASK_PREFIX}{i}"
+            replicas = _int(task.get("replicas")) or 0
+            if task.get("minAvailable") is None:
+                task["minAvailable"] = replicas
+            total += _int(task.get("minAvailable")) or 0
+            tspec = (task.get("template") or {}).get("spec") if isinstance(task.get("template"), dict) else None
+            if isinstance(tspec, dict) and tspec.get("hostNetwork") and not tspec.get("dnsPolicy"):
+                tspec["dnsPolicy"] = "ClusterFirstWithHostNet"
+        if not spec.get("minAvailable"):
+            spec["minAvailable"] = total
+
+
+def _policy_causes(path: str, policies: Any, causes: list[Cause]) -> None:
+    if not isinstance(policies, list):
+        return
+    seen_events: set[str] = set()
+    seen_codes: set[int] = set()
+    for i, policy in enumerate(policies):
+        p = f"{path}[{i}]"
+        if not isinstance(policy, dict):
+            continue
+        event = policy.get("event")
+        events = list(policy.get("events") or [])
+        code = policy.get("exitCode")
+        if event and events:
+            causes.append(Cause(p, "Invalid value: must not specify event and events simultaneously"))
+        if event:
+            events = [event, *events]
+        if events and code is not None:
+            causes.append(Cause(p, "Invalid value: must not specify event and exitCode simultaneously"))
+        elif not events and code is None:
+            causes.append(
+                Cause(p, "Required value: either event or exitCode should be specified", "FieldValueRequired")
+            )
+        for ev in events:
+            if ev not in JOB_EVENTS:
+                supported = ", ".join(format_value(e) for e in JOB_EVENTS)
+                causes.append(
+                    Cause(
+                        f"{p}.event",
+                        f"Unsupported value: {format_value(ev)}: supported values: {supported}",
+                        "FieldValueNotSupported",
+                    )
+                )
+            elif ev in seen_events:
+                causes.append(Cause(f"{p}.event", f"Duplicate value: {format_value(ev)}", "FieldValueDuplicate"))
+            seen_events.add(str(ev))
+        if code is not None:
+            if _int(code) is None or code == 0:
+                causes.append(_invalid(f"{p}.exitCode", code, "0 is not a valid error code"))
+            elif code in seen_codes:
+                causes.append(Cause(f"{p}.exitCode", f"Duplicate value: {code}", "FieldValueDuplicate"))
+            else:
+                seen_codes.add(code)
+        action = policy.get("action")
+        if action not in JOB_ACTIONS:
+            supported = ", ".join(format_value(a) for a in JOB_ACTIONS)
+            causes.append(
+                Cause(
+                    f"{p}.action",
+                    f"Unsupported value: {format_value(action)}: supported values: {supported}",
+                    "FieldValueNotSupported",
+                )
+            )
+    if "*" in seen_events and len(seen_events) > 1:
+        causes.append(_invalid(path, "*", "if there is a '*' event, no other event may be given"))
+
+
+_MUTABLE_TASK_FIELDS = ("replicas", "minAvailable")
+_MUTABLE_JOB_FIELDS = ("minAvailable", "priorityClassName")
+
+
+def _frozen_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The part of a Job spec updates must not change."""
+    out = {k: v for k, v in spec.items() if k not in _MUTABLE_JOB_FIELDS and k != "tasks"}
+    out["tasks"] = [
+        {k: v for k, v in t.items() if k not in _MUTABLE_TASK_FIELDS} if isinstance(t, dict) else t
+        for t in spec.get("tasks") or []
+    ]
+    return out
+
+
+@dataclass
+class JobValidation:
+    """Volcano's Job webhook checks (module docstring)."""
+
+    queue_lookup: QueueLookup | None = None
+    name: str = "VolcanoJobValidation"
+    resources: frozenset[str] = frozenset({JOBS_KEY})
+
+    def validate(self, request: AdmissionRequest) -> None:
+        obj = _spec_write(request)
+        if obj is None:
+            return
+        spec = _spec(obj)
+        causes: list[Cause] = []
+        tasks = spec.get("tasks")
+        if not isinstance(tasks, list) or not tasks:
+            causes.append(Cause("spec.tasks", "Required value: no task specified in job spec", "FieldValueRequired"))
+            tasks = []
+        total = 0
+        names: set[str] = set()
+        for i, task in enumerate(tasks):
+            p = f"spec.tasks[{i}]"
+            if not isinstance(task, dict):
+                continue
+            replicas = task.get("replicas")
+            r = _int(replicas)
+            if replicas is not None and (r is None or r < 0):
+                causes.append(_invalid(f"{p}.replicas", replicas, "must be greater than or equal to 0"))
+            r = max(r or 0, 0)
+            total += r
+            tmin = task.get("minAvailable")
+            if tmin is not None:
+                m = _int(tmin)
+                if m is None or m < 0:
+                    causes.append(_invalid(f"{p}.minAvailable", tmin, "must be greater than or equal to 0"))
+                elif m > r:
+                    causes.append(_invalid(f"{p}.minAvailable", tmin, f"must be less than or equal to replicas ({r})"))
+            name = task.get("name")
+            if not isinstance(name, str) or not _DNS1123_LABEL.match(name) or len(name) > 63:
+                causes.append(
+                    _invalid(
+                        f"{p}.name",
+                        name,
+                        "a lowercase RFC 1123 label must consist of lower case "
+                        "alphanumeric characters or '-', and must start and end with an alphanumeric "
+                        "character",
+                    )
+                )
+            elif name in names:
+                causes.append(Cause(f"{p}.name", f"Duplicate value: {format_value(name)}", "FieldValueDuplicate"))
+            else:
+                names.add(name)
+            _policy_causes(f"{p}.policies", task.get("policies"), causes)
+            tmeta = (task.get("template") or {}).get("metadata") if isinstance(task.get("template"), dict) else None
+            _workload_cause(f"{p}.template.metadata", (tmeta or {}).get("annotations"), causes)
+        min_available = spec.get("minAvailable")
+        if min_available is not None:
+            m = _int(min_available)
+            if m is None or m < 0:
+                causes.append(_invalid("spec.minAvailable", min_available, "must be greater than or equal to 0"))
+            elif m > total:
+                causes.append(
+                    _invalid(
+                        "spec.minAvailable",
+                        min_available,
+                        f"must not be greater than total replicas in tasks ({total})",
+                    )
+                )
+        for fld in ("maxRetry", "ttlSecondsAfterFinished"):
+            v = spec.get(fld)
+            if v is not None and (_int(v) is None or v < 0):
+                causes.append(_invalid(f"spec.{fld}", v, "must be greater than or equal to 0"))
+        if not spec.get("queue"):
+            causes.append(Cause("spec.queue", "Required value", "FieldValueRequired"))
+        _policy_causes("spec.policies", spec.get("policies"), causes)
+        self._volumes(spec.get("volumes"), causes)
+        if request.operation == "UPDATE" and request.old is not None:
+            self._update(_spec(request.old), spec, causes)
+        elif request.operation == "CREATE" and spec.get("queue"):
+            _check_queue_open(self.queue_lookup, str(spec["queue"]), "spec.queue", "a job", causes)
+        _reject(request, causes)
+
+    @staticmethod
+    def _volumes(volumes: Any, causes: list[Cause]) -> None:
+        if not isinstance(volumes, list):
+            return
+        paths: set[str] = set()
+        for i, vol in enumerate(volumes):
+            if not isinstance(vol, dict):
+                continue
+            mp = vol.get("mountPath")
+            if not mp:
+                causes.append(Cause(f"spec.volumes[{i}].mountPath", "Required value", "FieldValueRequired"))
+            elif mp in paths:
+                causes.append(
+                    Cause(f"spec.volumes[{i}].mountPath", f"Duplicate value: {format_value(mp)}", "FieldValueDuplicate")
+                )
+            else:
+                paths.add(str(mp))
+            if vol.get("volumeClaimName") and vol.get("volumeClaim"):
+                causes.append(
+                    Cause(
+                        f"spec.volumes[{i}]",
+                        "Invalid value: must not specify volumeClaimName and volumeClaim simultaneously",
+                    )
+                )
+
+    @staticmethod
+    def _update(old: dict[str, Any], new: dict[str, Any], causes: list[Cause]) -> None:
+        if len(old.get("tasks") or []) != len(new.get("tasks") or []):
+            causes.append(
+                Cause("spec.tasks", "Forbidden: job updates may not add or remove tasks", "FieldValueForbidden")
+            )
+            return
+        if _frozen_spec(deep_copy(old)) != _frozen_spec(deep_copy(new)):
+            causes.append(
+                Cause(
+                    "spec",
+                    "Forbidden: job updates may not change fields other than `minAvailable`, "
+                    "`priorityClassName` and `tasks[*].replicas`/`tasks[*].minAvailable`",
+                    "FieldValueForbidden",
+                )
+            )
+
+
+# -- Pod ----------------------------------------------------------------------------------------
+
+
+def _workload_cause(meta_path: str, annotations: Any, causes: list[Cause]) -> None:
+    """A cause when ``annotations`` carries an unknown ``business.workload/type``."""
+    value = annotations.get(WORKLOAD_TYPE_ANNOTATION) if isinstance(annotations, dict) else None
+    if value is None or value in WORKLOAD_TYPES:
+        return
+    supported = ", ".join(format_value(t) for t in WORKLOAD_TYPES)
+    causes.append(
+        Cause(
+            f"{meta_path}.annotations[{WORKLOAD_TYPE_ANNOTATION}]",
+            f"Unsupported value: {format_value(value)}: supported values: {supported}",
+            "FieldValueNotSupported",
+        )
+    )
+
+
+@dataclass
+class PodWorkloadTypeValidation:
+    """Annotation ``business.workload/type`` must be one of :data:`WORKLOAD_TYPES` (checked when set or changed)."""
+
+    name: str = "WorkloadTypeValidation"
+    resources: frozenset[str] = frozenset({PODS_KEY})
+
+    def validate(self, request: AdmissionRequest) -> None:
+        obj = _spec_write(request)
+        if obj is None:
+            return
+        value = ((obj.get("metadata") or {}).get("annotations") or {}).get(WORKLOAD_TYPE_ANNOTATION)
+        if value is None or value in WORKLOAD_TYPES:
+            return
+        if request.old is not None:
+            old = ((request.old.get("metadata") or {}).get("annotations") or {}).get(WORKLOAD_TYPE_ANNOTATION)
+            if old == value:
+                return  # written before this check existed; do not block unrelated updates
+        causes: list[Cause] = []
+        _workload_cause("metadata", (obj.get("metadata") or {}).get("annotations"), causes)
+        _reject(request, causes)

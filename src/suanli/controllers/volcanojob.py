@@ -1,0 +1,765 @@
+"""Volcano Job controller (``batch.volcano.sh/v1alpha1``): gang pods per task, lifecycle policies, phases.
+
+Level-triggered per Job key over three informers (Jobs, Pods, PodGroups), following
+Volcano's job controller and state machine:
+
+* **PodGroup** ``<job>-<job uid>`` (controlled by the Job): ``minMember`` = ``spec.minAvailable``,
+  ``minTaskMember`` = each task's ``minAvailable``, ``queue``, ``priorityClassName`` and
+  ``minResources`` (see :func:`min_resources`). It is deleted whenever the job's pods are killed
+  (restart, abort, complete, terminate, finish) and recreated when the job is Pending again.
+* **Pods** ``<job>-<task>-<index>`` from the task templates, with annotations
+  ``scheduling.k8s.io/group-name`` (the PodGroup), ``volcano.sh/job-name``,
+  ``volcano.sh/queue-name``, ``volcano.sh/task-spec``, ``volcano.sh/task-index``,
+  ``volcano.sh/job-version``, ``volcano.sh/template-uid``; labels ``volcano.sh/job-name``,
+  ``volcano.sh/job-namespace``, ``volcano.sh/queue-name``, ``volcano.sh/task-spec``,
+  ``volcano.sh/task-index``; ``schedulerName``/``priorityClassName`` from the Job unless the
+  template sets them; the ``env`` plugin adds ``VC_TASK_INDEX``/``VK_TASK_INDEX``, the ``svc``
+  plugin sets ``hostname``/``subdomain``. With ``wait_for_enqueue`` (Volcano's behaviour) pods
+  are created only once the scheduler has moved the PodGroup out of ``Pending``.
+* **Phases**: Pending → Running when ``running + succeeded + failed ≥ minAvailable``. Running →
+  Completed/Failed once every pod finished: Failed if a task with ``minAvailable`` has fewer
+  successes than it, or ``succeeded < minSuccess``; else Completed if
+  ``succeeded ≥ minAvailable``, else Failed. Actions: RestartJob → Restarting (all pods
+  killed, ``retryCount`` +1, ``version`` +1) → Pending once ``Σ replicas - terminating ≥
+  minAvailable``, or Failed when ``retryCount ≥ maxRetry``; on the last retry
+  (``retryCount ≥ maxRetry - 1``) finished pods are kept. AbortJob → Aborting → Aborted,
+  CompleteJob → Completing → Completed, TerminateJob → Terminating → Terminated (running and
+  pending pods killed, finished ones kept; the target phase is reached when no pod is
+  pending, running or terminating); ResumeJob restarts an Aborting/Aborted job.
+  RestartTask / RestartPod delete the task's / the pod's current pods, which are recreated.
+* **Events → policies**: events are derived from observed pods of the current
+  ``version``: ``PodFailed`` (with the first non-zero terminated container exit code) and
+  ``Unknown`` per pod, ``TaskFailed`` when more than ``replicas - minAvailable`` pods of a task
+  failed, ``TaskCompleted`` when all ``replicas`` pods of a task succeeded; ``PodEvicted`` is
+  recorded when a current pod is deleted by anyone but this controller. Events are matched
+  against the task's ``policies`` first, then the job's (``event``/``events``, ``*``, or
+  ``exitCode``); the first event with a matching policy decides the action, else SyncJob.
+* **Status**: ``state{phase, reason, message, lastTransitionTime}``, ``minAvailable``,
+  counts (``pending``, ``running``, ``succeeded``, ``failed``, ``terminating``, ``unknown``),
+  ``taskStatusCount``, ``version``, ``retryCount`` and ``conditions`` (one
+  ``{status: <phase>, lastTransitionTime}`` per transition).
+* ``ttlSecondsAfterFinished`` deletes a Completed/Failed/Terminated/Aborted Job when due.
+
+Not implemented: policy ``timeout`` (actions apply at once), ``volumes`` (no PVCs are
+created), plugins other than ``env``/``svc`` (accepted, ignored), ``dependsOn``, bus Commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.objects import Obj, deep_copy
+from suanli.client.protocol import Client
+from suanli.controllers._controller import QueueController
+from suanli.controllers._pods import PODS, controller_of, owner_reference, rfc3339, timestamp
+from suanli.kinds.volcano import (
+    DEFAULT_MAX_RETRY,
+    DEFAULT_QUEUE,
+    DEFAULT_SCHEDULER,
+    DEFAULT_TASK_PREFIX,
+    GROUP_NAME_ANNOTATION,
+    JOB_NAME_KEY,
+    JOB_NAMESPACE_KEY,
+    JOB_VERSION_KEY,
+    POD_TEMPLATE_KEY,
+    PODGROUPS,
+    QUEUE_NAME_KEY,
+    TASK_INDEX_KEY,
+    TASK_SPEC_KEY,
+    VCJOBS,
+    add_resources,
+    format_resources,
+    pod_requests,
+)
+from suanli.runtime.clock import Clock
+from suanli.runtime.informer import object_key
+
+__all__ = [
+    "JobEvent",
+    "Task",
+    "VolcanoJobController",
+    "derive_events",
+    "min_resources",
+    "podgroup_name",
+    "policy_action",
+    "tasks_of",
+]
+
+log = logging.getLogger(__name__)
+
+FINISHED = frozenset({"Completed", "Failed", "Terminated", "Aborted"})
+_JOB_INDEX = "vcjob"
+
+
+# -- spec helpers -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task of a Job spec with Volcano's defaults applied."""
+
+    name: str
+    replicas: int
+    min_available: int
+    template: Obj
+    policies: list[Obj]
+
+
+def tasks_of(spec: Obj) -> list[Task]:
+    """The tasks of a Job ``spec``: unnamed task *i* is ``default<i>``; ``minAvailable`` defaults to replicas."""
+    out: list[Task] = []
+    for i, t in enumerate(spec.get("tasks") or []):
+        if not isinstance(t, dict):
+            continue
+        replicas = int(t.get("replicas") or 0)
+        tmin = t.get("minAvailable")
+        out.append(
+            Task(
+                name=str(t.get("name") or f"{DEFAULT_TASK_PREFIX}{i}"),
+                replicas=replicas,
+                min_available=replicas if tmin is None else int(tmin),
+                template=t.get("template") or {},
+                policies=[p for p in t.get("policies") or [] if isinstance(p, dict)],
+            )
+        )
+    return out
+
+
+def _min_available(spec: Obj, tasks: list[Task]) -> int:
+    v = spec.get("minAvailable")
+    return int(v) if v else sum(t.min_available for t in tasks)
+
+
+def podgroup_name(job: Obj) -> str:
+    """``<job name>-<job uid>`` (Volcano's naming)."""
+    return f"{job['metadata']['name']}-{job['metadata']['uid']}"
+
+
+def min_resources(tasks: list[Task], min_available: int) -> dict[str, Fraction]:
+    """Requests of the first ``min_available`` pods: each task's ``minAvailable`` pods first (tasks
+    in spec order), then further replicas in the same order until ``min_available`` pods are counted.
+
+    Example: tasks ps (2 replicas, min 1, 1 CPU) and worker (4 replicas, min 2, 2 CPU),
+    ``min_available`` 4 → 1*1 + 2*2 (minimums) + 1*1 (next ps replica) = 6 CPU.
+    """
+    total: dict[str, Fraction] = {}
+    left = min_available
+    taken: dict[str, int] = {}
+    for t in tasks:
+        n = min(t.min_available, t.replicas, max(left, 0))
+        taken[t.name] = n
+        left -= n
+        add_resources(total, pod_requests(t.template.get("spec")), n)
+    for t in tasks:
+        if left <= 0:
+            break
+        n = min(t.replicas - taken[t.name], left)
+        left -= n
+        add_resources(total, pod_requests(t.template.get("spec")), n)
+    return total
+
+
+# -- events and policies ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """Something that happened to a job's pods; ``version`` is the pod's ``volcano.sh/job-version``."""
+
+    event: str
+    task: str = ""
+    pod: str = ""
+    exit_code: int | None = None
+    version: int = 0
+
+
+def _policy_matches(policy: Obj, ev: JobEvent) -> bool:
+    events = [*([policy["event"]] if policy.get("event") else []), *(policy.get("events") or [])]
+    if events and (ev.event in events or "*" in events):
+        return True
+    code = policy.get("exitCode")
+    return code is not None and ev.exit_code is not None and int(code) == ev.exit_code
+
+
+def policy_action(spec: Obj, ev: JobEvent) -> str | None:
+    """The action of the first matching policy, task-level before job-level; ``None`` if none matches."""
+    if ev.task:
+        for t in tasks_of(spec):
+            if t.name == ev.task:
+                for p in t.policies:
+                    if _policy_matches(p, ev):
+                        return str(p.get("action"))
+                break
+    for p in spec.get("policies") or []:
+        if isinstance(p, dict) and _policy_matches(p, ev):
+            return str(p.get("action"))
+    return None
+
+
+def _phase(pod: Obj) -> str:
+    return str((pod.get("status") or {}).get("phase") or "Pending")
+
+
+def _version(pod: Obj) -> int:
+    try:
+        return int(((pod.get("metadata") or {}).get("annotations") or {}).get(JOB_VERSION_KEY) or 0)
+    except ValueError:
+        return 0
+
+
+def _task(pod: Obj) -> str:
+    m = pod.get("metadata") or {}
+    return str((m.get("annotations") or {}).get(TASK_SPEC_KEY) or (m.get("labels") or {}).get(TASK_SPEC_KEY) or "")
+
+
+def _index(pod: Obj) -> int | None:
+    m = pod.get("metadata") or {}
+    raw = (m.get("annotations") or {}).get(TASK_INDEX_KEY) or (m.get("labels") or {}).get(TASK_INDEX_KEY)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _exit_code(pod: Obj) -> int | None:
+    status = pod.get("status") or {}
+    codes: list[int] = []
+    for cs in [*(status.get("containerStatuses") or []), *(status.get("initContainerStatuses") or [])]:
+        term = ((cs or {}).get("state") or {}).get("terminated") or {}
+        if term.get("exitCode") is not None:
+            codes.append(int(term["exitCode"]))
+    return next((c for c in codes if c != 0), codes[0] if codes else None)
+
+
+def derive_events(tasks: list[Task], pods: list[Obj], version: int) -> list[JobEvent]:
+    """Events visible in the current pods (see the module docstring), in a deterministic order."""
+    out: list[JobEvent] = []
+    by_task: dict[str, list[Obj]] = {}
+    for pod in sorted(pods, key=lambda p: str(p["metadata"]["name"])):
+        if pod["metadata"].get("deletionTimestamp") or _version(pod) != version:
+            continue
+        task = _task(pod)
+        by_task.setdefault(task, []).append(pod)
+        phase = _phase(pod)
+        if phase == "Failed":
+            out.append(JobEvent("PodFailed", task, pod["metadata"]["name"], _exit_code(pod), version))
+        elif phase == "Unknown":
+            out.append(JobEvent("Unknown", task, pod["metadata"]["name"], None, version))
+    for t in tasks:
+        if t.replicas <= 0:
+            continue
+        phases = [_phase(p) for p in by_task.get(t.name, [])]
+        if phases.count("Failed") > t.replicas - t.min_available:
+            out.append(JobEvent("TaskFailed", t.name, "", None, version))
+        if phases.count("Succeeded") >= t.replicas:
+            out.append(JobEvent("TaskCompleted", t.name, "", None, version))
+    return out
+
+
+# -- one reconcile pass -----------------------------------------------------------------------
+
+
+@dataclass
+class _Pass:
+    job: Obj
+    tasks: list[Task]
+    pods: list[Obj]
+    status: Obj
+    phase: str
+    now: str
+    deleted: set[str] = field(default_factory=set)
+    created: list[Obj] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    task_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> Obj:
+        spec: Obj = self.job.get("spec") or {}
+        return spec
+
+    @property
+    def min_available(self) -> int:
+        return _min_available(self.spec, self.tasks)
+
+    @property
+    def max_retry(self) -> int:
+        v = self.spec.get("maxRetry")
+        return DEFAULT_MAX_RETRY if v is None else int(v)
+
+    @property
+    def retry(self) -> int:
+        return int(self.status.get("retryCount") or 0)
+
+    @property
+    def version(self) -> int:
+        return int(self.status.get("version") or 0)
+
+    def set_phase(self, phase: str, reason: str = "", message: str = "") -> None:
+        state = self.status.setdefault("state", {})
+        if state.get("phase") == phase:
+            return
+        self.phase = phase
+        state.clear()
+        state["phase"] = phase
+        if reason:
+            state["reason"] = reason
+        if message:
+            state["message"] = message
+        state["lastTransitionTime"] = self.now
+        conds = list(self.status.get("conditions") or [])
+        conds.append({"status": phase, "lastTransitionTime": self.now})
+        self.status["conditions"] = conds
+
+    def count(self) -> None:
+        counts = dict.fromkeys(("pending", "running", "succeeded", "failed", "terminating", "unknown"), 0)
+        tasks: dict[str, dict[str, int]] = {}
+        for pod in [*self.pods, *self.created]:
+            if pod["metadata"]["uid"] in self.deleted or pod["metadata"].get("deletionTimestamp"):
+                counts["terminating"] += 1
+                continue
+            phase = _phase(pod)
+            counts[phase.lower() if phase.lower() in counts else "unknown"] += 1
+            per = tasks.setdefault(_task(pod), {})
+            per[phase] = per.get(phase, 0) + 1
+        self.counts = counts
+        self.task_counts = tasks
+
+    @property
+    def alive(self) -> int:
+        return self.counts["pending"] + self.counts["running"] + self.counts["terminating"]
+
+
+class VolcanoJobController(QueueController):
+    """Reconciles every Volcano Job; construct with a Client and call ``run()``/``stop()``.
+
+    ``wait_for_enqueue`` (default, as Volcano): create pods only once the PodGroup's phase is
+    set and not ``Pending`` (the scheduler's ``enqueue`` action moves it to ``Inqueue``).
+    """
+
+    name = "volcano-job-controller"
+
+    def __init__(
+        self, client: Client, *, clock: Clock | None = None, workers: int = 2, wait_for_enqueue: bool = True
+    ) -> None:
+        super().__init__(client, clock=clock, workers=workers)
+        self.wait_for_enqueue = wait_for_enqueue
+        self.job_informer = self.watch(VCJOBS)
+        self.pod_informer = self.watch(PODS, indexers={_JOB_INDEX: _job_uid_index})
+        self.pg_informer = self.watch(PODGROUPS)
+        self._events: dict[str, list[JobEvent]] = {}
+        self._deleting: set[str] = set()
+        self._deleted_pgs: set[str] = set()
+        self._written: dict[str, int] = {}
+        self.job_informer.add_handler(self._job_changed, lambda _o, n: self._job_changed(n), self._job_deleted)
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+        self.pg_informer.add_handler(self._pg_changed, lambda _o, n: self._pg_changed(n), self._pg_deleted)
+
+    # -- event handlers ------------------------------------------------------------------------
+
+    def _job_changed(self, job: Obj) -> None:
+        self.queue.add(object_key(job))
+
+    def _job_deleted(self, job: Obj) -> None:
+        key = object_key(job)
+        self._events.pop(key, None)
+        self._written.pop(key, None)
+        self.queue.add(key)
+
+    @staticmethod
+    def _job_key(obj: Obj) -> str | None:
+        ref = controller_of(obj)
+        if ref is None or not _job_uid_index(obj):
+            return None
+        return f"{obj['metadata']['namespace']}/{ref.get('name')}"
+
+    def _pod_added(self, pod: Obj) -> None:
+        key = self._job_key(pod)
+        if key is not None:
+            self.queue.add(key)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        key = self._job_key(new)
+        if key is None:
+            return
+        if new["metadata"].get("deletionTimestamp") and not old["metadata"].get("deletionTimestamp"):
+            self._record_eviction(key, new)
+        self.queue.add(key)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self._job_key(pod)
+        uid = pod["metadata"].get("uid", "")
+        if key is not None:
+            if not pod["metadata"].get("deletionTimestamp"):
+                self._record_eviction(key, pod)
+            self.queue.add(key)
+        self._deleting.discard(uid)
+
+    def _record_eviction(self, key: str, pod: Obj) -> None:
+        if pod["metadata"].get("uid") in self._deleting:
+            return
+        job = self.job_informer.get_by_key(key)
+        if job is None or job["metadata"].get("deletionTimestamp"):
+            return
+        ev = JobEvent("PodEvicted", _task(pod), pod["metadata"]["name"], None, _version(pod))
+        self._events.setdefault(key, []).append(ev)
+
+    def _pg_changed(self, pg: Obj) -> None:
+        key = self._job_key(pg)
+        if key is not None:
+            self.queue.add(key)
+
+    def _pg_deleted(self, pg: Obj) -> None:
+        self._deleted_pgs.discard(pg["metadata"].get("uid", ""))
+        self._pg_changed(pg)
+
+    # -- reconcile -----------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> None:
+        ns, _, name = key.partition("/")
+        cached = self.job_informer.get(ns, name)
+        if cached is None:
+            self._events.pop(key, None)
+            self._written.pop(key, None)
+            return
+        if cached["metadata"].get("deletionTimestamp"):
+            return
+        written = self._written.get(key)
+        if written is not None and int(cached["metadata"].get("resourceVersion") or 0) < written:
+            return  # our last status write is not in the cache yet; its event re-queues the key
+        job = deep_copy(cached)
+        now = self.clock.now()
+        old_status = job.get("status") or {}
+        run = _Pass(
+            job=job,
+            tasks=tasks_of(job.get("spec") or {}),
+            pods=list(self.pod_informer.by_index(_JOB_INDEX, job["metadata"]["uid"])),
+            status=deep_copy(old_status),
+            phase=str((old_status.get("state") or {}).get("phase") or ""),
+            now=rfc3339(now),
+        )
+        if not run.phase:
+            run.status.setdefault("version", 0)
+            run.status.setdefault("retryCount", 0)
+            run.set_phase("Pending")
+        recorded = [e for e in self._events.pop(key, []) if e.version >= run.version]
+        recorded += [
+            JobEvent("PodEvicted", _task(p), p["metadata"]["name"], None, run.version)
+            for p in run.pods
+            if p["metadata"].get("deletionTimestamp")
+            and p["metadata"]["uid"] not in self._deleting
+            and _version(p) == run.version
+            and not any(e.pod == p["metadata"]["name"] for e in recorded)
+        ]
+        action, target = "SyncJob", JobEvent("")
+        observed = [p for p in run.pods if p["metadata"]["uid"] not in self._deleting]
+        for ev in [*recorded, *derive_events(run.tasks, observed, run.version)]:
+            found = policy_action(run.spec, ev)
+            if found is not None:
+                action, target = found, ev
+                break
+        await self._execute(run, action, target)
+        await self._write_status(key, run, old_status)
+        if run.phase in FINISHED:
+            await self._ttl(run, now)
+
+    async def _execute(self, run: _Pass, action: str, target: JobEvent) -> None:
+        phase = run.phase
+        if phase in ("Pending", "Running"):
+            if action == "RestartJob":
+                await self._kill(run, retain_finished=False)
+                run.status["retryCount"] = run.retry + 1
+                run.status["version"] = run.version + 1
+                run.set_phase("Restarting", "RestartJob", f"{target.event} of {target.pod or target.task}".strip())
+            elif action in ("AbortJob", "CompleteJob", "TerminateJob"):
+                await self._kill(run, retain_finished=True)
+                nxt = {"AbortJob": "Aborting", "CompleteJob": "Completing", "TerminateJob": "Terminating"}[action]
+                run.set_phase(nxt, action, f"{target.event} of {target.pod or target.task}".strip())
+            elif action in ("RestartTask", "RestartPod"):
+                victims = [
+                    p
+                    for p in run.pods
+                    if not p["metadata"].get("deletionTimestamp")
+                    and (p["metadata"]["name"] == target.pod if action == "RestartPod" else _task(p) == target.task)
+                ]
+                await self._delete_pods(run, victims)
+                await self._sync(run)
+            else:
+                await self._sync(run)
+        elif phase == "Restarting":
+            await self._kill(run, retain_finished=False)
+            total = sum(t.replicas for t in run.tasks)
+            if run.retry >= run.max_retry:
+                run.set_phase("Failed", "MaxRetryExceeded", f"restarted {run.retry} times (maxRetry {run.max_retry})")
+            elif total - run.counts["terminating"] >= run.min_available:
+                run.set_phase("Pending")
+        elif phase in ("Aborting", "Aborted") and action == "ResumeJob":
+            await self._kill(run, retain_finished=True)
+            run.status["retryCount"] = run.retry + 1
+            run.status["version"] = run.version + 1
+            run.set_phase("Restarting", "ResumeJob")
+        elif phase in ("Aborting", "Completing", "Terminating"):
+            await self._kill(run, retain_finished=True)
+            if run.alive == 0:
+                prior = run.status.get("state") or {}
+                run.set_phase(
+                    {"Aborting": "Aborted", "Completing": "Completed", "Terminating": "Terminated"}[phase],
+                    str(prior.get("reason") or ""),
+                    str(prior.get("message") or ""),
+                )
+        else:
+            await self._kill(run, retain_finished=True)
+
+    # -- killing -------------------------------------------------------------------------------
+
+    async def _kill(self, run: _Pass, *, retain_finished: bool) -> None:
+        """Delete the job's pods (keeping Succeeded/Failed ones when asked, or on the last retry)
+        and its PodGroup, then count."""
+        keep = retain_finished or run.retry >= run.max_retry - 1
+        victims = [
+            p
+            for p in run.pods
+            if not p["metadata"].get("deletionTimestamp") and not (keep and _phase(p) in ("Succeeded", "Failed"))
+        ]
+        await self._delete_pods(run, victims)
+        pg = self.pg_informer.get(run.job["metadata"]["namespace"], podgroup_name(run.job))
+        if pg is not None and pg["metadata"]["uid"] not in self._deleted_pgs:
+            m = pg["metadata"]
+            self._deleted_pgs.add(m["uid"])
+            try:
+                await self.client.delete(PODGROUPS, m["name"], m["namespace"], preconditions={"uid": m["uid"]})
+            except ApiError as err:
+                if err.code not in (404, 409):
+                    self._deleted_pgs.discard(m["uid"])
+                    raise
+        run.count()
+
+    async def _delete_pods(self, run: _Pass, pods: list[Obj]) -> None:
+        async def one(p: Obj) -> None:
+            m = p["metadata"]
+            if m["uid"] in self._deleting:  # already asked for; the cache has not caught up yet
+                run.deleted.add(m["uid"])
+                return
+            self._deleting.add(m["uid"])
+            try:
+                await self.client.delete(PODS, m["name"], m["namespace"], preconditions={"uid": m["uid"]})
+            except ApiError as err:
+                if err.code not in (404, 409):
+                    self._deleting.discard(m["uid"])
+                    raise
+            run.deleted.add(m["uid"])
+
+        results = await asyncio.gather(*(one(p) for p in pods), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+
+    # -- syncing (Pending / Running) -----------------------------------------------------------
+
+    async def _sync(self, run: _Pass) -> None:
+        pg = await self._ensure_podgroup(run)
+        pg_phase = str(((pg or {}).get("status") or {}).get("phase") or "")
+        if pg is not None and (not self.wait_for_enqueue or pg_phase not in ("", "Pending")):
+            await self._manage_pods(run)
+        run.count()
+        c = run.counts
+        if run.phase == "Pending":
+            if run.min_available <= c["running"] + c["succeeded"] + c["failed"]:
+                run.set_phase("Running")
+        elif run.phase == "Running":
+            self._check_finished(run)
+
+    def _check_finished(self, run: _Pass) -> None:
+        c = run.counts
+        total = sum(t.replicas for t in run.tasks)
+        if total == 0:
+            return
+        min_success = run.spec.get("minSuccess")
+        if min_success is not None and c["succeeded"] >= int(min_success):
+            run.set_phase("Completed", "MinSuccessReached")
+            return
+        if c["succeeded"] + c["failed"] != total:
+            return
+        if run.min_available >= sum(t.min_available for t in run.tasks):
+            for t in run.tasks:
+                if run.task_counts.get(t.name, {}).get("Succeeded", 0) < t.min_available:
+                    run.set_phase(
+                        "Failed", "TaskFailed", f"task {t.name} has fewer than {t.min_available} succeeded pods"
+                    )
+                    return
+        if min_success is not None and c["succeeded"] < int(min_success):
+            run.set_phase("Failed", "MinSuccessNotReached")
+        elif c["succeeded"] >= run.min_available:
+            run.set_phase("Completed")
+        else:
+            run.set_phase("Failed", "MinAvailableNotReached")
+
+    async def _ensure_podgroup(self, run: _Pass) -> Obj | None:
+        """The job's PodGroup as cached (``None`` while it is being created or replaced)."""
+        job = run.job
+        ns = job["metadata"]["namespace"]
+        spec = run.spec
+        want: Obj = {
+            "minMember": run.min_available,
+            "minTaskMember": {t.name: t.min_available for t in run.tasks},
+            "queue": spec.get("queue") or DEFAULT_QUEUE,
+            "minResources": format_resources(min_resources(run.tasks, run.min_available)),
+        }
+        if spec.get("priorityClassName"):
+            want["priorityClassName"] = spec["priorityClassName"]
+        pg = self.pg_informer.get(ns, podgroup_name(job))
+        if pg is not None and (pg["metadata"]["uid"] in self._deleted_pgs or pg["metadata"].get("deletionTimestamp")):
+            return None  # the old group is going away; its deletion event re-queues the job
+        if pg is None:
+            body: Obj = {
+                "apiVersion": "scheduling.volcano.sh/v1beta1",
+                "kind": "PodGroup",
+                "metadata": {
+                    "name": podgroup_name(job),
+                    "namespace": ns,
+                    "ownerReferences": [owner_reference(job)],
+                    "annotations": {JOB_NAME_KEY: job["metadata"]["name"]},
+                    "labels": {JOB_NAME_KEY: job["metadata"]["name"], JOB_NAMESPACE_KEY: ns},
+                },
+                "spec": want,
+            }
+            try:
+                await self.client.create(PODGROUPS, body, ns)
+            except ApiError as err:
+                if err.code != 409:
+                    raise
+            return None
+        have = pg.get("spec") or {}
+        diff = {k: v for k, v in want.items() if have.get(k) != v}
+        if diff:
+            pg = await self.client.patch(PODGROUPS, pg["metadata"]["name"], {"spec": diff}, ns)
+        return pg
+
+    async def _manage_pods(self, run: _Pass) -> None:
+        job = run.job
+        ns = job["metadata"]["namespace"]
+        replicas = {t.name: t.replicas for t in run.tasks}
+        surplus = [
+            p
+            for p in run.pods
+            if not p["metadata"].get("deletionTimestamp")
+            and (_task(p) not in replicas or (_index(p) or 0) >= replicas[_task(p)])
+        ]
+        await self._delete_pods(run, surplus)
+        missing: list[tuple[Task, int]] = [
+            (t, i)
+            for t in run.tasks
+            for i in range(t.replicas)
+            if self.pod_informer.get(ns, f"{job['metadata']['name']}-{t.name}-{i}") is None
+        ]
+
+        async def create(t: Task, i: int) -> None:
+            try:
+                run.created.append(await self.client.create(PODS, self.pod_for(job, t, i, run.version), ns))
+            except ApiError as err:
+                if err.code != 409:
+                    raise
+
+        results = await asyncio.gather(*(create(t, i) for t, i in missing), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+
+    @staticmethod
+    def pod_for(job: Obj, task: Task, index: int, version: int) -> Obj:
+        """The pod (not yet created) for ``task``'s replica ``index`` of ``job`` at ``version``."""
+        m = job["metadata"]
+        spec = job.get("spec") or {}
+        tmeta = task.template.get("metadata") or {}
+        queue = str(spec.get("queue") or DEFAULT_QUEUE)
+        name = f"{m['name']}-{task.name}-{index}"
+        labels = {
+            **(tmeta.get("labels") or {}),
+            JOB_NAME_KEY: m["name"],
+            JOB_NAMESPACE_KEY: m["namespace"],
+            QUEUE_NAME_KEY: queue,
+            TASK_SPEC_KEY: task.name,
+            TASK_INDEX_KEY: str(index),
+        }
+        annotations = {
+            **(tmeta.get("annotations") or {}),
+            GROUP_NAME_ANNOTATION: podgroup_name(job),
+            JOB_NAME_KEY: m["name"],
+            QUEUE_NAME_KEY: queue,
+            TASK_SPEC_KEY: task.name,
+            TASK_INDEX_KEY: str(index),
+            JOB_VERSION_KEY: str(version),
+            POD_TEMPLATE_KEY: f"{m['name']}-{task.name}",
+        }
+        pod_spec: Obj = deep_copy(task.template.get("spec") or {})
+        if not pod_spec.get("schedulerName"):
+            pod_spec["schedulerName"] = spec.get("schedulerName") or DEFAULT_SCHEDULER
+        if not pod_spec.get("priorityClassName") and spec.get("priorityClassName"):
+            pod_spec["priorityClassName"] = spec["priorityClassName"]
+        plugins = spec.get("plugins") or {}
+        if "env" in plugins:
+            for c in pod_spec.get("containers") or []:
+                env = [e for e in c.get("env") or [] if e.get("name") not in ("VC_TASK_INDEX", "VK_TASK_INDEX")]
+                env += [{"name": "VK_TASK_INDEX", "value": str(index)}, {"name": "VC_TASK_INDEX", "value": str(index)}]
+                c["env"] = env
+        if "svc" in plugins:
+            pod_spec.setdefault("hostname", name)
+            pod_spec.setdefault("subdomain", m["name"])
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": name,
+                "namespace": m["namespace"],
+                "labels": labels,
+                "annotations": annotations,
+                "ownerReferences": [owner_reference(job)],
+            },
+            "spec": pod_spec,
+        }
+
+    # -- status and TTL ------------------------------------------------------------------------
+
+    async def _write_status(self, key: str, run: _Pass, old: Obj) -> None:
+        if not run.counts:
+            run.count()
+        status = run.status
+        status["minAvailable"] = run.min_available
+        status.update(run.counts)
+        status["taskStatusCount"] = {t: {"phase": dict(sorted(p.items()))} for t, p in sorted(run.task_counts.items())}
+        status.setdefault("version", 0)
+        status.setdefault("retryCount", 0)
+        if status == old:
+            return
+        job = run.job
+        job["status"] = status
+        out = await self.client.update(VCJOBS, job, job["metadata"]["namespace"], subresource="status")
+        self._written[key] = int(out["metadata"].get("resourceVersion") or 0)
+
+    async def _ttl(self, run: _Pass, now: float) -> None:
+        ttl = run.spec.get("ttlSecondsAfterFinished")
+        since = timestamp((run.status.get("state") or {}).get("lastTransitionTime"))
+        if ttl is None or since is None:
+            return
+        due = since + int(ttl)
+        m = run.job["metadata"]
+        if now < due:
+            self.queue.add_after(object_key(run.job), due - now)
+            return
+        try:
+            await self.client.delete(
+                VCJOBS, m["name"], m["namespace"], propagation_policy="Background", preconditions={"uid": m["uid"]}
+            )
+        except ApiError as err:
+            if err.code not in (404, 409):
+                raise
+
+
+def _job_uid_index(pod: Obj) -> list[str]:
+    ref = controller_of(pod)
+    if ref is None or ref.get("kind") != "Job" or not str(ref.get("apiVersion", "")).startswith("batch.volcano.sh/"):
+        return []
+    return [str(ref.get("uid"))]
