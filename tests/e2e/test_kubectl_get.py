@@ -6,6 +6,7 @@ import json
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -188,7 +189,8 @@ def test_get_watch_streams_added_modified_deleted(k: K) -> None:
     reader.start()
     seen: list[tuple[str, str]] = []
 
-    def expect(kind: str, name: str, timeout: float = 20) -> dict[str, Any]:
+    def expect(kind: str, name: str, timeout: float = 20,
+               where: Callable[[dict[str, Any]], bool] = lambda _o: True) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -196,7 +198,7 @@ def test_get_watch_streams_added_modified_deleted(k: K) -> None:
             except queue.Empty:
                 raise AssertionError(f"no {kind} {name} within {timeout}s; saw {seen}") from None
             seen.append((ev["type"], ev["object"]["metadata"]["name"]))
-            if seen[-1] == (kind, name):
+            if seen[-1] == (kind, name) and where(ev["object"]):
                 return dict(ev["object"])
 
     try:
@@ -204,7 +206,8 @@ def test_get_watch_streams_added_modified_deleted(k: K) -> None:
         k.apply(pod("live"))
         expect("ADDED", "live")
         k("label", "pod", "live", "stage=two")
-        modified = expect("MODIFIED", "live")
+        # other writers (the scheduler's PodScheduled condition) may modify the pod first
+        modified = expect("MODIFIED", "live", where=lambda o: "labels" in o["metadata"])
         assert modified["metadata"]["labels"] == {"stage": "two"}
         k("delete", "pod", "live", "--wait=false")
         expect("DELETED", "live")

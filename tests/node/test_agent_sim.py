@@ -381,6 +381,23 @@ async def test_devices_are_advertised_allocated_and_withdrawn() -> None:
         await s.stop()
 
 
+async def test_pods_bound_together_never_share_a_device() -> None:
+    """Grants made by concurrent workers are visible to each other before the informer catches up."""
+    devices = FakeDevices(8)
+    s = Stack(devices=devices)
+    await s.start()
+    try:
+        await s.client.create(NODES, fake_node("gpu"))
+        await s.eventually(lambda: s.node("gpu")["status"]["capacity"].get("example.com/dev") == "8")
+        res = {"limits": {"example.com/dev": "2"}}
+        await asyncio.gather(*(s.client.create(PODS, pod(f"p{i}", "gpu", resources=res)) for i in range(4)))
+        await s.eventually(lambda: all(phase(s.pod(f"p{i}")) == "Running" for i in range(4)))
+        granted = [d for i in range(4) for d in _alloc_of(s.pod(f"p{i}"))]
+        assert len(granted) == 8 and len(set(granted)) == 8
+    finally:
+        await s.stop()
+
+
 # ---------------------------------------------------------------------------------------------- metrics
 
 

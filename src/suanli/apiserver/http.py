@@ -135,6 +135,15 @@ class ApiApp:
         self._closing = False
         self.extra_routes: dict[str, Callable[[_Request], Awaitable[_Response]]] = {}
 
+    def add_text_route(self, path: str, render: Callable[[], str],
+                       content_type: str = "text/plain; version=0.0.4; charset=utf-8") -> None:
+        """Serve ``render()`` at ``path`` (GET, authenticated like the API), e.g. ``/metrics``."""
+
+        async def handler(_req: _Request) -> _Response:
+            return _Response(200, render().encode(), content_type)
+
+        self.extra_routes[path] = handler
+
     def close_streams(self) -> None:
         """End every open watch and log stream (server shutdown)."""
         self._closing = True

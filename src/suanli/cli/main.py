@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--insecure-http", action="store_true", help="serve plain HTTP instead of HTTPS")
     up.add_argument("--anonymous", action="store_true", help="allow requests without a bearer token")
     up.add_argument("--fsync", action="store_true", help="fsync every commit (survive power loss, slower)")
+    up.add_argument("--scheduler-config", type=Path, default=None,
+                    help="Volcano scheduler configuration (volcano-scheduler.conf format); the ConfigMap "
+                         "volcano-system/volcano-scheduler-configmap overrides it when present")
     up.add_argument("--log-level", default="info", help="log level (debug, info, warning)")
     sub.add_parser("version", help="print the version")
     sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
@@ -61,7 +64,7 @@ async def _up(args: argparse.Namespace) -> int:
 
     opts = PlatformOptions(host=args.host, port=args.port, data_dir=args.data_dir, kubeconfig=args.kubeconfig,
                            tls=not args.insecure_http, anonymous=args.anonymous, demo=not args.no_demo,
-                           host_node=not args.no_demo,
+                           host_node=not args.no_demo, scheduler_config=args.scheduler_config,
                            fsync=args.fsync)
     platform = Platform(opts)
     stop = asyncio.Event()

@@ -43,6 +43,8 @@ from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
 from suanli.node.nfd.crds import ensure_crds, nfd_crds
+from suanli.runtime.metrics import default_registry
+from suanli.scheduler.adapter import LiveScheduler
 from suanli.storage import Store
 
 __all__ = ["Platform", "PlatformOptions"]
@@ -66,6 +68,7 @@ class PlatformOptions:
     fsync: bool = False
     seed: int = 0
     host_node: bool = True
+    scheduler_config: Path | None = None
 
 
 async def _tune_gc(interval: float = 30.0) -> None:
@@ -116,6 +119,7 @@ class Platform:
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
                           bookmark_interval=options.bookmark_interval)
         self.client = LocalClient(self.service)
+        self.app.add_text_route("/metrics", default_registry().render)
         # GPUs have no operator in the demo pool, so only NPU and KAE devices wait for theirs.
         self.devices = registry_for_profiles(operator_classes=frozenset({"npu", "kae"}))
         self._server: uvicorn.Server | None = None
@@ -185,7 +189,8 @@ class Platform:
             NodeFeatureReporter(self.client),
             NodeFeatureRuleController(self.client),
             PodGroupController(self.client),
-            VolcanoJobController(self.client, wait_for_enqueue=False),
+            VolcanoJobController(self.client),
+            LiveScheduler(self.client, config_file=self.options.scheduler_config),
             SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
         ]
         if self.options.host_node:

@@ -160,6 +160,7 @@ class NodeAgent:
         self.config = config or AgentConfig()
         self.nodes: dict[str, NodeRecord] = {}
         self.pods: dict[str, PodState] = {}
+        self._recent_allocations: dict[str, tuple[str, dict[str, str]]] = {}  # pod uid -> (node, annotations)
         self.queue: WorkQueue[Key] = WorkQueue(clock=self.clock, name=type(self).__name__)
         self.wheel = TimerWheel(self.clock, self._on_timer)
         self.metrics = MetricsWriter(client, self.clock, refresh=self.config.metrics_refresh)
@@ -338,6 +339,22 @@ class NodeAgent:
             if obj is not None:
                 return obj
         return None
+
+    def _with_recent_allocations(self, node_name: str, pod: Obj) -> list[Obj]:
+        """Other pods on ``node_name``, with device grants not yet visible in the cache overlaid."""
+        uid = str(pod["metadata"].get("uid"))
+        cached = [p for p in self.pods_on_node(node_name) if str(p["metadata"].get("uid")) != uid]
+        seen = {str(p["metadata"].get("uid")) for p in cached}
+        for puid in [u for u, (n, _) in self._recent_allocations.items() if n == node_name and u not in seen]:
+            self._recent_allocations.pop(puid, None)  # the pod is gone: its devices are free again
+        out: list[Obj] = []
+        for p in cached:
+            grant = self._recent_allocations.get(str(p["metadata"].get("uid")))
+            annotations = (p.get("metadata") or {}).get("annotations") or {}
+            if grant is not None and any(annotations.get(k) != v for k, v in grant[1].items()):
+                p = {**p, "metadata": {**p["metadata"], "annotations": {**annotations, **grant[1]}}}
+            out.append(p)
+        return out
 
     def pods_on_node(self, node: str) -> list[Obj]:
         out: list[Obj] = []
@@ -551,7 +568,7 @@ class NodeAgent:
             return ps
         env: dict[str, str] = {}
         if extended_requests(pod):
-            others = [p for p in self.pods_on_node(node_name) if p is not pod]
+            others = self._with_recent_allocations(node_name, pod)
             alloc = self.devices.allocate(node, pod, others)
             if alloc is None:
                 wanted = ", ".join(f"{k}: {v}" for k, v in sorted(extended_requests(pod).items()))
@@ -563,6 +580,9 @@ class NodeAgent:
             if alloc.devices:
                 annotations[ALLOCATION_ANNOTATION] = json.dumps(alloc.devices, sort_keys=True,
                                                                 separators=(",", ":"))
+            # remember the grant before any await: concurrent workers must not hand out the same devices
+            # while the annotation patch has not reached the informer cache yet
+            self._recent_allocations[str(pod["metadata"].get("uid"))] = (node_name, annotations)
             if annotations:
                 await self.client.patch(PODS, ps.name, {"metadata": {"annotations": annotations}}, ps.namespace,
                                         field_manager=self.field_manager)

@@ -1,0 +1,283 @@
+"""The live scheduler: informer caches → pure core → API writes.
+
+Each cycle (``period`` seconds, or sooner after a change) builds an immutable snapshot
+from the informer caches, runs :func:`suanli.scheduler.core.scheduler.schedule`, and
+applies the decisions through the API:
+
+* evictions through ``pods/{name}/eviction``;
+* binds through ``pods/{name}/binding`` (device annotations such as
+  ``volcano.sh/gpu-index`` are patched onto the pod first);
+* ``PodScheduled=False`` (reason ``Unschedulable``) with the per-node reason summary on
+  pods that got no node, plus a ``FailedScheduling`` Event; a ``Scheduled`` Event on bind;
+* PodGroup and Queue ``status`` through their status subresource, only when changed.
+
+Binds in flight are *assumed* (Volcano's cache semantics): the next cycle sees the pod on
+its node even before the informer reports the bind, so nothing is placed twice.
+
+The configuration is Volcano's ``volcano-scheduler.conf``: from the ConfigMap
+``volcano-scheduler-configmap`` in ``volcano-system`` (key ``volcano-scheduler.conf``)
+when it exists, else from ``--scheduler-config FILE``, else Volcano's default; a change
+to the ConfigMap is picked up on the next cycle; an invalid one is reported as a Warning
+Event on the ConfigMap and the previous configuration stays in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.objects import Obj, now_rfc3339
+from suanli.apimachinery.quantity import parse_quantity
+from suanli.client.protocol import Client
+from suanli.runtime.events import EventRecorder
+from suanli.runtime.informer import Informer
+from suanli.runtime.metrics import MetricsRegistry, default_registry
+from suanli.scheduler.core.config import ConfigError, SchedulerConfig, parse_config
+from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Unschedulable
+from suanli.scheduler.core.scheduler import schedule
+from suanli.scheduler.core.snapshot import SnapshotConfig, snapshot_from_objects
+
+__all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler"]
+
+log = logging.getLogger(__name__)
+
+NODES = GVR("", "v1", "nodes", namespaced=False)
+PODS = GVR("", "v1", "pods")
+CONFIGMAPS = GVR("", "v1", "configmaps")
+PRIORITY_CLASSES = GVR("scheduling.k8s.io", "v1", "priorityclasses", namespaced=False)
+PODGROUPS = GVR("scheduling.volcano.sh", "v1beta1", "podgroups")
+QUEUES = GVR("scheduling.volcano.sh", "v1beta1", "queues", namespaced=False)
+
+CONFIGMAP_NAME = "volcano-scheduler-configmap"
+CONFIGMAP_NAMESPACE = "volcano-system"
+CONFIGMAP_KEY = "volcano-scheduler.conf"
+COMPONENT = "volcano"
+_BIND_CONCURRENCY = 256
+
+
+class LiveScheduler:
+    """Run the scheduling core against a live API (``run()`` until ``stop()``)."""
+
+    def __init__(self, client: Client, *, config_file: Path | None = None, period: float = 1.0,
+                 scheduler_names: Iterable[str] = ("volcano", "default-scheduler", "suanli"),
+                 metrics: MetricsRegistry | None = None) -> None:
+        self.client = client
+        self.period = period
+        # Volcano semantics: a pod is a preemption/reclaim victim only when annotated volcano.sh/preemptable
+        self.snapshot_config = SnapshotConfig(scheduler_names=frozenset(scheduler_names), default_preemptable=False)
+        self._file_text = config_file.read_text() if config_file is not None else None
+        self.file_config = parse_config(self._file_text)  # a bad file fails start-up loudly
+        self.config: SchedulerConfig = self.file_config
+        self._config_source: tuple[str, str] | None = None
+        self.nodes = Informer(client, NODES)
+        self.pods = Informer(client, PODS)
+        self.podgroups = Informer(client, PODGROUPS)
+        self.queues = Informer(client, QUEUES)
+        self.priority_classes = Informer(client, PRIORITY_CLASSES)
+        self.configmaps = Informer(client, CONFIGMAPS, CONFIGMAP_NAMESPACE,
+                                   field_selector=f"metadata.name={CONFIGMAP_NAME}")
+        self.informers = (self.nodes, self.pods, self.podgroups, self.queues, self.priority_classes,
+                          self.configmaps)
+        self.events = EventRecorder(client, COMPONENT)
+        self._assumed: dict[str, tuple[str, float]] = {}  # pod uid -> (node, when)
+        self._evicting: set[str] = set()
+        self._last_unschedulable: dict[str, str] = {}
+        self._last_pg_status: dict[str, Any] = {}
+        self._last_queue_status: dict[str, Any] = {}
+        self._wake = asyncio.Event()
+        self._stopped = False
+        self.ready = asyncio.Event()
+        reg = metrics or default_registry()
+        self.m_cycle = reg.histogram("suanli_scheduler_cycle_duration_seconds",
+                                     "Duration of one scheduling cycle (snapshot, core, writes).",
+                                     [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
+        self.m_attempts = reg.counter("suanli_scheduler_schedule_attempts_total",
+                                      "Pod scheduling attempts by result.", ["result"])
+        self.m_evictions = reg.counter("suanli_scheduler_evictions_total", "Pods evicted by reason.", ["reason"])
+        self.m_queue_allocated = reg.gauge("suanli_queue_allocated", "Resources allocated to a queue.",
+                                           ["queue", "resource"])
+        self.m_queue_deserved = reg.gauge("suanli_queue_deserved", "Deserved share of a queue.",
+                                          ["queue", "resource"])
+        self.m_queue_pending = reg.gauge("suanli_queue_pending_podgroups", "Pending PodGroups per queue.",
+                                         ["queue"])
+        for inf in self.informers:
+            inf.add_handler(lambda _o: self._wake.set(), lambda _a, _b: self._wake.set(),
+                            lambda _o: self._wake.set())
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        tasks = [asyncio.create_task(inf.run()) for inf in self.informers]
+        try:
+            await asyncio.gather(*(inf.synced.wait() for inf in self.informers))
+            self.ready.set()
+            while not self._stopped:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.period)
+                self._wake.clear()
+                if self._stopped:
+                    break
+                try:
+                    await self.run_cycle()
+                except Exception:
+                    log.exception("scheduling cycle failed")
+                    self.m_attempts.inc(1, "error")
+                # batch bursts of changes into one cycle
+                await asyncio.sleep(min(0.05, self.period))
+        finally:
+            for inf in self.informers:
+                inf.stop()
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(BaseException):
+                    await t
+
+    async def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    # ------------------------------------------------------------------ one cycle
+
+    def current_config(self) -> SchedulerConfig:
+        """The ConfigMap's configuration if present and valid, else the file's (or the default)."""
+        cm = self.configmaps.get(CONFIGMAP_NAMESPACE, CONFIGMAP_NAME)
+        if cm is None:
+            self._config_source = None
+            self.config = self.file_config
+            return self.config
+        text = str((cm.get("data") or {}).get(CONFIGMAP_KEY) or "")
+        source = (str(cm["metadata"].get("uid")), text)
+        if source != self._config_source:
+            self._config_source = source
+            try:
+                self.config = parse_config(text) if text.strip() else self.file_config
+                log.info("scheduler configuration loaded from ConfigMap %s/%s", CONFIGMAP_NAMESPACE,
+                         CONFIGMAP_NAME)
+            except (ConfigError, ValueError) as err:
+                log.warning("invalid scheduler configuration in ConfigMap: %s", err)
+                asyncio.get_running_loop().create_task(
+                    self.events.record(cm, "Warning", "InvalidConfiguration", str(err)))
+        return self.config
+
+    def _pods_for_snapshot(self) -> list[Obj]:
+        now = time.monotonic()
+        pods = self.pods.list()
+        out: list[Obj] = []
+        for pod in pods:
+            uid = str(pod["metadata"].get("uid"))
+            assumed = self._assumed.get(uid)
+            if assumed is not None:
+                if (pod.get("spec") or {}).get("nodeName") or now - assumed[1] > 30:
+                    del self._assumed[uid]
+                else:
+                    pod = {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": assumed[0]}}
+            out.append(pod)
+        self._evicting &= {str(p["metadata"].get("uid")) for p in pods}
+        return out
+
+    async def run_cycle(self) -> Decisions:
+        start = time.perf_counter()
+        config = self.current_config()
+        snapshot = snapshot_from_objects(self.nodes.list(), self._pods_for_snapshot(), self.podgroups.list(),
+                                         self.queues.list(), self.priority_classes.list(),
+                                         config=self.snapshot_config)
+        decisions = schedule(snapshot, config)
+        await self._apply(decisions)
+        self.m_cycle.observe(time.perf_counter() - start)
+        return decisions
+
+    async def _apply(self, d: Decisions) -> None:
+        for ev in d.evictions:
+            await self._evict(ev)
+        sem = asyncio.Semaphore(_BIND_CONCURRENCY)
+
+        async def bind(b: Bind) -> None:
+            async with sem:
+                await self._bind(b)
+
+        await asyncio.gather(*(bind(b) for b in d.binds))
+        for u in d.unschedulable:
+            await self._mark_unschedulable(u)
+        for key, status in d.podgroup_status.items():
+            await self._write_status(PODGROUPS, key, status, self._last_pg_status)
+        for name, status in d.queue_status.items():
+            await self._write_status(QUEUES, name, status, self._last_queue_status)
+            self._export_queue(name, status)
+
+    async def _evict(self, ev: Eviction) -> None:
+        if ev.uid in self._evicting:
+            return
+        self._evicting.add(ev.uid)
+        try:
+            await self.client.evict(ev.name, ev.namespace)
+            self.m_evictions.inc(1, ev.reason)
+            pod = self.pods.get(ev.namespace, ev.name)
+            if pod is not None:
+                reason = "Preempted" if ev.reason == "preempt" else "Reclaimed"
+                await self.events.record(pod, "Normal", reason, ev.message or f"Evicted from {ev.node}")
+        except ApiError as err:
+            self._evicting.discard(ev.uid)
+            log.debug("evicting %s/%s failed: %s", ev.namespace, ev.name, err)
+
+    async def _bind(self, b: Bind) -> None:
+        self._assumed[b.uid] = (b.node, time.monotonic())
+        try:
+            if b.annotations:
+                await self.client.patch(PODS, b.name, {"metadata": {"annotations": dict(b.annotations)}},
+                                        b.namespace, patch_type="merge", field_manager=COMPONENT)
+            await self.client.bind(b.name, b.namespace, b.node)
+        except ApiError as err:
+            self._assumed.pop(b.uid, None)
+            self.m_attempts.inc(1, "error")
+            log.debug("binding %s/%s to %s failed: %s", b.namespace, b.name, b.node, err)
+            return
+        self.m_attempts.inc(1, "scheduled")
+        self._last_unschedulable.pop(b.uid, None)
+        pod = self.pods.get(b.namespace, b.name)
+        if pod is not None:
+            await self.events.record(pod, "Normal", "Scheduled",
+                                     f"Successfully assigned {b.namespace}/{b.name} to {b.node}")
+
+    async def _mark_unschedulable(self, u: Unschedulable) -> None:
+        self.m_attempts.inc(1, "unschedulable")
+        if self._last_unschedulable.get(u.uid) == u.message:
+            return
+        pod = self.pods.get(u.namespace, u.name)
+        if pod is None or (pod.get("spec") or {}).get("nodeName"):
+            return
+        condition = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                     "message": u.message, "lastProbeTime": None, "lastTransitionTime": now_rfc3339()}
+        try:
+            await self.client.patch(PODS, u.name, {"status": {"conditions": [condition]}}, u.namespace,
+                                    patch_type="strategic", subresource="status", field_manager=COMPONENT)
+        except ApiError as err:
+            log.debug("marking %s/%s unschedulable failed: %s", u.namespace, u.name, err)
+            return
+        self._last_unschedulable[u.uid] = u.message
+        await self.events.record(pod, "Warning", "FailedScheduling", u.message)
+
+    async def _write_status(self, gvr: GVR, key: str, status: dict[str, Any], cache: dict[str, Any]) -> None:
+        if cache.get(key) == status:
+            return
+        ns, _, name = key.rpartition("/") if gvr.namespaced else ("", "", key)
+        try:
+            await self.client.patch(gvr, name, {"status": status}, ns, patch_type="merge", subresource="status",
+                                    field_manager=COMPONENT)
+            cache[key] = status
+        except ApiError as err:
+            log.debug("writing %s %s status failed: %s", gvr.resource, key, err)
+
+    def _export_queue(self, name: str, status: dict[str, Any]) -> None:
+        for field, gauge in (("allocated", self.m_queue_allocated), ("deserved", self.m_queue_deserved)):
+            for res, value in (status.get(field) or {}).items():
+                with contextlib.suppress(TypeError, ValueError):
+                    gauge.set(float(parse_quantity(value)), name, res)
+        self.m_queue_pending.set(float(status.get("pending") or 0), name)

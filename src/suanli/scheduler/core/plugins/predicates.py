@@ -1,0 +1,149 @@
+"""``predicates``: Kubernetes filters as masks over all nodes.
+
+Checks, in order (the first failing one explains a node): unschedulable nodes
+(``spec.unschedulable`` unless the pod tolerates
+``node.kubernetes.io/unschedulable``) → "node(s) were unschedulable";
+``nodeSelector`` and required node affinity → "node(s) didn't match Pod's node
+affinity/selector"; NoSchedule/NoExecute taints → "node(s) had untolerated
+taint {key: value}"; host ports (same protocol and port on an overlapping host
+IP, including ports of pods placed this cycle) → "node(s) didn't have free ports
+for the requested pod ports". Resource fit, extended resources and the pod
+count are checked by the core's fit mask ("Insufficient <resource>", "Too many
+pods"). Static masks are computed once per pod spec and reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from suanli.apimachinery.objects import Obj
+from suanli.scheduler.core.config import PluginOption
+from suanli.scheduler.core.framework import Rows, rows_of
+from suanli.scheduler.core.plugins._match import LabelIndex, first_untolerated, terms_mask, tolerates
+from suanli.scheduler.core.resources import BoolArray
+from suanli.scheduler.core.session import Session
+from suanli.scheduler.core.snapshot import TaskInfo
+
+__all__ = ["PredicatesPlugin", "host_ports", "ports_conflict"]
+
+UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+R_UNSCHEDULABLE = "node(s) were unschedulable"
+R_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
+R_PORTS = "node(s) didn't have free ports for the requested pod ports"
+
+
+def host_ports(pod: Obj) -> list[tuple[str, str, int]]:
+    """``(hostIP, protocol, hostPort)`` of every container port with a hostPort."""
+    out = []
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("hostPort"):
+                out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"])))
+    return out
+
+
+def ports_conflict(
+    want: list[tuple[str, str, int]], used: set[tuple[str, str, int]] | frozenset[tuple[str, str, int]]
+) -> bool:
+    """True if a wanted port clashes with a used one (``0.0.0.0`` overlaps every IP)."""
+    for ip, proto, port in want:
+        for uip, uproto, uport in used:
+            if port == uport and proto == uproto and (ip == uip or "0.0.0.0" in (ip, uip)):
+                return True
+    return False
+
+
+class PredicatesPlugin:
+    name = "predicates"
+
+    def __init__(self, option: PluginOption) -> None:
+        self.option = option
+        self._static: dict[Any, tuple[BoolArray, BoolArray, BoolArray, list[str | None]]] = {}
+
+    def on_session_open(self, ssn: Session) -> None:
+        self.ssn = ssn
+        self.index = LabelIndex(ssn.snapshot.nodes)
+        nodes = ssn.snapshot.nodes
+        self.ports: list[set[tuple[str, str, int]]] = [set(p) for p in nodes.host_ports]
+        self.placed_ports: dict[int, list[tuple[str, str, int]]] = {}
+        ssn.add_predicate_fn(self.name, self.predicate, self.reasons)
+        ssn.add_event_handler(self)
+
+    def on_session_close(self, ssn: Session) -> None:
+        pass
+
+    def allocate(self, task: TaskInfo, node: int) -> None:
+        want = host_ports(task.pod)
+        if want:
+            self.ports[node].update(want)
+            self.placed_ports[task.index] = want
+
+    def deallocate(self, task: TaskInfo, node: int) -> None:
+        for p in self.placed_ports.pop(task.index, ()):
+            self.ports[node].discard(p)
+
+    def _masks(self, task: TaskInfo) -> tuple[BoolArray, BoolArray, BoolArray, list[str | None]]:
+        key = task.spec_key[1]
+        got = self._static.get(key)
+        if got is not None:
+            return got
+        nodes = self.ssn.snapshot.nodes
+        spec = task.pod.get("spec") or {}
+        tolerations = list(spec.get("tolerations") or [])
+        tol_unsched = any(tolerates(t, UNSCHEDULABLE_TAINT) for t in tolerations)
+        sched = ~nodes.unschedulable if not tol_unsched else np.ones(nodes.count, dtype=np.bool_)
+        aff = np.ones(nodes.count, dtype=np.bool_)
+        for k, v in (spec.get("nodeSelector") or {}).items():
+            aff &= np.fromiter((x == str(v) for x in self.index.column(k)), dtype=np.bool_, count=nodes.count)
+        required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ) or {}
+        if required:
+            aff &= terms_mask(self.index, required.get("nodeSelectorTerms") or [])
+        taint_reason: list[str | None] = []
+        taint_ok = np.ones(nodes.count, dtype=np.bool_)
+        for i, taints in enumerate(nodes.taints):
+            bad = first_untolerated(taints, tolerations) if taints else None
+            taint_reason.append(
+                None
+                if bad is None
+                else f"node(s) had untolerated taint {{{bad.get('key', '')}: {bad.get('value', '')}}}"
+            )
+            taint_ok[i] = bad is None
+        out = (sched, aff, taint_ok, taint_reason)
+        self._static[key] = out
+        return out
+
+    def _ports_ok(self, task: TaskInfo, rows: Rows) -> BoolArray | None:
+        want = host_ports(task.pod)
+        if not want:
+            return None
+        idx = range(self.ssn.N) if rows is None else rows.tolist()
+        return np.array([not ports_conflict(want, self.ports[i]) for i in idx], dtype=np.bool_)
+
+    def predicate(self, task: TaskInfo, rows: Rows) -> BoolArray:
+        sched, aff, taint_ok, _ = self._masks(task)
+        mask: BoolArray = rows_of(sched, rows) & rows_of(aff, rows) & rows_of(taint_ok, rows)
+        ports = self._ports_ok(task, rows)
+        if ports is not None:
+            mask &= ports
+        return mask
+
+    def reasons(self, task: TaskInfo, rows: Rows) -> list[tuple[str, BoolArray]]:
+        sched, aff, taint_ok, taint_reason = self._masks(task)
+        out: list[tuple[str, BoolArray]] = [(R_UNSCHEDULABLE, ~sched)]
+        earlier = ~sched
+        out.append((R_AFFINITY, ~aff & ~earlier))
+        earlier = earlier | ~aff
+        by_reason: dict[str, BoolArray] = {}
+        for i in np.flatnonzero(~taint_ok & ~earlier).tolist():
+            r = taint_reason[i] or ""
+            by_reason.setdefault(r, np.zeros(self.ssn.N, dtype=np.bool_))[i] = True
+        out.extend(by_reason.items())
+        earlier = earlier | ~taint_ok
+        ports = self._ports_ok(task, None)
+        if ports is not None:
+            out.append((R_PORTS, ~ports & ~earlier))
+        return out

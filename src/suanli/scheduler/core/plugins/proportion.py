@@ -1,0 +1,155 @@
+"""``proportion``: queues share the cluster by ``weight``, capped by ``capability``.
+
+Deserved (water filling over the cluster's allocatable, ``pods`` excluded):
+repeat — every queue not yet satisfied gets ``remaining x weight / Σ weights``
+added, then is capped by its capability and by its request (allocated + pending);
+a queue whose request is covered is satisfied; the handed-out amounts leave
+``remaining`` — until nothing remains or nothing changes. Deserved is at least
+the queue's ``guarantee``.
+
+Worked example: 12 CPU, queues a (weight 1, asks 10) and b (weight 2, asks 2):
+round 1 gives a 4, b 8→capped to 2 (satisfied); remaining 6 → round 2 gives a
++6 → 10. Deserved a = 10, b = 2.
+
+Callbacks: queue order by share ``max_r allocated_r / deserved_r``; overused when
+``deserved ≤ allocated`` on every dimension; allocatable when ``allocated +
+request ≤ deserved`` on the dimensions the task requests; reclaimable victims
+from queues that stay at or above deserved after losing them; enqueueable when
+``allocated + inqueue + minResources ≤ capability``. A closed queue enqueues nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from suanli.scheduler.core.framework import PERMIT, REJECT
+from suanli.scheduler.core.plugins._base import BasePlugin
+from suanli.scheduler.core.plugins._queues import QueueUsage, share
+from suanli.scheduler.core.resources import PODS, FloatArray
+from suanli.scheduler.core.session import Session
+from suanli.scheduler.core.snapshot import JobInfo, QueueInfo, TaskInfo
+
+__all__ = ["ProportionPlugin", "water_fill"]
+
+
+def water_fill(
+    total: FloatArray,
+    weights: Sequence[float],
+    requests: Sequence[FloatArray],
+    capabilities: Sequence[FloatArray],
+    guarantees: Sequence[FloatArray],
+) -> list[FloatArray]:
+    """Deserved vectors per queue (see module docstring)."""
+    n = len(weights)
+    deserved = [np.zeros_like(total) for _ in range(n)]
+    meet = [False] * n
+    remaining = total.copy()
+    for _ in range(64):
+        tw = sum(w for w, m in zip(weights, meet, strict=True) if not m)
+        if tw <= 0:
+            break
+        before = remaining.copy()
+        inc = np.zeros_like(total)
+        dec = np.zeros_like(total)
+        for i in range(n):
+            if meet[i]:
+                continue
+            old = deserved[i].copy()
+            d = old + remaining * (weights[i] / tw)
+            d = np.minimum(d, capabilities[i])
+            d = np.minimum(d, requests[i])
+            if (requests[i] <= d + 1e-9).all():
+                meet[i] = True
+            d = np.maximum(d, guarantees[i])
+            deserved[i] = d
+            diff = d - old
+            inc += np.maximum(diff, 0.0)
+            dec += np.maximum(-diff, 0.0)
+        remaining = np.maximum(remaining - inc + dec, 0.0)
+        if not (remaining > 1e-9).any() or np.allclose(remaining, before):
+            break
+    return deserved
+
+
+class ProportionPlugin(BasePlugin):
+    name = "proportion"
+
+    def on_session_open(self, ssn: Session) -> None:
+        self.ssn = ssn
+        self.usage = QueueUsage(ssn)
+        total = ssn.allocatable.sum(axis=0)
+        total[PODS] = 0.0
+        names = sorted(ssn.queues)
+        qs = [ssn.queues[n] for n in names]
+        req = [self.usage.request[n] for n in names]
+        caps = [np.where(np.isfinite(q.capability), q.capability, np.inf) for q in qs]
+        guar = [q.guarantee for q in qs]
+        self.deserved = dict(zip(names, water_fill(total, [q.weight for q in qs], req, caps, guar), strict=True))
+        for n in names:
+            self.deserved[n][PODS] = 0.0
+            ssn.queue_deserved[n] = self.deserved[n]
+
+        def queue_order(queue: QueueInfo) -> float:
+            return share(self.usage.allocated[queue.name], self.deserved[queue.name])
+
+        def overused(queue: QueueInfo) -> bool:
+            return bool((self.deserved[queue.name] <= self.usage.allocated[queue.name]).all())
+
+        def allocatable(queue: QueueInfo, task: TaskInfo) -> bool:
+            asked = task.request > 0
+            asked[PODS] = False
+            after = self.usage.allocated[queue.name] + task.request
+            return bool((after[asked] <= self.deserved[queue.name][asked] + 1e-9).all())
+
+        def reclaimable(actor: TaskInfo, candidates: Sequence[TaskInfo]) -> list[TaskInfo]:
+            left: dict[str, FloatArray] = {}
+            out = []
+            for t in candidates:
+                q = ssn.jobs[t.job].queue
+                alloc = left.setdefault(q, self.usage.allocated[q].copy())
+                after = alloc - t.request
+                after[PODS] = 0.0
+                asked = t.request > 0
+                asked[PODS] = False
+                if (self.deserved[q][asked] <= after[asked] + 1e-9).all():
+                    left[q] = after
+                    out.append(t)
+            return out
+
+        def enqueueable(job: JobInfo) -> int:
+            queue = ssn.queues[job.queue]
+            if queue.state != "Open":
+                return REJECT
+            if job.min_resources is None:
+                return PERMIT
+            need = job.min_resources.copy()
+            need[PODS] = 0.0
+            asked = need > 0
+            after = self.usage.allocated[queue.name] + self.usage.inqueue[queue.name] + need
+            if (after[asked] <= queue.capability[asked]).all():
+                return PERMIT
+            ssn.job_messages[job.uid] = f"queue {queue.name} capability exceeded"
+            return REJECT
+
+        def enqueued(job: JobInfo) -> bool:
+            if job.min_resources is not None and job.queue in self.usage.inqueue:
+                need = job.min_resources.copy()
+                need[PODS] = 0.0
+                self.usage.inqueue[job.queue] += need
+            return True
+
+        ssn.add_queue_order_fn(self.name, queue_order)
+        ssn.add_overused_fn(self.name, overused)
+        ssn.add_allocatable_fn(self.name, allocatable)
+        ssn.add_reclaimable_fn(self.name, reclaimable)
+        ssn.add_job_enqueueable_fn(self.name, enqueueable)
+        ssn.add_job_enqueued_fn(self.name, enqueued)
+        ssn.add_event_handler(self)
+
+    def allocate(self, task: TaskInfo, node: int) -> None:
+        self.usage.add(task, 1.0)
+
+    def deallocate(self, task: TaskInfo, node: int) -> None:
+        self.usage.add(task, -1.0)

@@ -1,0 +1,515 @@
+"""Immutable scheduling snapshot and its converter from plain Kubernetes objects.
+
+:func:`snapshot_from_objects` is what the live adapter calls with its informer
+caches (and what the simulator calls with synthetic objects). Contract:
+
+* **Nodes** → :class:`NodeInfo` arrays ``allocatable[N, D]`` (status.allocatable,
+  else status.capacity), ``used[N, D]`` (requests of non-terminal pods whose
+  ``spec.nodeName`` is the node; ``pods`` counts them) and ``releasing[N, D]``
+  (the part of ``used`` held by pods that are being deleted).
+* **Pods** → :class:`TaskInfo`. Request = max(sum over containers, each init
+  container) per dimension plus ``spec.overhead``; a container's request for a
+  resource defaults to its limit (as the API server does). Pods with
+  ``spec.nodeName`` are bound (Running if phase Running); pods with
+  ``metadata.deletionTimestamp`` are Releasing; phases Succeeded/Failed are
+  terminal and use nothing. Pending pods are considered only when their
+  ``schedulerName`` is one of :attr:`SnapshotConfig.scheduler_names`.
+* **Jobs**: a pod's job is the PodGroup named by annotation
+  ``scheduling.k8s.io/group-name`` in its namespace (:class:`JobInfo`, uid
+  ``"<ns>/<podgroup>"``). Pods without it form a *synthetic* single-member gang
+  (uid ``"<ns>/pod-<name>"``) in the pod's ``scheduling.volcano.sh/queue-name``
+  annotation or the default queue, with minResources = the pod's request.
+  Volcano's per-task name comes from annotation ``volcano.sh/task-spec``.
+* **Queues** → :class:`QueueInfo` (``scheduling.volcano.sh/v1beta1`` spec:
+  weight, capability, deserved, guarantee.resource, reclaimable, parent,
+  affinity.nodeGroupAffinity/nodeGroupAntiAffinity; status.state). A queue
+  named by a job but absent from ``queues`` is not created: its jobs stay
+  pending with reason "queue not found" (the ``default`` queue is synthesised
+  when missing, as Volcano creates it at start-up).
+* **Priority**: ``spec.priority`` if set, else the value of
+  ``spec.priorityClassName``, else the ``globalDefault`` class, else 0. A job's
+  priority is its PodGroup's ``priorityClassName`` value, else the highest task
+  priority.
+
+Devices (read by the ``deviceshare`` plugin): a bound pod's device IDs come
+from its annotation ``suanli.io/allocated-devices`` (JSON ``{"huawei.com/Ascend910":
+[0, 1]}``) and its GPU-share cards from ``volcano.sh/gpu-index`` (``"0,2"``).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from suanli.apimachinery.objects import Obj
+from suanli.scheduler.core.resources import BASE_DIMS, PODS, FloatArray, amount
+
+__all__ = [
+    "DEFAULT_QUEUE",
+    "GROUP_NAME_ANNOTATION",
+    "QUEUE_NAME_ANNOTATION",
+    "TASK_SPEC_ANNOTATION",
+    "JobInfo",
+    "NodeInfo",
+    "QueueInfo",
+    "Snapshot",
+    "SnapshotConfig",
+    "TaskInfo",
+    "TaskStatus",
+    "snapshot_from_objects",
+]
+
+GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
+QUEUE_NAME_ANNOTATION = "scheduling.volcano.sh/queue-name"
+TASK_SPEC_ANNOTATION = "volcano.sh/task-spec"
+PREEMPTABLE_ANNOTATION = "volcano.sh/preemptable"
+DEFAULT_QUEUE = "default"
+DEFAULT_MAX_PODS = 110
+_UNSET_PRIORITY = -(2**62)
+
+
+class TaskStatus(enum.Enum):
+    """A task's state inside a session (Volcano's TaskStatus subset)."""
+
+    PENDING = "Pending"
+    ALLOCATED = "Allocated"
+    PIPELINED = "Pipelined"
+    BOUND = "Bound"
+    RUNNING = "Running"
+    RELEASING = "Releasing"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+#: States that hold node resources.
+OCCUPYING = frozenset({TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.RELEASING})
+#: States that count towards a gang being ready.
+READY_STATES = frozenset({TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.SUCCEEDED})
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotConfig:
+    """Converter options: which pending pods are ours, the default queue, and whether a pod
+    without the ``volcano.sh/preemptable`` annotation may be evicted by preempt/reclaim."""
+
+    scheduler_names: frozenset[str] = frozenset({"volcano", "default-scheduler", "suanli"})
+    default_queue: str = DEFAULT_QUEUE
+    default_preemptable: bool = True
+
+
+@dataclass(eq=False, slots=True)
+class TaskInfo:
+    """One pod. ``request`` is over the snapshot dims (``pods`` = 1); ``node`` is a
+    node index or -1. ``spec_key`` is equal for pods whose placement-relevant spec
+    is equal (used to share filter/score work between them)."""
+
+    uid: str
+    namespace: str
+    name: str
+    job: str
+    role: str
+    request: FloatArray
+    priority: int
+    status: TaskStatus
+    node: int
+    pod: Obj
+    best_effort: bool
+    preemptable: bool
+    critical: bool
+    creation: str
+    spec_key: tuple[Any, ...]
+    index: int = -1
+
+    @property
+    def key(self) -> str:
+        """``"<namespace>/<name>"``."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        annotations: dict[str, str] = self.pod.get("metadata", {}).get("annotations") or {}
+        return annotations
+
+
+@dataclass(eq=False, slots=True)
+class JobInfo:
+    """A PodGroup (or a synthetic single-pod gang) and its tasks (indices into ``Snapshot.tasks``)."""
+
+    uid: str
+    namespace: str
+    name: str
+    queue: str
+    min_member: int
+    min_task_member: dict[str, int]
+    min_resources: FloatArray | None
+    priority: int
+    phase: str
+    creation: str
+    tasks: list[int] = field(default_factory=list)
+    synthetic: bool = False
+    podgroup: Obj | None = None
+
+
+@dataclass(eq=False, slots=True)
+class QueueInfo:
+    """A Volcano Queue. Missing capability dims are ``inf``; missing deserved/guarantee dims 0."""
+
+    name: str
+    weight: float
+    capability: FloatArray
+    deserved: FloatArray | None
+    guarantee: FloatArray
+    parent: str | None
+    state: str
+    reclaimable: bool
+    affinity: Obj
+    creation: str
+    obj: Obj | None = None
+
+
+@dataclass(eq=False, slots=True)
+class NodeInfo:
+    """All nodes as arrays (row = node index, column = snapshot dim)."""
+
+    names: list[str]
+    allocatable: FloatArray
+    used: FloatArray
+    releasing: FloatArray
+    unschedulable: np.ndarray[Any, np.dtype[np.bool_]]
+    labels: list[dict[str, str]]
+    annotations: list[dict[str, str]]
+    taints: list[list[Obj]]
+    host_ports: list[frozenset[tuple[str, str, int]]]
+    objs: list[Obj]
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+
+@dataclass(eq=False, slots=True)
+class Snapshot:
+    """Everything one scheduling cycle sees; treat as read-only (arrays are not writeable)."""
+
+    dims: tuple[str, ...]
+    dim_index: dict[str, int]
+    nodes: NodeInfo
+    tasks: list[TaskInfo]
+    jobs: dict[str, JobInfo]
+    queues: dict[str, QueueInfo]
+    node_index: dict[str, int]
+    priority_classes: dict[str, int]
+
+    def vector(self, quantities: Mapping[str, Any] | None) -> FloatArray:
+        """Resource vector over this snapshot's dims (unknown names ignored)."""
+        out = np.zeros(len(self.dims))
+        for name, value in (quantities or {}).items():
+            i = self.dim_index.get(name)
+            if i is not None:
+                out[i] = amount(name, value)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _meta(obj: Obj) -> Obj:
+    m: Obj = obj.get("metadata") or {}
+    return m
+
+
+def _container_quantities(c: Obj) -> dict[str, Any]:
+    res = c.get("resources") or {}
+    merged: dict[str, Any] = dict(res.get("limits") or {})
+    merged.update(res.get("requests") or {})
+    return merged
+
+
+def pod_request(pod: Obj) -> dict[str, float]:
+    """Effective request ``{resource: amount}`` of a pod (see module docstring)."""
+    spec = pod.get("spec") or {}
+    total: dict[str, float] = {}
+    for c in spec.get("containers") or []:
+        for name, q in _container_quantities(c).items():
+            total[name] = total.get(name, 0.0) + amount(name, q)
+    for c in spec.get("initContainers") or []:
+        for name, q in _container_quantities(c).items():
+            v = amount(name, q)
+            if v > total.get(name, 0.0):
+                total[name] = v
+    for name, q in (spec.get("overhead") or {}).items():
+        total[name] = total.get(name, 0.0) + amount(name, q)
+    return total
+
+
+def _priority(spec: Obj, classes: Mapping[str, int], default: int) -> int:
+    if isinstance(spec.get("priority"), int):
+        return int(spec["priority"])
+    pc = spec.get("priorityClassName")
+    if pc and pc in classes:
+        return classes[pc]
+    return default
+
+
+_SPEC_FIELDS = ("nodeSelector", "affinity", "tolerations", "priorityClassName")
+
+
+def _spec_key(pod: Obj, request: tuple[float, ...]) -> tuple[Any, ...]:
+    spec = pod.get("spec") or {}
+    parts = {k: spec[k] for k in _SPEC_FIELDS if spec.get(k)}
+    ports = [p for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("hostPort")]
+    if ports:
+        parts["ports"] = ports
+    ann = _meta(pod).get("annotations") or {}
+    relevant = {k: v for k, v in ann.items() if k.startswith(("business.workload/", "volcano.sh/gpu", "suanli.io/"))}
+    if relevant:
+        parts["ann"] = relevant
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":")) if parts else ""
+    return (request, blob)
+
+
+def _host_ports(pod: Obj) -> list[tuple[str, str, int]]:
+    out = []
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            hp = p.get("hostPort")
+            if hp:
+                out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(hp)))
+    return out
+
+
+def _is_critical(pod: Obj) -> bool:
+    spec = pod.get("spec") or {}
+    pc = spec.get("priorityClassName") or ""
+    return pc in ("system-cluster-critical", "system-node-critical") or (_meta(pod).get("namespace") == "kube-system")
+
+
+def snapshot_from_objects(
+    nodes: Iterable[Obj],
+    pods: Iterable[Obj],
+    podgroups: Iterable[Obj],
+    queues: Iterable[Obj],
+    priority_classes: Iterable[Obj],
+    *,
+    config: SnapshotConfig | None = None,
+) -> Snapshot:
+    """Build a :class:`Snapshot` from plain Kubernetes dicts (see module docstring)."""
+    cfg = config or SnapshotConfig()
+    node_list = sorted(nodes, key=lambda n: str(_meta(n).get("name", "")))
+    pod_list = list(pods)
+    classes: dict[str, int] = {}
+    global_default = 0
+    for pc in priority_classes:
+        value = int(pc.get("value", 0))
+        classes[str(_meta(pc).get("name", ""))] = value
+        if pc.get("globalDefault"):
+            global_default = value
+
+    # Dimensions: base dims then every other resource name seen on nodes or pods, sorted.
+    requests = [pod_request(p) for p in pod_list]
+    extra: set[str] = set()
+    for n in node_list:
+        st = n.get("status") or {}
+        extra.update((st.get("allocatable") or st.get("capacity") or {}).keys())
+    for r in requests:
+        extra.update(r.keys())
+    dims = BASE_DIMS + tuple(sorted(extra - set(BASE_DIMS)))
+    dim_index = {d: i for i, d in enumerate(dims)}
+    D = len(dims)
+
+    def vec(values: Mapping[str, float]) -> FloatArray:
+        out = np.zeros(D)
+        for k, v in values.items():
+            out[dim_index[k]] = v
+        return out
+
+    N = len(node_list)
+    names = [str(_meta(n).get("name", "")) for n in node_list]
+    node_index = {name: i for i, name in enumerate(names)}
+    alloc = np.zeros((N, D))
+    for i, n in enumerate(node_list):
+        st = n.get("status") or {}
+        for k, q in (st.get("allocatable") or st.get("capacity") or {}).items():
+            alloc[i, dim_index[k]] = amount(k, q)
+    if "pods" not in extra:
+        alloc[:, PODS] = DEFAULT_MAX_PODS  # a node that does not say has the kubelet default
+    else:
+        for i, n in enumerate(node_list):
+            st = n.get("status") or {}
+            if "pods" not in (st.get("allocatable") or st.get("capacity") or {}):
+                alloc[i, PODS] = DEFAULT_MAX_PODS
+    used = np.zeros((N, D))
+    releasing = np.zeros((N, D))
+    ports: list[set[tuple[str, str, int]]] = [set() for _ in range(N)]
+
+    pg_by_key: dict[str, Obj] = {}
+    for pg in podgroups:
+        m = _meta(pg)
+        pg_by_key[f"{m.get('namespace', 'default')}/{m.get('name', '')}"] = pg
+
+    jobs: dict[str, JobInfo] = {}
+    for key, pg in pg_by_key.items():
+        m, spec = _meta(pg), pg.get("spec") or {}
+        pc_name = spec.get("priorityClassName")
+        minres: dict[str, Any] | None = spec.get("minResources")
+        jobs[key] = JobInfo(
+            uid=key,
+            namespace=str(m.get("namespace", "default")),
+            name=str(m.get("name", "")),
+            queue=str(spec.get("queue") or cfg.default_queue),
+            min_member=int(spec.get("minMember") or 0),
+            min_task_member={str(k): int(v) for k, v in (spec.get("minTaskMember") or {}).items()},
+            min_resources=None
+            if minres is None
+            else vec({k: amount(k, q) for k, q in minres.items() if k in dim_index}),
+            priority=classes.get(str(pc_name), _UNSET_PRIORITY),
+            phase=str((pg.get("status") or {}).get("phase") or "Pending"),
+            creation=str(m.get("creationTimestamp") or ""),
+            podgroup=pg,
+        )
+
+    tasks: list[TaskInfo] = []
+    for pod, req in zip(pod_list, requests, strict=True):
+        m, spec = _meta(pod), pod.get("spec") or {}
+        phase = (pod.get("status") or {}).get("phase") or "Pending"
+        node_name = spec.get("nodeName") or ""
+        if phase in ("Succeeded", "Failed"):
+            status = TaskStatus.SUCCEEDED if phase == "Succeeded" else TaskStatus.FAILED
+        elif node_name:
+            if m.get("deletionTimestamp"):
+                status = TaskStatus.RELEASING
+            else:
+                status = TaskStatus.RUNNING if phase == "Running" else TaskStatus.BOUND
+        else:
+            if (
+                m.get("deletionTimestamp")
+                or (spec.get("schedulerName") or "default-scheduler") not in cfg.scheduler_names
+            ):
+                continue
+            status = TaskStatus.PENDING
+        request = vec({k: v for k, v in req.items() if k in dim_index})
+        request[PODS] = 1.0
+        node = node_index.get(node_name, -1) if node_name else -1
+        if node_name and node < 0:
+            continue  # bound to a node we do not know: ignore
+        if status in (TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.RELEASING):
+            used[node] += request
+            if status is TaskStatus.RELEASING:
+                releasing[node] += request
+            ports[node].update(_host_ports(pod))
+        ann = m.get("annotations") or {}
+        ns = str(m.get("namespace", "default"))
+        name = str(m.get("name", ""))
+        prio = _priority(spec, classes, global_default)
+        group = ann.get(GROUP_NAME_ANNOTATION)
+        job_key = f"{ns}/{group}" if group else f"{ns}/pod-{name}"
+        job = jobs.get(job_key)
+        if job is None:
+            job = JobInfo(
+                uid=job_key,
+                namespace=ns,
+                name=group or name,
+                queue=str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue),
+                min_member=1,
+                min_task_member={},
+                min_resources=request.copy(),
+                priority=prio,
+                phase="Running" if node_name else "Pending",
+                creation=str(m.get("creationTimestamp") or ""),
+                synthetic=group is None,
+            )
+            jobs[job_key] = job
+        non_pods = np.delete(request, PODS)
+        t = TaskInfo(
+            uid=str(m.get("uid") or f"{ns}/{name}"),
+            namespace=ns,
+            name=name,
+            job=job_key,
+            role=str(ann.get(TASK_SPEC_ANNOTATION) or ""),
+            request=request,
+            priority=prio,
+            status=status,
+            node=node,
+            pod=pod,
+            best_effort=not bool(non_pods.any()),
+            preemptable=str(ann.get(PREEMPTABLE_ANNOTATION, str(cfg.default_preemptable))).lower() == "true",
+            critical=_is_critical(pod),
+            creation=str(m.get("creationTimestamp") or ""),
+            spec_key=_spec_key(pod, tuple(request.tolist())),
+            index=len(tasks),
+        )
+        tasks.append(t)
+        job.tasks.append(t.index)
+    for job in jobs.values():
+        if job.priority == _UNSET_PRIORITY:
+            job.priority = max((tasks[i].priority for i in job.tasks), default=0)
+
+    queue_infos: dict[str, QueueInfo] = {}
+    for q in queues:
+        qi = _queue_info(q, dim_index, D)
+        queue_infos[qi.name] = qi
+    if cfg.default_queue not in queue_infos:
+        queue_infos[cfg.default_queue] = _queue_info(
+            {"metadata": {"name": cfg.default_queue}, "spec": {"weight": 1}}, dim_index, D
+        )
+
+    labels = [dict(_meta(n).get("labels") or {}) for n in node_list]
+    annotations = [dict(_meta(n).get("annotations") or {}) for n in node_list]
+    taints = [list((n.get("spec") or {}).get("taints") or []) for n in node_list]
+    unsched = np.array([bool((n.get("spec") or {}).get("unschedulable")) for n in node_list], dtype=np.bool_)
+    for arr in (alloc, used, releasing, unsched):
+        arr.setflags(write=False)
+    info = NodeInfo(
+        names=names,
+        allocatable=alloc,
+        used=used,
+        releasing=releasing,
+        unschedulable=unsched,
+        labels=labels,
+        annotations=annotations,
+        taints=taints,
+        host_ports=[frozenset(p) for p in ports],
+        objs=node_list,
+    )
+    return Snapshot(
+        dims=dims,
+        dim_index=dim_index,
+        nodes=info,
+        tasks=tasks,
+        jobs=jobs,
+        queues=queue_infos,
+        node_index=node_index,
+        priority_classes=classes,
+    )
+
+
+def _queue_info(q: Obj, dim_index: Mapping[str, int], dims: int) -> QueueInfo:
+    m, spec = _meta(q), q.get("spec") or {}
+
+    def resources(raw: Mapping[str, Any] | None, fill: float) -> FloatArray:
+        v = np.full(dims, fill)
+        for k, qty in (raw or {}).items():
+            i = dim_index.get(k)
+            if i is not None:
+                v[i] = amount(k, qty)
+        return v
+
+    deserved_raw = spec.get("deserved")
+    return QueueInfo(
+        name=str(m.get("name", "")),
+        weight=float(spec.get("weight") or 1),
+        capability=resources(spec.get("capability"), np.inf),
+        deserved=None if deserved_raw is None else resources(deserved_raw, 0.0),
+        guarantee=resources((spec.get("guarantee") or {}).get("resource"), 0.0),
+        parent=spec.get("parent") or None,
+        state=str((q.get("status") or {}).get("state") or "Open"),
+        reclaimable=spec.get("reclaimable", True) is not False,
+        affinity=dict(spec.get("affinity") or {}),
+        creation=str(m.get("creationTimestamp") or ""),
+        obj=q,
+    )
