@@ -45,6 +45,8 @@ from typing import Any
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.nodeaffinity import node_affinity_matches as _node_affinity_matches
+from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj, deep_copy, parse_time
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
@@ -100,19 +102,8 @@ def daemon_pod_tolerations(pod_spec: Obj) -> list[Obj]:
 
 
 def toleration_matches(tol: Obj, taint: Obj) -> bool:
-    """Upstream ``ToleratesTaint``: empty effect matches any; ``Exists`` with no key matches all keys."""
-    effect = tol.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = tol.get("key") or ""
-    op = tol.get("operator") or "Equal"
-    if not key:
-        return op == "Exists"
-    if key != taint.get("key"):
-        return False
-    if op == "Exists":
-        return True
-    return op == "Equal" and str(tol.get("value") or "") == str(taint.get("value") or "")
+    """Upstream ``ToleratesTaint`` (see :func:`suanli.apimachinery.nodeaffinity.tolerates`)."""
+    return tolerates(tol, taint)
 
 
 def _untolerated(tolerations: list[Obj], node: Obj, effects: Iterable[str]) -> list[Obj]:
@@ -121,50 +112,10 @@ def _untolerated(tolerations: list[Obj], node: Obj, effects: Iterable[str]) -> l
             if t.get("effect") in wanted and not any(toleration_matches(tol, t) for tol in tolerations)]
 
 
-def _expr_matches(expr: Obj, value: str | None) -> bool:
-    op = expr.get("operator")
-    values = [str(v) for v in expr.get("values") or []]
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and len(values) == 1:
-        try:
-            have, bound = int(value), int(values[0])
-        except ValueError:
-            return False
-        return have > bound if op == "Gt" else have < bound
-    return False
-
-
-def _term_matches(term: Obj, node: Obj) -> bool:
-    exprs = term.get("matchExpressions") or []
-    fields = term.get("matchFields") or []
-    if not exprs and not fields:
-        return False  # an empty term matches no objects (upstream)
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for e in exprs:
-        if not _expr_matches(e, labels.get(str(e.get("key")))):
-            return False
-    name = str((node.get("metadata") or {}).get("name") or "")
-    return all(f.get("key") == "metadata.name" and _expr_matches(f, name) for f in fields)
-
-
 def node_affinity_matches(pod_spec: Obj, node: Obj) -> bool:
     """``nodeSelector`` and required node affinity of ``pod_spec`` both accept ``node``."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    for k, v in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(k) != v:
-            return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution"))
-    if required is None:
-        return True
-    return any(_term_matches(t, node) for t in required.get("nodeSelectorTerms") or [])
+    meta = node.get("metadata") or {}
+    return _node_affinity_matches(pod_spec, meta.get("labels") or {}, str(meta.get("name") or ""))
 
 
 def placement(pod_spec: Obj, node: Obj) -> tuple[bool, bool]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from suanli.apimachinery.nodeaffinity import requirement_matches
 from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core.config import SchedulerConfig
 from suanli.scheduler.core.plugins._match import first_untolerated, tolerates
@@ -43,24 +44,9 @@ def fits(free: Sequence[float], req: Sequence[float]) -> bool:
 
 
 def expression_matches(labels: Mapping[str, str], name: str, expr: Mapping[str, Any], field: bool) -> bool:
-    key, op = str(expr.get("key", "")), expr.get("operator", "In")
-    values = [str(v) for v in expr.get("values") or []]
+    key = str(expr.get("key", ""))
     value: str | None = (name if key == "metadata.name" else None) if field else labels.get(key)
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and len(values) == 1:
-        try:
-            a, b = int(value), int(values[0])
-        except ValueError:
-            return False
-        return a > b if op == "Gt" else a < b
-    return False
+    return requirement_matches(expr, value)
 
 
 def node_affinity_ok(labels: Mapping[str, str], name: str, spec: Obj) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core.resources import BoolArray
 from suanli.scheduler.core.snapshot import NodeInfo
@@ -94,22 +95,6 @@ def terms_mask(index: LabelIndex, terms: Sequence[Mapping[str, Any]]) -> BoolArr
     for t in terms:
         mask |= term_mask(index, t)
     return mask
-
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Whether one toleration tolerates one taint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    op = toleration.get("operator") or "Equal"
-    if not key:
-        return op == "Exists"
-    if key != taint.get("key"):
-        return False
-    if op == "Exists":
-        return True
-    return str(toleration.get("value") or "") == str(taint.get("value") or "")
 
 
 def first_untolerated(taints: Sequence[Obj], tolerations: Sequence[Mapping[str, Any]]) -> Obj | None:
