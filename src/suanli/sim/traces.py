@@ -11,13 +11,21 @@ columns load as long as the required ones are present:
 A YAML pod list is a sequence of mappings with the same keys (or a mapping
 with a ``pods:`` sequence). Every problem raises :class:`TraceError` naming
 file, line and column, e.g.
-``pods.csv:17: column 'cpu_milli': expected an integer, got 'abc'``.
+``pods.csv:17: column 'cpu_milli': expected an integer, got 'abc'`` (or, when
+a character position is known, ``pods.yaml:3:14: …``).
+
+:func:`load_timed_pods` also reads the optional ``creation_time`` and
+``deletion_time`` columns (seconds, as in openb) for the time-ordered replay:
+an empty or ``nan`` creation time means 0, an empty or ``nan`` deletion time
+means the pod never departs; a deletion before the creation is an error.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,7 +33,7 @@ import yaml
 
 from suanli.scheduler.core.gpushare.model import NodeSpec, PodRequest, pod_shape_problem
 
-__all__ = ["TraceError", "load_nodes", "load_pods"]
+__all__ = ["TimedPod", "TraceError", "load_nodes", "load_pods", "load_timed_pods"]
 
 T = TypeVar("T")
 
@@ -45,12 +53,26 @@ POD_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 class TraceError(ValueError):
-    """A malformed trace; the message starts with ``file:line:``."""
+    """A malformed trace; the message starts with ``file:line:`` (``file:line:column:`` when
+    ``column``, 1-based, is given)."""
 
-    def __init__(self, path: str | Path, line: int, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}")
+    def __init__(self, path: str | Path, line: int, message: str, column: int | None = None) -> None:
+        where = f"{path}:{line}:{column}" if column is not None else f"{path}:{line}"
+        super().__init__(f"{where}: {message}")
         self.path = str(path)
         self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class TimedPod:
+    """A trace pod with its arrival (``creation``, seconds) and departure (``deletion``;
+    None = never departs). ``index`` is its position in the trace (ties in time keep it)."""
+
+    pod: PodRequest
+    creation: float
+    deletion: float | None
+    index: int
 
 
 Record = tuple[int, Mapping[str, str], Mapping[str, int]]
@@ -191,19 +213,44 @@ def load_nodes(path: str | Path) -> list[NodeSpec]:
     return nodes
 
 
+def _pod(row: _Row) -> PodRequest:
+    cpu, mem = row.integer("cpu_milli"), row.integer("memory_mib")
+    num, milli = row.integer("num_gpu"), row.integer("gpu_milli")
+    problem = pod_shape_problem(cpu, mem, num, milli)
+    if problem is not None:
+        raise row.fail(*problem)
+    spec = frozenset(s.strip() for s in row.text("gpu_spec", default="").split("|") if s.strip())
+    return PodRequest(row.text("name"), cpu, mem, num, milli, spec)
+
+
 def load_pods(path: str | Path) -> list[PodRequest]:
     """Read a pod list (openb CSV, a reduced CSV, or YAML)."""
+    return [t.pod for t in load_timed_pods(path)]
+
+
+def _time(row: _Row, column: str) -> float | None:
+    raw = row.text(column, default="").strip()
+    if raw.lower() in ("", "nan", "none", "null"):
+        return None
+    value = row.convert(column, raw, float, "a number of seconds")
+    if not math.isfinite(value) or value < 0:
+        raise row.fail(column, f"must be a non-negative number of seconds, got {raw!r}")
+    return value
+
+
+def load_timed_pods(path: str | Path) -> list[TimedPod]:
+    """Read a pod list with its optional ``creation_time``/``deletion_time`` columns."""
     p = Path(path)
-    pods: list[PodRequest] = []
+    pods: list[TimedPod] = []
     for record in _records(p, POD_COLUMNS):
         row = _Row(p, record)
-        cpu, mem = row.integer("cpu_milli"), row.integer("memory_mib")
-        num, milli = row.integer("num_gpu"), row.integer("gpu_milli")
-        problem = pod_shape_problem(cpu, mem, num, milli)
-        if problem is not None:
-            raise row.fail(*problem)
-        spec = frozenset(s.strip() for s in row.text("gpu_spec", default="").split("|") if s.strip())
-        pods.append(PodRequest(row.text("name"), cpu, mem, num, milli, spec))
+        pod = _pod(row)
+        created = _time(row, "creation_time")
+        deleted = _time(row, "deletion_time")
+        creation = 0.0 if created is None else created
+        if deleted is not None and deleted < creation:
+            raise row.fail("deletion_time", f"must not be before creation_time ({creation:g}), got {deleted:g}")
+        pods.append(TimedPod(pod, creation, deleted, len(pods)))
     if not pods:
         raise TraceError(p, 1, "no pods")
     return pods
