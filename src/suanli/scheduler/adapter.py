@@ -91,6 +91,7 @@ class LiveScheduler:
         self._last_unschedulable: dict[str, str] = {}
         self._last_pg_status: dict[str, Any] = {}
         self._last_queue_status: dict[str, Any] = {}
+        self._exported: dict[tuple[str, str], set[str]] = {}  # (queue, status field) -> resources on gauges
         self._wake = asyncio.Event()
         self._stopped = False
         self.ready = asyncio.Event()
@@ -268,8 +269,12 @@ class LiveScheduler:
         if cache.get(key) == status:
             return
         ns, _, name = key.rpartition("/") if gvr.namespaced else ("", "", key)
+        informer = self.podgroups if gvr is PODGROUPS else self.queues
+        current = informer.get(ns, name)
+        # a merge patch keeps keys it does not mention: null out resources no longer allocated
+        patch = _with_removals(dict((current or {}).get("status") or {}), status)
         try:
-            await self.client.patch(gvr, name, {"status": status}, ns, patch_type="merge", subresource="status",
+            await self.client.patch(gvr, name, {"status": patch}, ns, patch_type="merge", subresource="status",
                                     field_manager=COMPONENT)
             cache[key] = status
         except ApiError as err:
@@ -277,7 +282,27 @@ class LiveScheduler:
 
     def _export_queue(self, name: str, status: dict[str, Any]) -> None:
         for field, gauge in (("allocated", self.m_queue_allocated), ("deserved", self.m_queue_deserved)):
-            for res, value in (status.get(field) or {}).items():
+            values = status.get(field) or {}
+            for res in self._exported.get((name, field), set()) - set(values):
+                gauge.set(0.0, name, res)  # a resource no longer listed is zero, not its last value
+            self._exported[(name, field)] = set(values)
+            for res, value in values.items():
                 with contextlib.suppress(TypeError, ValueError):
                     gauge.set(float(parse_quantity(value)), name, res)
         self.m_queue_pending.set(float(status.get("pending") or 0), name)
+
+
+def _with_removals(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` as a JSON merge patch over ``old``: keys of nested maps that ``new`` drops become ``None``.
+
+    Example: old ``{"allocated": {"cpu": "1", "nvidia.com/gpu": "2"}}``, new ``{"allocated": {"cpu": "1"}}``
+    → ``{"allocated": {"cpu": "1", "nvidia.com/gpu": None}}``.
+    """
+    out = dict(new)
+    for key, was in old.items():
+        now = new.get(key)
+        if isinstance(was, dict) and isinstance(now, dict):
+            out[key] = {**{k: None for k in was if k not in now}, **now}
+        elif key not in new and isinstance(was, dict):
+            out[key] = None
+    return out

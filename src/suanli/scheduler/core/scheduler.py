@@ -91,7 +91,16 @@ def decisions_of(ssn: Session) -> Decisions:
         job = ssn.jobs[t.job]
         msg = ssn.task_messages.get(t.index)
         if msg is None and ssn.job_phase[job.uid] == "Pending":
-            msg = f"pod group is not ready: {ssn.job_messages.get(job.uid, 'waiting to be enqueued')}"
+            # a pod that fits no node at all says why per node (e.g. "Insufficient <resource>"),
+            # which tells the user more than the enqueue verdict alone
+            key = (t.spec_key, job.queue)
+            per_node = explained.get(key)
+            if per_node is None:
+                per_node = explained[key] = ssn.explain(t)
+            if per_node.startswith("0/"):
+                msg = per_node
+            else:
+                msg = f"pod group is not ready: {ssn.job_messages.get(job.uid, 'waiting to be enqueued')}"
         if msg is None:
             key = (t.spec_key, job.queue)
             msg = explained.get(key)

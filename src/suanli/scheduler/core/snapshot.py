@@ -20,6 +20,8 @@ caches (and what the simulator calls with synthetic objects). Contract:
   (uid ``"<ns>/pod-<name>"``) in the pod's ``scheduling.volcano.sh/queue-name``
   annotation or the default queue, with minResources = the pod's request.
   Volcano's per-task name comes from annotation ``volcano.sh/task-spec``.
+  A pending pod naming a PodGroup that is not in ``podgroups`` is left out
+  (not schedulable until its PodGroup is known, as in Volcano's cache).
 * **Queues** → :class:`QueueInfo` (``scheduling.volcano.sh/v1beta1`` spec:
   weight, capability, deserved, guarantee.resource, reclaimable, parent,
   affinity.nodeGroupAffinity/nodeGroupAntiAffinity; status.state). A queue
@@ -409,6 +411,8 @@ def snapshot_from_objects(
         group = ann.get(GROUP_NAME_ANNOTATION)
         job_key = f"{ns}/{group}" if group else f"{ns}/pod-{name}"
         job = jobs.get(job_key)
+        if job is None and group and status is TaskStatus.PENDING:
+            continue  # its PodGroup is not (yet) known: not schedulable, as in Volcano's cache
         if job is None:
             job = JobInfo(
                 uid=job_key,

@@ -85,6 +85,8 @@ class Allocate:
         for i, task in enumerate(tasks):
             if not ssn.queue_allocatable(queue, task):
                 ssn.task_messages[task.index] = f"queue {queue.name} resource quota insufficient"
+                # the gang's other pods would otherwise report nodes that are in fact available
+                ssn.job_messages.setdefault(job.uid, ssn.task_messages[task.index])
                 continue
             best = ssn.best_node(task)
             if best is None:
