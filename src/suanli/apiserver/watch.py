@@ -102,11 +102,12 @@ class WatchSession:
             if ev is None:
                 if watcher_closed(watcher):
                     return
-                if self._allow_bookmarks and time.monotonic() >= next_bookmark:
-                    rv = watcher.idle_revision()
+                if time.monotonic() >= next_bookmark:
+                    # advance even when bookmarks are off, or the wait above drops to 0 and spins
+                    next_bookmark = time.monotonic() + self._bookmark_interval
+                    rv = watcher.idle_revision() if self._allow_bookmarks else None
                     if rv is not None:
                         yield Emitted("BOOKMARK", rv=rv)
-                    next_bookmark = time.monotonic() + self._bookmark_interval
                 continue
             if self._match is None:
                 yield Emitted(ev.type, ev.obj)
