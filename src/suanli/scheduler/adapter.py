@@ -115,9 +115,51 @@ class LiveScheduler:
                                           ["queue", "resource"])
         self.m_queue_pending = reg.gauge("suanli_queue_pending_podgroups", "Pending PodGroups per queue.",
                                          ["queue"])
+        self._pending: set[str] = set()  # "ns/name" of unbound pods this scheduler serves
+        self._last_cycle = 0.0
+        self._dirty = True  # configuration, queues, PodGroups or priorities changed since the last cycle
+        for inf in (self.configmaps, self.queues, self.podgroups, self.priority_classes):
+            inf.add_handler(lambda _o: self._mark_dirty(), lambda _a, _b: self._mark_dirty(),
+                            lambda _o: self._mark_dirty())
+        self.pods.add_handler(self._track_pod, lambda _a, b: self._track_pod(b), self._untrack_pod)
         for inf in self.informers:
             inf.add_handler(lambda _o: self._wake.set(), lambda _a, _b: self._wake.set(),
                             lambda _o: self._wake.set())
+
+    # ------------------------------------------------------------------ is there work?
+
+    def _track_pod(self, pod: Obj) -> None:
+        meta = pod.get("metadata") or {}
+        spec = pod.get("spec") or {}
+        key = f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+        waiting = (not spec.get("nodeName") and not meta.get("deletionTimestamp")
+                   and spec.get("schedulerName", "default-scheduler") in self.snapshot_config.scheduler_names
+                   and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"))
+        if waiting:
+            self._pending.add(key)
+        else:
+            self._pending.discard(key)
+
+    def _untrack_pod(self, pod: Obj) -> None:
+        meta = pod.get("metadata") or {}
+        self._pending.discard(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+
+    def has_work(self) -> bool:
+        """A cycle can change something: pods wait, PodGroups wait to be enqueued or started, or
+        the configuration, queues or priorities changed.
+
+        Otherwise the loop only refreshes status every ``2 * period``, so node heartbeats and
+        unrelated writes do not each cost a full snapshot.
+        """
+        if self._pending or self._dirty:
+            return True
+        if any((pg.get("status") or {}).get("phase", "Pending") in ("Pending", "Inqueue")
+               for pg in self.podgroups.list()):
+            return True
+        return time.monotonic() - self._last_cycle >= 2 * self.period
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -132,7 +174,11 @@ class LiveScheduler:
                 self._wake.clear()
                 if self._stopped:
                     break
+                if not self.has_work():
+                    continue
                 started = time.perf_counter()
+                self._last_cycle = time.monotonic()
+                self._dirty = False
                 try:
                     await self.run_cycle()
                 except Exception:
