@@ -176,7 +176,10 @@ def cycles(server: Server) -> float:
     return metric_value(metrics_text(server), "suanli_scheduler_cycle_duration_seconds_count") or 0.0
 
 
-def wait_cycles(server: Server, n: int = 2) -> None:
-    """Wait until the scheduler has completed ``n`` more cycles (a deadline, not a sleep)."""
-    start = cycles(server)
+def wait_cycles(server: Server, n: int = 2, *, since: float | None = None) -> None:
+    """Wait until the scheduler has completed ``n`` more cycles than ``since`` (default: now).
+
+    Read ``since`` *before* a change that triggers a cycle, or the cycle may already be counted.
+    """
+    start = cycles(server) if since is None else since
     wait_until(lambda: cycles(server) >= start + n, timeout=15, what=f"{n} more scheduling cycles")

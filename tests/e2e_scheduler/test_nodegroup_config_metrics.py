@@ -12,6 +12,7 @@ from tests.e2e.conftest import K, manifest, wait_until
 from tests.e2e_hardware.conftest import EXAMPLES
 from tests.e2e_scheduler.conftest import (
     NODEGROUP_LABEL,
+    cycles,
     metric_value,
     metrics_text,
     set_scheduler_config,
@@ -95,13 +96,15 @@ def test_config_reload_switches_scoring_and_rejects_an_invalid_config(
 ) -> None:
     kc("label", "node", "--all", f"{NODEGROUP_LABEL}-")
     # binpack: pods pile onto one node; nodeorder (least allocated): they spread
+    before = cycles(demo_server)
     set_scheduler_config(kc, conf_with("binpack"))
-    wait_cycles(demo_server)  # the next cycles read the new ConfigMap
+    wait_cycles(demo_server, 1, since=before)  # a ConfigMap change triggers a cycle, which reads it
     hk("apply", "-f", "-", input=manifest(vcjob("packed", 3, {"cpu": "32"}, min_available=3, node_selector=ARM)))
     packed = wait_bound(hk, "packed", 3)
     assert len(set(packed.values())) == 1, packed
+    before = cycles(demo_server)
     set_scheduler_config(kc, conf_with("nodeorder"))
-    wait_cycles(demo_server)
+    wait_cycles(demo_server, 1, since=before)
     hk("apply", "-f", "-", input=manifest(vcjob("spread", 3, {"cpu": "32"}, min_available=3, node_selector=ARM)))
     spread = wait_bound(hk, "spread", 3)
     assert len(set(spread.values())) == 3, spread
@@ -112,8 +115,7 @@ def test_config_reload_switches_scoring_and_rejects_an_invalid_config(
                    "jsonpath={.items[*].reason}"),
         timeout=15, what="a Warning event on the invalid ConfigMap")
     assert "InvalidConfiguration" in events
-    # the previous (nodeorder) configuration stays in force
-    wait_cycles(demo_server)
+    # the previous (nodeorder) configuration stays in force (the cycle that read it sent the Warning)
     hk("apply", "-f", "-", input=manifest(vcjob("still", 3, {"cpu": "32"}, min_available=3, node_selector=ARM)))
     assert len(set(wait_bound(hk, "still", 3).values())) > 1
 

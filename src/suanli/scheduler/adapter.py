@@ -116,7 +116,6 @@ class LiveScheduler:
         self.m_queue_pending = reg.gauge("suanli_queue_pending_podgroups", "Pending PodGroups per queue.",
                                          ["queue"])
         self._pending: set[str] = set()  # "ns/name" of unbound pods this scheduler serves
-        self._last_cycle = 0.0
         self._dirty = True  # configuration, queues, PodGroups or priorities changed since the last cycle
         for inf in (self.configmaps, self.queues, self.podgroups, self.priority_classes):
             inf.add_handler(lambda _o: self._mark_dirty(), lambda _a, _b: self._mark_dirty(),
@@ -139,27 +138,29 @@ class LiveScheduler:
             self._pending.add(key)
         else:
             self._pending.discard(key)
+            if spec.get("nodeName"):
+                self._dirty = True  # node usage and queue allocation change with bound pods
 
     def _untrack_pod(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
         self._pending.discard(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
+        if (pod.get("spec") or {}).get("nodeName"):
+            self._dirty = True
 
     def _mark_dirty(self) -> None:
         self._dirty = True
 
     def has_work(self) -> bool:
         """A cycle can change something: pods wait, PodGroups wait to be enqueued or started, or
-        the configuration, queues or priorities changed.
+        bound pods, the configuration, queues, PodGroups or priorities changed.
 
-        Otherwise the loop only refreshes status every ``2 * period``, so node heartbeats and
-        unrelated writes do not each cost a full snapshot.
+        Node heartbeats and pods of other schedulers that are not bound cost no cycle, so a
+        busy API server is not stalled by snapshots it does not need.
         """
         if self._pending or self._dirty:
             return True
-        if any((pg.get("status") or {}).get("phase", "Pending") in ("Pending", "Inqueue")
-               for pg in self.podgroups.list()):
-            return True
-        return time.monotonic() - self._last_cycle >= 2 * self.period
+        return any((pg.get("status") or {}).get("phase", "Pending") in ("Pending", "Inqueue")
+                   for pg in self.podgroups.list())
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -177,7 +178,6 @@ class LiveScheduler:
                 if not self.has_work():
                     continue
                 started = time.perf_counter()
-                self._last_cycle = time.monotonic()
                 self._dirty = False
                 try:
                     await self.run_cycle()
