@@ -51,6 +51,7 @@ import orjson
 import uvloop
 
 from bench._common import Conn, Server, fmt_spread, machine_info, percentile, request_bytes, start_server
+from bench.bench_scheduler_core import DEVICE_CONF
 
 _MP = mp.get_context("fork")
 BASIC_ALLOC = {"cpu": "4", "memory": "32Gi", "pods": "110"}
@@ -63,20 +64,6 @@ GPU_ALLOC = {
 }
 NPU_ALLOC = {"cpu": "192", "memory": "1536Gi", "pods": "110", "huawei.com/Ascend910": "8"}
 NPU_TOPOLOGY = json.dumps({"huawei.com/Ascend910": [[0, 1, 2, 3], [4, 5, 6, 7]]})
-DEVICE_CONF = """actions: "enqueue, allocate, backfill"
-tiers:
-- plugins:
-  - name: priority
-  - name: gang
-  - name: conformance
-- plugins:
-  - name: overcommit
-  - name: drf
-  - name: predicates
-  - name: proportion
-  - name: nodeorder
-  - name: deviceshare
-"""
 PROCS, CONNS = 2, 16
 
 

@@ -26,24 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from suanli.scheduler.core import SchedulerConfig, Snapshot, parse_config, schedule, snapshot_from_objects
+from suanli.scheduler.core.config import DEFAULT_CONFIG_TEXT
 
 Obj = dict[str, Any]
 
-DEVICE_CONF = """
-actions: "enqueue, allocate, backfill"
-tiers:
-- plugins:
-  - name: priority
-  - name: gang
-  - name: conformance
-- plugins:
-  - name: overcommit
-  - name: drf
-  - name: predicates
-  - name: proportion
-  - name: nodeorder
-  - name: deviceshare
-"""
+# Volcano's default configuration with the deviceshare plugin added to the second tier
+DEVICE_CONF = DEFAULT_CONFIG_TEXT + "  - name: deviceshare\n"
 
 
 def node(name: str, alloc: dict[str, str], annotations: dict[str, str] | None = None) -> Obj:

@@ -122,6 +122,15 @@ def _spec_write(request: AdmissionRequest) -> Obj | None:
     return request.obj
 
 
+def _writable_spec(request: AdmissionRequest) -> dict[str, Any] | None:
+    """The ``spec`` (created if absent) of a main-resource CREATE/UPDATE, for defaulting; else ``None``."""
+    obj = _spec_write(request)
+    if obj is None:
+        return None
+    spec = obj.setdefault("spec", {})
+    return spec if isinstance(spec, dict) else None
+
+
 def _spec(obj: Obj | None) -> dict[str, Any]:
     spec = (obj or {}).get("spec")
     return spec if isinstance(spec, dict) else {}
@@ -195,11 +204,8 @@ class QueueDefaults:
     resources: frozenset[str] = frozenset({QUEUES_KEY})
 
     def mutate(self, request: AdmissionRequest) -> None:
-        obj = _spec_write(request)
-        if obj is None:
-            return
-        spec = obj.setdefault("spec", {})
-        if not isinstance(spec, dict):
+        spec = _writable_spec(request)
+        if spec is None:
             return
         if not spec.get("weight"):
             spec["weight"] = 1
@@ -352,11 +358,8 @@ class JobDefaults:
     resources: frozenset[str] = frozenset({JOBS_KEY})
 
     def mutate(self, request: AdmissionRequest) -> None:
-        obj = _spec_write(request)
-        if obj is None:
-            return
-        spec = obj.setdefault("spec", {})
-        if not isinstance(spec, dict):
+        spec = _writable_spec(request)
+        if spec is None:
             return
         if not spec.get("queue"):
             spec["queue"] = DEFAULT_QUEUE
