@@ -471,12 +471,12 @@ def _serve(argv: list[str]) -> None:
     orig_cycle, orig_schedule, orig_snapshot = (
         adapter.LiveScheduler.run_cycle,
         adapter.schedule,
-        adapter.snapshot_from_objects,
+        adapter.LiveScheduler.build_snapshot,
     )
 
-    def timed_snapshot(*a: Any, **kw: Any) -> Any:
+    def timed_snapshot(self: Any) -> Any:
         t0 = time.perf_counter()
-        snap = orig_snapshot(*a, **kw)
+        snap = orig_snapshot(self)
         current["snapshot"] = time.perf_counter() - t0
         current["pending"] = float(sum(1 for t in snap.tasks if t.node < 0))
         return snap
@@ -497,7 +497,7 @@ def _serve(argv: list[str]) -> None:
         records.append({"start": start, "total": time.perf_counter() - t0, **current})
         return d
 
-    adapter.snapshot_from_objects = timed_snapshot  # type: ignore[assignment]
+    adapter.LiveScheduler.build_snapshot = timed_snapshot  # type: ignore[method-assign]
     adapter.schedule = timed_schedule  # type: ignore[assignment]
     adapter.LiveScheduler.run_cycle = timed_cycle  # type: ignore[method-assign]
     prof = cProfile.Profile()

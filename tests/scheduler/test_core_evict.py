@@ -195,6 +195,26 @@ def test_gpu_reclaimer_evicts_only_the_gpu_holder() -> None:
     assert evicted == ["agpu"] and pipelined == ["b0"]
 
 
+def test_gpu_reclaimer_with_free_cpu_leaves_cpu_only_pods_running() -> None:
+    # CPU is idle on the node; only the GPU is lacking, so only the GPU holder may go, whatever the
+    # victims' order (the CPU-only pods are newer, so they come first in eviction order).
+    pods = [build_pod("ns", "a0gpu", node="n0", phase="Running", req={"cpu": "1", "nvidia.com/gpu": "1"},
+                      group="a0gpu", preemptable=True)]
+    pods += [build_pod("ns", f"a{i}", node="n0", phase="Running", req={"cpu": "1"}, group=f"a{i}",
+                       preemptable=True) for i in range(1, 4)]
+    pods.append(build_pod("ns", "b0", req={"cpu": "1", "nvidia.com/gpu": "1"}, group="b0"))
+    pgs = [build_podgroup("ns", g, "a", 1, phase="Running") for g in ("a0gpu", "a1", "a2", "a3")]
+    pgs.append(build_podgroup("ns", "b0", "b", 1, phase="Inqueue"))
+    queues = [
+        build_queue("a", deserved={"cpu": "1", "nvidia.com/gpu": "0"}),
+        build_queue("b", deserved={"cpu": "2", "nvidia.com/gpu": "1"}),
+    ]
+    d = run([build_node("n0", {"cpu": "8", "memory": "8Gi", "nvidia.com/gpu": "1"})], pods, pgs, queues,
+            conf=CAPACITY)
+    assert [e.name for e in d.evictions] == ["a0gpu"]
+    assert [p.name for p in d.pipelined] == ["b0"]
+
+
 def test_hierarchical_capability_applies_to_children() -> None:
     conf = CAPACITY.replace("  - name: capacity", "  - name: capacity\n    enableHierarchy: true")
     queues = [

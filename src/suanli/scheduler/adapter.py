@@ -14,6 +14,11 @@ applies the decisions through the API:
 Binds in flight are *assumed* (Volcano's cache semantics): the next cycle sees the pod on
 its node even before the informer reports the bind, so nothing is placed twice.
 
+The snapshot is built incrementally: the informers' handlers feed a
+:class:`~suanli.scheduler.core.snapshot_builder.SnapshotBuilder`, so a cycle converts only the
+objects that changed since the previous one (the result equals ``snapshot_from_objects`` over
+the caches, with assumed binds applied).
+
 The configuration is Volcano's ``volcano-scheduler.conf``: from the ConfigMap
 ``volcano-scheduler-configmap`` in ``volcano-system`` (key ``volcano-scheduler.conf``)
 when it exists, else from ``--scheduler-config FILE``, else Volcano's default; a change
@@ -28,7 +33,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +48,8 @@ from suanli.runtime.metrics import MetricsRegistry, default_registry
 from suanli.scheduler.core.config import ConfigError, SchedulerConfig, parse_config
 from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Unschedulable
 from suanli.scheduler.core.scheduler import schedule
-from suanli.scheduler.core.snapshot import SnapshotConfig, snapshot_from_objects
+from suanli.scheduler.core.snapshot import Snapshot, SnapshotConfig
+from suanli.scheduler.core.snapshot_builder import SnapshotBuilder
 
 __all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler"]
 
@@ -61,6 +67,12 @@ CONFIGMAP_NAMESPACE = "volcano-system"
 CONFIGMAP_KEY = "volcano-scheduler.conf"
 COMPONENT = "volcano"
 _BIND_CONCURRENCY = 256
+_ASSUME_TTL = 30.0  # seconds an assumed bind stands in for the informer's view
+
+
+def _updated(upsert: Callable[[Obj], None]) -> Callable[[Obj, Obj], None]:
+    """An informer ``on_update`` handler that upserts the new object."""
+    return lambda _old, new: upsert(new)
 
 
 def _without_counts(message: str) -> str:
@@ -94,6 +106,16 @@ class LiveScheduler:
                           self.configmaps)
         self.events = EventRecorder(client, COMPONENT)
         self._assumed: dict[str, tuple[str, float]] = {}  # pod uid -> (node, when)
+        self.snapshots = SnapshotBuilder(self.snapshot_config)
+        b = self.snapshots
+        feeds: tuple[tuple[Informer, Callable[[Obj], None], Callable[[Obj], None]], ...] = (
+            (self.nodes, b.upsert_node, b.remove_node),
+            (self.pods, b.upsert_pod, b.remove_pod),
+            (self.podgroups, b.upsert_podgroup, b.remove_podgroup),
+            (self.queues, b.upsert_queue, b.remove_queue),
+            (self.priority_classes, b.upsert_priority_class, b.remove_priority_class))
+        for inf, upsert, remove in feeds:
+            inf.add_handler(upsert, _updated(upsert), remove)
         self._evicting: set[str] = set()
         self._last_unschedulable: dict[str, str] = {}
         self._last_pg_status: dict[str, Any] = {}
@@ -140,10 +162,13 @@ class LiveScheduler:
             self._pending.discard(key)
             if spec.get("nodeName"):
                 self._dirty = True  # node usage and queue allocation change with bound pods
+                if self._assumed:
+                    self._assumed.pop(str(meta.get("uid")), None)  # the informer has caught up with the bind
 
     def _untrack_pod(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
         self._pending.discard(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
+        self._evicting.discard(str(meta.get("uid")))
         if (pod.get("spec") or {}).get("nodeName"):
             self._dirty = True
 
@@ -225,28 +250,24 @@ class LiveScheduler:
                     self.events.record(cm, "Warning", "InvalidConfiguration", str(err)))
         return self.config
 
-    def _pods_for_snapshot(self) -> list[Obj]:
-        now = time.monotonic()
-        pods = self.pods.list()
-        out: list[Obj] = []
-        for pod in pods:
-            uid = str(pod["metadata"].get("uid"))
-            assumed = self._assumed.get(uid)
-            if assumed is not None:
-                if (pod.get("spec") or {}).get("nodeName") or now - assumed[1] > 30:
+    def build_snapshot(self) -> Snapshot:
+        """The snapshot of the informer caches, with binds still in flight assumed.
+
+        An assumption lapses when the informer shows the pod bound (``_track_pod``) or after
+        ``_ASSUME_TTL`` seconds (the bind was lost: the pod is pending again).
+        """
+        if self._assumed:
+            now = time.monotonic()
+            for uid, (_node, when) in list(self._assumed.items()):
+                if now - when > _ASSUME_TTL:
                     del self._assumed[uid]
-                else:
-                    pod = {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": assumed[0]}}
-            out.append(pod)
-        self._evicting &= {str(p["metadata"].get("uid")) for p in pods}
-        return out
+                    self.snapshots.forget(uid)
+        return self.snapshots.snapshot()
 
     async def run_cycle(self) -> Decisions:
         start = time.perf_counter()
         config = self.current_config()
-        snapshot = snapshot_from_objects(self.nodes.list(), self._pods_for_snapshot(), self.podgroups.list(),
-                                         self.queues.list(), self.priority_classes.list(),
-                                         config=self.snapshot_config)
+        snapshot = self.build_snapshot()
         decisions = schedule(snapshot, config)
         await self._apply(decisions)
         self.m_cycle.observe(time.perf_counter() - start)
@@ -287,6 +308,7 @@ class LiveScheduler:
 
     async def _bind(self, b: Bind) -> None:
         self._assumed[b.uid] = (b.node, time.monotonic())
+        self.snapshots.assume(b.uid, b.node)
         try:
             if b.annotations:
                 await self.client.patch(PODS, b.name, {"metadata": {"annotations": dict(b.annotations)}},
@@ -294,6 +316,7 @@ class LiveScheduler:
             await self.client.bind(b.name, b.namespace, b.node)
         except ApiError as err:
             self._assumed.pop(b.uid, None)
+            self.snapshots.forget(b.uid)
             self.m_attempts.inc(1, "error")
             log.debug("binding %s/%s to %s failed: %s", b.namespace, b.name, b.node, err)
             return

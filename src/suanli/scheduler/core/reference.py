@@ -6,6 +6,8 @@ is a :class:`Session` whose :meth:`best_node` loops over nodes using these
 functions for the ``predicates``, ``nodeorder``, ``binpack`` and ``nodegroup``
 plugins (other plugins' callbacks are called one node at a time), so running
 the same actions on it must give the same decisions as the fast session.
+:func:`reference_decisions` renders a session's outcome task by task and job by job,
+to check the vectorised :func:`~suanli.scheduler.core.scheduler.decisions_of`.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import numpy as np
 from suanli.apimachinery.nodeaffinity import requirement_matches
 from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core.config import SchedulerConfig
+from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Pipelined, Unschedulable
 from suanli.scheduler.core.plugins._match import first_untolerated, tolerates
 from suanli.scheduler.core.plugins.predicates import UNSCHEDULABLE_TAINT, host_ports, ports_conflict
-from suanli.scheduler.core.resources import CPU, MEMORY, PODS, BoolArray, FloatArray
+from suanli.scheduler.core.resources import CPU, MEMORY, PODS, BoolArray, FloatArray, format_amount
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import Snapshot, TaskInfo
+from suanli.scheduler.core.snapshot import JobInfo, Snapshot, TaskInfo, TaskStatus
 
 __all__ = [
     "ReferenceSession",
@@ -34,6 +37,7 @@ __all__ = [
     "least_requested",
     "most_requested",
     "node_affinity_ok",
+    "reference_decisions",
     "reference_schedule",
 ]
 
@@ -185,3 +189,96 @@ def reference_schedule(snapshot: Snapshot, config: SchedulerConfig) -> Session:
         registry.action(name).execute(ssn)
     ssn.close()
     return ssn
+
+
+# ------------------------------------------------------------------------------ decisions
+
+_REF_ALLOCATED = (TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING)
+
+
+def _ref_job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[str, Any]:
+    statuses = [ssn.status[i] for i in job.tasks]
+    allocated = sum(1 for st in statuses if st in _REF_ALLOCATED or st is TaskStatus.SUCCEEDED)
+    done = (TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.SUCCEEDED)
+    bound = sum(1 for i in job.tasks if ssn.status[i] in done or i in ssn.binds)
+    phase = ssn.job_phase[job.uid]
+    if phase != "Pending" and bound >= job.min_member and allocated >= job.min_member and job.min_member > 0:
+        phase = "Running"
+    pending = [i for i in job.tasks if ssn.status[i] is TaskStatus.PENDING]
+    conditions: list[dict[str, str]] = []
+    if pending and (phase != "Running" or job.uid in ssn.job_messages):
+        msg = ssn.job_messages.get(job.uid, "")
+        conditions.append(
+            {
+                "type": "Unschedulable",
+                "status": "True",
+                "reason": "NotEnoughResources" if phase != "Pending" else "NotEnqueued",
+                "message": f"{len(pending)}/{len(job.tasks)} tasks in gang unschedulable: {msg}".rstrip(": "),
+            }
+        )
+    elif job.uid in bound_jobs:
+        conditions.append(
+            {"type": "Scheduled", "status": "True", "reason": "tasks in gang are ready to be scheduled", "message": ""}
+        )
+    return {
+        "phase": phase,
+        "running": sum(1 for st in statuses if st is TaskStatus.RUNNING),
+        "succeeded": sum(1 for st in statuses if st is TaskStatus.SUCCEEDED),
+        "failed": sum(1 for st in statuses if st is TaskStatus.FAILED),
+        "conditions": conditions,
+    }
+
+
+def reference_decisions(ssn: Session) -> Decisions:
+    """:func:`~suanli.scheduler.core.scheduler.decisions_of` computed the plain way: every
+    task and every job visited one by one (no task table, no skipped jobs)."""
+    names = ssn.snapshot.nodes.names
+    tasks = ssn.tasks
+    binds = tuple(
+        Bind(tasks[i].namespace, tasks[i].name, tasks[i].uid, names[n], dict(ssn.task_annotations.get(i, {})))
+        for i, n in sorted(ssn.binds.items())
+    )
+    pipelined = tuple(
+        Pipelined(tasks[i].namespace, tasks[i].name, tasks[i].uid, names[n])
+        for i, n in sorted(ssn.pipelined.items())
+        if i not in ssn.binds
+    )
+    evictions = tuple(Eviction(t.namespace, t.name, t.uid, names[n], r, note) for t, n, r, note in ssn.evictions)
+    unsched: list[Unschedulable] = []
+    for t in tasks:
+        if ssn.status[t.index] is not TaskStatus.PENDING:
+            continue
+        job = ssn.jobs[t.job]
+        msg = ssn.task_messages.get(t.index)
+        if msg is None and ssn.job_phase[job.uid] == "Pending":
+            per_node = ssn.explain(t)
+            if per_node.startswith("0/"):
+                msg = per_node
+            else:
+                msg = f"pod group is not ready: {ssn.job_messages.get(job.uid, 'waiting to be enqueued')}"
+        if msg is None:
+            msg = ssn.explain(t)
+            if not msg.startswith("0/") and job.uid in ssn.job_messages:
+                msg = f"pod group {job.name} is not ready: {ssn.job_messages[job.uid]}"
+        unsched.append(Unschedulable(t.namespace, t.name, t.uid, msg))
+    bound_jobs = {ssn.tasks[i].job for i in ssn.binds}
+    pg_status = {uid: _ref_job_status(ssn, j, bound_jobs) for uid, j in ssn.jobs.items() if not j.synthetic}
+    allocated = {q: np.zeros(ssn.D) for q in ssn.queues}
+    for t in tasks:
+        qname = ssn.jobs[t.job].queue
+        if qname in allocated and ssn.status[t.index] in _REF_ALLOCATED:
+            allocated[qname] += t.request
+    counts = {q: {"running": 0, "pending": 0, "inqueue": 0, "completed": 0} for q in ssn.queues}
+    buckets = {"Running": "running", "Pending": "pending", "Inqueue": "inqueue", "Completed": "completed"}
+    for j in ssn.jobs.values():
+        if j.queue in counts:
+            bucket = buckets.get(_ref_job_status(ssn, j, bound_jobs)["phase"])
+            if bucket:
+                counts[j.queue][bucket] += 1
+    q_status: dict[str, dict[str, Any]] = {}
+    for name, q in ssn.queues.items():
+        st: dict[str, Any] = {"state": q.state, **counts[name], "allocated": format_amount(ssn.dims, allocated[name])}
+        if name in ssn.queue_deserved:
+            st["deserved"] = format_amount(ssn.dims, ssn.queue_deserved[name])
+        q_status[name] = st
+    return Decisions(binds, evictions, pipelined, tuple(unsched), pg_status, q_status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from suanli.scheduler.core import registry
 from suanli.scheduler.core.config import DEFAULT_CONFIG, SchedulerConfig
 from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Pipelined, Unschedulable
-from suanli.scheduler.core.resources import format_amount
+from suanli.scheduler.core.resources import FloatArray, format_amount
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, Snapshot, TaskStatus
 
@@ -33,18 +34,47 @@ def schedule(snapshot: Snapshot, config: SchedulerConfig | None = None) -> Decis
     return decisions_of(run_session(snapshot, config))
 
 
-def _job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[str, Any]:
-    statuses = [ssn.status[i] for i in job.tasks]
-    allocated = sum(1 for s in statuses if s in _ALLOCATED or s is TaskStatus.SUCCEEDED)
-    bound = sum(
-        1
-        for i in job.tasks
-        if ssn.status[i] in (TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.SUCCEEDED) or i in ssn.binds
-    )
-    phase = ssn.job_phase[job.uid]
+def _tally(ssn: Session, job: JobInfo) -> tuple[int, int, int, int, int, int]:
+    """``(allocated, bound, running, succeeded, failed, pending)`` task counts of ``job``:
+    allocated counts Allocated/Bound/Running/Succeeded, bound counts Bound/Running/Succeeded
+    and tasks bound this cycle."""
+    status, binds = ssn.status, ssn.binds
+    allocated = bound = running = succeeded = failed = pending = 0
+    for i in job.tasks:
+        s = status[i]
+        if s is TaskStatus.PENDING:
+            pending += 1
+            bound += i in binds
+            continue
+        if s in _ALLOCATED:
+            allocated += 1
+        if s is TaskStatus.RUNNING:
+            running += 1
+            bound += 1
+        elif s is TaskStatus.SUCCEEDED:
+            succeeded += 1
+            allocated += 1
+            bound += 1
+        elif s is TaskStatus.FAILED:
+            failed += 1
+            bound += i in binds
+        elif s is TaskStatus.BOUND:
+            bound += 1
+        else:
+            bound += i in binds
+    return allocated, bound, running, succeeded, failed, pending
+
+
+def _phase(job: JobInfo, phase: str, allocated: int, bound: int) -> str:
+    """A gang that is not Pending becomes Running once ``minMember`` tasks are bound and allocated."""
     if phase != "Pending" and bound >= job.min_member and allocated >= job.min_member and job.min_member > 0:
-        phase = "Running"
-    pending = [i for i in job.tasks if ssn.status[i] is TaskStatus.PENDING]
+        return "Running"
+    return phase
+
+
+def _job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[str, Any]:
+    allocated, bound, running, succeeded, failed, pending = _tally(ssn, job)
+    phase = _phase(job, ssn.job_phase[job.uid], allocated, bound)
     conditions: list[dict[str, str]] = []
     if (pending and phase != "Running") or (pending and job.uid in ssn.job_messages):
         msg = ssn.job_messages.get(job.uid, "")
@@ -53,7 +83,7 @@ def _job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[str, A
                 "type": "Unschedulable",
                 "status": "True",
                 "reason": "NotEnoughResources" if phase != "Pending" else "NotEnqueued",
-                "message": f"{len(pending)}/{len(job.tasks)} tasks in gang unschedulable: {msg}".rstrip(": "),
+                "message": f"{pending}/{len(job.tasks)} tasks in gang unschedulable: {msg}".rstrip(": "),
             }
         )
     elif job.uid in bound_jobs:
@@ -62,11 +92,56 @@ def _job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[str, A
         )
     return {
         "phase": phase,
-        "running": sum(1 for s in statuses if s is TaskStatus.RUNNING),
-        "succeeded": sum(1 for s in statuses if s is TaskStatus.SUCCEEDED),
-        "failed": sum(1 for s in statuses if s is TaskStatus.FAILED),
+        "running": running,
+        "succeeded": succeeded,
+        "failed": failed,
         "conditions": conditions,
     }
+
+
+_BUCKET = {"Running": "running", "Pending": "pending", "Inqueue": "inqueue", "Completed": "completed"}
+
+
+def _queue_counts(ssn: Session, pg_status: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """PodGroups per queue by final phase (running / pending / inqueue / completed).
+
+    A job's final phase is its session phase except that a non-Pending gang may become
+    Running (:func:`_phase`); only jobs whose phase is neither Pending nor Running can
+    change, so the rest are counted in bulk without looking at their tasks."""
+    counts = {q: {"running": 0, "pending": 0, "inqueue": 0, "completed": 0} for q in ssn.queues}
+    if not counts:
+        return counts
+    phases = ssn.job_phase
+    tally: Counter[tuple[str, str]] = Counter(zip([j.queue for j in ssn.jobs.values()], phases.values(), strict=True))
+    for uid in [u for u, p in phases.items() if p != "Running" and p != "Pending"]:
+        job = ssn.jobs[uid]
+        st = pg_status.get(uid)
+        if st is not None:
+            final = str(st["phase"])
+        else:
+            allocated, bound, *_ = _tally(ssn, job)
+            final = _phase(job, phases[uid], allocated, bound)
+        if final != phases[uid]:
+            tally[(job.queue, phases[uid])] -= 1
+            tally[(job.queue, final)] += 1
+    for (queue, phase), n in tally.items():
+        bucket = _BUCKET.get(phase)
+        if bucket and queue in counts:
+            counts[queue][bucket] += n
+    return counts
+
+
+def _queue_allocated(ssn: Session) -> dict[str, FloatArray]:
+    """Requests of Allocated/Bound/Running tasks per existing queue: the snapshot's totals
+    corrected by the tasks whose status changed this session (all vectorised)."""
+    table = ssn.table
+    total = table.sum_by_queue(table.status_mask(_ALLOCATED))
+    if ssn.touched:
+        idx = np.array(sorted(ssn.touched), dtype=np.int64)
+        before = table.status_mask(_ALLOCATED)[idx]
+        after = np.array([ssn.status[i] in _ALLOCATED for i in idx.tolist()], dtype=np.bool_)
+        total += table.sum_by_queue(rows=idx[after & ~before]) - table.sum_by_queue(rows=idx[before & ~after])
+    return {name: total[k] for k, name in enumerate(table.queue_names)}
 
 
 def decisions_of(ssn: Session) -> Decisions:
@@ -85,9 +160,10 @@ def decisions_of(ssn: Session) -> Decisions:
     evictions = tuple(Eviction(t.namespace, t.name, t.uid, names[n], r, note) for t, n, r, note in ssn.evictions)
     unsched: list[Unschedulable] = []
     explained: dict[tuple[Any, ...], str] = {}
-    for t in tasks:
-        if ssn.status[t.index] is not TaskStatus.PENDING:
+    for i in ssn.pending_at_open:
+        if ssn.status[i] is not TaskStatus.PENDING:
             continue
+        t = tasks[i]
         job = ssn.jobs[t.job]
         msg = ssn.task_messages.get(t.index)
         if msg is None and ssn.job_phase[job.uid] == "Pending":
@@ -114,19 +190,8 @@ def decisions_of(ssn: Session) -> Decisions:
     bound_jobs = {ssn.tasks[i].job for i in ssn.binds}
     pg_status = {uid: _job_status(ssn, j, bound_jobs) for uid, j in ssn.jobs.items() if not j.synthetic}
     q_status: dict[str, dict[str, Any]] = {}
-    allocated = {q: np.zeros(ssn.D) for q in ssn.queues}
-    for t in tasks:
-        qname = ssn.jobs[t.job].queue
-        if qname in allocated and ssn.status[t.index] in _ALLOCATED:
-            allocated[qname] += t.request
-    counts = {q: {"running": 0, "pending": 0, "inqueue": 0, "completed": 0} for q in ssn.queues}
-    for uid, j in ssn.jobs.items():
-        if j.queue not in counts:
-            continue
-        phase = pg_status[uid]["phase"] if uid in pg_status else _job_status(ssn, j, bound_jobs)["phase"]
-        bucket = {"Running": "running", "Pending": "pending", "Inqueue": "inqueue", "Completed": "completed"}.get(phase)
-        if bucket:
-            counts[j.queue][bucket] += 1
+    allocated = _queue_allocated(ssn)
+    counts = _queue_counts(ssn, pg_status)
     for name, q in ssn.queues.items():
         st: dict[str, Any] = {"state": q.state, **counts[name], "allocated": format_amount(ssn.dims, allocated[name])}
         if name in ssn.queue_deserved:

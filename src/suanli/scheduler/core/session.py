@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from suanli.scheduler.core._tasktable import TaskTable
 from suanli.scheduler.core.config import PluginOption, SchedulerConfig
 from suanli.scheduler.core.decisions import summarise_reasons
 from suanli.scheduler.core.framework import (
@@ -61,9 +62,45 @@ from suanli.scheduler.core.snapshot import (
     TaskStatus,
 )
 
-__all__ = ["Session"]
+__all__ = ["JobCounts", "Session"]
 
 _CACHE_SIZE = 256
+_ROW_BY_ROW = 4  # refresh at most this many changed nodes of a cached entry one by one
+
+
+_R_ALLOCATED, _R_BOUND, _R_RUNNING, _R_SUCCEEDED = (
+    TaskStatus.ALLOCATED,
+    TaskStatus.BOUND,
+    TaskStatus.RUNNING,
+    TaskStatus.SUCCEEDED,
+)
+assert frozenset({_R_ALLOCATED, _R_BOUND, _R_RUNNING, _R_SUCCEEDED}) == READY_STATES
+
+
+class JobCounts:
+    """A job's tasks by state: ``ready`` (Allocated/Bound/Running/Succeeded) and
+    ``pipelined``; per task role too (``role_ready``/``role_pipelined``) when the job has
+    a ``minTaskMember`` (the only reader), else those stay empty."""
+
+    __slots__ = ("pipelined", "ready", "role_pipelined", "role_ready", "roles")
+
+    def __init__(self, roles: bool) -> None:
+        self.ready = 0
+        self.pipelined = 0
+        self.roles = roles
+        self.role_ready: dict[str, int] = {}
+        self.role_pipelined: dict[str, int] = {}
+
+    def add(self, role: str, status: TaskStatus, delta: int) -> None:
+        # identity tests: Enum hashing (for ``in READY_STATES``) runs Python code
+        if status is _R_RUNNING or status is _R_BOUND or status is _R_ALLOCATED or status is _R_SUCCEEDED:
+            self.ready += delta
+            if self.roles:
+                self.role_ready[role] = self.role_ready.get(role, 0) + delta
+        elif status is TaskStatus.PIPELINED:
+            self.pipelined += delta
+            if self.roles:
+                self.role_pipelined[role] = self.role_pipelined.get(role, 0) + delta
 
 
 @dataclass(slots=True)
@@ -74,6 +111,8 @@ class _Entry:
     fit_idle: BoolArray | None
     score: FloatArray
     masked: FloatArray  # score where pred & fit_future, else -inf
+    nz: list[tuple[int, float]]  # the request's non-zero dimensions
+    static: bool  # every predicate promised the task's mask never changes this session
 
 
 class Session:
@@ -98,13 +137,17 @@ class Session:
         self.queues = snapshot.queues
         self.status: list[TaskStatus] = [t.status for t in self.tasks]
         self.task_node: list[int] = [t.node for t in self.tasks]
-        self.job_phase: dict[str, str] = {j.uid: j.phase for j in self.jobs.values()}
-        self.ready_count: dict[str, int] = {}
-        self.pipe_count: dict[str, int] = {}
-        self.role_ready: dict[tuple[str, str], int] = {}
-        self.role_pipe: dict[tuple[str, str], int] = {}
-        for t in self.tasks:
-            self._count(t, t.status, 1)
+        self.job_phase: dict[str, str] = {uid: j.phase for uid, j in self.jobs.items()}
+        #: indices of the tasks pending at open, ascending (only these can be pending later)
+        self.pending_at_open: list[int] = [i for i, st in enumerate(self.status) if st is TaskStatus.PENDING]
+        pending_jobs = {self.tasks[i].job for i in self.pending_at_open}
+        #: jobs with a pending task at open, in ``jobs`` order (a superset of the jobs that have one later)
+        self.active_jobs: list[JobInfo] = [j for uid, j in self.jobs.items() if uid in pending_jobs]
+        self._counts: dict[str, JobCounts] = {}
+        self._table: TaskTable | None = None
+        self._pending_phase: list[JobInfo] | None = None
+        #: indices of tasks whose status changed at some point in this session
+        self.touched: set[int] = set()
         self.node_log: list[int] = []
         self.binds: dict[int, int] = {}
         self.pipelined: dict[int, int] = {}
@@ -120,10 +163,13 @@ class Session:
         ntiers = len(config.tiers)
         self._fns: dict[str, list[list[tuple[str, Any]]]] = {}
         self._flat: dict[str, tuple[Any, ...]] = {}
-        self._n_future = sum(1 for t in self.tasks if t.status is TaskStatus.RELEASING)
+        self._n_future = self.status.count(TaskStatus.RELEASING)
         self._ntiers = ntiers
         self._options: dict[str, tuple[int, PluginOption]] = {}
         self._predicates: list[tuple[str, PredicateFn, ReasonFn | None]] = []
+        self._static: list[Callable[[TaskInfo], bool] | None] = []
+        self._score_one: dict[int, Callable[[TaskInfo, int], float]] = {}
+        self._ones: list[Callable[[TaskInfo, int], float]] | None = None
         self.plugins: list[Plugin] = []
         for ti, tier in enumerate(config.tiers):
             for opt in tier.plugins:
@@ -132,6 +178,21 @@ class Session:
                 self.plugins.append(plugin)
         for plugin in self.plugins:
             plugin.on_session_open(self)
+
+    @property
+    def table(self) -> TaskTable:
+        """Columnar view of the snapshot's tasks (built on first use, once per session)."""
+        if self._table is None:
+            self._table = TaskTable(self.snapshot)
+        return self._table
+
+    @property
+    def pending_phase_jobs(self) -> list[JobInfo]:
+        """Jobs whose phase was ``Pending`` at open, in ``jobs`` order (phases only ever
+        move from Pending to Inqueue in a session, so this covers every Pending job)."""
+        if self._pending_phase is None:
+            self._pending_phase = [j for j in self.jobs.values() if j.phase == "Pending"]
+        return self._pending_phase
 
     # ------------------------------------------------------------------ registration
     _SWITCH = {
@@ -174,13 +235,30 @@ class Session:
     def add_task_order_fn(self, name: str, fn: TaskOrderFn) -> None:
         self._add("task_order", name, fn)
 
-    def add_predicate_fn(self, name: str, fn: PredicateFn, reasons: ReasonFn | None = None) -> None:
+    def add_predicate_fn(
+        self,
+        name: str,
+        fn: PredicateFn,
+        reasons: ReasonFn | None = None,
+        *,
+        static: Callable[[TaskInfo], bool] | None = None,
+    ) -> None:
+        """Register a predicate. ``static(task)`` true promises that ``fn(task, …)`` does not
+        change while the session places or evicts tasks, so cached masks need no refresh."""
         opt = self.option(name)
         if opt is None or opt.enabled("Predicate"):
             self._predicates.append((name, fn, reasons))
+            self._static.append(static)
 
-    def add_node_order_fn(self, name: str, fn: NodeOrderFn) -> None:
+    def add_node_order_fn(
+        self, name: str, fn: NodeOrderFn, *, one: Callable[[TaskInfo, int], float] | None = None
+    ) -> None:
+        """Register node scores. ``one(task, node)``, when given, must equal
+        ``fn(task, np.array([node]))[0]`` bit for bit; it lets a cached entry refresh one
+        node without numpy calls."""
         self._add("node_order", name, fn)
+        if one is not None:
+            self._score_one[id(fn)] = one
 
     def add_preemptable_fn(self, name: str, fn: VictimFn) -> None:
         self._add("preemptable", name, fn)
@@ -240,10 +318,16 @@ class Session:
 
     # ------------------------------------------------------------------ ordering
     def job_key(self, job: JobInfo) -> tuple[Any, ...]:
-        return (*(fn(job) for fn in self._all("job_order")), job.creation, job.uid)
+        key = [fn(job) for fn in self._all("job_order")]
+        key.append(job.creation)
+        key.append(job.uid)
+        return tuple(key)
 
     def queue_key(self, queue: QueueInfo) -> tuple[Any, ...]:
-        return (*(fn(queue) for fn in self._all("queue_order")), queue.creation, queue.name)
+        key = [fn(queue) for fn in self._all("queue_order")]
+        key.append(queue.creation)
+        key.append(queue.name)
+        return tuple(key)
 
     def task_key(self, task: TaskInfo) -> tuple[Any, ...]:
         return (*(fn(task) for fn in self._all("task_order")), task.creation, task.name, task.index)
@@ -354,6 +438,7 @@ class Session:
         e = self._cache.get(key)
         pos = len(self.node_log)
         if e is None:
+            req = task.request
             e = _Entry(
                 pos,
                 self.predicate(task, None),
@@ -361,6 +446,8 @@ class Session:
                 self.fit(task, None, future=False) if self._n_future else None,
                 self.node_scores(task, None),
                 np.empty(0),
+                [(d, v) for d, v in enumerate(req.tolist()) if v != 0],
+                all(st is not None and st(task) for st in self._static),
             )
             e.masked = np.where(e.pred & e.fit_future, e.score, -np.inf)
             self._cache[key] = e
@@ -377,12 +464,13 @@ class Session:
                 e.fit_idle = self.fit(task, None, future=False) if self._n_future else None
                 e.score = self.node_scores(task, None)
                 e.masked = np.where(e.pred & e.fit_future, e.score, -np.inf)
+            elif len(changed) == 1:
+                self._refresh_row(e, task, changed[0])
+            elif len(changed) <= _ROW_BY_ROW:
+                for r in sorted(set(changed)):
+                    self._refresh_row(e, task, r)
             else:
-                rows: IntArray = (
-                    np.array(changed, dtype=np.int64)
-                    if len(changed) == 1
-                    else np.unique(np.array(changed, dtype=np.int64))
-                )
+                rows: IntArray = np.unique(np.array(changed, dtype=np.int64))
                 e.pred[rows] = self.predicate(task, rows)
                 e.fit_future[rows] = self.fit(task, rows)
                 if e.fit_idle is not None:
@@ -392,6 +480,36 @@ class Session:
         if self._n_future and e.fit_idle is None:
             e.fit_idle = self.fit(task, None, future=False)
         return e
+
+    def _refresh_row(self, e: _Entry, task: TaskInfo, r: int) -> None:
+        """Recompute one node's row of a cached entry with scalar arithmetic (a few changed
+        nodes per lookup is the common case; numpy calls on 1-element arrays cost more)."""
+        rows: IntArray = np.array([r], dtype=np.int64)
+        if e.static:
+            ok = bool(e.pred[r])
+        else:
+            ok = bool(self.predicate(task, rows)[0])
+            e.pred[r] = ok
+        free = self._fidle[r].tolist()
+        fits = all(free[d] >= v for d, v in e.nz)
+        e.fit_future[r] = fits
+        if e.fit_idle is not None:
+            now = self._idle[r].tolist()
+            e.fit_idle[r] = all(now[d] >= v for d, v in e.nz)
+        ones = self._ones
+        if ones is None:
+            fns = tuple(self._all("node_order"))
+            ones = self._ones = (
+                [self._score_one[id(f)] for f in fns] if all(id(f) in self._score_one for f in fns) else []
+            )
+        if ones or not self._all("node_order"):
+            score = 0.0
+            for one in ones:
+                score += one(task, r)
+        else:
+            score = float(self.node_scores(task, rows)[0])
+        e.score[r] = score
+        e.masked[r] = score if ok and fits else -np.inf
 
     def feasible(self, task: TaskInfo) -> BoolArray:
         """Nodes where the task fits future-idle resources and passes every predicate."""
@@ -451,17 +569,27 @@ class Session:
         return summarise_reasons(self.N, int(remaining.sum()), counts)
 
     # ------------------------------------------------------------------ mutations
+    def counts(self, job: str) -> JobCounts:
+        """Ready/pipelined task counts of job ``job`` (uid) under the current statuses.
+
+        Computed on first use from the job's tasks, then kept current by status changes,
+        so a cycle pays only for the jobs it looks at."""
+        c = self._counts.get(job)
+        if c is None:
+            info = self.jobs[job]
+            c = self._counts[job] = JobCounts(bool(info.min_task_member))
+            status, tasks = self.status, self.tasks
+            for i in info.tasks:
+                c.add(tasks[i].role, status[i], 1)
+        return c
+
     def _count(self, task: TaskInfo, status: TaskStatus, delta: int) -> None:
-        if status in READY_STATES:
-            self.ready_count[task.job] = self.ready_count.get(task.job, 0) + delta
-            k = (task.job, task.role)
-            self.role_ready[k] = self.role_ready.get(k, 0) + delta
-        elif status is TaskStatus.PIPELINED:
-            self.pipe_count[task.job] = self.pipe_count.get(task.job, 0) + delta
-            k = (task.job, task.role)
-            self.role_pipe[k] = self.role_pipe.get(k, 0) + delta
+        c = self._counts.get(task.job)
+        if c is not None:
+            c.add(task.role, status, delta)
 
     def _set_status(self, task: TaskInfo, status: TaskStatus) -> None:
+        self.touched.add(task.index)
         self._count(task, self.status[task.index], -1)
         self.status[task.index] = status
         self._count(task, status, 1)

@@ -261,34 +261,29 @@ def _priority(spec: Obj, classes: Mapping[str, int], default: int) -> int:
 _SPEC_FIELDS = ("nodeSelector", "affinity", "tolerations", "priorityClassName")
 
 
-def _spec_key(pod: Obj, request: tuple[float, ...]) -> tuple[Any, ...]:
+def _placement(pod: Obj) -> tuple[str, list[tuple[str, str, int]], bool]:
+    """``(spec_blob, host_ports, critical)`` of a pod.
+
+    ``spec_blob`` is the placement-relevant part of its spec and annotations as canonical JSON
+    (``""`` if none; equal blobs and requests mean the same equivalence class); ``host_ports``
+    are ``(hostIP, protocol, hostPort)``; ``critical`` marks system-critical pods.
+    """
     spec = pod.get("spec") or {}
+    meta = _meta(pod)
     parts = {k: spec[k] for k in _SPEC_FIELDS if spec.get(k)}
     ports = [p for c in spec.get("containers") or [] for p in c.get("ports") or [] if p.get("hostPort")]
+    host_ports: list[tuple[str, str, int]] = []
     if ports:
         parts["ports"] = ports
-    ann = _meta(pod).get("annotations") or {}
+        host_ports = [(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"])) for p in ports]
+    ann = meta.get("annotations") or {}
     relevant = {k: v for k, v in ann.items() if k.startswith(("business.workload/", "volcano.sh/gpu", "suanli.io/"))}
     if relevant:
         parts["ann"] = relevant
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":")) if parts else ""
-    return (request, blob)
-
-
-def _host_ports(pod: Obj) -> list[tuple[str, str, int]]:
-    out = []
-    for c in (pod.get("spec") or {}).get("containers") or []:
-        for p in c.get("ports") or []:
-            hp = p.get("hostPort")
-            if hp:
-                out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(hp)))
-    return out
-
-
-def _is_critical(pod: Obj) -> bool:
-    spec = pod.get("spec") or {}
     pc = spec.get("priorityClassName") or ""
-    return pc in ("system-cluster-critical", "system-node-critical") or (_meta(pod).get("namespace") == "kube-system")
+    critical = pc in ("system-cluster-critical", "system-node-critical") or meta.get("namespace") == "kube-system"
+    return blob, host_ports, critical
 
 
 def snapshot_from_objects(
@@ -300,7 +295,12 @@ def snapshot_from_objects(
     *,
     config: SnapshotConfig | None = None,
 ) -> Snapshot:
-    """Build a :class:`Snapshot` from plain Kubernetes dicts (see module docstring)."""
+    """Build a :class:`Snapshot` from plain Kubernetes dicts (see module docstring).
+
+    The one-shot reference: :class:`~suanli.scheduler.core.snapshot_builder.SnapshotBuilder`
+    builds equal snapshots incrementally from the same per-object conversions
+    (:func:`pod_request`, ``_placement``, ``_priority``, ``_queue_info``).
+    """
     cfg = config or SnapshotConfig()
     node_list = sorted(nodes, key=lambda n: str(_meta(n).get("name", "")))
     pod_list = list(pods)
@@ -399,11 +399,12 @@ def snapshot_from_objects(
         node = node_index.get(node_name, -1) if node_name else -1
         if node_name and node < 0:
             continue  # bound to a node we do not know: ignore
+        blob, host_ports, critical = _placement(pod)
         if status in (TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.RELEASING):
             used[node] += request
             if status is TaskStatus.RELEASING:
                 releasing[node] += request
-            ports[node].update(_host_ports(pod))
+            ports[node].update(host_ports)
         ann = m.get("annotations") or {}
         ns = str(m.get("namespace", "default"))
         name = str(m.get("name", ""))
@@ -428,7 +429,6 @@ def snapshot_from_objects(
                 synthetic=group is None,
             )
             jobs[job_key] = job
-        non_pods = np.delete(request, PODS)
         t = TaskInfo(
             uid=str(m.get("uid") or f"{ns}/{name}"),
             namespace=ns,
@@ -440,11 +440,11 @@ def snapshot_from_objects(
             status=status,
             node=node,
             pod=pod,
-            best_effort=not bool(non_pods.any()),
+            best_effort=not any(v for k, v in req.items() if k != "pods"),
             preemptable=str(ann.get(PREEMPTABLE_ANNOTATION, str(cfg.default_preemptable))).lower() == "true",
-            critical=_is_critical(pod),
+            critical=critical,
             creation=str(m.get("creationTimestamp") or ""),
-            spec_key=_spec_key(pod, tuple(request.tolist())),
+            spec_key=(tuple(request.tolist()), blob),
             index=len(tasks),
         )
         tasks.append(t)

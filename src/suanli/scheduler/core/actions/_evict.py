@@ -4,9 +4,10 @@ For a task that fits no node's future-idle resources: visit nodes that pass
 the predicates (ignoring resources) in score order (ties: lowest index); on
 each, ask the tiered victim callbacks which of the filtered occupants may go;
 if evicting all of them would make the task fit, evict them in reverse task
-order (least important first) only until it fits, then pipeline the task
-there. If the task already fits somewhere, it is pipelined/allocated by the
-caller with **zero** evictions.
+order (least important first) only until it fits, skipping victims that hold
+none of the resources the task still lacks (a GPU request evicts the GPU
+holder, not a CPU-only pod), then pipeline the task there. If the task already
+fits somewhere, it is pipelined/allocated by the caller with **zero** evictions.
 """
 
 from __future__ import annotations
@@ -61,8 +62,11 @@ def evict_for(
         if not (total[need] >= req[need]).all():
             continue
         for v in sorted(victims, key=ssn.task_key, reverse=True):
-            if (ssn.future_idle()[node][need] >= req[need]).all():
+            lacking = ssn.future_idle()[node][need] < req[need]
+            if not lacking.any():
                 break
+            if not (v.request[need][lacking] > 0).any():
+                continue  # frees nothing the task still lacks (a CPU-only pod for a GPU request)
             stmt.evict(v, reason)
         stmt.pipeline(task, node)
         return True

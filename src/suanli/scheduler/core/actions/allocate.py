@@ -29,15 +29,19 @@ def schedulable_jobs(ssn: Session) -> list[JobInfo]:
     """Inqueue/Running jobs in existing queues that pass ``job_valid``; invalid ones get a message.
 
     When the configuration has no ``enqueue`` action, Pending jobs are treated as
-    Inqueue (Volcano's allocate does the same)."""
+    Inqueue (Volcano's allocate does the same). Only jobs with a pending task can
+    qualify, so just :attr:`Session.active_jobs` are examined (in ``jobs`` order)."""
+    if "enqueue" not in ssn.config.actions:
+        for job in ssn.pending_phase_jobs:
+            if ssn.job_phase[job.uid] == "Pending" and job.queue in ssn.queues:
+                ssn.job_phase[job.uid] = "Inqueue"  # as Volcano: without the enqueue action jobs go straight in
     out = []
-    direct = "enqueue" not in ssn.config.actions
-    for job in ssn.jobs.values():
-        if direct and ssn.job_phase[job.uid] == "Pending" and job.queue in ssn.queues:
-            ssn.job_phase[job.uid] = "Inqueue"  # as Volcano: without the enqueue action jobs go straight in
+    status = ssn.status
+    pending = TaskStatus.PENDING
+    for job in ssn.active_jobs:
         if ssn.job_phase[job.uid] == "Pending" or job.queue not in ssn.queues:
             continue
-        if not any(ssn.status[i] is TaskStatus.PENDING for i in job.tasks):
+        if not any(status[i] is pending for i in job.tasks):
             continue
         invalid = ssn.job_valid(job)
         if invalid is not None:

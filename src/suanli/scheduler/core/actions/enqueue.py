@@ -18,10 +18,10 @@ class Enqueue:
     name = "enqueue"
 
     def execute(self, ssn: Session) -> None:
-        pending = [j for j in ssn.jobs.values() if ssn.job_phase[j.uid] == "Pending"]
-        pending.sort(
-            key=lambda j: (ssn.queue_key(ssn.queues[j.queue]) if j.queue in ssn.queues else (), ssn.job_key(j))
-        )
+        pending = [j for j in ssn.pending_phase_jobs if ssn.job_phase[j.uid] == "Pending"]
+        # every key is computed before any job moves, so one queue key per queue suffices
+        qkeys = {q: ssn.queue_key(ssn.queues[q]) for q in {j.queue for j in pending} if q in ssn.queues}
+        pending.sort(key=lambda j: (qkeys.get(j.queue, ()), ssn.job_key(j)))
         for job in pending:
             queue = ssn.queues.get(job.queue)
             if queue is None:

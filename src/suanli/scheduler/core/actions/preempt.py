@@ -30,7 +30,7 @@ class Preempt:
     def execute(self, ssn: Session) -> None:
         jobs = sorted(schedulable_jobs(ssn), key=lambda j: (ssn.queue_key(ssn.queues[j.queue]), ssn.job_key(j)))
         for job in jobs:
-            if not ssn.job_starving(job) or (ssn.pipe_count.get(job.uid, 0) and ssn.job_pipelined(job)):
+            if not ssn.job_starving(job) or (ssn.counts(job.uid).pipelined and ssn.job_pipelined(job)):
                 continue
             self._preempt_job(ssn, job, same_job=False)
         for job in jobs:

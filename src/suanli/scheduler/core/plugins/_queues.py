@@ -7,9 +7,9 @@ import numpy as np
 
 from suanli.scheduler.core.resources import PODS, FloatArray
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import READY_STATES, TaskInfo, TaskStatus
+from suanli.scheduler.core.snapshot import OCCUPYING, READY_STATES, JobInfo, TaskInfo, TaskStatus
 
-__all__ = ["QueueUsage", "share"]
+__all__ = ["QueueUsage", "inqueue_shortfall", "share"]
 
 
 def share(allocated: FloatArray, deserved: FloatArray) -> float:
@@ -23,30 +23,44 @@ def share(allocated: FloatArray, deserved: FloatArray) -> float:
     return out
 
 
+def inqueue_shortfall(ssn: Session) -> list[tuple[JobInfo, FloatArray]]:
+    """Inqueue jobs with ``minResources`` and what they still lack: ``max(minResources -
+    held, 0)`` where held sums their Allocated/Bound/Running/Succeeded/Pipelined tasks
+    (``jobs`` order). Only Inqueue jobs are visited."""
+    out = []
+    status = ssn.status
+    for uid in [u for u, p in ssn.job_phase.items() if p == "Inqueue"]:
+        job = ssn.jobs[uid]
+        if job.min_resources is None:
+            continue
+        got = np.zeros(ssn.D)
+        for i in job.tasks:
+            st = status[i]
+            if st in READY_STATES or st is TaskStatus.PIPELINED:
+                got += ssn.tasks[i].request
+        out.append((job, np.maximum(job.min_resources - got, 0.0)))
+    return out
+
+
 class QueueUsage:
     """``allocated[q]`` (occupying tasks), ``request[q]`` (all live tasks), ``inqueue[q]``
-    (minResources of Inqueue jobs beyond what they already hold); ``pods`` is zeroed."""
+    (minResources of Inqueue jobs beyond what they already hold); ``pods`` is zeroed.
+
+    Built when plugins open (statuses are the snapshot's then), with one vectorised
+    pass over the session's :class:`~suanli.scheduler.core._tasktable.TaskTable`."""
 
     def __init__(self, ssn: Session) -> None:
         self.ssn = ssn
         D = ssn.D
-        self.allocated: dict[str, FloatArray] = {q: np.zeros(D) for q in ssn.queues}
-        self.request: dict[str, FloatArray] = {q: np.zeros(D) for q in ssn.queues}
-        self.inqueue: dict[str, FloatArray] = {q: np.zeros(D) for q in ssn.queues}
-        for job in ssn.jobs.values():
-            if job.queue not in self.allocated:
-                continue
-            got = np.zeros(D)
-            for i in job.tasks:
-                t, st = ssn.tasks[i], ssn.status[i]
-                if st in (TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.RELEASING):
-                    self.allocated[job.queue] += t.request
-                if st in READY_STATES or st is TaskStatus.PIPELINED:
-                    got += t.request
-                if st not in (TaskStatus.SUCCEEDED, TaskStatus.FAILED):
-                    self.request[job.queue] += t.request
-            if ssn.job_phase[job.uid] == "Inqueue" and job.min_resources is not None:
-                self.inqueue[job.queue] += np.maximum(job.min_resources - got, 0.0)
+        table = ssn.table
+        allocated = table.sum_by_queue(table.status_mask(OCCUPYING))
+        request = table.sum_by_queue(~table.status_mask((TaskStatus.SUCCEEDED, TaskStatus.FAILED)))
+        self.allocated: dict[str, FloatArray] = {q: allocated[k] for k, q in enumerate(table.queue_names)}
+        self.request: dict[str, FloatArray] = {q: request[k] for k, q in enumerate(table.queue_names)}
+        self.inqueue: dict[str, FloatArray] = {q: np.zeros(D) for q in table.queue_names}
+        for job, need in inqueue_shortfall(ssn):
+            if job.queue in self.inqueue:
+                self.inqueue[job.queue] += need
         for arrs in (self.allocated, self.request, self.inqueue):
             for v in arrs.values():
                 v[PODS] = 0.0
@@ -55,7 +69,9 @@ class QueueUsage:
         return self.ssn.jobs[task.job].queue
 
     def add(self, task: TaskInfo, sign: float) -> None:
+        """Add (``sign`` +1) or remove (-1) ``task``'s request to its queue's ``allocated``."""
         q = self.queue_of(task)
-        if q in self.allocated:
-            self.allocated[q] += sign * task.request
-            self.allocated[q][PODS] = 0.0
+        a = self.allocated.get(q)
+        if a is not None:
+            (np.add if sign > 0 else np.subtract)(a, task.request, out=a)
+            a[PODS] = 0.0

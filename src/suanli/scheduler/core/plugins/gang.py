@@ -43,12 +43,12 @@ class GangPlugin(BasePlugin):
             return None
 
         def satisfied(job: JobInfo, with_pipelined: bool) -> bool:
-            n = ssn.ready_count.get(job.uid, 0) + (ssn.pipe_count.get(job.uid, 0) if with_pipelined else 0)
+            c = ssn.counts(job.uid)
+            n = c.ready + (c.pipelined if with_pipelined else 0)
             if n < job.min_member:
                 return False
             for role, need in job.min_task_member.items():
-                k = (job.uid, role)
-                got = ssn.role_ready.get(k, 0) + (ssn.role_pipe.get(k, 0) if with_pipelined else 0)
+                got = c.role_ready.get(role, 0) + (c.role_pipelined.get(role, 0) if with_pipelined else 0)
                 if got < need:
                     return False
             return True
@@ -60,7 +60,8 @@ class GangPlugin(BasePlugin):
             return PERMIT if satisfied(job, True) else REJECT
 
         def starving(job: JobInfo) -> bool:
-            return ssn.ready_count.get(job.uid, 0) + ssn.pipe_count.get(job.uid, 0) < job.min_member
+            c = ssn.counts(job.uid)
+            return c.ready + c.pipelined < job.min_member
 
         def job_order(job: JobInfo) -> int:
             return 1 if satisfied(job, False) else 0
@@ -70,7 +71,9 @@ class GangPlugin(BasePlugin):
             out = []
             for t in candidates:
                 job = ssn.jobs[t.job]
-                n = left.setdefault(job.uid, ssn.ready_count.get(job.uid, 0))
+                n = left.get(job.uid)
+                if n is None:
+                    n = left[job.uid] = ssn.counts(job.uid).ready
                 if n > job.min_member:
                     left[job.uid] = n - 1
                     out.append(t)

@@ -17,6 +17,7 @@ used_r + request_r`` and ``a_r`` the allocatable of r ∈ {cpu, memory}:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,7 @@ class NodeOrderPlugin(BasePlugin):
         self.w_aff = float_arg(self.args, "nodeaffinity.weight", 1.0)
         self._pref: dict[Any, FloatArray | None] = {}
         self.index = LabelIndex(ssn.snapshot.nodes)
-        ssn.add_node_order_fn(self.name, self.score)
+        ssn.add_node_order_fn(self.name, self.score, one=self._score_one)
 
     def preferred(self, task: TaskInfo) -> FloatArray | None:
         key = task.spec_key[1]
@@ -92,6 +93,8 @@ class NodeOrderPlugin(BasePlugin):
         return out
 
     def score(self, task: TaskInfo, rows: Rows) -> FloatArray:
+        if rows is not None and len(rows) == 1:
+            return np.array([self._score_one(task, int(rows[0]))])
         ssn = self.ssn
         alloc = rows_of(ssn.allocatable, rows)
         used = rows_of(ssn.used, rows) + task.request
@@ -106,4 +109,32 @@ class NodeOrderPlugin(BasePlugin):
             pref = self.preferred(task)
             if pref is not None:
                 total += self.w_aff * rows_of(pref, rows)
+        return total
+
+    def _score_one(self, task: TaskInfo, r: int) -> float:
+        """:meth:`score` of one node with plain floats: the same IEEE operations in the same
+        order as the vectorised terms, so results are bit-identical."""
+        ssn = self.ssn
+        alloc = ssn.allocatable[r].tolist()
+        used = ssn.used[r].tolist()
+        req = task.request.tolist()
+        a0, a1 = alloc[CPU], alloc[MEMORY]
+        u0, u1 = used[CPU] + req[CPU], used[MEMORY] + req[MEMORY]
+        total = 0.0
+        if self.w_least:
+            p0 = math.floor((a0 - u0) * 100.0 / a0) if a0 > 0 and u0 <= a0 else 0.0
+            p1 = math.floor((a1 - u1) * 100.0 / a1) if a1 > 0 and u1 <= a1 else 0.0
+            total += self.w_least * math.floor((p0 + p1) / 2.0)
+        if self.w_most:
+            p0 = math.floor(u0 * 100.0 / a0) if a0 > 0 and u0 <= a0 else 0.0
+            p1 = math.floor(u1 * 100.0 / a1) if a1 > 0 and u1 <= a1 else 0.0
+            total += self.w_most * math.floor((p0 + p1) / 2.0)
+        if self.w_bal:
+            f0 = min(u0 / a0 if a0 > 0 else 1.0, 1.0)
+            f1 = min(u1 / a1 if a1 > 0 else 1.0, 1.0)
+            total += self.w_bal * math.floor((1.0 - abs(f0 - f1) / 2.0) * 100.0 + 1e-9)
+        if self.w_aff:
+            pref = self.preferred(task)
+            if pref is not None:
+                total += self.w_aff * float(pref[r])
         return total

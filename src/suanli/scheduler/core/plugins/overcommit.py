@@ -19,9 +19,10 @@ import numpy as np
 
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
+from suanli.scheduler.core.plugins._queues import inqueue_shortfall
 from suanli.scheduler.core.resources import PODS, FloatArray
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import READY_STATES, JobInfo, TaskStatus
+from suanli.scheduler.core.snapshot import JobInfo
 
 __all__ = ["DEFAULT_FACTOR", "OvercommitPlugin"]
 
@@ -39,25 +40,22 @@ class OvercommitPlugin(BasePlugin):
         total = ssn.allocatable.sum(axis=0) * factor
         self.idle: FloatArray = total - ssn.used.sum(axis=0)
         self.inqueue: FloatArray = np.zeros(ssn.D)
-        for job in ssn.jobs.values():
-            if ssn.job_phase[job.uid] == "Inqueue" and job.min_resources is not None:
-                got = np.zeros(ssn.D)
-                for i in job.tasks:
-                    if ssn.status[i] in READY_STATES or ssn.status[i] is TaskStatus.PIPELINED:
-                        got += ssn.tasks[i].request
-                self.inqueue += np.maximum(job.min_resources - got, 0.0)
+        for _, need in inqueue_shortfall(ssn):
+            self.inqueue += need
+        pods = float(self.inqueue[PODS])
 
         def enqueueable(job: JobInfo) -> int:
-            need = self._min(job)
-            asked = need > 0
-            if (self.inqueue[asked] + need[asked] <= self.idle[asked]).all():
+            need = self._min(job).tolist()
+            inq, idle = self.inqueue.tolist(), self.idle.tolist()
+            if all(inq[d] + n <= idle[d] for d, n in enumerate(need) if n > 0):
                 return PERMIT
             ssn.job_messages[job.uid] = "resource in cluster is overused"
             return REJECT
 
         def enqueued(job: JobInfo) -> bool:
             if job.min_resources is not None:
-                self.inqueue += self._min(job)
+                np.add(self.inqueue, job.min_resources, out=self.inqueue)
+                self.inqueue[PODS] = pods  # pods is never asked for; keep it as the shortfall left it
             return True
 
         ssn.add_job_enqueueable_fn(self.name, enqueueable)

@@ -20,7 +20,7 @@ import numpy as np
 
 from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core.config import PluginOption
-from suanli.scheduler.core.framework import Rows, rows_of
+from suanli.scheduler.core.framework import Rows
 from suanli.scheduler.core.plugins._match import LabelIndex, first_untolerated, terms_mask, tolerates
 from suanli.scheduler.core.resources import BoolArray
 from suanli.scheduler.core.session import Session
@@ -61,21 +61,38 @@ class PredicatesPlugin:
     def __init__(self, option: PluginOption) -> None:
         self.option = option
         self._static: dict[Any, tuple[BoolArray, BoolArray, BoolArray, list[str | None]]] = {}
+        self._combined: dict[Any, BoolArray] = {}
+        self._wanted: dict[Any, list[tuple[str, str, int]]] = {}
 
     def on_session_open(self, ssn: Session) -> None:
         self.ssn = ssn
         self.index = LabelIndex(ssn.snapshot.nodes)
-        nodes = ssn.snapshot.nodes
-        self.ports: list[set[tuple[str, str, int]]] = [set(p) for p in nodes.host_ports]
+        self._ports: list[set[tuple[str, str, int]]] | None = None
         self.placed_ports: dict[int, list[tuple[str, str, int]]] = {}
-        ssn.add_predicate_fn(self.name, self.predicate, self.reasons)
+        ssn.add_predicate_fn(self.name, self.predicate, self.reasons, static=lambda task: not self._want(task))
         ssn.add_event_handler(self)
+
+    def _want(self, task: TaskInfo) -> list[tuple[str, str, int]]:
+        """The task's host ports, parsed once per pod spec (``spec_key`` covers them)."""
+        key = task.spec_key[1]
+        got = self._wanted.get(key)
+        if got is None:
+            got = self._wanted[key] = host_ports(task.pod)
+        return got
 
     def on_session_close(self, ssn: Session) -> None:
         pass
 
+    @property
+    def ports(self) -> list[set[tuple[str, str, int]]]:
+        """Host ports in use per node (snapshot's plus those placed this cycle); copied from
+        the snapshot on first use, as most cycles place no pod with host ports."""
+        if self._ports is None:
+            self._ports = [set(p) for p in self.ssn.snapshot.nodes.host_ports]
+        return self._ports
+
     def allocate(self, task: TaskInfo, node: int) -> None:
-        want = host_ports(task.pod)
+        want = self._want(task)
         if want:
             self.ports[node].update(want)
             self.placed_ports[task.index] = want
@@ -117,15 +134,19 @@ class PredicatesPlugin:
         return out
 
     def _ports_ok(self, task: TaskInfo, rows: Rows) -> BoolArray | None:
-        want = host_ports(task.pod)
+        want = self._want(task)
         if not want:
             return None
         idx = range(self.ssn.N) if rows is None else rows.tolist()
         return np.array([not ports_conflict(want, self.ports[i]) for i in idx], dtype=np.bool_)
 
     def predicate(self, task: TaskInfo, rows: Rows) -> BoolArray:
-        sched, aff, taint_ok, _ = self._masks(task)
-        mask: BoolArray = rows_of(sched, rows) & rows_of(aff, rows) & rows_of(taint_ok, rows)
+        key = task.spec_key[1]
+        combined = self._combined.get(key)
+        if combined is None:
+            sched, aff, taint_ok, _ = self._masks(task)
+            combined = self._combined[key] = sched & aff & taint_ok
+        mask: BoolArray = combined.copy() if rows is None else combined[rows]
         ports = self._ports_ok(task, rows)
         if ports is not None:
             mask &= ports

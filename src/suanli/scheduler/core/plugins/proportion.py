@@ -94,14 +94,19 @@ class ProportionPlugin(BasePlugin):
         def queue_order(queue: QueueInfo) -> float:
             return share(self.usage.allocated[queue.name], self.deserved[queue.name])
 
+        # plain-float comparisons below: the same IEEE operations as the array forms
+        # (``(deserved <= allocated).all()`` …), without per-call numpy overhead
         def overused(queue: QueueInfo) -> bool:
-            return bool((self.deserved[queue.name] <= self.usage.allocated[queue.name]).all())
+            alloc = self.usage.allocated[queue.name].tolist()
+            return all(d <= a for d, a in zip(self.deserved[queue.name].tolist(), alloc, strict=True))
 
         def allocatable(queue: QueueInfo, task: TaskInfo) -> bool:
-            asked = task.request > 0
-            asked[PODS] = False
-            after = self.usage.allocated[queue.name] + task.request
-            return bool((after[asked] <= self.deserved[queue.name][asked] + 1e-9).all())
+            alloc = self.usage.allocated[queue.name].tolist()
+            deserved = self.deserved[queue.name].tolist()
+            for d, r in enumerate(task.request.tolist()):
+                if r > 0 and d != PODS and not alloc[d] + r <= deserved[d] + 1e-9:
+                    return False
+            return True
 
         def reclaimable(actor: TaskInfo, candidates: Sequence[TaskInfo]) -> list[TaskInfo]:
             left: dict[str, FloatArray] = {}
@@ -124,20 +129,21 @@ class ProportionPlugin(BasePlugin):
                 return REJECT
             if job.min_resources is None:
                 return PERMIT
-            need = job.min_resources.copy()
+            need = job.min_resources.tolist()
             need[PODS] = 0.0
-            asked = need > 0
-            after = self.usage.allocated[queue.name] + self.usage.inqueue[queue.name] + need
-            if (after[asked] <= queue.capability[asked]).all():
+            alloc = self.usage.allocated[queue.name].tolist()
+            inq = self.usage.inqueue[queue.name].tolist()
+            cap = queue.capability.tolist()
+            if all(alloc[d] + inq[d] + n <= cap[d] for d, n in enumerate(need) if n > 0):
                 return PERMIT
             ssn.job_messages[job.uid] = f"queue {queue.name} capability exceeded"
             return REJECT
 
         def enqueued(job: JobInfo) -> bool:
-            if job.min_resources is not None and job.queue in self.usage.inqueue:
-                need = job.min_resources.copy()
-                need[PODS] = 0.0
-                self.usage.inqueue[job.queue] += need
+            inq = self.usage.inqueue.get(job.queue)
+            if job.min_resources is not None and inq is not None:
+                np.add(inq, job.min_resources, out=inq)
+                inq[PODS] = 0.0  # as adding the request with pods zeroed: inqueue's pods stay 0
             return True
 
         ssn.add_queue_order_fn(self.name, queue_order)
