@@ -462,10 +462,17 @@ class ApiApp:
 
     @staticmethod
     def _loads_yaml(body: bytes) -> Any:
+        """YAML → JSON data; YAML that has no JSON form (e.g. lone UTF-16 surrogates from ``"\\ud800"``
+        escapes, which JSON text cannot carry) is a 400, not a 500 when it is stored or echoed."""
         try:
-            return yaml.safe_load(body)
+            data = yaml.safe_load(body)
         except yaml.YAMLError as exc:
             raise ApiError.bad_request(f"error converting YAML to JSON: {exc}") from None
+        try:
+            orjson.dumps(data)
+        except TypeError as exc:  # orjson.JSONEncodeError: surrogates, non-string keys, timestamps…
+            raise ApiError.bad_request(f"error converting YAML to JSON: {exc}") from None
+        return data
 
     def _decode_patch(self, req: _Request, ptype: str) -> Any:
         if ptype == "apply":

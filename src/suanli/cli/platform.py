@@ -43,6 +43,7 @@ from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
 from suanli.node.nfd.crds import ensure_crds, nfd_crds
+from suanli.runtime.informer_factory import SharedInformerFactory
 from suanli.runtime.metrics import default_registry
 from suanli.scheduler.adapter import LiveScheduler
 from suanli.storage import Store
@@ -119,6 +120,8 @@ class Platform:
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
                           bookmark_interval=options.bookmark_interval)
         self.client = LocalClient(self.service)
+        # One informer per watched resource for every in-process controller (see informer_factory).
+        self.informers = SharedInformerFactory(self.client)
         self.app.add_text_route("/metrics", default_registry().render)
         # GPUs have no operator in the demo pool, so only NPU and KAE devices wait for theirs.
         self.devices = registry_for_profiles(operator_classes=frozenset({"npu", "kae"}))
@@ -177,20 +180,21 @@ class Platform:
                                                       "metadata": {"name": name}})
 
     async def _start_controllers(self) -> None:
+        shared = self.informers
         controllers: list[Any] = [
-            GarbageCollector(self.client, self.registry),
-            NamespaceController(self.client, self.registry),
-            ReplicaSetController(self.client),
-            DeploymentController(self.client),
-            JobController(self.client),
-            DaemonSetController(self.client),
-            NPUClusterPolicyController(self.client),
-            KAEClusterPolicyController(self.client),
+            GarbageCollector(self.client, self.registry, factory=shared),
+            NamespaceController(self.client, self.registry, factory=shared),
+            ReplicaSetController(self.client, factory=shared),
+            DeploymentController(self.client, factory=shared),
+            JobController(self.client, factory=shared),
+            DaemonSetController(self.client, factory=shared),
+            NPUClusterPolicyController(self.client, factory=shared),
+            KAEClusterPolicyController(self.client, factory=shared),
             NodeFeatureReporter(self.client),
             NodeFeatureRuleController(self.client),
-            PodGroupController(self.client),
-            VolcanoJobController(self.client),
-            LiveScheduler(self.client, config_file=self.options.scheduler_config),
+            PodGroupController(self.client, factory=shared),
+            VolcanoJobController(self.client, factory=shared),
+            LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
             SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
         ]
         if self.options.host_node:
@@ -199,6 +203,8 @@ class Platform:
         for ctrl in controllers:
             self._tasks.append(asyncio.create_task(ctrl.run()))
             self._stoppers.append(ctrl.stop)
+        self.informers.start()
+        self._stoppers.append(self.informers.stop)
         if self.options.demo:
             await ensure_demo_pool(self.client)
 

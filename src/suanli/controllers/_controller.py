@@ -1,10 +1,13 @@
 """A level-triggered controller skeleton: informers feed keys into a WorkQueue; workers reconcile.
 
 Subclasses register informers with :meth:`QueueController.watch` in ``__init__``, enqueue
-``namespace/name`` keys from their handlers and implement :meth:`reconcile`. Contract:
+``namespace/name`` keys from their handlers and implement :meth:`reconcile`. Informers come
+from a :class:`~suanli.runtime.informer_factory.SharedInformerFactory`: the one passed as
+``factory`` (shared with other components, started by the first and stopped by its owner),
+or a private one the controller creates, starts and stops itself. Contract:
 
-* :meth:`run` starts every informer, waits until all have listed once, then runs
-  ``workers`` workers until :meth:`stop`;
+* :meth:`run` starts the factory's informers, waits until the controller's own have listed
+  once, then runs ``workers`` workers until :meth:`stop`;
 * a reconcile that raises is retried with the queue's per-key exponential backoff
   (409 conflicts quietly, anything else logged); a clean one resets the backoff;
 * a key is never reconciled by two workers at once (WorkQueue semantics).
@@ -13,7 +16,6 @@ Subclasses register informers with :meth:`QueueController.watch` in ``__init__``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from suanli.apimachinery.errors import ApiError
@@ -21,6 +23,7 @@ from suanli.apimachinery.gvr import GVR
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
 from suanli.runtime.informer import IndexFunc, Informer
+from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 from suanli.runtime.workqueue import QueueShutDown, WorkQueue
 
 __all__ = ["QueueController"]
@@ -33,17 +36,19 @@ class QueueController:
 
     name = "controller"
 
-    def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2) -> None:
+    def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2,
+                 factory: SharedInformerFactory | None = None) -> None:
         self.client = client
         self.clock: Clock = clock or RealClock()
         self.workers = workers
         self.queue: WorkQueue[str] = WorkQueue(clock=self.clock, name=self.name)
+        self.factory, self._owns_factory = resolve_factory(client, factory, self.clock)
         self.informers: list[Informer] = []
         self._stopped = asyncio.Event()
 
     def watch(self, gvr: GVR, *, indexers: dict[str, IndexFunc] | None = None) -> Informer:
-        """Create (and own) an informer over ``gvr`` in all namespaces."""
-        inf = Informer(self.client, gvr, indexers=indexers, clock=self.clock)
+        """The factory's informer over ``gvr`` in all namespaces, with ``indexers`` added."""
+        inf = self.factory.informer(gvr, indexers=indexers)
         self.informers.append(inf)
         return inf
 
@@ -51,7 +56,7 @@ class QueueController:
         raise NotImplementedError
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(inf.run()) for inf in self.informers]
+        self.factory.start()
         try:
             synced: asyncio.Future[object] = asyncio.ensure_future(self._all_synced())
             stopped: asyncio.Future[object] = asyncio.ensure_future(self._stopped.wait())
@@ -61,13 +66,8 @@ class QueueController:
             if not self._stopped.is_set():
                 await asyncio.gather(*(self._worker() for _ in range(max(1, self.workers))))
         finally:
-            for inf in self.informers:
-                inf.stop()
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(BaseException):
-                    await t
+            if self._owns_factory:
+                await self.factory.stop()
 
     async def _all_synced(self) -> None:
         for inf in self.informers:
@@ -76,8 +76,8 @@ class QueueController:
     async def stop(self) -> None:
         self._stopped.set()
         self.queue.shutdown()
-        for inf in self.informers:
-            inf.stop()
+        if self._owns_factory:
+            await self.factory.stop()
 
     async def _worker(self) -> None:
         while True:

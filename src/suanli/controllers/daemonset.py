@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import logging
@@ -50,7 +49,7 @@ from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj, deep_copy, parse_time
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
-from suanli.runtime.informer import Informer
+from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 from suanli.runtime.workqueue import QueueShutDown, WorkQueue
 
 __all__ = [
@@ -211,14 +210,16 @@ def _created(pod: Obj) -> str:
 class DaemonSetController:
     """Reconciles every DaemonSet; construct with a client, then ``await run()`` / ``await stop()``."""
 
-    def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2) -> None:
+    def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2,
+                 factory: SharedInformerFactory | None = None) -> None:
         self.client = client
         self.clock: Clock = clock or RealClock()
         self.workers = workers
         self.queue: WorkQueue[str] = WorkQueue(clock=self.clock, name="daemonset")
-        self.daemonsets = Informer(client, DAEMONSETS, clock=self.clock)
-        self.pods = Informer(client, PODS, clock=self.clock, indexers={OWNER_INDEX: _owner_index})
-        self.nodes = Informer(client, NODES, clock=self.clock)
+        self.factory, self._owns_factory = resolve_factory(client, factory, self.clock)
+        self.daemonsets = self.factory.informer(DAEMONSETS)
+        self.pods = self.factory.informer(PODS, indexers={OWNER_INDEX: _owner_index})
+        self.nodes = self.factory.informer(NODES)
         self._deleting: set[str] = set()  # pod UIDs we asked to delete, until the cache shows it
         self._tasks: list[asyncio.Task[None]] = []
         self.daemonsets.add_handler(self._enqueue_ds, lambda _o, n: self._enqueue_ds(n), self._enqueue_ds)
@@ -262,23 +263,19 @@ class DaemonSetController:
     # -- running ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        informers = [asyncio.create_task(i.run()) for i in (self.daemonsets, self.pods, self.nodes)]
+        self.factory.start()
         try:
-            for inf in (self.daemonsets, self.pods, self.nodes):
-                await inf.wait_synced()
+            await self.factory.wait_synced((self.daemonsets, self.pods, self.nodes))
             self._enqueue_all()
             workers = [asyncio.create_task(self._worker()) for _ in range(max(1, self.workers))]
             await asyncio.gather(*workers)
         finally:
-            for t in informers:
-                t.cancel()
-            for t in informers:
-                with contextlib.suppress(BaseException):
-                    await t
+            if self._owns_factory:
+                await self.factory.stop()
 
     async def stop(self) -> None:
-        for inf in (self.daemonsets, self.pods, self.nodes):
-            inf.stop()
+        if self._owns_factory:
+            await self.factory.stop()
         self.queue.shutdown()
 
     async def _worker(self) -> None:

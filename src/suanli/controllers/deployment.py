@@ -36,6 +36,7 @@ from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apimachinery.selectors import LabelSelector, label_selector_from_object
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
+from suanli.controllers._informers import CONTROLLER_INDEX, controller_uid_index
 from suanli.controllers._pods import (
     DEPLOYMENTS,
     PODS,
@@ -49,6 +50,7 @@ from suanli.controllers._pods import (
 )
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = [
     "DeploymentController",
@@ -262,11 +264,12 @@ class DeploymentController(QueueController):
 
     name = "deployment-controller"
 
-    def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2) -> None:
-        super().__init__(client, clock=clock, workers=workers)
+    def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2,
+                 factory: SharedInformerFactory | None = None) -> None:
+        super().__init__(client, clock=clock, workers=workers, factory=factory)
         self.d_informer = self.watch(DEPLOYMENTS)
-        self.rs_informer = self.watch(REPLICASETS, indexers={"controller": _controller_uid})
-        self.pod_informer = self.watch(PODS, indexers={"controller": _controller_uid})
+        self.rs_informer = self.watch(REPLICASETS, indexers={CONTROLLER_INDEX: controller_uid_index})
+        self.pod_informer = self.watch(PODS, indexers={CONTROLLER_INDEX: controller_uid_index})
         self.d_informer.add_handler(self._enqueue, lambda _o, n: self._enqueue(n), self._enqueue)
         self.rs_informer.add_handler(self._rs_changed, self._rs_updated, self._rs_changed)
         self.pod_informer.add_handler(None, self._pod_updated, self._pod_changed)
@@ -587,7 +590,7 @@ class DeploymentController(QueueController):
         for rs in old:
             if _st(rs, "replicas") > 0:
                 return True
-            for pod in self.pod_informer.by_index("controller", rs["metadata"]["uid"]):
+            for pod in self.pod_informer.by_index(CONTROLLER_INDEX, rs["metadata"]["uid"]):
                 if (pod.get("status") or {}).get("phase") not in ("Failed", "Succeeded"):
                     return True
         return False
@@ -860,8 +863,3 @@ def _progressing(d: Obj, new: Obj) -> bool:
 
 def _selector(d: Obj) -> LabelSelector:
     return label_selector_from_object((d.get("spec") or {}).get("selector"))
-
-
-def _controller_uid(obj: Obj) -> list[str]:
-    ref = controller_of(obj)
-    return [str(ref.get("uid"))] if ref is not None else []

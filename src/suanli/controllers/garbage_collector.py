@@ -24,6 +24,7 @@ from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.controllers._informers import AllInformers, gvr_of
 from suanli.kinds.registry import Registry, ResourceType
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["GarbageCollector"]
 
@@ -33,11 +34,14 @@ Key = tuple[str, str, str]  # storage_key, namespace, name
 
 
 class GarbageCollector:
-    def __init__(self, client: Client, registry: Registry, *, retry_delay: float = 0.5) -> None:
+    """Construct with a client and registry (and optionally a shared informer factory); ``await run()``."""
+
+    def __init__(self, client: Client, registry: Registry, *, retry_delay: float = 0.5,
+                 factory: SharedInformerFactory | None = None) -> None:
         self.client = client
         self.registry = registry
         self.retry_delay = retry_delay
-        self.informers = AllInformers(client, registry, self._on_change)
+        self.informers = AllInformers(client, registry, self._on_change, factory=factory)
         self._objects: dict[str, tuple[ResourceType, Obj]] = {}  # uid -> (rt, obj)
         self._dependents: dict[str, set[str]] = defaultdict(set)  # owner uid -> dependent uids
         self._queue: asyncio.Queue[str] = asyncio.Queue()

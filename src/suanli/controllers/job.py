@@ -50,6 +50,7 @@ from suanli.controllers._pods import (
 )
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["TRACKING_FINALIZER", "JobController", "format_indexes", "parse_indexes"]
 
@@ -114,8 +115,9 @@ class JobController(QueueController):
 
     name = "job-controller"
 
-    def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2) -> None:
-        super().__init__(client, clock=clock, workers=workers)
+    def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2,
+                 factory: SharedInformerFactory | None = None) -> None:
+        super().__init__(client, clock=clock, workers=workers, factory=factory)
         self.expectations = Expectations(self.clock)
         self.job_informer = self.watch(JOBS)
         self.pod_informer = self.watch(PODS)

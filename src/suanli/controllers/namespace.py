@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from suanli.apimachinery.errors import ApiError
@@ -12,7 +11,7 @@ from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.protocol import Client
 from suanli.controllers._informers import gvr_of
 from suanli.kinds.registry import Registry
-from suanli.runtime.informer import Informer
+from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 
 __all__ = ["NamespaceController"]
 
@@ -22,14 +21,19 @@ FINALIZER = "kubernetes"
 
 
 class NamespaceController:
-    def __init__(self, client: Client, registry: Registry, *, retry_delay: float = 0.5) -> None:
+    """Construct with a client and registry (and optionally a shared informer factory); ``await run()``."""
+
+    def __init__(self, client: Client, registry: Registry, *, retry_delay: float = 0.5,
+                 factory: SharedInformerFactory | None = None) -> None:
         self.client = client
         self.registry = registry
         self.retry_delay = retry_delay
-        self.informer = Informer(client, NAMESPACES)
+        self.factory, self._owns_factory = resolve_factory(client, factory)
+        self.informer = self.factory.informer(NAMESPACES)
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._queued: set[str] = set()
-        self.informer.add_handler(self._maybe_enqueue, lambda _o, n: self._maybe_enqueue(n), lambda _o: None)
+        self._registration = self.informer.add_handler(
+            self._maybe_enqueue, lambda _o, n: self._maybe_enqueue(n), lambda _o: None)
 
     def _maybe_enqueue(self, ns: Obj) -> None:
         if ns["metadata"].get("deletionTimestamp"):
@@ -41,7 +45,7 @@ class NamespaceController:
             self._queue.put_nowait(name)
 
     async def run(self) -> None:
-        inf = asyncio.create_task(self.informer.run())
+        self.factory.start()
         try:
             while True:
                 name = await self._queue.get()
@@ -54,12 +58,13 @@ class NamespaceController:
                 if again:
                     asyncio.get_running_loop().call_later(self.retry_delay, self._enqueue, name)
         finally:
-            inf.cancel()
-            with contextlib.suppress(BaseException):
-                await inf
+            if self._owns_factory:
+                await self.factory.stop()
 
     async def stop(self) -> None:
-        self.informer.stop()
+        self.informer.remove_handler(self._registration)
+        if self._owns_factory:
+            await self.factory.stop()
 
     async def _reconcile(self, name: str) -> bool:
         try:

@@ -40,6 +40,7 @@ from suanli.kinds.volcano import (
 )
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["DEFAULT_SCHEDULER_NAMES", "PodGroupController", "podgroup_name_for"]
 
@@ -68,8 +69,9 @@ class PodGroupController(QueueController):
         clock: Clock | None = None,
         workers: int = 2,
         scheduler_names: tuple[str, ...] = DEFAULT_SCHEDULER_NAMES,
+        factory: SharedInformerFactory | None = None,
     ) -> None:
-        super().__init__(client, clock=clock, workers=workers)
+        super().__init__(client, clock=clock, workers=workers, factory=factory)
         self.scheduler_names = frozenset(scheduler_names)
         self.pod_informer = self.watch(PODS)
         self.pg_informer = self.watch(PODGROUPS)

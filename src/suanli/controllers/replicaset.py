@@ -25,6 +25,7 @@ from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.selectors import LabelSelector, label_selector_from_object
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
+from suanli.controllers._informers import CONTROLLER_INDEX, controller_uid_index
 from suanli.controllers._pods import (
     PODS,
     REPLICASETS,
@@ -41,6 +42,7 @@ from suanli.controllers._pods import (
 )
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["ReplicaSetController", "slow_start_batch"]
 
@@ -76,13 +78,14 @@ class ReplicaSetController(QueueController):
     name = "replicaset-controller"
 
     def __init__(
-        self, client: Client, *, clock: Clock | None = None, workers: int = 2, burst: int = BURST_REPLICAS
+        self, client: Client, *, clock: Clock | None = None, workers: int = 2, burst: int = BURST_REPLICAS,
+        factory: SharedInformerFactory | None = None,
     ) -> None:
-        super().__init__(client, clock=clock, workers=workers)
+        super().__init__(client, clock=clock, workers=workers, factory=factory)
         self.burst = burst
         self.expectations = Expectations(self.clock)
         self.rs_informer = self.watch(REPLICASETS)
-        self.pod_informer = self.watch(PODS, indexers={"controller": _controller_index})
+        self.pod_informer = self.watch(PODS, indexers={CONTROLLER_INDEX: controller_uid_index})
         self.rs_informer.add_handler(self._rs_changed, lambda _o, n: self._rs_changed(n), self._rs_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
@@ -273,8 +276,3 @@ class ReplicaSetController(QueueController):
 
 def _selector(rs: Obj) -> LabelSelector:
     return label_selector_from_object((rs.get("spec") or {}).get("selector"))
-
-
-def _controller_index(pod: Obj) -> list[str]:
-    ref = controller_of(pod)
-    return [str(ref.get("uid"))] if ref is not None else []

@@ -77,6 +77,7 @@ from suanli.kinds.volcano import (
 )
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = [
     "JobEvent",
@@ -343,9 +344,10 @@ class VolcanoJobController(QueueController):
     name = "volcano-job-controller"
 
     def __init__(
-        self, client: Client, *, clock: Clock | None = None, workers: int = 2, wait_for_enqueue: bool = True
+        self, client: Client, *, clock: Clock | None = None, workers: int = 2, wait_for_enqueue: bool = True,
+        factory: SharedInformerFactory | None = None,
     ) -> None:
-        super().__init__(client, clock=clock, workers=workers)
+        super().__init__(client, clock=clock, workers=workers, factory=factory)
         self.wait_for_enqueue = wait_for_enqueue
         self.job_informer = self.watch(VCJOBS)
         self.pod_informer = self.watch(PODS, indexers={_JOB_INDEX: _job_uid_index})

@@ -15,7 +15,11 @@
 
 The cache holds the objects exactly as the client returned them (shared with a
 LocalClient's store): treat them as read-only. Handlers are synchronous, called in
-event order, and must not block; an exception in a handler is logged and ignored.
+event order (and in registration order), and must not block; an exception in a handler
+is logged and ignored. One informer may serve many consumers (see
+:mod:`suanli.runtime.informer_factory`): handlers and indexers can be added at any time
+(:meth:`Informer.add_handler`, :meth:`Informer.add_indexers`) and handlers removed
+(:meth:`Informer.remove_handler`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
 
-__all__ = ["IndexFunc", "Informer", "object_key"]
+__all__ = ["HandlerRegistration", "IndexFunc", "Informer", "object_key"]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,9 @@ def _rv(obj: Obj) -> str:
     return str(m.get("resourceVersion") or "")
 
 
-class _Handler:
+class HandlerRegistration:
+    """Opaque handle returned by :meth:`Informer.add_handler`; pass it to :meth:`Informer.remove_handler`."""
+
     __slots__ = ("on_add", "on_delete", "on_update")
 
     def __init__(self, on_add: AddFunc | None, on_update: UpdateFunc | None, on_delete: DeleteFunc | None):
@@ -99,15 +105,17 @@ class Informer:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._clock: Clock = clock or RealClock()
-        self._indexers: dict[str, IndexFunc] = {NAMESPACE_INDEX: _namespace_index, **(indexers or {})}
+        self._indexers: dict[str, IndexFunc] = {NAMESPACE_INDEX: _namespace_index}
         self._items: dict[str, Obj] = {}
-        self._indices: dict[str, dict[str, set[str]]] = {n: {} for n in self._indexers}
-        self._handlers: builtins.list[_Handler] = []
+        self._indices: dict[str, dict[str, set[str]]] = {NAMESPACE_INDEX: {}}
+        self._handlers: builtins.list[HandlerRegistration] = []
         self._stop = asyncio.Event()
         self.synced = asyncio.Event()
         self.last_resource_version = ""
         self.failures = 0
         self.lists = 0
+        if indexers:
+            self.add_indexers(indexers)
 
     # -- reading the cache ---------------------------------------------------------------------
 
@@ -151,13 +159,49 @@ class Informer:
     # -- handlers ------------------------------------------------------------------------------
 
     def add_handler(self, on_add: AddFunc | None = None, on_update: UpdateFunc | None = None,
-                    on_delete: DeleteFunc | None = None) -> None:
+                    on_delete: DeleteFunc | None = None) -> HandlerRegistration:
         """Register callbacks; objects already cached are delivered to ``on_add`` at once."""
-        h = _Handler(on_add, on_update, on_delete)
+        h = HandlerRegistration(on_add, on_update, on_delete)
         self._handlers.append(h)
         if on_add is not None:
             for obj in builtins.list(self._items.values()):
                 self._call(on_add, obj)
+        return h
+
+    def remove_handler(self, registration: HandlerRegistration) -> None:
+        """Stop delivering events to a registration (no delete events are synthesised); idempotent."""
+        with contextlib.suppress(ValueError):
+            self._handlers.remove(registration)
+
+    @property
+    def handler_count(self) -> int:
+        return len(self._handlers)
+
+    # -- indexers ------------------------------------------------------------------------------
+
+    def add_indexers(self, indexers: dict[str, IndexFunc]) -> None:
+        """Add indexes, indexing the objects already cached.
+
+        Re-adding a name with the *same* function is a no-op, so consumers sharing an
+        informer may each declare what they use. Raises ValueError (adding nothing) if a
+        name is already registered with a different function.
+        """
+        for name, fn in indexers.items():
+            current = self._indexers.get(name)
+            if current is not None and current is not fn:
+                raise ValueError(f"informer {self.gvr}: indexer {name!r} already registered with another function")
+        for name, fn in indexers.items():
+            if name in self._indexers:
+                continue
+            self._indexers[name] = fn
+            idx: dict[str, set[str]] = {}
+            self._indices[name] = idx
+            for key, obj in self._items.items():
+                for value in self._index_values(name, fn, obj):
+                    idx.setdefault(value, set()).add(key)
+
+    def indexer_names(self) -> builtins.list[str]:
+        return builtins.list(self._indexers)
 
     # -- running -------------------------------------------------------------------------------
 
@@ -309,12 +353,23 @@ class Informer:
             self.last_resource_version = rv
 
     def _store(self, key: str, obj: Obj, old: Obj | None) -> None:
-        if old is not None:
-            self._unindex(key, old)
         self._items[key] = obj
+        if old is obj:
+            return
         for name, fn in self._indexers.items():
             idx = self._indices[name]
-            for value in self._index_values(name, fn, obj):
+            new_values = self._index_values(name, fn, obj)
+            if old is not None:
+                old_values = self._index_values(name, fn, old)
+                if old_values == new_values:
+                    continue
+                for value in old_values:
+                    keys = idx.get(value)
+                    if keys is not None:
+                        keys.discard(key)
+                        if not keys:
+                            del idx[value]
+            for value in new_values:
                 idx.setdefault(value, set()).add(key)
 
     def _unindex(self, key: str, obj: Obj) -> None:

@@ -44,6 +44,7 @@ from suanli.apimachinery.quantity import parse_quantity
 from suanli.client.protocol import Client
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import Informer
+from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 from suanli.runtime.metrics import MetricsRegistry, default_registry
 from suanli.scheduler.core.config import ConfigError, SchedulerConfig, parse_config
 from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Unschedulable
@@ -86,8 +87,9 @@ class LiveScheduler:
 
     def __init__(self, client: Client, *, config_file: Path | None = None, period: float = 1.0,
                  scheduler_names: Iterable[str] = ("volcano", "default-scheduler", "suanli"),
-                 metrics: MetricsRegistry | None = None) -> None:
+                 metrics: MetricsRegistry | None = None, factory: SharedInformerFactory | None = None) -> None:
         self.client = client
+        self.factory, self._owns_factory = resolve_factory(client, factory)
         self.period = period
         # Volcano semantics: a pod is a preemption/reclaim victim only when annotated volcano.sh/preemptable
         self.snapshot_config = SnapshotConfig(scheduler_names=frozenset(scheduler_names), default_preemptable=False)
@@ -95,13 +97,13 @@ class LiveScheduler:
         self.file_config = parse_config(self._file_text)  # a bad file fails start-up loudly
         self.config: SchedulerConfig = self.file_config
         self._config_source: tuple[str, str] | None = None
-        self.nodes = Informer(client, NODES)
-        self.pods = Informer(client, PODS)
-        self.podgroups = Informer(client, PODGROUPS)
-        self.queues = Informer(client, QUEUES)
-        self.priority_classes = Informer(client, PRIORITY_CLASSES)
-        self.configmaps = Informer(client, CONFIGMAPS, CONFIGMAP_NAMESPACE,
-                                   field_selector=f"metadata.name={CONFIGMAP_NAME}")
+        informer = self.factory.informer
+        self.nodes = informer(NODES)
+        self.pods = informer(PODS)
+        self.podgroups = informer(PODGROUPS)
+        self.queues = informer(QUEUES)
+        self.priority_classes = informer(PRIORITY_CLASSES)
+        self.configmaps = informer(CONFIGMAPS, CONFIGMAP_NAMESPACE, field_selector=f"metadata.name={CONFIGMAP_NAME}")
         self.informers = (self.nodes, self.pods, self.podgroups, self.queues, self.priority_classes,
                           self.configmaps)
         self.events = EventRecorder(client, COMPONENT)
@@ -190,9 +192,9 @@ class LiveScheduler:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(inf.run()) for inf in self.informers]
+        self.factory.start()
         try:
-            await asyncio.gather(*(inf.synced.wait() for inf in self.informers))
+            await self.factory.wait_synced(list(self.informers))
             self.ready.set()
             while not self._stopped:
                 with contextlib.suppress(TimeoutError):
@@ -215,13 +217,8 @@ class LiveScheduler:
                 spent = time.perf_counter() - started
                 await asyncio.sleep(min(self.period, max(0.05, spent)))
         finally:
-            for inf in self.informers:
-                inf.stop()
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(BaseException):
-                    await t
+            if self._owns_factory:
+                await self.factory.stop()
 
     async def stop(self) -> None:
         self._stopped = True

@@ -27,7 +27,6 @@ collector, and step 2 clears the deploy labels.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
@@ -53,7 +52,7 @@ from suanli.controllers.operators.state import (
     node_label_patch,
 )
 from suanli.runtime.clock import Clock, RealClock
-from suanli.runtime.informer import Informer
+from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 from suanli.runtime.workqueue import QueueShutDown, WorkQueue
 
 __all__ = ["SPEC_HASH_ANNOTATION", "ClusterPolicyController"]
@@ -72,7 +71,8 @@ class ClusterPolicyController:
     """Reconciles one operator's cluster policies; ``await run()`` until ``await stop()``."""
 
     def __init__(self, client: Client, config: OperatorConfig, *, clock: Clock | None = None,
-                 discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0) -> None:
+                 discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0,
+                 factory: SharedInformerFactory | None = None) -> None:
         self.client = client
         self.config = config
         self.clock: Clock = clock or RealClock()
@@ -81,14 +81,21 @@ class ClusterPolicyController:
                           else replace(config, discovery_selectors=discovery_selectors)).selectors()
         self.policy_gvr = GVR(config.group, config.version, config.plural, namespaced=False)
         self.queue: WorkQueue[str] = WorkQueue(clock=self.clock, name=f"{config.name}-operator")
-        self.policies = Informer(client, self.policy_gvr, clock=self.clock)
-        self.nodes = Informer(client, NODES, clock=self.clock)
-        self.daemonsets = Informer(client, DAEMONSETS, config.namespace, clock=self.clock,
-                                   label_selector=f"{MANAGED_BY}={self.manager}")
+        self.factory, self._owns_factory = resolve_factory(client, factory, self.clock)
+        self.policies = self.factory.informer(self.policy_gvr)
+        self.nodes = self.factory.informer(NODES)
+        self.daemonsets = self.factory.informer(DAEMONSETS, config.namespace,
+                                                label_selector=f"{MANAGED_BY}={self.manager}")
+        # Node labelling is incremental: only nodes added or relabelled since the last pass are
+        # looked at, unless the policy's activeness changed (then every node is).
+        self._dirty_nodes: set[str] = set()
+        self._discovered: set[str] = set()  # cached nodes matching a discovery selector
+        self._labelled_for: bool | None = None  # ``active`` of the last complete pass over all nodes
+        self.nodes_examined = 0  # nodes looked at by label passes so far (a cost counter)
         enqueue = self._enqueue
         self.policies.add_handler(enqueue, lambda _o, _n: self._enqueue(), enqueue)
         self.daemonsets.add_handler(enqueue, lambda _o, _n: self._enqueue(), enqueue)
-        self.nodes.add_handler(enqueue, self._on_node_update, enqueue)
+        self.nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete)
 
     @property
     def manager(self) -> str:
@@ -97,18 +104,34 @@ class ClusterPolicyController:
     def _enqueue(self, _obj: Obj | None = None) -> None:
         self.queue.add(KEY)
 
+    def _node_changed(self, node: Obj) -> None:
+        name = _name(node)
+        if discovered((node.get("metadata") or {}).get("labels") or {}, self.selectors):
+            self._discovered.add(name)
+        else:
+            self._discovered.discard(name)
+        self._dirty_nodes.add(name)
+        self._enqueue()
+
+    def _on_node_add(self, node: Obj) -> None:
+        self._node_changed(node)
+
     def _on_node_update(self, old: Obj, new: Obj) -> None:
         if (old.get("metadata") or {}).get("labels") != (new.get("metadata") or {}).get("labels"):
-            self._enqueue()
+            self._node_changed(new)
+
+    def _on_node_delete(self, node: Obj) -> None:
+        name = _name(node)
+        self._discovered.discard(name)
+        self._dirty_nodes.discard(name)
+        self._enqueue()
 
     # -- running ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        infs = (self.policies, self.nodes, self.daemonsets)
-        tasks = [asyncio.create_task(i.run()) for i in infs]
+        self.factory.start()
         try:
-            for i in infs:
-                await i.wait_synced()
+            await self.factory.wait_synced((self.policies, self.nodes, self.daemonsets))
             self._enqueue()
             while True:
                 try:
@@ -128,15 +151,12 @@ class ClusterPolicyController:
                 finally:
                     self.queue.done(key)
         finally:
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(BaseException):
-                    await t
+            if self._owns_factory:
+                await self.factory.stop()
 
     async def stop(self) -> None:
-        for i in (self.policies, self.nodes, self.daemonsets):
-            i.stop()
+        if self._owns_factory:
+            await self.factory.stop()
         self.queue.shutdown()
 
     # -- reconcile -------------------------------------------------------------------------------
@@ -173,20 +193,42 @@ class ClusterPolicyController:
         return self.requeue_seconds if not_ready else None
 
     async def _label_nodes(self, active: bool) -> int:
-        """Apply per-node labels; returns how many nodes have the device."""
-        present = 0
-        for node in self.nodes.list():
+        """Apply per-node labels; returns how many nodes have the device.
+
+        Looks at every cached node when ``active`` differs from the last complete pass (or
+        there was none), otherwise only at nodes added or relabelled since; a failed patch
+        leaves the nodes not yet done for the next pass. The count is kept by the node
+        handlers, so a pass costs O(nodes looked at), not O(all nodes).
+        """
+        if self._labelled_for != active:
+            todo = [_name(n) for n in self.nodes.list()]
+            self._dirty_nodes.clear()
+            full = True
+        else:
+            todo = sorted(self._dirty_nodes)
+            self._dirty_nodes.clear()
+            full = False
+        self.nodes_examined += len(todo)
+        for i, name in enumerate(todo):
+            node = self.nodes.get("", name)
+            if node is None:
+                continue
             labels = (node.get("metadata") or {}).get("labels") or {}
-            has = discovered(labels, self.selectors)
-            present += has
-            patch = node_label_patch(self.config, labels, present=has, active=active)
-            if patch:
-                try:
-                    await self.client.patch(NODES, _name(node), {"metadata": {"labels": patch}})
-                except ApiError as err:
-                    if err.code != 404:
-                        raise
-        return present
+            patch = node_label_patch(self.config, labels, present=discovered(labels, self.selectors), active=active)
+            if not patch:
+                continue
+            try:
+                await self.client.patch(NODES, name, {"metadata": {"labels": patch}})
+            except ApiError as err:
+                if err.code != 404:
+                    self._dirty_nodes.update(todo[i:])
+                    raise
+            except BaseException:
+                self._dirty_nodes.update(todo[i:])
+                raise
+        if full:
+            self._labelled_for = active
+        return len(self._discovered)
 
     async def _ensure_namespace(self) -> None:
         try:

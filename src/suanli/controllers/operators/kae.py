@@ -18,6 +18,7 @@ from suanli.client.protocol import Client
 from suanli.controllers.operators.controller import ClusterPolicyController
 from suanli.controllers.operators.state import Component, OperatorConfig
 from suanli.runtime.clock import Clock
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["KAE_DISCOVERY_SELECTORS", "KAE_OPERATOR", "KAEClusterPolicyController"]
 
@@ -44,6 +45,7 @@ class KAEClusterPolicyController(ClusterPolicyController):
     """Reconciles ``KAEClusterPolicy`` objects (see the module docstring)."""
 
     def __init__(self, client: Client, *, clock: Clock | None = None,
-                 discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0) -> None:
+                 discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0,
+                 factory: SharedInformerFactory | None = None) -> None:
         super().__init__(client, KAE_OPERATOR, clock=clock, discovery_selectors=discovery_selectors,
-                         requeue_seconds=requeue_seconds)
+                         requeue_seconds=requeue_seconds, factory=factory)

@@ -23,6 +23,7 @@ from suanli.client.protocol import Client
 from suanli.controllers.operators.controller import ClusterPolicyController
 from suanli.controllers.operators.state import Component, OperatorConfig
 from suanli.runtime.clock import Clock
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["NPU_DISCOVERY_SELECTORS", "NPU_OPERATOR", "NPUClusterPolicyController"]
 
@@ -60,6 +61,7 @@ class NPUClusterPolicyController(ClusterPolicyController):
     """Reconciles ``NPUClusterPolicy`` objects (see the module docstring)."""
 
     def __init__(self, client: Client, *, clock: Clock | None = None,
-                 discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0) -> None:
+                 discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0,
+                 factory: SharedInformerFactory | None = None) -> None:
         super().__init__(client, NPU_OPERATOR, clock=clock, discovery_selectors=discovery_selectors,
-                         requeue_seconds=requeue_seconds)
+                         requeue_seconds=requeue_seconds, factory=factory)
