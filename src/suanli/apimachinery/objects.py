@@ -8,6 +8,8 @@ faster than :func:`copy.deepcopy`.
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,12 +30,37 @@ Obj = dict[str, Any]
 
 
 def deep_copy(value: Any) -> Any:
-    """Copy a JSON tree (dicts, lists, scalars); scalars are shared."""
-    if isinstance(value, dict):
-        return {k: deep_copy(v) if isinstance(v, dict | list) else v for k, v in value.items()}
-    if isinstance(value, list):
-        return [deep_copy(v) if isinstance(v, dict | list) else v for v in value]
+    """Copy a JSON tree (dicts, lists, scalars); scalars are shared.
+
+    Dict and list subclasses come back as plain dicts and lists; anything else (tuples
+    included) is shared, not copied.
+    """
+    cls = value.__class__
+    if cls is dict or (cls is not list and isinstance(value, dict)):
+        return _copy_dict(value)
+    if cls is list or isinstance(value, list):
+        return _copy_list(value)
     return value
+
+
+_CONTAINERS = (dict, list)
+
+
+def _copy_dict(d: dict[Any, Any]) -> dict[Any, Any]:
+    # exact-class tests first: they are much cheaper than isinstance on the common path
+    return {
+        k: _copy_dict(v) if v.__class__ is dict else _copy_list(v) if v.__class__ is list
+        else deep_copy(v) if isinstance(v, _CONTAINERS) else v
+        for k, v in d.items()
+    }
+
+
+def _copy_list(seq: list[Any]) -> list[Any]:
+    return [
+        _copy_dict(v) if v.__class__ is dict else _copy_list(v) if v.__class__ is list
+        else deep_copy(v) if isinstance(v, _CONTAINERS) else v
+        for v in seq
+    ]
 
 
 def meta(obj: Obj) -> Obj:
@@ -76,8 +103,24 @@ def format_time(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_last_second: tuple[int, str] = (-1, "")
+
+
 def now_rfc3339() -> str:
-    return format_time(datetime.now(UTC))
+    """The current time as :func:`format_time` renders it; formatted at most once per second.
+
+    ``time.time()`` reads the same clock as ``datetime.now``; the text only changes when
+    the whole second does, so the last rendering is reused (e.g. ``"2024-05-01T12:00:07Z"``
+    for any instant in that second).
+    """
+    global _last_second
+    second = math.floor(time.time())
+    cached = _last_second
+    if cached[0] == second:
+        return cached[1]
+    text = format_time(datetime.fromtimestamp(second, UTC))
+    _last_second = (second, text)
+    return text
 
 
 def parse_time(text: str) -> datetime:

@@ -20,6 +20,9 @@ Semantics follow apiextensions-apiserver:
   integer: "string"')``.
 * :func:`unknown_fields` lists what :func:`prune` would drop (strict field validation).
 * :func:`check_structural` reports why a CRD schema is not structural.
+* :func:`is_valid` / :func:`is_clean` are compiled yes/no forms of :func:`validate` /
+  :func:`prune` (see "fast paths"); the functions above consult them first and walk the
+  general way, building paths and messages, only when there is something to report.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ __all__ = [
     "compile_schema",
     "components_resolver",
     "format_value",
+    "is_clean",
+    "is_valid",
     "prune",
     "prune_in_place",
     "unknown_fields",
@@ -81,6 +86,8 @@ class SchemaNode:
         "additional_allowed",
         "all_of",
         "any_of",
+        "clean_fn",
+        "clean_root_fn",
         "default",
         "embedded",
         "enum",
@@ -102,6 +109,7 @@ class SchemaNode:
         "multiple_of",
         "not_",
         "nullable",
+        "ok_fn",
         "one_of",
         "pattern",
         "pattern_text",
@@ -150,6 +158,10 @@ class SchemaNode:
         self.one_of: tuple[SchemaNode, ...] = ()
         self.not_: SchemaNode | None = None
         self.walk_metadata = False
+        # compiled fast paths (see "fast paths" below), built on first use
+        self.ok_fn: Callable[[Any], bool] | None = None
+        self.clean_fn: Callable[[Any], bool] | None = None
+        self.clean_root_fn: Callable[[Any], bool] | None = None
 
 
 # -- compilation ------------------------------------------------------------------------------
@@ -298,7 +310,8 @@ def prune(
     node = compile_schema(schema, resolver)
     out = deep_copy(obj)
     unknown: list[str] = []
-    _prune(node, out, "", unknown, True, True)
+    if not is_clean(node, out):
+        _prune(node, out, "", unknown, True, True)
     return out, unknown
 
 
@@ -306,7 +319,8 @@ def prune_in_place(obj: Any, schema: SchemaLike | SchemaNode, resolver: Resolver
     """Like :func:`prune` but removes undeclared fields from ``obj`` itself; returns their paths."""
     node = compile_schema(schema, resolver)
     unknown: list[str] = []
-    _prune(node, obj, "", unknown, True, True)
+    if not is_clean(node, obj):
+        _prune(node, obj, "", unknown, True, True)
     return unknown
 
 
@@ -314,7 +328,8 @@ def unknown_fields(obj: Any, schema: SchemaLike | SchemaNode, resolver: Resolver
     """Paths of fields the schema does not declare (``spec.foo``, ``spec.containers[0].bar``)."""
     node = compile_schema(schema, resolver)
     unknown: list[str] = []
-    _prune(node, obj, "", unknown, True, False)
+    if not is_clean(node, obj):
+        _prune(node, obj, "", unknown, True, False)
     return unknown
 
 
@@ -463,8 +478,11 @@ def validate(obj: Any, schema: SchemaLike | SchemaNode, resolver: Resolver | Non
     ...     "object", "properties": {"replicas": {"type": "integer"}}}}})[0].message
     'Invalid value: "string": spec.replicas in body must be of type integer: "string"'
     """
+    node = compile_schema(schema, resolver)
+    if is_valid(node, obj):
+        return []
     errs: list[Cause] = []
-    _check(compile_schema(schema, resolver), obj, "", errs)
+    _check(node, obj, "", errs)
     return errs
 
 
@@ -561,6 +579,22 @@ def _check_array(node: SchemaNode, value: list[Any], path: str, errs: list[Cause
     if items is not None:
         for i, item in enumerate(value):
             _check(items, item, f"{path}[{i}]", errs)
+    _check_array_shape(node, value, path, errs)
+
+
+def _has_array_shape(node: SchemaNode) -> bool:
+    """Whether :func:`_check_array_shape` can report anything for ``node``."""
+    return (
+        node.max_items is not None
+        or node.min_items is not None
+        or node.unique_items
+        or node.list_type == "set"
+        or (node.list_type == "map" and bool(node.list_map_keys))
+    )
+
+
+def _check_array_shape(node: SchemaNode, value: list[Any], path: str, errs: list[Cause]) -> None:
+    """Array checks other than the items' own: size bounds and duplicates."""
     if node.max_items is not None and len(value) > node.max_items:
         errs.append(
             Cause(
@@ -683,6 +717,269 @@ def _passes(node: SchemaNode, value: Any, path: str) -> bool:
     inner: list[Cause] = []
     _check(node, value, path, inner)
     return not inner
+
+
+# -- fast paths ---------------------------------------------------------------------------------
+#
+# Most writes are valid and carry nothing to prune. Each schema node is compiled once (on
+# first use) into two closures that only answer yes/no, without building paths or messages:
+#
+# * ``is_valid(node, v)`` is true exactly when ``validate`` would return no causes;
+# * ``is_clean(node, v)`` is true exactly when pruning would neither drop a field nor a null.
+#
+# A "no" sends the caller to the general walk above, which then reports the causes / the
+# unknown paths. So the general walk stays the single source of messages and paths, and a
+# fast path can only ever be wrong by being slower. Rare constraints (formats, patterns,
+# bounds, enum, composition, list uniqueness) reuse the general helpers verbatim.
+
+_LEAF_FORMATS_IGNORED = frozenset({"int32", "int64", "int-or-string", "quantity"})
+_CONTAINERS = (dict, list)
+
+
+def is_valid(node: SchemaNode, value: Any) -> bool:
+    """True when :func:`validate` of ``value`` against ``node`` yields no causes (fast check)."""
+    fn = node.ok_fn
+    if fn is None:
+        fn = _OkCompiler().fn(node)
+    return fn(value)
+
+
+def is_clean(node: SchemaNode, value: Any) -> bool:
+    """True when pruning ``value`` (as a root object) against ``node`` changes nothing (fast check)."""
+    fn = node.clean_root_fn
+    if fn is None:
+        fn = node.clean_root_fn = _CleanCompiler().fn(node, root=True)
+    return fn(value)
+
+
+def _errors_with(check: Callable[[SchemaNode, Any, str, list[Cause]], None], node: SchemaNode, value: Any) -> bool:
+    """Run one general check helper; True when it reports something."""
+    errs: list[Cause] = []
+    check(node, value, "", errs)
+    return bool(errs)
+
+
+def _has_string_constraints(n: SchemaNode) -> bool:
+    return (
+        n.max_length is not None
+        or n.min_length is not None
+        or n.pattern is not None
+        or bool(n.format and n.format not in _LEAF_FORMATS_IGNORED)
+    )
+
+
+def _has_number_constraints(n: SchemaNode) -> bool:
+    return n.maximum is not None or n.minimum is not None or bool(n.multiple_of)
+
+
+class _Cell:
+    """Late-bound closure for a node whose compilation is still in progress (recursive schemas)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self) -> None:
+        self.fn: Callable[[Any], bool] = _never
+
+    def __call__(self, value: Any) -> bool:
+        return self.fn(value)
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
+class _OkCompiler:
+    """Builds ``ok_fn`` closures; mirrors :func:`_check` decision by decision."""
+
+    def __init__(self) -> None:
+        self.building: dict[int, _Cell] = {}
+
+    def fn(self, node: SchemaNode) -> Callable[[Any], bool]:
+        done = node.ok_fn
+        if done is not None:
+            return done
+        cell = self.building.get(id(node))
+        if cell is not None:
+            return cell
+        cell = self.building[id(node)] = _Cell()
+        fn = self._build(node)
+        cell.fn = fn
+        node.ok_fn = fn
+        return fn
+
+    def _build(self, n: SchemaNode) -> Callable[[Any], bool]:
+        none_ok = n.nullable or (n.type is None and not n.int_or_string)
+        plain = n.enum is None and not (n.all_of or n.any_of or n.one_of or n.not_ is not None)
+        if plain and not n.int_or_string:
+            if n.type == "string" and not _has_string_constraints(n):
+                return lambda v: isinstance(v, str) or (v is None and none_ok)
+            if n.type == "boolean":
+                return lambda v: isinstance(v, bool) or (v is None and none_ok)
+            if n.type == "integer" and not _has_number_constraints(n):
+                def ok_int(v: Any) -> bool:
+                    if isinstance(v, int):
+                        return not isinstance(v, bool)
+                    if isinstance(v, float):
+                        return v.is_integer()
+                    return v is None and none_ok
+                return ok_int
+            if n.type == "object":
+                obj_ok = self._object(n)
+                return lambda v: obj_ok(v) if isinstance(v, dict) else v is None and none_ok
+            if n.type == "array":
+                arr_ok = self._array(n)
+                return lambda v: arr_ok(v) if isinstance(v, list) else v is None and none_ok
+        return self._generic(n, none_ok)
+
+    def _generic(self, n: SchemaNode, none_ok: bool) -> Callable[[Any], bool]:
+        obj_ok = self._object(n)
+        arr_ok = self._array(n)
+        ios, quantity, t, enum = n.int_or_string, n.quantity, n.type, n.enum
+        str_check = _has_string_constraints(n)
+        num_check = _has_number_constraints(n)
+        composed = bool(n.all_of or n.any_of or n.one_of or n.not_ is not None)
+
+        def ok(v: Any) -> bool:
+            if v is None:
+                return none_ok
+            if ios:
+                if not (
+                    isinstance(v, str)
+                    or (isinstance(v, int) and not isinstance(v, bool))
+                    or (quantity and isinstance(v, float))
+                ):
+                    return False
+                if quantity and isinstance(v, str) and not _QUANTITY_RE.match(v):
+                    return False
+            elif t is not None and not _type_ok(t, v):
+                return False
+            if isinstance(v, dict):
+                if not obj_ok(v):
+                    return False
+            elif isinstance(v, list):
+                if not arr_ok(v):
+                    return False
+            elif isinstance(v, str):
+                if str_check and _errors_with(_check_string, n, v):
+                    return False
+            elif num_check and isinstance(v, int | float) and not isinstance(v, bool) \
+                    and _errors_with(_check_number, n, v):
+                return False
+            if enum is not None and v not in enum:
+                return False
+            return not (composed and _errors_with(_check_composition, n, v))
+
+        return ok
+
+    def _object(self, n: SchemaNode) -> Callable[[dict[str, Any]], bool]:
+        props = n.properties or {}
+        prop_fns = {k: self.fn(sub) for k, sub in props.items()}
+        required = n.required
+        nullable_props = frozenset(k for k, sub in props.items() if sub.nullable)
+        add_fn = self.fn(n.additional) if n.additional is not None else None
+        forbid_extra = add_fn is None and not n.additional_allowed
+        max_p, min_p = n.max_properties, n.min_properties
+
+        def obj_ok(v: dict[str, Any]) -> bool:
+            for key in required:
+                if v.get(key) is None and not (key in v and key in nullable_props):
+                    return False
+            for key, child in v.items():
+                f = prop_fns.get(key)
+                if f is not None:
+                    if child is not None and not f(child):
+                        return False  # a declared null is dropped by pruning, never an error
+                elif add_fn is not None:
+                    if not add_fn(child):
+                        return False
+                elif forbid_extra:
+                    return False
+            if max_p is not None and len(v) > max_p:
+                return False
+            return min_p is None or len(v) >= min_p
+
+        return obj_ok
+
+    def _array(self, n: SchemaNode) -> Callable[[list[Any]], bool]:
+        items_fn = self.fn(n.items) if n.items is not None else None
+        shape = _has_array_shape(n)
+
+        def arr_ok(v: list[Any]) -> bool:
+            if items_fn is not None:
+                for item in v:
+                    if not items_fn(item):
+                        return False
+            return not (shape and _errors_with(_check_array_shape, n, v))
+
+        return arr_ok
+
+
+class _CleanCompiler:
+    """Builds ``clean_fn`` closures; mirrors :func:`_prune` decision by decision."""
+
+    def __init__(self) -> None:
+        self.building: dict[int, _Cell] = {}
+
+    def fn(self, node: SchemaNode, *, root: bool = False) -> Callable[[Any], bool]:
+        if root:
+            return self._build(node, True)
+        done = node.clean_fn
+        if done is not None:
+            return done
+        cell = self.building.get(id(node))
+        if cell is not None:
+            return cell
+        cell = self.building[id(node)] = _Cell()
+        fn = self._build(node, False)
+        cell.fn = fn
+        node.clean_fn = fn
+        return fn
+
+    def _build(self, n: SchemaNode, root: bool) -> Callable[[Any], bool]:
+        skip_dict = n.int_or_string or (n.type is not None and n.type != "object")
+        props = n.properties or {}
+        entries = {k: (sub.nullable, self.fn(sub)) for k, sub in props.items()}
+        add_entry = (n.additional.nullable, self.fn(n.additional)) if n.additional is not None else None
+        preserve = n.preserve_unknown
+        envelope = root or n.embedded
+        meta_entry = entries.get("metadata")
+        items_fn = self.fn(n.items) if n.items is not None else None
+
+        def clean(v: Any) -> bool:
+            if isinstance(v, dict):
+                if skip_dict:
+                    return True
+                walk_meta = meta_entry is not None and (not root or n.walk_metadata)
+                for key, child in v.items():
+                    if envelope and key in _ROOT_KEEP:
+                        if key == "metadata" and walk_meta:
+                            assert meta_entry is not None
+                            if child is None:
+                                if not meta_entry[0]:
+                                    return False
+                            elif isinstance(child, _CONTAINERS) and not meta_entry[1](child):
+                                return False
+                        continue
+                    e = entries.get(key)
+                    if e is None:
+                        e = add_entry
+                        if e is None:
+                            if preserve:
+                                continue
+                            return False
+                    if child is None:
+                        if not e[0]:
+                            return False
+                    elif isinstance(child, _CONTAINERS) and not e[1](child):
+                        return False
+                return True
+            if isinstance(v, list) and items_fn is not None:
+                for item in v:
+                    if isinstance(item, _CONTAINERS) and not items_fn(item):
+                        return False
+            return True
+
+        return clean
 
 
 # -- structural check -------------------------------------------------------------------------

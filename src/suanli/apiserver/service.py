@@ -16,8 +16,8 @@ import asyncio
 import base64
 import builtins
 import logging
-import secrets
-import uuid
+import os
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +66,26 @@ _STATUS_RESET_ON_CREATE = frozenset({
 CRD_BUCKET = "apiextensions.k8s.io/customresourcedefinitions"
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 NAMESPACE_BUCKET = "namespaces"
+
+
+# UIDs and generateName suffixes must be unique, not secret (upstream draws suffixes from a
+# non-cryptographic generator too): one generator seeded from the OS, reseeded in a forked
+# child so parent and child never share a sequence.
+_rng = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_uid() -> str:
+    """A random (version 4, RFC 4122 variant) UUID in canonical text form."""
+    h = "%032x" % ((_rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def name_suffix() -> str:
+    """Five random characters for ``generateName`` (the alphabet upstream uses)."""
+    return "".join(_rng.choices(_NAME_SUFFIX_ALPHABET, k=5))
 
 
 def kind_key(rt: ResourceType) -> str:
@@ -263,13 +283,13 @@ class ApiService:
                 raise ApiError.invalid(rt.kind, "", [Cause("metadata.name", "Required value: name or "
                                                            "generateName is required", "FieldValueRequired")],
                                        rt.group)
-            name = str(gen) + "".join(secrets.choice(_NAME_SUFFIX_ALPHABET) for _ in range(5))
+            name = str(gen) + name_suffix()
             meta["name"] = name
         if not isinstance(name, str):
             raise ApiError.bad_request("metadata.name: must be a string")
         for key in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             meta.pop(key, None)
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = self._now()
         if rt.has_spec_generation:
             meta["generation"] = 1
@@ -715,15 +735,21 @@ class ApiService:
         node = (current.obj.get("spec") or {}).get("nodeName")
         if node:
             raise ApiError.conflict("pods", name, f"pod {name} is already assigned to node \"{node}\"")
-        new = deep_copy(current.obj)
-        new.setdefault("spec", {})["nodeName"] = str(target["name"])
-        status = new.setdefault("status", {})
+        # Copy only what changes (the object, metadata, spec, status, conditions, annotations);
+        # everything else is shared with the stored object, which nobody mutates.
+        old = current.obj
+        new = dict(old)
+        nmeta = new["metadata"] = dict(old["metadata"])
+        new["spec"] = {**old["spec"], "nodeName": str(target["name"])} if "spec" in old \
+            else {"nodeName": str(target["name"])}
+        status = new["status"] = dict(old["status"]) if "status" in old else {}
         conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
         conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                       "lastTransitionTime": self._now()})
         status["conditions"] = conds
         if bmeta.get("annotations"):
-            new["metadata"].setdefault("annotations", {}).update(bmeta["annotations"])
+            annotations = nmeta["annotations"] = dict(nmeta["annotations"]) if "annotations" in nmeta else {}
+            annotations.update(bmeta["annotations"])
         if ctx.dry_run:
             return
         try:

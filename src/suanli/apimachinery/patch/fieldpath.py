@@ -98,9 +98,89 @@ def fields_tree(obj: Any, kind: str, *, extra: ListMeta | None = None,
     Used when one manager owns every field (object creation); equal to the two-step form.
     """
     ignored = IGNORED - {("f:status",)} if include_status else IGNORED
+    if isinstance(obj, dict):
+        try:
+            return _root_map(obj, kind, extra, ignored)
+        except TypeError:  # e.g. a non-string key: let the general walk decide
+            pass
     root: dict[str, Any] = {}
     _tree(obj, (), (), kind, extra, root, ignored)
     return _sort_tree(root)
+
+
+# The sorted builders below produce ``_sort_tree(_tree(...))`` directly: visiting a map's
+# keys in sorted order visits their ``f:`` elements in sorted order, and list children are
+# sorted by element before insertion (stably, so of two items with one key the later wins,
+# as in ``_tree``). ``IGNORED`` only names paths of depth 1 and 2, so only the root and its
+# direct children check it.
+
+
+def _root_map(value: dict[str, Any], kind: str, extra: ListMeta | None,
+              ignored: frozenset[FieldPath]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in sorted(value):
+        v = value[k]
+        if v is None:
+            continue
+        element = "f:" + k
+        p = (element,)
+        if p in ignored:
+            continue
+        if isinstance(v, dict):
+            child: dict[str, Any] = {}
+            for k2 in sorted(v):
+                v2 = v[k2]
+                if v2 is None:
+                    continue
+                e2 = "f:" + k2
+                if (element, e2) not in ignored:
+                    child[e2] = _node(v2, (k, k2), kind, extra)
+            out[element] = child
+        else:
+            out[element] = _node(v, (k,), kind, extra)
+    return out
+
+
+def _node(v: Any, names: tuple[str, ...], kind: str, extra: ListMeta | None) -> dict[str, Any]:
+    """The fieldsV1 node of non-null value ``v`` found at ``names``."""
+    if isinstance(v, dict):
+        return _map(v, names, kind, extra) if v else {}
+    if isinstance(v, list) and v:
+        return _list(v, names, kind, extra)
+    return {}
+
+
+def _map(value: dict[str, Any], names: tuple[str, ...], kind: str, extra: ListMeta | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in sorted(value) if len(value) > 1 else value:
+        v = value[k]
+        cls = v.__class__
+        if cls is str or cls is int or cls is bool or cls is float:
+            out["f:" + k] = {}
+        elif v is not None:
+            out["f:" + k] = _node(v, (*names, k), kind, extra)
+    return out
+
+
+def _list(value: list[Any], names: tuple[str, ...], kind: str, extra: ListMeta | None) -> dict[str, Any]:
+    """The fieldsV1 children of non-empty list ``value`` (``{}`` for an atomic list)."""
+    s = strategy_for(kind, names, extra)
+    if s is None:
+        return {}
+    if s.list_type == "map" and all(isinstance(i, dict) for i in value):
+        pairs: list[tuple[str, dict[str, Any]]] = []
+        for item in value:
+            item_node = _map(item, names, kind, extra)
+            pairs.append((key_element(s, item), {".": {}, **item_node} if item_node else item_node))
+        pairs.sort(key=_first)
+        return dict(pairs)
+    if s.list_type == "set" and not any(isinstance(i, dict | list) for i in value):
+        return {e: {} for e in sorted("v:" + _enc(v) for v in value)}
+    return {}
+
+
+def _first(pair: tuple[str, dict[str, Any]]) -> str:
+    return pair[0]
 
 
 def _sort_tree(node: dict[str, Any]) -> dict[str, Any]:
