@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing as mp
 import os
@@ -501,6 +502,19 @@ def _serve(argv: list[str]) -> None:
     adapter.schedule = timed_schedule  # type: ignore[assignment]
     adapter.LiveScheduler.run_cycle = timed_cycle  # type: ignore[method-assign]
     prof = cProfile.Profile()
+    gc_time = {f"{k}{g}": 0.0 for k in ("seconds", "runs", "collected") for g in range(3)}
+    gc_started = [0.0]
+
+    def gc_timer(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            g = info["generation"]
+            gc_time[f"seconds{g}"] += time.perf_counter() - gc_started[0]
+            gc_time[f"runs{g}"] += 1
+            gc_time[f"collected{g}"] += info["collected"]
+
+    gc.callbacks.append(gc_timer)
 
     async def serve() -> None:
         platform = Platform(
@@ -515,6 +529,17 @@ def _serve(argv: list[str]) -> None:
             )
         )
         platform.app.add_text_route("/bench/cycles", lambda: orjson.dumps(records).decode(), "application/json")
+        platform.app.add_text_route("/bench/gc", lambda: orjson.dumps(gc_time).decode(), "application/json")
+
+        def frozen_garbage() -> str:
+            """Unfreeze, run a full collection, report what it found (cyclic garbage the periodic
+            freeze had kept), and freeze again."""
+            gc.unfreeze()
+            found = gc.collect()
+            gc.freeze()
+            return orjson.dumps({"unreachable": found}).decode()
+
+        platform.app.add_text_route("/bench/frozen-garbage", frozen_garbage, "application/json")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)

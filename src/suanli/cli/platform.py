@@ -72,22 +72,24 @@ class PlatformOptions:
     scheduler_config: Path | None = None
 
 
-async def _tune_gc(interval: float = 30.0) -> None:
+async def _tune_gc(interval: float = 1.0) -> None:
     """Keep Python's cyclic GC off the long-lived object graph.
 
-    The store holds every object as long-lived dicts; a full collection walks all of them
-    (tens to hundreds of ms with 100k objects), stalling every request behind it. After
-    start-up and then every ``interval`` seconds, young garbage is collected and all
-    survivors are moved to the permanent generation (``gc.freeze``), so full collections
-    only see recent objects. Frozen cyclic garbage is never reclaimed, which is why the
-    young generations are collected first.
+    Almost everything the server allocates and keeps (stored objects, watch windows, informer
+    caches, scheduler snapshot records) lives for minutes or forever, so every generation-1
+    pass re-walks a large heap (a 250 ms stall per ~500k survivors) and finds almost no
+    garbage (measured: ~900 objects per 10,000 scheduled pods). So after start-up and then
+    every ``interval`` seconds, the young generation is collected and all survivors are moved
+    to the permanent generation (``gc.freeze``): collections only ever see the last second's
+    objects. The price: a reference cycle that becomes garbage after it was frozen is never
+    reclaimed (acyclic garbage is still freed at once by reference counting).
     """
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     while True:
         await asyncio.sleep(interval)
-        gc.collect(1)
+        gc.collect(0)
         gc.freeze()
 
 
