@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import queue
 import sqlite3
 import threading
@@ -60,6 +61,27 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', 0), ('compact', 0);
 INSERT_SQL = (
     "INSERT INTO log(rev, bucket, namespace, name, type, prev_rev, ts, value) VALUES (?,?,?,?,?,?,?,?)"
 )
+_ROWS_PER_INSERT = 500  # 8 parameters per row; SQLite allows 32,766 per statement
+_multi_insert_sql: dict[int, str] = {}
+
+
+def _insert_sql(n: int) -> str:
+    """``INSERT_SQL`` for ``n`` rows in one statement (cached per ``n``)."""
+    sql = _multi_insert_sql.get(n)
+    if sql is None:
+        sql = _multi_insert_sql[n] = INSERT_SQL + ",(?,?,?,?,?,?,?,?)" * (n - 1)
+    return sql
+
+
+def _insert_rows(conn: sqlite3.Connection, rows: list[Row]) -> None:
+    """Insert ``rows`` with multi-row statements: one statement per :data:`_ROWS_PER_INSERT` rows
+    rather than one step per row, so the writer thread gives up and re-takes the GIL a few times
+    per batch instead of once per row (each re-take can wait for the busy event loop thread)."""
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        conn.execute(_insert_sql(len(chunk)), list(itertools.chain.from_iterable(chunk)))
+
+
 _SCAN_SQL = "SELECT rev, bucket, namespace, name, type, prev_rev, ts, value FROM log ORDER BY rev"
 _SET_REV_SQL = "UPDATE meta SET value = ? WHERE key = 'revision'"
 
@@ -291,8 +313,7 @@ class SqliteLog:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(INSERT_SQL, [r for r in rows if r[1] not in self._volatile] if self._volatile
-                             else rows)
+            _insert_rows(conn, [r for r in rows if r[1] not in self._volatile] if self._volatile else rows)
             conn.execute(_SET_REV_SQL, (rows[-1][0],))
             conn.execute("COMMIT")
         except BaseException as exc:
