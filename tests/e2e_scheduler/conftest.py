@@ -128,6 +128,17 @@ def vcjob(name: str, replicas: int, requests: dict[str, Any], *, queue: str = "d
     return {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": name}, "spec": spec}
 
 
+def describe_pod(k: K, name: str) -> str:
+    """``kubectl describe pod name``, or "" while the pod does not exist yet (controllers create
+    Volcano Job pods only after the scheduler enqueues the PodGroup)."""
+    proc = k.run("describe", "pod", name)
+    if proc.returncode != 0 and "NotFound" in proc.stderr:
+        return ""
+    if proc.returncode != 0:
+        raise AssertionError(f"kubectl describe pod {name} failed: {proc.stderr}")
+    return proc.stdout
+
+
 def pods_of(k: K, job: str) -> list[dict[str, Any]]:
     """The pods of Volcano Job ``job`` (label ``volcano.sh/job-name``)."""
     return list(json.loads(k("get", "pods", "-l", f"volcano.sh/job-name={job}", "-o", "json"))["items"])

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import Kubectl
 from tests.e2e.conftest import K, manifest, wait_until
 from tests.e2e_hardware.conftest import EXAMPLES
-from tests.e2e_scheduler.conftest import bound, set_scheduler_config, vcjob, wait_bound
+from tests.e2e_scheduler.conftest import bound, describe_pod, set_scheduler_config, vcjob, wait_bound
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +70,6 @@ def test_queue_within_deserved_does_not_reclaim_beyond_it(kc: Kubectl, hk: K) ->
                                                 min_available=1, preemptable=True)))
     wait_bound(hk, "a-own", 4, timeout=30)
     hk("apply", "-f", "-", input=manifest(vcjob("b-greedy", 5, {"cpu": "1", GPU: 1}, queue="team-b")))
-    wait_until(lambda: "FailedScheduling" in hk("describe", "pod", "b-greedy-task-0"), timeout=15,
+    wait_until(lambda: "FailedScheduling" in describe_pod(hk, "b-greedy-task-0"), timeout=15,
                what="b-greedy explained")
     assert len(bound(hk, "a-own")) == 4 and bound(hk, "b-greedy") == {}

@@ -11,7 +11,14 @@ import pytest
 from tests.conftest import Kubectl
 from tests.e2e.conftest import K, manifest, wait_until
 from tests.e2e_hardware.conftest import EXAMPLES
-from tests.e2e_scheduler.conftest import HPRE, POOL_SIZE, allocatable, bring_kae_online, scheduled_condition
+from tests.e2e_scheduler.conftest import (
+    HPRE,
+    POOL_SIZE,
+    allocatable,
+    bring_kae_online,
+    describe_pod,
+    scheduled_condition,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +33,7 @@ def described_failure(k: K, name: str, expected: str) -> str:
     """Wait until ``kubectl describe pod`` shows a FailedScheduling event containing ``expected``."""
 
     def shown() -> str | None:
-        out = k("describe", "pod", name)
+        out = describe_pod(k, name)
         return out if "FailedScheduling" in out and expected in out else None
 
     return wait_until(shown, timeout=15, what=f"describe pod {name} to explain {expected!r}")

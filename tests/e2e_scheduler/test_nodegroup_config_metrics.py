@@ -13,6 +13,7 @@ from tests.e2e_hardware.conftest import EXAMPLES
 from tests.e2e_scheduler.conftest import (
     NODEGROUP_LABEL,
     cycles,
+    describe_pod,
     metric_value,
     metrics_text,
     set_scheduler_config,
@@ -83,7 +84,7 @@ def test_required_groups_filter_and_anti_affinity_avoids_a_group(kc: Kubectl, hk
     hk("apply", "-f", "-", input=manifest(vcjob("kae-only", 1, {"cpu": "1"}, queue="inference",
                                                 node_selector={"kubernetes.io/hostname": "demo-kae-0"})))
     def explained() -> str | None:
-        out = hk("describe", "pod", "kae-only-task-0")
+        out = describe_pod(hk, "kae-only-task-0")
         return out if "FailedScheduling" in out else None
 
     out = wait_until(explained, timeout=15, what="kae-only explained")

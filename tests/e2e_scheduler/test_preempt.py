@@ -10,6 +10,7 @@ from tests.e2e_scheduler.conftest import (
     ASCEND,
     DEFAULT_TIERS,
     bound,
+    describe_pod,
     pods_of,
     priority_class,
     set_scheduler_config,
@@ -54,7 +55,7 @@ def test_pods_without_the_preemptable_annotation_are_never_victims(kc: Kubectl, 
     kept = wait_bound(hk, "keep", 4, timeout=30)  # after the previous test's namespace is gone
     hk("apply", "-f", "-", input=manifest(vcjob("vip", 1, {"cpu": "1", ASCEND: 1}, priority_class="high")))
     wait_until(lambda: len(pods_of(hk, "vip")) == 1, what="the vip pod")
-    wait_until(lambda: "FailedScheduling" in hk("describe", "pod", "vip-task-0"), what="vip explained")
+    wait_until(lambda: "FailedScheduling" in describe_pod(hk, "vip-task-0"), what="vip explained")
     wait_cycles(demo_server, 3)
     assert bound(hk, "keep") == kept and bound(hk, "vip") == {}
     assert "Preempted" not in hk("get", "events", "-o", "jsonpath={.items[*].reason}")
