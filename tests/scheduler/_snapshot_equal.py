@@ -15,6 +15,8 @@ _JOB_FIELDS = ("uid", "namespace", "name", "queue", "min_member", "min_task_memb
                "phase", "creation", "tasks", "synthetic", "podgroup")
 _QUEUE_FIELDS = ("name", "weight", "capability", "deserved", "guarantee", "parent", "state", "reclaimable",
                  "affinity", "creation", "obj")
+_COLUMN_FIELDS = ("requests", "queue_of", "codes", "status", "node", "pending", "job_phase", "active_jobs",
+                  "pending_phase", "inqueue", "other_phase", "podgroup_jobs", "phase_counts")
 _NODE_FIELDS = ("names", "allocatable", "used", "releasing", "unschedulable", "labels", "annotations", "taints",
                 "host_ports", "objs")
 
@@ -58,4 +60,10 @@ def snapshot_diff(a: Any, b: Any) -> list[str]:
     else:
         for k in a.queues:
             _fields(f"queue[{k}]", a.queues[k], b.queues[k], _QUEUE_FIELDS, out)
+    if a.columns is None or b.columns is None:
+        out.append("columns: a snapshot was built without its task columns")
+    else:
+        _fields("columns", a.columns, b.columns, _COLUMN_FIELDS, out)
+        if list(a.columns.job_phase.items()) != list(b.columns.job_phase.items()):
+            out.append("columns.job_phase: order differs")
     return out

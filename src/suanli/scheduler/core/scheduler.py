@@ -12,11 +12,12 @@ from suanli.scheduler.core.config import DEFAULT_CONFIG, SchedulerConfig
 from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Pipelined, Unschedulable
 from suanli.scheduler.core.resources import FloatArray, format_amount
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import JobInfo, Snapshot, TaskStatus
+from suanli.scheduler.core.snapshot import STATUS_CODE, JobInfo, Snapshot, TaskStatus
 
 __all__ = ["run_session", "schedule"]
 
 _ALLOCATED = frozenset({TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING})
+_ALLOCATED_CODES = np.array(sorted(STATUS_CODE[s] for s in _ALLOCATED), dtype=np.int8)
 
 
 def run_session(snapshot: Snapshot, config: SchedulerConfig | None = None) -> Session:
@@ -107,14 +108,22 @@ def _queue_counts(ssn: Session, pg_status: dict[str, dict[str, Any]]) -> dict[st
 
     A job's final phase is its session phase except that a non-Pending gang may become
     Running (:func:`_phase`); only jobs whose phase is neither Pending nor Running can
-    change, so the rest are counted in bulk without looking at their tasks."""
+    change, so the rest are counted in bulk (the snapshot's per-queue phase counts,
+    corrected by :attr:`Session.phase_changed`) without looking at their tasks."""
     counts = {q: {"running": 0, "pending": 0, "inqueue": 0, "completed": 0} for q in ssn.queues}
     if not counts:
         return counts
-    phases = ssn.job_phase
-    tally: Counter[tuple[str, str]] = Counter(zip([j.queue for j in ssn.jobs.values()], phases.values(), strict=True))
-    for uid in [u for u, p in phases.items() if p != "Running" and p != "Pending"]:
-        job = ssn.jobs[uid]
+    phases, jobs = ssn.job_phase, ssn.jobs
+    tally: Counter[tuple[str, str]] = Counter(ssn.columns.phase_counts)
+    examine = [u for u in ssn.columns.other_phase if u not in ssn.phase_changed]
+    for uid, was in ssn.phase_changed.items():
+        queue, now = jobs[uid].queue, phases[uid]
+        tally[(queue, was)] -= 1
+        tally[(queue, now)] += 1
+        if now != "Running" and now != "Pending":
+            examine.append(uid)
+    for uid in examine:
+        job = jobs[uid]
         st = pg_status.get(uid)
         if st is not None:
             final = str(st["phase"])
@@ -135,10 +144,10 @@ def _queue_allocated(ssn: Session) -> dict[str, FloatArray]:
     """Requests of Allocated/Bound/Running tasks per existing queue: the snapshot's totals
     corrected by the tasks whose status changed this session (all vectorised)."""
     table = ssn.table
-    total = table.sum_by_queue(table.status_mask(_ALLOCATED))
+    total = table.sum_by_status(_ALLOCATED)
     if ssn.touched:
         idx = np.array(sorted(ssn.touched), dtype=np.int64)
-        before = table.status_mask(_ALLOCATED)[idx]
+        before = np.isin(table.codes[idx], _ALLOCATED_CODES)
         after = np.array([ssn.status[i] in _ALLOCATED for i in idx.tolist()], dtype=np.bool_)
         total += table.sum_by_queue(rows=idx[after & ~before]) - table.sum_by_queue(rows=idx[before & ~after])
     return {name: total[k] for k, name in enumerate(table.queue_names)}
@@ -188,7 +197,8 @@ def decisions_of(ssn: Session) -> Decisions:
         unsched.append(Unschedulable(t.namespace, t.name, t.uid, msg))
 
     bound_jobs = {ssn.tasks[i].job for i in ssn.binds}
-    pg_status = {uid: _job_status(ssn, j, bound_jobs) for uid, j in ssn.jobs.items() if not j.synthetic}
+    jobs = ssn.jobs
+    pg_status = {uid: _job_status(ssn, jobs[uid], bound_jobs) for uid in ssn.columns.podgroup_jobs}
     q_status: dict[str, dict[str, Any]] = {}
     allocated = _queue_allocated(ssn)
     counts = _queue_counts(ssn, pg_status)

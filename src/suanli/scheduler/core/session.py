@@ -135,14 +135,18 @@ class Session:
         self.tasks = snapshot.tasks
         self.jobs = snapshot.jobs
         self.queues = snapshot.queues
-        self.status: list[TaskStatus] = [t.status for t in self.tasks]
-        self.task_node: list[int] = [t.node for t in self.tasks]
-        self.job_phase: dict[str, str] = {uid: j.phase for uid, j in self.jobs.items()}
+        cols = self.columns = snapshot.cols
+        self.status: list[TaskStatus] = list(cols.status)
+        self.task_node: list[int] = list(cols.node)
+        #: each job's phase; change it only through :meth:`set_job_phase`
+        self.job_phase: dict[str, str] = dict(cols.job_phase)
+        #: jobs whose phase :meth:`set_job_phase` changed, with their phase at open
+        self.phase_changed: dict[str, str] = {}
         #: indices of the tasks pending at open, ascending (only these can be pending later)
-        self.pending_at_open: list[int] = [i for i, st in enumerate(self.status) if st is TaskStatus.PENDING]
-        pending_jobs = {self.tasks[i].job for i in self.pending_at_open}
+        self.pending_at_open: list[int] = cols.pending
+        jobs = self.jobs
         #: jobs with a pending task at open, in ``jobs`` order (a superset of the jobs that have one later)
-        self.active_jobs: list[JobInfo] = [j for uid, j in self.jobs.items() if uid in pending_jobs]
+        self.active_jobs: list[JobInfo] = [jobs[uid] for uid in cols.active_jobs]
         self._counts: dict[str, JobCounts] = {}
         self._table: TaskTable | None = None
         self._pending_phase: list[JobInfo] | None = None
@@ -191,8 +195,24 @@ class Session:
         """Jobs whose phase was ``Pending`` at open, in ``jobs`` order (phases only ever
         move from Pending to Inqueue in a session, so this covers every Pending job)."""
         if self._pending_phase is None:
-            self._pending_phase = [j for j in self.jobs.values() if j.phase == "Pending"]
+            jobs = self.jobs
+            self._pending_phase = [jobs[uid] for uid in self.columns.pending_phase]
         return self._pending_phase
+
+    def set_job_phase(self, job: JobInfo, phase: str) -> None:
+        """Move ``job`` to ``phase`` (e.g. Pending → Inqueue), remembering its phase at open."""
+        uid = job.uid
+        old = self.job_phase[uid]
+        if old != phase:
+            self.phase_changed.setdefault(uid, old)
+            self.job_phase[uid] = phase
+
+    def inqueue_jobs(self) -> list[JobInfo]:
+        """Jobs whose phase is Inqueue now, in ``jobs`` order."""
+        jobs = self.jobs
+        if not self.phase_changed:
+            return [jobs[uid] for uid in self.columns.inqueue]
+        return [jobs[u] for u, p in self.job_phase.items() if p == "Inqueue"]
 
     # ------------------------------------------------------------------ registration
     _SWITCH = {

@@ -49,21 +49,24 @@ from typing import Any
 import numpy as np
 
 from suanli.apimachinery.objects import Obj
-from suanli.scheduler.core.resources import BASE_DIMS, PODS, FloatArray, amount
+from suanli.scheduler.core.resources import BASE_DIMS, PODS, FloatArray, IntArray, amount
 
 __all__ = [
     "DEFAULT_QUEUE",
     "GROUP_NAME_ANNOTATION",
     "QUEUE_NAME_ANNOTATION",
+    "STATUS_CODE",
     "TASK_SPEC_ANNOTATION",
     "JobInfo",
     "NodeInfo",
     "QueueInfo",
     "Snapshot",
     "SnapshotConfig",
+    "TaskColumns",
     "TaskInfo",
     "TaskStatus",
     "snapshot_from_objects",
+    "task_columns",
 ]
 
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
@@ -92,6 +95,8 @@ class TaskStatus(enum.Enum):
 OCCUPYING = frozenset({TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.RELEASING})
 #: States that count towards a gang being ready.
 READY_STATES = frozenset({TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.SUCCEEDED})
+#: A small integer per state (declaration order), for status columns: ``PENDING`` → 0, ``FAILED`` → 7.
+STATUS_CODE: dict[TaskStatus, int] = {s: i for i, s in enumerate(TaskStatus)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,8 +200,84 @@ class NodeInfo:
 
 
 @dataclass(eq=False, slots=True)
+class TaskColumns:
+    """Per-task columns and per-job lists derived from a snapshot's tasks, jobs and queues,
+    so that opening a session copies them instead of walking every task and job.
+
+    Task columns (row = task index): ``requests[T, D]``, ``queue_of[T]`` (position of the
+    task's job's queue in ``Snapshot.queues``, -1 when that queue does not exist),
+    ``codes[T]`` (:data:`STATUS_CODE` of the status; all three read-only arrays),
+    ``status`` and ``node`` (``TaskInfo.status``/``node`` as lists: copy before mutating),
+    ``pending`` (indices of Pending tasks, ascending).
+
+    Job lists hold uids in ``Snapshot.jobs`` order: ``job_phase`` (uid → phase, a dict in
+    jobs order), ``active_jobs`` (jobs with a Pending task), ``pending_phase``/``inqueue``
+    (phase Pending/Inqueue), ``other_phase`` (phase neither Running nor Pending),
+    ``podgroup_jobs`` (not synthetic); ``phase_counts`` maps ``(queue, phase)`` to its
+    number of jobs (non-zero counts only).
+
+    Worked example: tasks ``[a: cpu 100 Running in q0, b: cpu 200 Pending in q1]``, queues
+    ``[q0, q1]`` → ``requests = [[100, …], [200, …]]``, ``queue_of = [0, 1]``,
+    ``codes = [4, 0]``, ``pending = [1]``.
+    """
+
+    requests: FloatArray
+    queue_of: IntArray
+    codes: np.ndarray[Any, np.dtype[np.int8]]
+    status: list[TaskStatus]
+    node: list[int]
+    pending: list[int]
+    job_phase: dict[str, str]
+    active_jobs: list[str]
+    pending_phase: list[str]
+    inqueue: list[str]
+    other_phase: list[str]
+    podgroup_jobs: list[str]
+    phase_counts: dict[tuple[str, str], int]
+
+
+def task_columns(
+    tasks: list[TaskInfo], jobs: Mapping[str, JobInfo], queues: Mapping[str, QueueInfo], dims: int
+) -> TaskColumns:
+    """:class:`TaskColumns` of a snapshot, computed in one pass (the reference the incremental
+    builder is tested against)."""
+    T = len(tasks)
+    qpos = {name: i for i, name in enumerate(queues)}
+    requests = np.array([t.request for t in tasks], dtype=np.float64).reshape(T, dims)
+    queue_of = np.array([qpos.get(jobs[t.job].queue, -1) for t in tasks], dtype=np.int64)
+    status = [t.status for t in tasks]
+    by_id = {id(s): c for s, c in STATUS_CODE.items()}  # Enum hashing runs Python code; id() does not
+    codes = np.array([by_id[id(s)] for s in status], dtype=np.int8)
+    for a in (requests, queue_of, codes):
+        a.setflags(write=False)
+    pending = [i for i, s in enumerate(status) if s is TaskStatus.PENDING]
+    active = {tasks[i].job for i in pending}
+    counts: dict[tuple[str, str], int] = {}
+    for j in jobs.values():
+        counts[(j.queue, j.phase)] = counts.get((j.queue, j.phase), 0) + 1
+    return TaskColumns(
+        requests=requests,
+        queue_of=queue_of,
+        codes=codes,
+        status=status,
+        node=[t.node for t in tasks],
+        pending=pending,
+        job_phase={uid: j.phase for uid, j in jobs.items()},
+        active_jobs=[uid for uid in jobs if uid in active],
+        pending_phase=[uid for uid, j in jobs.items() if j.phase == "Pending"],
+        inqueue=[uid for uid, j in jobs.items() if j.phase == "Inqueue"],
+        other_phase=[uid for uid, j in jobs.items() if j.phase not in ("Running", "Pending")],
+        podgroup_jobs=[uid for uid, j in jobs.items() if not j.synthetic],
+        phase_counts=counts,
+    )
+
+
+@dataclass(eq=False, slots=True)
 class Snapshot:
-    """Everything one scheduling cycle sees; treat as read-only (arrays are not writeable)."""
+    """Everything one scheduling cycle sees; treat as read-only (arrays are not writeable).
+
+    ``columns`` is derived from ``tasks``/``jobs``/``queues`` (:func:`task_columns`); a
+    snapshot built without it computes it on first use of :attr:`cols`."""
 
     dims: tuple[str, ...]
     dim_index: dict[str, int]
@@ -206,6 +287,14 @@ class Snapshot:
     queues: dict[str, QueueInfo]
     node_index: dict[str, int]
     priority_classes: dict[str, int]
+    columns: TaskColumns | None = None
+
+    @property
+    def cols(self) -> TaskColumns:
+        """The task columns (computed once if the snapshot was built without them)."""
+        if self.columns is None:
+            self.columns = task_columns(self.tasks, self.jobs, self.queues, len(self.dims))
+        return self.columns
 
     def vector(self, quantities: Mapping[str, Any] | None) -> FloatArray:
         """Resource vector over this snapshot's dims (unknown names ignored)."""
@@ -489,6 +578,7 @@ def snapshot_from_objects(
         queues=queue_infos,
         node_index=node_index,
         priority_classes=classes,
+        columns=task_columns(tasks, jobs, queue_infos, D),
     )
 
 

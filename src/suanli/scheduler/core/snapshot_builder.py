@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from suanli.apimachinery.objects import Obj
+from suanli.scheduler.core._columns import ColumnKeeper
 from suanli.scheduler.core.resources import BASE_DIMS, PODS, FloatArray, amount
 from suanli.scheduler.core.snapshot import (
     _UNSET_PRIORITY,
@@ -225,6 +226,7 @@ class SnapshotBuilder:
         self._structural = True  # the task order must be recomputed by a pass over all pods
         self._appended: list[_Pod] = []  # pods added since the last snapshot, in order
         self._queue_infos: dict[str, QueueInfo] = {}
+        self._cols = ColumnKeeper()
         self._built = False
 
     # ------------------------------------------------------------------ one-shot
@@ -667,6 +669,7 @@ class SnapshotBuilder:
                      (rec.vtuple, rec.blob), pos)
         rec.task, rec.epoch, rec.pos = t, self._epoch, pos
         self._changed_jobs.add(rec.job_key)
+        self._cols.task_changed(pos)
         return t
 
     def _pass(self) -> None:
@@ -701,6 +704,7 @@ class SnapshotBuilder:
             lst.append(rec)
         self._tasks = tasks
         self._members = members
+        self._cols.reset_tasks()
 
     def _patch(self, dirty: list[_Pod]) -> bool:
         """Fast path: only appended pods and in-place changes that keep every pod's inclusion.
@@ -775,14 +779,19 @@ class SnapshotBuilder:
                 info = prev.get(jk)
                 jobs[jk] = self._job(jk, lst) if info is None or rebuild_all or jk in changed else info
             self._jobs = jobs
+            self._cols.reset_jobs()
         else:
             jobs = self._jobs
+            cols = self._cols
             for jk in changed:
                 got = members.get(jk)
                 if got is not None and jk in jobs:
-                    jobs[jk] = self._job(jk, got)
+                    new = self._job(jk, got)
+                    cols.job_replaced(jobs[jk], new)
+                    jobs[jk] = new
             for jk in self._new_jobs:
-                jobs[jk] = self._job(jk, members[jk])
+                new = jobs[jk] = self._job(jk, members[jk])
+                cols.job_replaced(None, new)
         self._jobs_epoch = self._epoch
         changed.clear()
 
@@ -869,4 +878,5 @@ class SnapshotBuilder:
             queues=dict(self._queue_infos),
             node_index=dict(self._node_index),
             priority_classes=dict(self._classes),
+            columns=self._cols.columns(self._tasks, self._jobs, self._queue_infos, len(self._dims)),
         )

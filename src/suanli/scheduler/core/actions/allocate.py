@@ -34,7 +34,7 @@ def schedulable_jobs(ssn: Session) -> list[JobInfo]:
     if "enqueue" not in ssn.config.actions:
         for job in ssn.pending_phase_jobs:
             if ssn.job_phase[job.uid] == "Pending" and job.queue in ssn.queues:
-                ssn.job_phase[job.uid] = "Inqueue"  # as Volcano: without the enqueue action jobs go straight in
+                ssn.set_job_phase(job, "Inqueue")  # as Volcano: without the enqueue action jobs go straight in
     out = []
     status = ssn.status
     pending = TaskStatus.PENDING

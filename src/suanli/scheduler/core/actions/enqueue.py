@@ -31,7 +31,7 @@ class Enqueue:
                 ssn.job_messages[job.uid] = f"queue {queue.name} is {queue.state}"
                 continue
             if job.min_resources is None or ssn.job_enqueueable(job):
-                ssn.job_phase[job.uid] = "Inqueue"
+                ssn.set_job_phase(job, "Inqueue")
                 ssn.job_enqueued(job)
             else:
                 ssn.job_messages.setdefault(job.uid, "resource in cluster is overused")

@@ -11,6 +11,8 @@ from suanli.scheduler.core.snapshot import OCCUPYING, READY_STATES, JobInfo, Tas
 
 __all__ = ["QueueUsage", "inqueue_shortfall", "share"]
 
+_LIVE = frozenset(TaskStatus) - {TaskStatus.SUCCEEDED, TaskStatus.FAILED}
+
 
 def share(allocated: FloatArray, deserved: FloatArray) -> float:
     """``max_r allocated_r / deserved_r``; a dimension with zero deserved counts 1 if used, else 0."""
@@ -29,8 +31,7 @@ def inqueue_shortfall(ssn: Session) -> list[tuple[JobInfo, FloatArray]]:
     (``jobs`` order). Only Inqueue jobs are visited."""
     out = []
     status = ssn.status
-    for uid in [u for u, p in ssn.job_phase.items() if p == "Inqueue"]:
-        job = ssn.jobs[uid]
+    for job in ssn.inqueue_jobs():
         if job.min_resources is None:
             continue
         got = np.zeros(ssn.D)
@@ -53,8 +54,8 @@ class QueueUsage:
         self.ssn = ssn
         D = ssn.D
         table = ssn.table
-        allocated = table.sum_by_queue(table.status_mask(OCCUPYING))
-        request = table.sum_by_queue(~table.status_mask((TaskStatus.SUCCEEDED, TaskStatus.FAILED)))
+        allocated = table.sum_by_status(OCCUPYING)
+        request = table.sum_by_status(_LIVE)
         self.allocated: dict[str, FloatArray] = {q: allocated[k] for k, q in enumerate(table.queue_names)}
         self.request: dict[str, FloatArray] = {q: request[k] for k, q in enumerate(table.queue_names)}
         self.inqueue: dict[str, FloatArray] = {q: np.zeros(D) for q in table.queue_names}

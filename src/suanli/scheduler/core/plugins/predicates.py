@@ -14,6 +14,7 @@ pods"). Static masks are computed once per pod spec and reused.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -119,16 +120,14 @@ class PredicatesPlugin:
         ) or {}
         if required:
             aff &= terms_mask(self.index, required.get("nodeSelectorTerms") or [])
-        taint_reason: list[str | None] = []
+        taint_reason: list[str | None] = [None] * nodes.count
         taint_ok = np.ones(nodes.count, dtype=np.bool_)
-        for i, taints in enumerate(nodes.taints):
-            bad = first_untolerated(taints, tolerations) if taints else None
-            taint_reason.append(
-                None
-                if bad is None
-                else f"node(s) had untolerated taint {{{bad.get('key', '')}: {bad.get('value', '')}}}"
-            )
-            taint_ok[i] = bad is None
+        taints = nodes.taints
+        for i in itertools.compress(range(nodes.count), taints):  # only tainted nodes
+            bad = first_untolerated(taints[i], tolerations)
+            if bad is not None:
+                taint_reason[i] = f"node(s) had untolerated taint {{{bad.get('key', '')}: {bad.get('value', '')}}}"
+                taint_ok[i] = False
         out = (sched, aff, taint_ok, taint_reason)
         self._static[key] = out
         return out
