@@ -54,6 +54,7 @@ _PATCH_TYPES = {
 }
 _PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 _SEGMENT = re.compile(r"^[^/]+$")
+_JSON_TYPE = b"application/json"
 
 
 class _Request:
@@ -76,7 +77,7 @@ class _Response:
         self.status = status
         self.body = body
         self.content_type = content_type
-        self.extra_headers = extra_headers or []
+        self.extra_headers = extra_headers if extra_headers is not None else []
 
 
 def _json(status: int, obj: Any) -> _Response:
@@ -175,8 +176,9 @@ class ApiApp:
         path = scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1"),
-                                                   keep_blank_values=True).items()}
+            qs = scope.get("query_string", b"")
+            query = {k: v[-1] for k, v in parse_qs(qs.decode("latin-1"), keep_blank_values=True).items()} \
+                if qs else {}
             if path not in _PUBLIC_PATHS:
                 self._authenticate(headers)
             body = await self._read_body(receive, headers) if method in ("POST", "PUT", "PATCH", "DELETE") \
@@ -227,9 +229,12 @@ class ApiApp:
 
     @staticmethod
     async def _send(send: Send, resp: _Response) -> None:
-        headers = [(b"content-type", resp.content_type.encode()),
-                   (b"content-length", str(len(resp.body)).encode()),
-                   (b"cache-control", b"no-cache, private"), *resp.extra_headers]
+        ctype = resp.content_type
+        headers = [(b"content-type", _JSON_TYPE if ctype == "application/json" else ctype.encode()),
+                   (b"content-length", b"%d" % len(resp.body)),
+                   (b"cache-control", b"no-cache, private")]
+        if resp.extra_headers:
+            headers.extend(resp.extra_headers)
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
         await send({"type": "http.response.body", "body": resp.body})
 
@@ -254,7 +259,9 @@ class ApiApp:
             return self._openapi(req, path)
         if path.startswith("/openapi/v2"):
             raise ApiError.no_route(path)
-        parts = [unquote(p) for p in path.split("/")[1:]]
+        parts = path.split("/")[1:]
+        if "%" in path:
+            parts = [unquote(p) for p in parts]
         if parts[0] == "api" and len(parts) >= 2:
             group, version, rest = "", parts[1], parts[2:]
         elif parts[0] == "apis" and len(parts) >= 2:
@@ -380,13 +387,13 @@ class ApiApp:
             if name:
                 raise ApiError.method_not_allowed(f"POST is not allowed on a named {rt.plural} path")
             obj = await svc.create(rt, namespace, body, ctx)
-            return self._object(201, obj, ctx)
+            return self._object(201, obj, ctx, rt)
         if m == "PUT":
             if not name:
                 raise ApiError.method_not_allowed(f"PUT requires a resource name for {rt.plural}")
             body = self._decode(req, rt)
             obj = await svc.update(rt, namespace, name, body, ctx, subresource=sub)
-            return self._object(200, obj, ctx)
+            return self._object(200, obj, ctx, rt)
         if m == "PATCH":
             if not name:
                 raise ApiError.method_not_allowed(f"PATCH requires a resource name for {rt.plural}")
@@ -398,7 +405,7 @@ class ApiApp:
             existed = ptype != "apply" or svc.store.get(rt.storage_key, namespace if rt.namespaced else "",
                                                         name) is not None
             obj = await svc.patch(rt, namespace, name, ptype, patch, ctx, subresource=sub)
-            return self._object(200 if existed else 201, obj, ctx)
+            return self._object(200 if existed else 201, obj, ctx, rt)
         if m == "DELETE":
             options = self._delete_options(req)
             if not name:
@@ -411,8 +418,18 @@ class ApiApp:
             return self._object(200, obj, ctx)
         raise ApiError.method_not_allowed(f"{m} is not supported")
 
-    def _object(self, status: int, obj: Obj, ctx: RequestContext) -> _Response:
-        resp = _json(status, obj)
+    def _object(self, status: int, obj: Obj, ctx: RequestContext, rt: ResourceType | None = None) -> _Response:
+        """``obj`` as JSON; when it is the stored object of ``rt`` (a write just committed), the
+        store's bytes for it (``orjson.dumps`` of the same object) are sent instead of re-encoding."""
+        raw: bytes | None = None
+        if rt is not None and not ctx.dry_run:
+            meta = obj.get("metadata")
+            if isinstance(meta, dict):
+                so = self.service.store.get(rt.storage_key, str(meta.get("namespace") or "") if rt.namespaced
+                                            else "", str(meta.get("name") or ""))
+                if so is not None and so.obj is obj:
+                    raw = so.raw
+        resp = _Response(status, raw) if raw is not None else _json(status, obj)
         for w in ctx.warnings:
             resp.extra_headers.append((b"warning", f'299 - "{_header_text(w)}"'.encode()))
         return resp
@@ -559,11 +576,13 @@ class ApiApp:
         if self._closing:
             session.close()
         try:
-            async for ev in session.events():
+            event_bytes = self._event_bytes
+            async for batch in session.batches():
                 if disconnected.is_set():
                     break
-                await send({"type": "http.response.body", "body": self._event_bytes(rt, ev, as_table, include),
-                            "more_body": True})
+                body = event_bytes(rt, batch[0], as_table, include) if len(batch) == 1 else \
+                    b"".join([event_bytes(rt, ev, as_table, include) for ev in batch])
+                await send({"type": "http.response.body", "body": body, "more_body": True})
         finally:
             self._sessions.discard(session)
             session.close()

@@ -12,6 +12,9 @@ client expects:
 * Selectors apply to transitions: an object that starts matching arrives as ``ADDED``,
   one that stops matching as ``DELETED``.
 * ``BOOKMARK`` events every ``bookmark_interval`` seconds when asked for and idle.
+
+Events come one by one (:meth:`WatchSession.events`) or in batches of what is already
+queued (:meth:`WatchSession.batches`, used by HTTP to write a burst in one chunk).
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.selectors import FieldSelector, LabelSelector
 from suanli.kinds.registry import ResourceType
-from suanli.storage import ExpiredError, Store, StoredObject, Watcher
+from suanli.storage import ExpiredError, Store, StoredObject, Watcher, WatchEvent
 
 __all__ = ["Emitted", "WatchSession", "open_watch"]
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 DEFAULT_TIMEOUT = 1800.0
+BATCH_LIMIT = 64  # events per batch: bounds one HTTP write (~100 KiB of pods) and a client's line splitting
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,19 +78,29 @@ class WatchSession:
         if self._watcher is not None:
             self._watcher.close()
 
-    def _matches(self, obj: Obj) -> bool:
-        return self._match is None or self._match(obj)
-
     async def events(self) -> AsyncIterator[Emitted]:
+        """The events one by one (see :meth:`batches`, which this flattens)."""
+        async for batch in self.batches():
+            for ev in batch:
+                if self._closed:
+                    return
+                yield ev
+
+    async def batches(self, limit: int = BATCH_LIMIT) -> AsyncIterator[list[Emitted]]:
+        """The events in non-empty lists of at most ``limit``: each list holds the event that ended a
+        wait plus the ones already queued behind it, so a burst of commits costs one wake-up and, over
+        HTTP, one write. Order and content are exactly those of the one-by-one sequence."""
         if self._expired is not None:
-            yield Emitted("ERROR", error=self._expired.status())
+            yield [Emitted("ERROR", error=self._expired.status())]
             return
-        for so in self._initial:
-            yield Emitted("ADDED", so)
+        initial = self._initial
+        for start in range(0, len(initial), limit):
+            yield [Emitted("ADDED", so) for so in initial[start:start + limit]]
         if self._send_initial_end:
-            yield Emitted("BOOKMARK", rv=self._start_rv, initial_end=True)
+            yield [Emitted("BOOKMARK", rv=self._start_rv, initial_end=True)]
         watcher = self._watcher
         assert watcher is not None
+        translate = self._translate
         next_bookmark = time.monotonic() + self._bookmark_interval
         while not self._closed:
             now = time.monotonic()
@@ -97,7 +111,7 @@ class WatchSession:
                 ev = await watcher.next(timeout=max(wait, 0.0))
             except ExpiredError:
                 err = ApiError.gone("The resourceVersion for the provided watch is too old.")
-                yield Emitted("ERROR", error=err.status())
+                yield [Emitted("ERROR", error=err.status())]
                 return
             if ev is None:
                 if watcher_closed(watcher):
@@ -107,26 +121,39 @@ class WatchSession:
                     next_bookmark = time.monotonic() + self._bookmark_interval
                     rv = watcher.idle_revision() if self._allow_bookmarks else None
                     if rv is not None:
-                        yield Emitted("BOOKMARK", rv=rv)
+                        yield [Emitted("BOOKMARK", rv=rv)]
                 continue
-            if self._match is None:
-                yield Emitted(ev.type, ev.obj)
-                continue
-            now_match = self._matches(ev.obj.obj)
-            if ev.type == "ADDED":
-                if now_match:
-                    yield Emitted("ADDED", ev.obj)
-            elif ev.type == "DELETED":
-                if now_match:
-                    yield Emitted("DELETED", ev.obj)
-            else:
-                was = ev.prev is not None and self._matches(ev.prev.obj)
-                if now_match and was:
-                    yield Emitted("MODIFIED", ev.obj)
-                elif now_match:
-                    yield Emitted("ADDED", ev.obj)
-                elif was:
-                    yield Emitted("DELETED", ev.obj)
+            batch: list[Emitted] = []
+            out = translate(ev)
+            if out is not None:
+                batch.append(out)
+            while len(batch) < limit:
+                try:  # timeout 0: pops a queued event or returns None at once, never suspends
+                    queued = await watcher.next(timeout=0)
+                except ExpiredError:  # raised again by the next wait above, after this batch
+                    break
+                if queued is None:
+                    break
+                out = translate(queued)
+                if out is not None:
+                    batch.append(out)
+            if batch:
+                yield batch
+
+    def _translate(self, ev: WatchEvent) -> Emitted | None:
+        """The event a store event becomes for this watch's selectors (None: not shown)."""
+        match = self._match
+        if match is None:
+            return Emitted(ev.type, ev.obj)
+        now_match = match(ev.obj.obj)
+        if ev.type == "ADDED":
+            return Emitted("ADDED", ev.obj) if now_match else None
+        if ev.type == "DELETED":
+            return Emitted("DELETED", ev.obj) if now_match else None
+        was = ev.prev is not None and match(ev.prev.obj)
+        if now_match:
+            return Emitted("MODIFIED" if was else "ADDED", ev.obj)
+        return Emitted("DELETED", ev.obj) if was else None
 
 
 def watcher_closed(watcher: Watcher) -> bool:

@@ -153,9 +153,10 @@ class Platform:
             material = ensure_tls_material(o.data_dir, hosts)
             ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key)}
             ca_pem = material.ca_pem
+        # Not behind a proxy: no X-Forwarded-* rewriting (uvicorn's default wraps every request in it).
         config = uvicorn.Config(self.app, host=o.host, port=o.port, loop="none", http="httptools",
-                                lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=75,
-                                backlog=2048, timeout_graceful_shutdown=3, **ssl_kwargs)
+                                lifespan="off", log_level="warning", access_log=False, proxy_headers=False,
+                                timeout_keep_alive=75, backlog=2048, timeout_graceful_shutdown=3, **ssl_kwargs)
         self._server = _QuietServer(config)
         self._tasks.append(asyncio.create_task(self._server.serve()))
         while not self._server.started:

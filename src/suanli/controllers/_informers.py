@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
@@ -86,16 +87,12 @@ class AllInformers:
         self.factory.release(inf)
 
     def _attach(self, inf: Informer, rt: ResourceType) -> HandlerRegistration:
-        def on_add(obj: Obj) -> None:
-            self.handler(rt, None, obj)
-
-        def on_update(old: Obj, new: Obj) -> None:
-            self.handler(rt, old, new)
+        handler = self.handler  # bound once: partials call it without an extra Python frame per event
 
         def on_delete(obj: Obj) -> None:
-            self.handler(rt, obj, None)
+            handler(rt, obj, None)
 
-        return inf.add_handler(on_add, on_update, on_delete)
+        return inf.add_handler(partial(handler, rt, None), partial(handler, rt), on_delete)
 
     def cached(self, storage_key: str) -> list[Obj]:
         entry = self.informers.get(storage_key)

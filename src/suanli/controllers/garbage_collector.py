@@ -52,27 +52,39 @@ class GarbageCollector:
     # -- change tracking -------------------------------------------------------------------------
 
     def _on_change(self, rt: ResourceType, old: Obj | None, new: Obj | None) -> None:
-        if old is not None:
-            uid = str(old["metadata"].get("uid"))
-            for ref in old["metadata"].get("ownerReferences") or []:
-                self._dependents[str(ref.get("uid"))].discard(uid)
         if new is None:
             assert old is not None
-            uid = str(old["metadata"].get("uid"))
+            old_meta = old["metadata"]
+            uid = str(old_meta.get("uid"))
+            for ref in old_meta.get("ownerReferences") or []:
+                self._dependents[str(ref.get("uid"))].discard(uid)
             self._objects.pop(uid, None)
             for dep in list(self._dependents.get(uid, ())):
                 self._enqueue(dep)
             return
-        uid = str(new["metadata"].get("uid"))
-        self._objects[uid] = (rt, new)
-        refs = new["metadata"].get("ownerReferences") or []
-        for ref in refs:
-            self._dependents[str(ref.get("uid"))].add(uid)
         meta = new["metadata"]
-        if refs or (meta.get("deletionTimestamp") and
-                    {"orphan", "foregroundDeletion"} & set(meta.get("finalizers") or [])):
+        refs = meta.get("ownerReferences") or []
+        # An update that keeps the very same ownerReferences list (writes copy only what they change)
+        # under the same uid leaves the dependents map as it is: no discard-and-re-add.
+        same_refs = False
+        if old is not None:
+            old_meta = old["metadata"]
+            old_refs = old_meta.get("ownerReferences")
+            if old_refs is meta.get("ownerReferences") and old_meta.get("uid") == meta.get("uid"):
+                same_refs = True
+            elif old_refs:
+                old_uid = str(old_meta.get("uid"))
+                for ref in old_refs:
+                    self._dependents[str(ref.get("uid"))].discard(old_uid)
+        uid = str(meta.get("uid"))
+        self._objects[uid] = (rt, new)
+        if refs and not same_refs:
+            for ref in refs:
+                self._dependents[str(ref.get("uid"))].add(uid)
+        deleting = meta.get("deletionTimestamp")
+        if refs or (deleting and {"orphan", "foregroundDeletion"} & set(meta.get("finalizers") or [])):
             self._enqueue(uid)
-        if meta.get("deletionTimestamp"):
+        if deleting:
             for ref in refs:
                 self._enqueue(str(ref.get("uid")))
 

@@ -75,7 +75,11 @@ class PodGroupController(QueueController):
         self.scheduler_names = frozenset(scheduler_names)
         self.pod_informer = self.watch(PODS)
         self.pg_informer = self.watch(PODGROUPS)
-        self.pod_informer.add_handler(self._pod_changed, lambda _o, n: self._pod_changed(n))
+        self.pod_informer.add_handler(self._pod_changed, self._pod_updated)
+
+    def _pod_updated(self, _old: Obj, new: Obj) -> None:
+        if self.wants(new):
+            self.queue.add(object_key(new))
 
     def _pod_changed(self, pod: Obj) -> None:
         if self.wants(pod):

@@ -99,8 +99,11 @@ class ReplicaSetController(QueueController):
         self.expectations.forget(key)
         self.queue.add(key)
 
-    def _owner_key(self, pod: Obj) -> str | None:
-        ref = controller_of(pod)
+    def _owner_key(self, pod: Obj, ref: Obj | None = None) -> str | None:
+        """``namespace/name`` of the cached ReplicaSet controlling ``pod`` (its controller reference
+        ``ref`` when already looked up), else None."""
+        if ref is None:
+            ref = controller_of(pod)
         if ref is None or ref.get("kind") != "ReplicaSet" or not str(ref.get("apiVersion", "")).startswith("apps/"):
             return None
         ns = pod["metadata"]["namespace"]
@@ -122,17 +125,23 @@ class ReplicaSetController(QueueController):
         if pod["metadata"].get("deletionTimestamp"):
             self._pod_deleted(pod)
             return
-        key = self._owner_key(pod)
+        ref = controller_of(pod)
+        if ref is None:  # an orphan: a ReplicaSet whose selector matches may adopt it
+            self._enqueue_matching(pod)
+            return
+        key = self._owner_key(pod, ref)
         if key is not None:
             self.expectations.creation_observed(key)
             self.queue.add(key)
-        elif controller_of(pod) is None:
-            self._enqueue_matching(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if old is new:
             return
-        key = self._owner_key(new)
+        ref = controller_of(new)
+        if ref is None and controller_of(old) is None:  # orphan before and after: only adoption matters
+            self._enqueue_matching(new)
+            return
+        key = self._owner_key(new, ref)
         if new["metadata"].get("deletionTimestamp") and key is not None:
             self.expectations.deletion_observed(key, object_key(new))
         old_key = self._owner_key(old)
