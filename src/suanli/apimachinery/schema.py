@@ -768,8 +768,55 @@ def _has_string_constraints(n: SchemaNode) -> bool:
     )
 
 
+def _string_ok(n: SchemaNode) -> Callable[[str], bool]:
+    """Compiled form of "``_check_string`` reports nothing" for a string node.
+
+    Each constraint the node has becomes one test, in ``_check_string``'s terms (a
+    ``date-time`` format is a single regex match, e.g. ``"2024-05-01T12:00:07Z"`` passes).
+    """
+    max_len, min_len, pattern = n.max_length, n.min_length, n.pattern
+    fmt = n.format if n.format not in _LEAF_FORMATS_IGNORED else ""
+    if fmt == "date-time" and max_len is None and min_len is None and pattern is None:
+        match = _DATE_TIME_RE.match
+        return lambda v: match(v) is not None
+
+    def ok(v: str) -> bool:
+        if max_len is not None and len(v) > max_len:
+            return False
+        if min_len is not None and len(v) < min_len:
+            return False
+        if pattern is not None and not pattern.search(v):
+            return False
+        return not fmt or _format_ok(fmt, v)
+
+    return ok
+
+
 def _has_number_constraints(n: SchemaNode) -> bool:
     return n.maximum is not None or n.minimum is not None or bool(n.multiple_of)
+
+
+class _NoLeaf:
+    """Stands for "no class passes outright": no value has this class."""
+
+
+def _leaf_class(n: SchemaNode) -> type:
+    """The class whose every value passes ``n``'s fast check without calling it.
+
+    Plain ``string`` (no length/pattern/format), ``boolean`` and ``integer`` (no bounds)
+    nodes without enum or composition: e.g. any ``str`` passes ``{"type": "string"}``,
+    any ``int`` (a ``bool`` is of class ``bool``, not ``int``) passes ``{"type": "integer"}``.
+    Every other node gets :class:`_NoLeaf`.
+    """
+    if n.enum is not None or n.int_or_string or n.all_of or n.any_of or n.one_of or n.not_ is not None:
+        return _NoLeaf
+    if n.type == "string" and not _has_string_constraints(n):
+        return str
+    if n.type == "boolean":
+        return bool
+    if n.type == "integer" and not _has_number_constraints(n):
+        return int
+    return _NoLeaf
 
 
 class _Cell:
@@ -811,8 +858,11 @@ class _OkCompiler:
         none_ok = n.nullable or (n.type is None and not n.int_or_string)
         plain = n.enum is None and not (n.all_of or n.any_of or n.one_of or n.not_ is not None)
         if plain and not n.int_or_string:
-            if n.type == "string" and not _has_string_constraints(n):
-                return lambda v: isinstance(v, str) or (v is None and none_ok)
+            if n.type == "string":
+                if not _has_string_constraints(n):
+                    return lambda v: isinstance(v, str) or (v is None and none_ok)
+                str_ok = _string_ok(n)
+                return lambda v: str_ok(v) if isinstance(v, str) else v is None and none_ok
             if n.type == "boolean":
                 return lambda v: isinstance(v, bool) or (v is None and none_ok)
             if n.type == "integer" and not _has_number_constraints(n):
@@ -873,7 +923,9 @@ class _OkCompiler:
 
     def _object(self, n: SchemaNode) -> Callable[[dict[str, Any]], bool]:
         props = n.properties or {}
-        prop_fns = {k: self.fn(sub) for k, sub in props.items()}
+        # per property: the class that passes outright (plain leaves; saves a call) and the check
+        entries = {k: (_leaf_class(sub), self.fn(sub)) for k, sub in props.items()}
+        entry_of = entries.get
         required = n.required
         nullable_props = frozenset(k for k, sub in props.items() if sub.nullable)
         add_fn = self.fn(n.additional) if n.additional is not None else None
@@ -885,9 +937,9 @@ class _OkCompiler:
                 if v.get(key) is None and not (key in v and key in nullable_props):
                     return False
             for key, child in v.items():
-                f = prop_fns.get(key)
-                if f is not None:
-                    if child is not None and not f(child):
+                e = entry_of(key)
+                if e is not None:
+                    if child is not None and child.__class__ is not e[0] and not e[1](child):
                         return False  # a declared null is dropped by pruning, never an error
                 elif add_fn is not None:
                     if not add_fn(child):

@@ -65,6 +65,13 @@ class AdmissionChain:
     def add_validating(self, plugin: ValidatingAdmission) -> None:
         self.validating.append(plugin)
 
+    def applies(self, storage_key: str) -> bool:
+        """Whether any plug-in sees writes of ``storage_key`` (else :meth:`run` is a no-op)."""
+        for m in self.mutating:
+            if not m.resources or storage_key in m.resources:
+                return True
+        return any(not v.resources or storage_key in v.resources for v in self.validating)
+
     def run(self, request: AdmissionRequest) -> None:
         """Run every mutating plug-in, then every validating one, in registration order."""
         key = request.resource.storage_key

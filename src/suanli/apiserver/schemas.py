@@ -95,6 +95,17 @@ class SchemaSupport:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self._list_meta: dict[int, tuple[Any, ListMeta | None]] = {}
+        self._nodes: dict[int, tuple[ResourceType, Any, structural.SchemaNode]] = {}
+
+    def _node(self, rt: ResourceType, schema: Any) -> structural.SchemaNode:
+        """``rt``'s compiled schema (as :func:`~suanli.apimachinery.schema.compile_schema`
+        gives it), remembered per resource type while its schema object stays the same."""
+        hit = self._nodes.get(id(rt))
+        if hit is not None and hit[0] is rt and hit[1] is schema:
+            return hit[2]
+        node = structural.compile_schema(schema, resolve_ref if rt.builtin else None)
+        self._nodes[id(rt)] = (rt, schema, node)
+        return node
 
     def list_meta(self, rt: ResourceType) -> ListMeta | None:
         """List merge metadata for server-side apply of custom resources (from their schema)."""
@@ -115,21 +126,21 @@ class SchemaSupport:
         """
         schema = rt.schema
         name = str((obj.get("metadata") or {}).get("name") or "")
-        if schema is not None and not rt.preserve_unknown_fields:
-            resolver = resolve_ref if rt.builtin else None
-            unknown = structural.prune_in_place(obj, schema, resolver)
+        node = self._node(rt, schema) if schema is not None else None
+        if node is not None and not rt.preserve_unknown_fields:
+            unknown = structural.prune_in_place(obj, node)
             if unknown:
                 self._unknown(unknown, ctx)
         if rt.builtin:
             apply_builtin_defaults(_kind_key(rt), obj)
-        elif schema is not None:
-            defaulted = structural.apply_defaults(obj, schema)
+        elif node is not None:
+            defaulted = structural.apply_defaults(obj, node)
             if defaulted is not obj:
                 obj.clear()
                 obj.update(defaulted)
         causes = validate_object_meta(obj.get("metadata"), check_name=rt.storage_key != "events")
-        if schema is not None:
-            causes.extend(structural.validate(obj, schema, resolve_ref if rt.builtin else None))
+        if node is not None:
+            causes.extend(structural.validate(obj, node))
         if rt.builtin:
             type_errors = [c for c in causes if "must be of type" in c.message]
             if type_errors:

@@ -83,9 +83,21 @@ def new_uid() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+# All 27 * 27 = 729 two-character strings of the alphabet: a suffix is two pairs and one
+# character picked by the base-729/base-27 digits of one random number.
+_PAIRS = tuple(a + b for a in _NAME_SUFFIX_ALPHABET for b in _NAME_SUFFIX_ALPHABET)
+_SUFFIX_SPACE = 27 ** 5  # 14,348,907 equally likely suffixes
+
+
 def name_suffix() -> str:
-    """Five random characters for ``generateName`` (the alphabet upstream uses)."""
-    return "".join(_rng.choices(_NAME_SUFFIX_ALPHABET, k=5))
+    """Five random characters for ``generateName`` (the alphabet upstream uses).
+
+    One uniform draw ``n`` in ``[0, 27**5)`` picks all five: e.g. ``n = 730`` gives the
+    pairs ``_PAIRS[730 % 729] = "bc"`` and ``_PAIRS[1 % 729] = "bc"`` and the character
+    ``alphabet[0] = "b"``, i.e. ``"bcbcb"``.
+    """
+    n = _rng.randrange(_SUFFIX_SPACE)
+    return _PAIRS[n % 729] + _PAIRS[(n // 729) % 729] + _NAME_SUFFIX_ALPHABET[n // 531441]
 
 
 def kind_key(rt: ResourceType) -> str:
@@ -271,7 +283,7 @@ class ApiService:
             raise ApiError.bad_request("metadata: must be an object")
         ns = self._resolve_namespace(rt, namespace, meta)
         self._check_namespace_open(rt, ns)
-        if self.store.get(CRD_BUCKET, "", rt.crd_name) is not None and rt.crd_name:
+        if rt.crd_name:  # built-ins have no CRD: skip the lookup
             crd = self.store.get(CRD_BUCKET, "", rt.crd_name)
             if crd is not None and crd.obj["metadata"].get("deletionTimestamp"):
                 raise ApiError(405, "MethodNotAllowed",
@@ -362,6 +374,8 @@ class ApiService:
 
     def _admit(self, op: Operation, rt: ResourceType, ns: str, name: str, obj: Obj | None, old: Obj | None,
                sub: str, ctx: RequestContext) -> None:
+        if not self.admission.applies(rt.storage_key):
+            return  # no plug-in for this resource: nothing could mutate, reject or warn
         req = AdmissionRequest(op, rt, ns, name, obj, old, sub, ctx.user, ctx.dry_run)
         self.admission.run(req)
         ctx.warnings.extend(req.warnings)

@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        return asyncio.run(_up(args))
+        from suanli.cli.eventloop import run
+
+        return run(_up(args))
     return 2
 
 

@@ -2,7 +2,8 @@
 
 Semantics are exactly those of the HTTP API (the same service code runs), but objects
 are the store's shared copies: treat them as read-only. Inputs passed to ``create``,
-``update`` and ``patch`` are copied first, so callers keep ownership of theirs.
+``update`` and ``patch`` are copied first, so callers keep ownership of theirs;
+``create_owned`` is the copy-free variant for inputs built for the call alone.
 """
 
 from __future__ import annotations
@@ -77,6 +78,17 @@ class LocalClient:
         rt = self._rt(gvr)
         ns = namespace or str((obj.get("metadata") or {}).get("namespace") or "")
         return await self.service.create(rt, ns, deep_copy(obj), self._ctx())
+
+    async def create_owned(self, gvr: GVR, obj: Obj, namespace: str = "") -> Obj:
+        """Like :meth:`create`, but ``obj`` is handed over instead of copied.
+
+        The caller must have built ``obj`` for this call alone (no part of it shared with
+        anything else) and must not touch it afterwards: the service defaults and stores
+        it in place. Results are identical to :meth:`create` (used by the event recorder).
+        """
+        rt = self._rt(gvr)
+        ns = namespace or str((obj.get("metadata") or {}).get("namespace") or "")
+        return await self.service.create(rt, ns, obj, self._ctx())
 
     async def update(self, gvr: GVR, obj: Obj, namespace: str = "", *, subresource: str = "") -> Obj:
         rt = self._rt(gvr)

@@ -167,10 +167,12 @@ def pod_qos_class(pod: Obj) -> str:
             res = c.get("resources") if isinstance(c.get("resources"), dict) else {}
             assert isinstance(res, dict)
             for name, value in _nonzero(res.get("requests")).items():
-                requests[name] = requests.get(name, Fraction(0)) + value
+                prev = requests.get(name)  # no ``Fraction(0) + value`` for the first term
+                requests[name] = value if prev is None else prev + value
             found = _nonzero(res.get("limits"))
             for name, value in found.items():
-                limits[name] = limits.get(name, Fraction(0)) + value
+                prev = limits.get(name)
+                limits[name] = value if prev is None else prev + value
             if set(found) != set(_QOS_RESOURCES):
                 guaranteed = False
     if not requests and not limits:
@@ -560,7 +562,7 @@ def _check_resources(errs: _Errs, resources: Any, path: str) -> None:
                     "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
                 )
                 continue
-            if q < 0:
+            if q.numerator < 0:  # a Fraction's sign is its numerator's (cheaper than ``q < 0``)
                 errs.invalid(f"{path}.{section}[{name}]", value, "must be greater than or equal to 0")
     for name, value in requests.items():
         if name in limits:

@@ -3,16 +3,20 @@
 Repeated events (same object, type, reason and message) within ``window`` seconds bump
 ``count`` and ``lastTimestamp`` on the existing Event instead of creating a new one.
 Recording never raises: failures are logged and dropped (events are best effort).
+Over a :class:`~suanli.client.local.LocalClient` a new Event is handed over without a
+defensive copy (it is built fresh for the one create call).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import Literal
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, now_rfc3339
+from suanli.client.local import LocalClient
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
 
@@ -31,7 +35,9 @@ class EventRecorder:
         self.clock = clock or RealClock()
         self.window = window
         self.max_cached = max_cached
-        self._recent: dict[tuple[str, str, str, str], tuple[str, str, int, float]] = {}
+        # oldest first; an OrderedDict drops its oldest entry in O(1) (a dict's first live
+        # slot has to be searched for past the ones already popped)
+        self._recent: OrderedDict[tuple[str, str, str, str], tuple[str, str, int, float]] = OrderedDict()
 
     async def record(self, obj: Obj, type_: EventType, reason: str, message: str) -> None:
         """Record an Event about ``obj`` (any namespaced or cluster-scoped object)."""
@@ -58,9 +64,13 @@ class EventRecorder:
                 "source": {"component": self.component}, "reportingComponent": self.component,
                 "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
             }
-            created = await self.client.create(EVENTS, event, ns)
+            client = self.client
+            if isinstance(client, LocalClient):  # ``event`` shares nothing: hand it over uncopied
+                created = await client.create_owned(EVENTS, event, ns)
+            else:
+                created = await client.create(EVENTS, event, ns)
             if len(self._recent) >= self.max_cached:
-                self._recent.pop(next(iter(self._recent)))
+                self._recent.popitem(last=False)
             self._recent[key] = (created["metadata"]["name"], ns, 1, now)
         except ApiError as err:
             log.debug("event %s for %s/%s dropped: %s", reason, ns, meta.get("name"), err)

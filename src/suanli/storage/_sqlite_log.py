@@ -284,21 +284,22 @@ class SqliteLog:
 
     def _run(self) -> None:
         q = self._q
+        get_nowait = q.get_nowait
+        max_batch = self._max_batch
         while True:
             item = q.get()
-            rows: list[Row] = []
-            tokens: list[Any] = []
-            while isinstance(item, tuple):
-                rows.append(item[0])
-                tokens.append(item[1])
-                if len(rows) >= self._max_batch:
+            pairs: list[tuple[Row, Any]] = []
+            append = pairs.append
+            while item.__class__ is tuple:  # queued rows are exact ``(row, token)`` tuples
+                append(item)
+                if len(pairs) >= max_batch:
                     break
                 try:
-                    item = q.get_nowait()
+                    item = get_nowait()
                 except queue.Empty:
                     break
-            if rows:
-                self._commit(rows, tokens)
+            if pairs:
+                self._commit([p[0] for p in pairs], [p[1] for p in pairs])
             if isinstance(item, _Job):
                 try:
                     result = item.fn(self._conn)

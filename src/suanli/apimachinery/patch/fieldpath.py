@@ -86,7 +86,7 @@ def field_values(obj: Any, kind: str, *, extra: ListMeta | None = None,
                  include_status: bool = False) -> dict[FieldPath, Any]:
     """Like :func:`field_paths`, mapping each path to its value (items map to the item)."""
     out: dict[FieldPath, Any] = {}
-    ignored = IGNORED - {("f:status",)} if include_status else IGNORED
+    ignored = _IGNORED_BUT_STATUS if include_status else IGNORED
     _walk(obj, (), (), kind, extra, out, ignored)
     return out
 
@@ -97,10 +97,10 @@ def fields_tree(obj: Any, kind: str, *, extra: ListMeta | None = None,
 
     Used when one manager owns every field (object creation); equal to the two-step form.
     """
-    ignored = IGNORED - {("f:status",)} if include_status else IGNORED
+    ignored = _IGNORED_BUT_STATUS if include_status else IGNORED
     if isinstance(obj, dict):
         try:
-            return _root_map(obj, kind, extra, ignored)
+            return _root_map(obj, kind, extra, *_IGNORED_SPLIT[include_status])
         except TypeError:  # e.g. a non-string key: let the general walk decide
             pass
     root: dict[str, Any] = {}
@@ -115,29 +115,51 @@ def fields_tree(obj: Any, kind: str, *, extra: ListMeta | None = None,
 # direct children check it.
 
 
-def _root_map(value: dict[str, Any], kind: str, extra: ListMeta | None,
-              ignored: frozenset[FieldPath]) -> dict[str, Any]:
+_IGNORED_BUT_STATUS: frozenset[FieldPath] = IGNORED - {("f:status",)}
+
+
+def _split_ignored(ignored: frozenset[FieldPath]) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """``ignored`` as plain field names: root names, and child names per root name.
+
+    E.g. ``{("f:kind",), ("f:metadata", "f:uid")}`` → ``({"kind"}, {"metadata": {"uid"}})``.
+    """
+    top = frozenset(p[0][2:] for p in ignored if len(p) == 1)
+    second: dict[str, set[str]] = {}
+    for p in ignored:
+        if len(p) == 2:
+            second.setdefault(p[0][2:], set()).add(p[1][2:])
+    return top, {k: frozenset(v) for k, v in second.items()}
+
+
+# by ``include_status``: the split form of IGNORED / IGNORED without status
+_IGNORED_SPLIT = {False: _split_ignored(IGNORED), True: _split_ignored(_IGNORED_BUT_STATUS)}
+
+
+def _root_map(value: dict[str, Any], kind: str, extra: ListMeta | None, top_skip: frozenset[str],
+              child_skip: dict[str, frozenset[str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k in sorted(value):
         v = value[k]
-        if v is None:
+        if v is None or k in top_skip:
             continue
-        element = "f:" + k
-        p = (element,)
-        if p in ignored:
-            continue
-        if isinstance(v, dict):
+        cls = v.__class__
+        if cls is str or cls is int or cls is bool or cls is float:
+            out["f:" + k] = {}
+        elif isinstance(v, dict):
+            skip = child_skip.get(k)
             child: dict[str, Any] = {}
             for k2 in sorted(v):
                 v2 = v[k2]
-                if v2 is None:
+                if v2 is None or (skip is not None and k2 in skip):
                     continue
-                e2 = "f:" + k2
-                if (element, e2) not in ignored:
-                    child[e2] = _node(v2, (k, k2), kind, extra)
-            out[element] = child
+                c2 = v2.__class__
+                if c2 is str or c2 is int or c2 is bool or c2 is float:
+                    child["f:" + k2] = {}
+                else:
+                    child["f:" + k2] = _node(v2, (k, k2), kind, extra)
+            out["f:" + k] = child
         else:
-            out[element] = _node(v, (k,), kind, extra)
+            out["f:" + k] = _node(v, (k,), kind, extra)
     return out
 
 

@@ -1,0 +1,89 @@
+"""EventRecorder over the in-process client: uncopied creates store the same Events; the
+aggregation cache drops its oldest entry first."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.objects import deep_copy
+from suanli.apiserver.service import ApiService
+from suanli.client.local import LocalClient
+from suanli.kinds.builtin import builtin_resource_types
+from suanli.kinds.registry import Registry
+from suanli.runtime.clock import FakeClock
+from suanli.runtime.events import EventRecorder
+from suanli.storage import Store
+
+NOW = "2024-05-01T12:00:00Z"
+EVENTS = GVR("", "v1", "events")
+
+
+class CopyingClient(LocalClient):
+    """A LocalClient whose recorder path is the copying ``create`` (the general form)."""
+
+    async def create_owned(self, gvr: GVR, obj: dict[str, Any], namespace: str = "") -> dict[str, Any]:
+        return await self.create(gvr, obj, namespace)
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[ApiService]:
+    registry = Registry()
+    registry.add_all(builtin_resource_types())
+    store = Store(None, compaction_interval=0)
+    await store.start()
+    svc = ApiService(store, registry, now=lambda: NOW)
+    await svc.create(svc.resource("", "v1", "namespaces"), "",
+                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}})
+    yield svc
+    await store.stop()
+
+
+def pod(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": "7"}}
+
+
+def stable(ev: dict[str, Any]) -> dict[str, Any]:
+    out = deep_copy(ev)
+    for k in ("uid", "name", "resourceVersion", "creationTimestamp"):
+        out["metadata"].pop(k)
+    for k in ("firstTimestamp", "lastTimestamp"):
+        out.pop(k)
+    for entry in out["metadata"]["managedFields"]:
+        entry.pop("time")
+    return out
+
+
+@pytest.mark.parametrize(("type_", "reason", "message"), [
+    ("Normal", "Scheduled", "Successfully assigned ns/p to node-1"),
+    ("Warning", "FailedScheduling", "0/5 nodes are available"),
+], ids=["a normal event", "a warning event"])
+async def test_uncopied_events_equal_copied_ones(service: ApiService, type_: Any, reason: str,
+                                                  message: str) -> None:
+    fast = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock())
+    general = EventRecorder(CopyingClient(service, field_manager="s"), "sched", clock=FakeClock())
+    involved = pod("p")
+    await fast.record(involved, type_, reason, message)
+    await general.record(pod("p"), type_, reason, message)
+    assert involved == pod("p")  # the recorded-about object is untouched
+    stored = [so.obj for so in service.store.list("events").items]
+    assert len(stored) == 2
+    assert stable(stored[0]) == stable(stored[1])
+    assert stored[0]["metadata"]["name"].startswith("p.")
+
+
+async def test_aggregation_cache_forgets_its_oldest_entry_first(service: ApiService) -> None:
+    rec = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock(), max_cached=2)
+    for name in ("a", "b", "c"):  # "a" is evicted when "c" arrives
+        await rec.record(pod(name), "Normal", "R", "m")
+    await rec.record(pod("c"), "Normal", "R", "m")  # cached: bumps the count
+    await rec.record(pod("a"), "Normal", "R", "m")  # forgotten: a second Event
+    events = [so.obj for so in service.store.list("events").items]
+    by_object: dict[str, list[int]] = {}
+    for ev in events:
+        by_object.setdefault(ev["involvedObject"]["name"], []).append(ev["count"])
+    assert by_object == {"a": [1, 1], "b": [1], "c": [2]}
