@@ -501,7 +501,9 @@ def _serve(argv: list[str]) -> None:
         prof.disable()
         await platform.stop()
 
-    asyncio.run(serve())
+    from suanli.cli.eventloop import run
+
+    run(serve())  # the event loop of ``suanli up``
     if args.stats:
         prof.dump_stats(args.stats)
 
