@@ -134,7 +134,6 @@ class LiveScheduler:
         b = self.snapshots
         feeds: tuple[tuple[Informer, Callable[[Obj], None], Callable[[Obj], None]], ...] = (
             (self.nodes, b.upsert_node, b.remove_node),
-            (self.pods, b.upsert_pod, b.remove_pod),
             (self.podgroups, b.upsert_podgroup, b.remove_podgroup),
             (self.queues, b.upsert_queue, b.remove_queue),
             (self.priority_classes, b.upsert_priority_class, b.remove_priority_class))
@@ -167,12 +166,24 @@ class LiveScheduler:
         for inf in (self.configmaps, self.queues, self.podgroups, self.priority_classes):
             inf.add_handler(lambda _o: self._mark_dirty(), lambda _a, _b: self._mark_dirty(),
                             lambda _o: self._mark_dirty())
-        self.pods.add_handler(self._track_pod, lambda _a, b: self._track_pod(b), self._untrack_pod)
+        # pods, the busiest informer: one handler per event feeds the snapshot, tracks work and wakes
+        self.pods.add_handler(self._pod_seen, lambda _old, new: self._pod_seen(new), self._pod_gone)
         for inf in self.informers:
-            inf.add_handler(lambda _o: self._wake.set(), lambda _a, _b: self._wake.set(),
-                            lambda _o: self._wake.set())
+            if inf is not self.pods:
+                inf.add_handler(lambda _o: self._wake.set(), lambda _a, _b: self._wake.set(),
+                                lambda _o: self._wake.set())
 
     # ------------------------------------------------------------------ is there work?
+
+    def _pod_seen(self, pod: Obj) -> None:
+        self.snapshots.upsert_pod(pod)
+        self._track_pod(pod)
+        self._wake.set()
+
+    def _pod_gone(self, pod: Obj) -> None:
+        self.snapshots.remove_pod(pod)
+        self._untrack_pod(pod)
+        self._wake.set()
 
     def _track_pod(self, pod: Obj) -> None:
         meta = pod.get("metadata") or {}
