@@ -74,6 +74,7 @@ _R = TypeVar("_R")
 #: 5,000 nodes and 12,000 pods), so SchedulingBasic binds ~7% more pods/s than with 50 ms pauses.
 _MIN_PAUSE = 0.15
 _ASSUME_TTL = 30.0  # seconds an assumed bind stands in for the informer's view
+_RESYNC_PERIOD = 30.0  # seconds between rebuilds of the incremental snapshot from the informer caches
 
 
 def _updated(upsert: Callable[[Obj], None]) -> Callable[[Obj, Obj], None]:
@@ -96,6 +97,16 @@ async def _concurrently(fn: Callable[[_T], Awaitable[_R]], items: Sequence[_T], 
 
     await asyncio.gather(*(worker() for _ in range(min(limit, len(items)))))
     return results  # type: ignore[return-value]  # every slot was filled
+
+
+def _digest(snap: Snapshot) -> tuple[Any, ...]:
+    """What scheduling decisions depend on, comparable between two snapshots of the same objects."""
+    return (
+        tuple(snap.nodes.names), snap.nodes.used.tobytes(), snap.nodes.allocatable.tobytes(),
+        tuple((t.uid, t.job, t.status, t.node, t.priority, t.request.tobytes()) for t in snap.tasks),
+        tuple(sorted((j.uid, j.queue, j.phase, j.min_member, tuple(j.tasks)) for j in snap.jobs.values())),
+        tuple(sorted(snap.queues)),
+    )
 
 
 def _without_counts(message: str) -> str:
@@ -131,12 +142,13 @@ class LiveScheduler:
         self.events = EventRecorder(client, COMPONENT)
         self._assumed: dict[str, tuple[str, float]] = {}  # pod uid -> (node, when)
         self.snapshots = SnapshotBuilder(self.snapshot_config)
-        b = self.snapshots
+        self._resynced = time.monotonic()
         feeds: tuple[tuple[Informer, Callable[[Obj], None], Callable[[Obj], None]], ...] = (
-            (self.nodes, b.upsert_node, b.remove_node),
-            (self.podgroups, b.upsert_podgroup, b.remove_podgroup),
-            (self.queues, b.upsert_queue, b.remove_queue),
-            (self.priority_classes, b.upsert_priority_class, b.remove_priority_class))
+            (self.nodes, lambda o: self.snapshots.upsert_node(o), lambda o: self.snapshots.remove_node(o)),
+            (self.podgroups, lambda o: self.snapshots.upsert_podgroup(o), lambda o: self.snapshots.remove_podgroup(o)),
+            (self.queues, lambda o: self.snapshots.upsert_queue(o), lambda o: self.snapshots.remove_queue(o)),
+            (self.priority_classes, lambda o: self.snapshots.upsert_priority_class(o),
+             lambda o: self.snapshots.remove_priority_class(o)))
         for inf, upsert, remove in feeds:
             inf.add_handler(upsert, _updated(upsert), remove)
         self._evicting: set[str] = set()
@@ -287,6 +299,8 @@ class LiveScheduler:
         An assumption lapses when the informer shows the pod bound (``_track_pod``) or after
         ``_ASSUME_TTL`` seconds (the bind was lost: the pod is pending again).
         """
+        if time.monotonic() - self._resynced > _RESYNC_PERIOD:
+            self.resync_snapshot()
         if self._assumed:
             now = time.monotonic()
             for uid, (_node, when) in list(self._assumed.items()):
@@ -294,6 +308,25 @@ class LiveScheduler:
                     del self._assumed[uid]
                     self.snapshots.forget(uid)
         return self.snapshots.snapshot()
+
+    def resync_snapshot(self) -> bool:
+        """Rebuild the incremental snapshot from the informer caches (a periodic resync, as
+        informers do); in-flight binds stay assumed. Returns True, after logging a warning, if the
+        incremental state had drifted from the caches (a bug: it must always agree)."""
+        fresh = SnapshotBuilder(self.snapshot_config)
+        for objs, upsert in ((self.nodes.list(), fresh.upsert_node), (self.pods.list(), fresh.upsert_pod),
+                             (self.podgroups.list(), fresh.upsert_podgroup), (self.queues.list(), fresh.upsert_queue),
+                             (self.priority_classes.list(), fresh.upsert_priority_class)):
+            for obj in objs:
+                upsert(obj)
+        for uid, (node, _when) in self._assumed.items():
+            fresh.assume(uid, node)
+        drift = _digest(self.snapshots.snapshot()) != _digest(fresh.snapshot())
+        if drift:
+            log.warning("scheduler: the incremental snapshot had drifted from the informer caches; rebuilt it")
+        self.snapshots = fresh
+        self._resynced = time.monotonic()
+        return drift
 
     async def run_cycle(self) -> Decisions:
         start = time.perf_counter()
