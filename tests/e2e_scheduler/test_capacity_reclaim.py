@@ -39,7 +39,7 @@ def test_borrowed_gpus_are_reclaimed_back_to_deserved(kc: Kubectl, hk: K) -> Non
     set_scheduler_config(kc, CAPACITY_CONF)
     kc("apply", "-f", str(EXAMPLES / "volcano" / "queue-capacity.yaml"))
     # team-a: the sample job (2 A100s) plus 6 more borrowed GPUs -> all 8 GPUs, deserved is 4
-    hk("apply", "-f", str(EXAMPLES / "volcano" / "job-gpu-capacity.yaml"))
+    hk("apply", "-f", str(EXAMPLES / "volcano" / "vcjob-gpu-capacity.yaml"))
     sample = wait_bound(hk, "tf-a100", 4)
     assert [n for p, n in sample.items() if "worker" in p] == ["demo-a100-0", "demo-a100-0"]
     hk("apply", "-f", "-", input=manifest(vcjob("borrow", 6, {"cpu": "1", GPU: 1}, queue="team-a",

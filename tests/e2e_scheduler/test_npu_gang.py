@@ -1,4 +1,4 @@
-"""A Volcano Job gang of NPU tasks on the demo pool runs all-or-nothing (examples/volcano/job-npu-gang.yaml)."""
+"""A Volcano Job gang of NPU tasks on the demo pool runs all-or-nothing (examples/volcano/vcjob-npu-gang.yaml)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.e2e_scheduler.conftest import ASCEND, DEVICES_ANNOTATION, bound, pods
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("npu_online")]
 
-SAMPLE = EXAMPLES / "volcano" / "job-npu-gang.yaml"
+SAMPLE = EXAMPLES / "volcano" / "vcjob-npu-gang.yaml"
 
 
 def podgroup(k: K) -> dict[str, Any]:
