@@ -178,6 +178,12 @@ class LiveScheduler:
         for inf in (self.configmaps, self.queues, self.podgroups, self.priority_classes):
             inf.add_handler(lambda _o: self._mark_dirty(), lambda _a, _b: self._mark_dirty(),
                             lambda _o: self._mark_dirty())
+        # configuration, queue specs and priority classes take effect at once, even mid-pause
+        self._urgent = asyncio.Event()
+        for inf in (self.configmaps, self.priority_classes):
+            inf.add_handler(lambda _o: self._urgent.set(), lambda _a, _b: self._urgent.set(),
+                            lambda _o: self._urgent.set())
+        self.queues.add_handler(lambda _o: self._urgent.set(), self._queue_updated, lambda _o: self._urgent.set())
         # pods, the busiest informer: one handler per event feeds the snapshot, tracks work and wakes
         self.pods.add_handler(self._pod_seen, lambda _old, new: self._pod_seen(new), self._pod_gone)
         for inf in self.informers:
@@ -223,6 +229,10 @@ class LiveScheduler:
     def _mark_dirty(self) -> None:
         self._dirty = True
 
+    def _queue_updated(self, old: Obj, new: Obj) -> None:
+        if old["metadata"].get("generation") != new["metadata"].get("generation"):
+            self._urgent.set()  # a spec change, not the status this scheduler writes every cycle
+
     def has_work(self) -> bool:
         """A cycle can change something: pods wait, PodGroups wait to be enqueued or started, or
         bound pods, the configuration, queues, PodGroups or priorities changed.
@@ -251,6 +261,7 @@ class LiveScheduler:
                 if not self.has_work():
                     continue
                 self._dirty = False
+                self._urgent.clear()
                 try:
                     await self.run_cycle()
                 except Exception:
@@ -260,8 +271,11 @@ class LiveScheduler:
                 # the cycle's snapshot + core part took, so that part stays at most about half of the
                 # process under continuous load. The API writes (binds, Events) are per pod and gain
                 # nothing from waiting, so they do not lengthen the pause. A pod arriving while the
-                # scheduler is idle is scheduled at once (the wake-up above).
-                await asyncio.sleep(min(self.period, max(_MIN_PAUSE, self._last_compute)))
+                # scheduler is idle is scheduled at once (the wake-up above); a configuration, queue
+                # spec or priority class change ends the pause.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(),
+                                           timeout=min(self.period, max(_MIN_PAUSE, self._last_compute)))
         finally:
             if self._owns_factory:
                 await self.factory.stop()
