@@ -273,6 +273,9 @@ class HttpClient:
         out: Obj = await self.request("POST", gvr.path(namespace or namespace_of(obj)), body=obj)
         return out
 
+    async def create_owned(self, gvr: GVR, obj: Obj, namespace: str = "") -> Obj:
+        return await self.create(gvr, obj, namespace)  # serialised either way: nothing to save
+
     async def update(self, gvr: GVR, obj: Obj, namespace: str = "", *, subresource: str = "") -> Obj:
         path = gvr.path(namespace or namespace_of(obj), name_of(obj), subresource)
         out: Obj = await self.request("PUT", path, body=obj)

@@ -57,6 +57,11 @@ class Client(Protocol):
 
     async def create(self, gvr: GVR, obj: Obj, namespace: str = "") -> Obj: ...
 
+    async def create_owned(self, gvr: GVR, obj: Obj, namespace: str = "") -> Obj:
+        """:meth:`create` of an object built for this call alone, handed over: the client may
+        keep and modify it instead of copying it; the caller must not touch it afterwards."""
+        ...
+
     async def update(self, gvr: GVR, obj: Obj, namespace: str = "", *, subresource: str = "") -> Obj: ...
 
     async def patch(

@@ -3,8 +3,8 @@
 Repeated events (same object, type, reason and message) within ``window`` seconds bump
 ``count`` and ``lastTimestamp`` on the existing Event instead of creating a new one.
 Recording never raises: failures are logged and dropped (events are best effort).
-Over a :class:`~suanli.client.local.LocalClient` a new Event is handed over without a
-defensive copy (it is built fresh for the one create call).
+A new Event is built fresh for its one create call, so it is handed over
+(``Client.create_owned``: an in-process client skips its defensive copy).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Literal
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, now_rfc3339
-from suanli.client.local import LocalClient
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
 
@@ -64,11 +63,7 @@ class EventRecorder:
                 "source": {"component": self.component}, "reportingComponent": self.component,
                 "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
             }
-            client = self.client
-            if isinstance(client, LocalClient):  # ``event`` shares nothing: hand it over uncopied
-                created = await client.create_owned(EVENTS, event, ns)
-            else:
-                created = await client.create(EVENTS, event, ns)
+            created = await self.client.create_owned(EVENTS, event, ns)
             if len(self._recent) >= self.max_cached:
                 self._recent.popitem(last=False)
             self._recent[key] = (created["metadata"]["name"], ns, 1, now)

@@ -21,10 +21,11 @@ import numpy as np
 from suanli.apimachinery.nodeaffinity import requirement_matches
 from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core.config import SchedulerConfig
-from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Pipelined, Unschedulable
+from suanli.scheduler.core.decisions import Decisions, Unschedulable
 from suanli.scheduler.core.plugins._match import first_untolerated, tolerates
 from suanli.scheduler.core.plugins.predicates import UNSCHEDULABLE_TAINT, host_ports, ports_conflict
 from suanli.scheduler.core.resources import CPU, MEMORY, PODS, BoolArray, FloatArray, format_amount
+from suanli.scheduler.core.scheduler import pending_message, placements, podgroup_conditions
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, Snapshot, TaskInfo, TaskStatus
 
@@ -205,21 +206,7 @@ def _ref_job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[st
     if phase != "Pending" and bound >= job.min_member and allocated >= job.min_member and job.min_member > 0:
         phase = "Running"
     pending = [i for i in job.tasks if ssn.status[i] is TaskStatus.PENDING]
-    conditions: list[dict[str, str]] = []
-    if pending and (phase != "Running" or job.uid in ssn.job_messages):
-        msg = ssn.job_messages.get(job.uid, "")
-        conditions.append(
-            {
-                "type": "Unschedulable",
-                "status": "True",
-                "reason": "NotEnoughResources" if phase != "Pending" else "NotEnqueued",
-                "message": f"{len(pending)}/{len(job.tasks)} tasks in gang unschedulable: {msg}".rstrip(": "),
-            }
-        )
-    elif job.uid in bound_jobs:
-        conditions.append(
-            {"type": "Scheduled", "status": "True", "reason": "tasks in gang are ready to be scheduled", "message": ""}
-        )
+    conditions = podgroup_conditions(ssn, job, phase, len(pending), bound_jobs)
     return {
         "phase": phase,
         "running": sum(1 for st in statuses if st is TaskStatus.RUNNING),
@@ -232,35 +219,10 @@ def _ref_job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[st
 def reference_decisions(ssn: Session) -> Decisions:
     """:func:`~suanli.scheduler.core.scheduler.decisions_of` computed the plain way: every
     task and every job visited one by one (no task table, no skipped jobs)."""
-    names = ssn.snapshot.nodes.names
     tasks = ssn.tasks
-    binds = tuple(
-        Bind(tasks[i].namespace, tasks[i].name, tasks[i].uid, names[n], dict(ssn.task_annotations.get(i, {})))
-        for i, n in sorted(ssn.binds.items())
-    )
-    pipelined = tuple(
-        Pipelined(tasks[i].namespace, tasks[i].name, tasks[i].uid, names[n])
-        for i, n in sorted(ssn.pipelined.items())
-        if i not in ssn.binds
-    )
-    evictions = tuple(Eviction(t.namespace, t.name, t.uid, names[n], r, note) for t, n, r, note in ssn.evictions)
-    unsched: list[Unschedulable] = []
-    for t in tasks:
-        if ssn.status[t.index] is not TaskStatus.PENDING:
-            continue
-        job = ssn.jobs[t.job]
-        msg = ssn.task_messages.get(t.index)
-        if msg is None and ssn.job_phase[job.uid] == "Pending":
-            per_node = ssn.explain(t)
-            if per_node.startswith("0/"):
-                msg = per_node
-            else:
-                msg = f"pod group is not ready: {ssn.job_messages.get(job.uid, 'waiting to be enqueued')}"
-        if msg is None:
-            msg = ssn.explain(t)
-            if not msg.startswith("0/") and job.uid in ssn.job_messages:
-                msg = f"pod group {job.name} is not ready: {ssn.job_messages[job.uid]}"
-        unsched.append(Unschedulable(t.namespace, t.name, t.uid, msg))
+    binds, pipelined, evictions = placements(ssn)
+    unsched = [Unschedulable(t.namespace, t.name, t.uid, pending_message(ssn, t, ssn.explain))
+               for t in tasks if ssn.status[t.index] is TaskStatus.PENDING]
     bound_jobs = {ssn.tasks[i].job for i in ssn.binds}
     pg_status = {uid: _ref_job_status(ssn, j, bound_jobs) for uid, j in ssn.jobs.items() if not j.synthetic}
     allocated = {q: np.zeros(ssn.D) for q in ssn.queues}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,9 @@ from suanli.scheduler.core.config import DEFAULT_CONFIG, SchedulerConfig
 from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Pipelined, Unschedulable
 from suanli.scheduler.core.resources import FloatArray, format_amount
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import STATUS_CODE, JobInfo, Snapshot, TaskStatus
+from suanli.scheduler.core.snapshot import STATUS_CODE, JobInfo, Snapshot, TaskInfo, TaskStatus
 
-__all__ = ["run_session", "schedule"]
+__all__ = ["decisions_of", "pending_message", "placements", "podgroup_conditions", "run_session", "schedule"]
 
 _ALLOCATED = frozenset({TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING})
 _ALLOCATED_CODES = np.array(sorted(STATUS_CODE[s] for s in _ALLOCATED), dtype=np.int8)
@@ -76,21 +77,7 @@ def _phase(job: JobInfo, phase: str, allocated: int, bound: int) -> str:
 def _job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[str, Any]:
     allocated, bound, running, succeeded, failed, pending = _tally(ssn, job)
     phase = _phase(job, ssn.job_phase[job.uid], allocated, bound)
-    conditions: list[dict[str, str]] = []
-    if (pending and phase != "Running") or (pending and job.uid in ssn.job_messages):
-        msg = ssn.job_messages.get(job.uid, "")
-        conditions.append(
-            {
-                "type": "Unschedulable",
-                "status": "True",
-                "reason": "NotEnoughResources" if phase != "Pending" else "NotEnqueued",
-                "message": f"{pending}/{len(job.tasks)} tasks in gang unschedulable: {msg}".rstrip(": "),
-            }
-        )
-    elif job.uid in bound_jobs:
-        conditions.append(
-            {"type": "Scheduled", "status": "True", "reason": "tasks in gang are ready to be scheduled", "message": ""}
-        )
+    conditions = podgroup_conditions(ssn, job, phase, pending, bound_jobs)
     return {
         "phase": phase,
         "running": running,
@@ -153,8 +140,8 @@ def _queue_allocated(ssn: Session) -> dict[str, FloatArray]:
     return {name: total[k] for k, name in enumerate(table.queue_names)}
 
 
-def decisions_of(ssn: Session) -> Decisions:
-    """Render a closed session's outcome as :class:`Decisions`."""
+def placements(ssn: Session) -> tuple[tuple[Bind, ...], tuple[Pipelined, ...], tuple[Eviction, ...]]:
+    """A closed session's binds, pipelined tasks (not also bound) and evictions, in task order."""
     names = ssn.snapshot.nodes.names
     tasks = ssn.tasks
     binds = tuple(
@@ -167,34 +154,64 @@ def decisions_of(ssn: Session) -> Decisions:
         if i not in ssn.binds
     )
     evictions = tuple(Eviction(t.namespace, t.name, t.uid, names[n], r, note) for t, n, r, note in ssn.evictions)
-    unsched: list[Unschedulable] = []
+    return binds, pipelined, evictions
+
+
+def pending_message(ssn: Session, task: TaskInfo, explain: Callable[[TaskInfo], str]) -> str:
+    """Why ``task`` is still pending: its own message, else ``explain(task)`` (per-node reasons),
+    else its pod group's verdict."""
+    job = ssn.jobs[task.job]
+    msg = ssn.task_messages.get(task.index)
+    if msg is not None:
+        return msg
+    per_node = explain(task)
+    if ssn.job_phase[job.uid] == "Pending":
+        # a pod that fits no node at all says why per node (e.g. "Insufficient <resource>"),
+        # which tells the user more than the enqueue verdict alone
+        if per_node.startswith("0/"):
+            return per_node
+        return f"pod group is not ready: {ssn.job_messages.get(job.uid, 'waiting to be enqueued')}"
+    if not per_node.startswith("0/") and job.uid in ssn.job_messages:
+        return f"pod group {job.name} is not ready: {ssn.job_messages[job.uid]}"
+    return per_node
+
+
+def podgroup_conditions(ssn: Session, job: JobInfo, phase: str, pending: int,
+                        bound_jobs: set[str]) -> list[dict[str, str]]:
+    """The PodGroup conditions for ``job`` with ``pending`` tasks left: Unschedulable while any
+    wait (and it is not Running or has a message), else Scheduled once this cycle bound some."""
+    if pending and (phase != "Running" or job.uid in ssn.job_messages):
+        msg = ssn.job_messages.get(job.uid, "")
+        return [{
+            "type": "Unschedulable",
+            "status": "True",
+            "reason": "NotEnoughResources" if phase != "Pending" else "NotEnqueued",
+            "message": f"{pending}/{len(job.tasks)} tasks in gang unschedulable: {msg}".rstrip(": "),
+        }]
+    if job.uid in bound_jobs:
+        return [{"type": "Scheduled", "status": "True", "reason": "tasks in gang are ready to be scheduled",
+                 "message": ""}]
+    return []
+
+
+def decisions_of(ssn: Session) -> Decisions:
+    """Render a closed session's outcome as :class:`Decisions`."""
+    binds, pipelined, evictions = placements(ssn)
     explained: dict[tuple[Any, ...], str] = {}
-    for i in ssn.pending_at_open:
-        if ssn.status[i] is not TaskStatus.PENDING:
-            continue
-        t = tasks[i]
-        job = ssn.jobs[t.job]
-        msg = ssn.task_messages.get(t.index)
-        if msg is None and ssn.job_phase[job.uid] == "Pending":
-            # a pod that fits no node at all says why per node (e.g. "Insufficient <resource>"),
-            # which tells the user more than the enqueue verdict alone
-            key = (t.spec_key, job.queue)
-            per_node = explained.get(key)
-            if per_node is None:
-                per_node = explained[key] = ssn.explain(t)
-            if per_node.startswith("0/"):
-                msg = per_node
-            else:
-                msg = f"pod group is not ready: {ssn.job_messages.get(job.uid, 'waiting to be enqueued')}"
+
+    def explain(t: TaskInfo) -> str:  # tasks of one spec in one queue share their explanation
+        key = (t.spec_key, ssn.jobs[t.job].queue)
+        msg = explained.get(key)
         if msg is None:
-            key = (t.spec_key, job.queue)
-            msg = explained.get(key)
-            if msg is None:
-                msg = ssn.explain(t)
-                explained[key] = msg
-            if not msg.startswith("0/") and job.uid in ssn.job_messages:
-                msg = f"pod group {job.name} is not ready: {ssn.job_messages[job.uid]}"
-        unsched.append(Unschedulable(t.namespace, t.name, t.uid, msg))
+            msg = explained[key] = ssn.explain(t)
+        return msg
+
+    unsched = [
+        Unschedulable(ssn.tasks[i].namespace, ssn.tasks[i].name, ssn.tasks[i].uid,
+                      pending_message(ssn, ssn.tasks[i], explain))
+        for i in ssn.pending_at_open
+        if ssn.status[i] is TaskStatus.PENDING
+    ]
 
     bound_jobs = {ssn.tasks[i].job for i in ssn.binds}
     jobs = ssn.jobs
