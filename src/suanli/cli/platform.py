@@ -43,9 +43,12 @@ from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
 from suanli.node.nfd.crds import ensure_crds, nfd_crds
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
 from suanli.runtime.metrics import default_registry
-from suanli.scheduler.adapter import LiveScheduler
+from suanli.scheduler.adapter import COMPONENT, LiveScheduler
+from suanli.scheduler.configmap import ensure_scheduler_configmap
+from suanli.scheduler.core.config import DEFAULT_CONFIG_TEXT, parse_config
 from suanli.storage import Store
 
 __all__ = ["Platform", "PlatformOptions"]
@@ -146,6 +149,7 @@ class Platform:
         except ApiError as err:
             if err.code != 409:
                 raise
+        await self._ensure_scheduler_configmap()
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None
         if o.tls:
@@ -181,6 +185,15 @@ class Platform:
             if self.store.get("namespaces", "", name) is None:
                 await self.service.create(ns_rt, "", {"apiVersion": "v1", "kind": "Namespace",
                                                       "metadata": {"name": name}})
+
+    async def _ensure_scheduler_configmap(self) -> None:
+        """``volcano-system/volcano-scheduler-configmap`` holds the configuration this run uses (the
+        ``--scheduler-config`` file, validated first, else the default) unless a user edited it."""
+        path = self.options.scheduler_config
+        text = DEFAULT_CONFIG_TEXT if path is None else path.read_text()
+        parse_config(text)  # an invalid file fails start-up before it is written anywhere
+        await ensure_scheduler_configmap(self.client, text, source=None if path is None else str(path),
+                                         events=EventRecorder(self.client, COMPONENT))
 
     async def _start_controllers(self) -> None:
         shared = self.informers

@@ -65,6 +65,7 @@ __all__ = [
     "TaskColumns",
     "TaskInfo",
     "TaskStatus",
+    "pod_preemptable",
     "snapshot_from_objects",
     "task_columns",
 ]
@@ -102,7 +103,8 @@ STATUS_CODE: dict[TaskStatus, int] = {s: i for i, s in enumerate(TaskStatus)}
 @dataclass(frozen=True, slots=True)
 class SnapshotConfig:
     """Converter options: which pending pods are ours, the default queue, and whether a pod
-    without the ``volcano.sh/preemptable`` annotation may be evicted by preempt/reclaim."""
+    with neither a ``volcano.sh/preemptable`` annotation nor label may be evicted by
+    preempt/reclaim (Volcano >= 1.7: yes; see :func:`pod_preemptable`)."""
 
     scheduler_names: frozenset[str] = frozenset({"volcano", "default-scheduler", "suanli"})
     default_queue: str = DEFAULT_QUEUE
@@ -312,6 +314,21 @@ class Snapshot:
 def _meta(obj: Obj) -> Obj:
     m: Obj = obj.get("metadata") or {}
     return m
+
+
+_PARSE_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+               "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def pod_preemptable(meta: Obj, default: bool = True) -> bool:
+    """Volcano's ``GetPodPreemptable``: the ``volcano.sh/preemptable`` annotation if present, else
+    the label of that name, else ``default``. Values are read like Go's ``strconv.ParseBool``
+    (``true``/``True``/``TRUE``/``t``/``1`` and the false forms); any other value means false."""
+    for where in ("annotations", "labels"):
+        value = (meta.get(where) or {}).get(PREEMPTABLE_ANNOTATION)
+        if value is not None:
+            return _PARSE_BOOL.get(str(value), False)
+    return default
 
 
 def _container_quantities(c: Obj) -> dict[str, Any]:
@@ -530,7 +547,7 @@ def snapshot_from_objects(
             node=node,
             pod=pod,
             best_effort=not any(v for k, v in req.items() if k != "pods"),
-            preemptable=str(ann.get(PREEMPTABLE_ANNOTATION, str(cfg.default_preemptable))).lower() == "true",
+            preemptable=pod_preemptable(m, cfg.default_preemptable),
             critical=critical,
             creation=str(m.get("creationTimestamp") or ""),
             spec_key=(tuple(request.tolist()), blob),

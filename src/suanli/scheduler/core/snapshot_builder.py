@@ -51,7 +51,6 @@ from suanli.scheduler.core.snapshot import (
     _UNSET_PRIORITY,
     DEFAULT_MAX_PODS,
     GROUP_NAME_ANNOTATION,
-    PREEMPTABLE_ANNOTATION,
     QUEUE_NAME_ANNOTATION,
     TASK_SPEC_ANNOTATION,
     JobInfo,
@@ -63,6 +62,7 @@ from suanli.scheduler.core.snapshot import (
     TaskStatus,
     _placement,
     _queue_info,
+    pod_preemptable,
     pod_request,
 )
 
@@ -490,7 +490,9 @@ class SnapshotBuilder:
         view = obj
         old_req = rec.req
         # the metadata-derived fields are unchanged by a bind or a status update: compare, don't recompute
-        same_meta = (old_req is not None and ann == rec.annotations and m.get("namespace", "default") == rec.meta[0]
+        preemptable = pod_preemptable(m, cfg.default_preemptable)  # annotation, else label
+        same_meta = (old_req is not None and ann == rec.annotations and preemptable == rec.preemptable
+                     and m.get("namespace", "default") == rec.meta[0]
                      and m.get("name", "") == rec.meta[1] and m.get("uid") == rec.meta[2]
                      and m.get("creationTimestamp") == rec.meta[3])
         if not same_meta:
@@ -545,7 +547,7 @@ class SnapshotBuilder:
         rec.job_key = f"{ns}/{group}" if group else f"{ns}/pod-{name}"
         rec.queue = str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue)
         rec.role = str(ann.get(TASK_SPEC_ANNOTATION) or "")
-        rec.preemptable = str(ann.get(PREEMPTABLE_ANNOTATION, str(cfg.default_preemptable))).lower() == "true"
+        rec.preemptable = preemptable
         rec.creation = str(m.get("creationTimestamp") or "")
 
     def _vector(self, req: dict[str, float], key: tuple[tuple[str, float], ...]) -> _Vector:
