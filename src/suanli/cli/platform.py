@@ -104,10 +104,18 @@ class _QuietServer(uvicorn.Server):
 
 
 class Platform:
-    """Start/stop the whole embedded control plane."""
+    """Start/stop the whole embedded control plane.
+
+    Raises :class:`~suanli.scheduler.core.config.ConfigError` (or ``OSError``) at construction, before
+    anything starts, if ``options.scheduler_config`` cannot be read or is invalid.
+    """
 
     def __init__(self, options: PlatformOptions) -> None:
         self.options = options
+        path = options.scheduler_config
+        #: the volcano-scheduler.conf this run uses (put into volcano-scheduler-configmap at start)
+        self.scheduler_config_text = DEFAULT_CONFIG_TEXT if path is None else path.read_text()
+        parse_config(self.scheduler_config_text)  # what Volcano rejects fails here; unknown keys only warn
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
         options.data_dir.mkdir(parents=True, exist_ok=True)
@@ -188,11 +196,10 @@ class Platform:
 
     async def _ensure_scheduler_configmap(self) -> None:
         """``volcano-system/volcano-scheduler-configmap`` holds the configuration this run uses (the
-        ``--scheduler-config`` file, validated first, else the default) unless a user edited it."""
+        ``--scheduler-config`` file, else the default) unless a user edited it."""
         path = self.options.scheduler_config
-        text = DEFAULT_CONFIG_TEXT if path is None else path.read_text()
-        parse_config(text)  # an invalid file fails start-up before it is written anywhere
-        await ensure_scheduler_configmap(self.client, text, source=None if path is None else str(path),
+        await ensure_scheduler_configmap(self.client, self.scheduler_config_text,
+                                         source=None if path is None else str(path),
                                          events=EventRecorder(self.client, COMPONENT))
 
     async def _start_controllers(self) -> None:
