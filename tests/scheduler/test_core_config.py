@@ -152,15 +152,25 @@ def test_what_volcano_rejects_raises_config_error(text: str, fragment: str) -> N
          "configurations[0]: no action 'nothing'; ignored", []),
         ('actions: "allocate"\ntiers: []\nconfigurations:\n- name: preempt\n  arguments: {}\n',
          "action 'preempt' is not in 'actions'", []),
+        ('actions: "allocate"\ntiers: []\nconfigurations:\n- name: allocate\n  arguments: {}\n'
+         "- name: allocate\n  arguments: {predicateErrorCacheEnable: true}\n",
+         "configurations[1]: a second entry for 'allocate'; ignored (the first one applies)", []),
     ],
     ids=["unknown-top-level-key", "unknown-tier-key", "unknown-plugin-key", "unknown-plugin-skipped",
          "upstream-plugin-not-implemented-skipped", "upstream-action-not-implemented-skipped",
-         "unknown-action-argument", "configuration-for-no-action", "configuration-for-unused-action"],
+         "unknown-action-argument", "configuration-for-no-action", "configuration-for-unused-action",
+         "second-configuration-for-an-action"],
 )
 def test_unknown_entries_are_skipped_with_a_warning(text: str, warning: str, plugins: list[str]) -> None:
     cfg = parse_config(text)
     assert any(warning in w for w in cfg.warnings), cfg.warnings
     assert [p.name for t in cfg.tiers for p in t.plugins] == plugins
+
+
+def test_first_configuration_entry_of_an_action_applies_like_volcano() -> None:
+    cfg = parse_config('actions: "allocate"\ntiers: []\nconfigurations:\n- name: allocate\n  arguments: {}\n'
+                       "- name: allocate\n  arguments: {predicateErrorCacheEnable: true}\n")
+    assert cfg.configurations == {"allocate": {}}
 
 
 def test_upstream_only_action_is_dropped_and_the_rest_keep_their_order() -> None:

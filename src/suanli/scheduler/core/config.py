@@ -287,7 +287,10 @@ def _configurations(doc: Mapping[str, Any], actions: Iterable[str],
         for key in args:
             if known_args is not None and key not in known_args:
                 warnings.append(f"{where}.arguments: unknown argument {key!r} for {name!r}; ignored")
-        confs[name] = dict(args)
+        if name in confs:
+            warnings.append(f"{where}: a second entry for {name!r}; ignored (the first one applies)")
+        else:
+            confs[name] = dict(args)
     return confs
 
 
