@@ -2,21 +2,24 @@
 
 **Whole devices** (argument ``deviceshare.devices``, comma-separated; default
 ``huawei.com/Ascend910, huawei.com/Ascend310, huawei.com/Ascend310P,
-nvidia.com/gpu, openfuyao.com/kae.hpre``). A node advertises only a count
-(allocatable); its device IDs are ``0 … count-1``. IDs in use are read from
-the pod annotation ``suanli.io/allocated-devices`` of bound pods (JSON
-``{"<resource>": [ids]}``); a bound pod without it takes the lowest free IDs.
-Interconnect topology comes from the node annotation
-``suanli.io/device-topology`` (JSON ``{"<resource>": [[0,1,2,3],[4,5,6,7]]}``;
-IDs missing from every group form one extra group; no annotation = one group).
+nvidia.com/gpu, openfuyao.com/kae.hpre``). This plugin is the one owner of the
+device decision: it picks device IDs with
+:func:`suanli.apimachinery.devices.pick_devices` and the bind writes them to the
+pod annotation ``suanli.io/allocated-devices``; the node agent honours them
+(after checking them) and picks with the same function only for pods bound
+without one. A node's device IDs are the indices listed in its annotation
+``suanli.io/device-topology`` (published by the node agent from the hardware
+profile: JSON ``{"<resource>": [[0,1,2,3],[4,5,6,7]]}``, interconnect groups),
+or ``0 … allocatable-1`` without it; IDs named in node annotation
+``suanli.io/unhealthy-devices`` (``3`` or ``<resource>=3``, comma-separated) are
+unusable. IDs in use come from ``suanli.io/allocated-devices`` of bound pods; a
+bound pod without it is assumed to hold what the picking rule gives it.
 
 * predicate: at least ``k`` free IDs;
-* choice: the group with the fewest free IDs that still holds ``k`` (best fit,
-  ties to the group listed first), its ``k`` lowest free IDs; if no group holds
-  ``k``, the ``k`` lowest free IDs overall;
-* score: ``50 + 50 x k / free_in_group`` within one group, 0 when spanning
-  groups; e.g. 2 of a group with 4 free → 75, 4 of 4 → 100;
-* the bind sets ``suanli.io/allocated-devices`` to the chosen IDs.
+* choice and score: :func:`~suanli.apimachinery.devices.pick_devices` — best-fit
+  interconnect group (``50 + 50 x k / free_in_group``; e.g. 2 of a group with 4
+  free → 75, 4 of 4 → 100), else the fewest groups spanned (score 0);
+* the bind sets ``suanli.io/allocated-devices`` (``{"<resource>": ["2","3"]}``).
 
 **GPU sharing** (Volcano gpushare). Node allocatable ``volcano.sh/gpu-number``
 = cards, ``volcano.sh/gpu-memory`` = total MiB; each card has ``memory /
@@ -29,9 +32,11 @@ card, a ``gpu-number: K`` pod uses its K cards whole.
 * card choice and score by ``deviceshare.SchedulePolicy`` (``binpack``, default,
   or ``spread``): binpack takes the fitting card with the least free memory and
   scores ``100 x (used + M) / card``; spread takes the one with the most free and
-  scores ``100 - 100 x (used + M) / card``; for ``gpu-number`` the lowest idle
-  cards, scored by the node's used-card fraction after placement (binpack) or
-  its complement (spread);
+  scores ``100 - 100 x (used + M) / card`` (card choice:
+  :func:`~suanli.apimachinery.devices.pick_card_by_memory`); for ``gpu-number``
+  the lowest idle cards (:func:`~suanli.apimachinery.devices.pick_idle_cards`),
+  scored by the node's used-card fraction after placement (binpack) or its
+  complement (spread);
 * the bind sets ``volcano.sh/gpu-index`` to the chosen cards.
 
 Scores are multiplied by ``deviceshare.ScheduleWeight`` (default 1).
@@ -39,11 +44,20 @@ Scores are multiplied by ``deviceshare.ScheduleWeight`` (default 1).
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import numpy as np
 
+from suanli.apimachinery.devices import (
+    ALLOCATED_DEVICES,
+    DEVICE_TOPOLOGY,
+    UNHEALTHY_DEVICES,
+    format_allocation,
+    parse_allocation,
+    parse_topology,
+    parse_unhealthy,
+    pick_card_by_memory,
+    pick_devices,
+    pick_idle_cards,
+)
 from suanli.scheduler.core.framework import Rows
 from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
 from suanli.scheduler.core.resources import BoolArray, FloatArray
@@ -58,11 +72,8 @@ __all__ = [
     "GPU_NUMBER",
     "WHOLE_DEVICES",
     "DeviceSharePlugin",
-    "choose_devices",
 ]
 
-ALLOCATED_DEVICES = "suanli.io/allocated-devices"
-DEVICE_TOPOLOGY = "suanli.io/device-topology"
 GPU_INDEX = "volcano.sh/gpu-index"
 GPU_MEMORY = "volcano.sh/gpu-memory"
 GPU_NUMBER = "volcano.sh/gpu-number"
@@ -74,21 +85,6 @@ WHOLE_DEVICES = (
     "nvidia.com/gpu",
     "openfuyao.com/kae.hpre",
 )
-
-
-def choose_devices(free: set[int], groups: list[list[int]], k: int) -> tuple[list[int], float]:
-    """``(ids, score)`` for ``k`` devices out of ``free`` (see module docstring); ``([], 0)`` if short."""
-    if k <= 0 or len(free) < k:
-        return [], 0.0
-    best: tuple[int, int] | None = None
-    for gi, g in enumerate(groups):
-        n = sum(1 for i in g if i in free)
-        if n >= k and (best is None or n < best[0]):
-            best = (n, gi)
-    if best is None:
-        return sorted(free)[:k], 0.0
-    ids = sorted(i for i in groups[best[1]] if i in free)[:k]
-    return ids, 50.0 + 50.0 * k / best[0]
 
 
 def _ids(text: str) -> list[int]:
@@ -116,8 +112,11 @@ class DeviceSharePlugin(BasePlugin):
         self.chosen: dict[int, tuple[dict[int, list[int]], list[int]]] = {}
         for d, res in self.whole.items():
             caps = ssn.allocatable[:, d].astype(np.int64).tolist()
-            self.free[d] = [set(range(c)) for c in caps]
-            self.groups[d] = [self._topology(nodes.annotations[i], res, caps[i]) for i in range(ssn.N)]
+            self.free[d], self.groups[d] = [], []
+            for i in range(ssn.N):
+                ids, groups = self._devices(nodes.annotations[i], res, caps[i])
+                self.free[d].append(ids)
+                self.groups[d].append(groups)
         dims = ssn.snapshot.dim_index
         self.gmem, self.gnum = dims.get(GPU_MEMORY), dims.get(GPU_NUMBER)
         self.share = self.gmem is not None and self.gnum is not None
@@ -141,37 +140,30 @@ class DeviceSharePlugin(BasePlugin):
         ssn.add_event_handler(self)
 
     @staticmethod
-    def _topology(ann: dict[str, str], res: str, cap: int) -> list[list[int]]:
-        try:
-            raw = json.loads(ann.get(DEVICE_TOPOLOGY, "{}")).get(res) or []
-        except (ValueError, AttributeError):
-            raw = []
-        groups = [[int(i) for i in g if 0 <= int(i) < cap] for g in raw if isinstance(g, list)]
-        seen = {i for g in groups for i in g}
-        rest = [i for i in range(cap) if i not in seen]
-        return [g for g in [*groups, rest] if g]
+    def _devices(ann: dict[str, str], res: str, cap: int) -> tuple[set[int], list[list[int]]]:
+        """Usable device IDs of ``res`` on a node and their interconnect groups (module docstring)."""
+        if cap <= 0:
+            return set(), []
+        groups = parse_topology(ann.get(DEVICE_TOPOLOGY), res, None) or [list(range(cap))]
+        usable = {i for g in groups for i in g} - parse_unhealthy(ann.get(UNHEALTHY_DEVICES), res)
+        return usable, [kept for g in groups if (kept := [i for i in g if i in usable])]
 
     # ------------------------------------------------------------------ bookkeeping
     def _take(self, task: TaskInfo, node: int, from_annotations: bool = False) -> None:
+        """Hold the task's devices on ``node``: a bound pod's recorded ones (the rest, if any, as the
+        node agent would pick them), or a fresh decision that the bind writes on the pod."""
         ann = task.annotations
-        recorded: dict[str, Any] = {}
-        if from_annotations:
-            try:
-                recorded = json.loads(ann.get(ALLOCATED_DEVICES, "{}"))
-            except ValueError:
-                recorded = {}
+        recorded = (parse_allocation(ann.get(ALLOCATED_DEVICES)) or {}) if from_annotations else {}
         whole: dict[int, list[int]] = {}
         for d, res in self.whole.items():
             k = int(task.request[d])
             if k <= 0:
                 continue
             free = self.free[d][node]
-            ids = [i for i in recorded.get(res, []) if i in free][:k] if from_annotations else []
+            ids = [i for i in dict.fromkeys(recorded.get(res, [])) if i in free][:k]
             if len(ids) < k:
-                extra, _ = choose_devices(free - set(ids), self.groups[d][node], k - len(ids))
-                if from_annotations:
-                    extra = sorted(free - set(ids))[: k - len(ids)]
-                ids = ids + extra
+                pick = pick_devices(free - set(ids), self.groups[d][node], k - len(ids))
+                ids = sorted(ids + list(pick.ids if pick is not None else ()))
             free.difference_update(ids)
             whole[d] = ids
         cards: list[int] = []
@@ -185,7 +177,7 @@ class DeviceSharePlugin(BasePlugin):
         if not from_annotations:
             out: dict[str, str] = {}
             if whole:
-                out[ALLOCATED_DEVICES] = json.dumps({self.whole[d]: ids for d, ids in whole.items()}, sort_keys=True)
+                out[ALLOCATED_DEVICES] = format_allocation({self.whole[d]: ids for d, ids in whole.items()})
             if cards:
                 out[GPU_INDEX] = ",".join(str(c) for c in cards)
             if out:
@@ -205,15 +197,11 @@ class DeviceSharePlugin(BasePlugin):
         return out
 
     def _pick_cards(self, node: int, mem: float, num: int) -> list[int]:
-        free = self._card_free(np.array([node]))[0]
+        free = self._card_free(np.array([node]))[0].tolist()
         if num > 0:
-            idle = np.flatnonzero(free == self.card_mem[node])
-            return [int(c) for c in idle[:num]]
-        fits = free >= mem
-        if not fits.any():
-            return []
-        key = np.where(fits, -free if self.spread else free, np.inf)
-        return [int(np.argmin(key))]
+            return pick_idle_cards(free, float(self.card_mem[node]), num) or []
+        card = pick_card_by_memory(free, mem, spread=self.spread)
+        return [] if card is None else [card]
 
     def allocate(self, task: TaskInfo, node: int) -> None:
         self._take(task, node)
@@ -262,7 +250,8 @@ class DeviceSharePlugin(BasePlugin):
         for d in self.whole:
             k = int(task.request[d])
             if k > 0:
-                total += np.array([choose_devices(self.free[d][i], self.groups[d][i], k)[1] for i in idx])
+                picks = [pick_devices(self.free[d][i], self.groups[d][i], k) for i in idx]
+                total += np.array([p.score if p is not None else 0.0 for p in picks])
         if self.share:
             assert self.gmem is not None and self.gnum is not None
             mem, num = float(task.request[self.gmem]), int(task.request[self.gnum])
