@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core import parse_config, run_session
 from suanli.scheduler.core.plugins.manycore import manycore_score
 
@@ -174,3 +175,49 @@ def test_gpushare_plugin_mirror_is_restored_on_discard() -> None:
     ssn = run_session(snap(nodes, pods, [build_podgroup("ns", "job", "default", 3)]), conf)
     plugin = next(p for p in ssn.plugins if p.name == "fgd")
     assert ssn.binds == {} and plugin.state.gpu_free[0].tolist() == [1000, 1000]  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- gpushare under the defaults
+
+T4_NODE = {"cpu": "32", "volcano.sh/gpu-number": "4", "volcano.sh/gpu-memory": "61440"}  # 4 cards of 15360 MiB
+
+
+@pytest.mark.parametrize(
+    ("pods", "message"),
+    [
+        ([build_pod("ns", "p", req={"volcano.sh/gpu-memory": "20000"})],
+         "0/1 nodes are available: 1 no enough gpu memory on single device."),
+        ([*(build_pod("ns", f"old{c}", node="g", phase="Running", req={"volcano.sh/gpu-memory": "10000"},
+                      annotations={"volcano.sh/gpu-index": str(c)}) for c in range(4)),
+          build_pod("ns", "p", req={"volcano.sh/gpu-memory": "8000"})],
+         "0/1 nodes are available: 1 no enough gpu memory on single device."),
+        ([build_pod("ns", "old", node="g", phase="Running", req={"volcano.sh/gpu-memory": "1000"},
+                    annotations={"volcano.sh/gpu-index": "0"}),
+          build_pod("ns", "p", req={"volcano.sh/gpu-number": "4"})],
+         "0/1 nodes are available: 1 no enough idle gpu devices."),
+    ],
+    ids=["larger-than-one-card", "fits-the-node-total-but-no-single-card", "gpu-number-needs-idle-cards"],
+)
+def test_default_configuration_keeps_a_shared_gpu_pod_no_card_holds_pending(pods: list[Obj], message: str) -> None:
+    d = run([build_node("g", T4_NODE)], pods)  # no configuration: the default one
+    assert d.binds == ()
+    assert [u.message for u in d.unschedulable] == [message]
+
+
+def test_default_configuration_binpacks_shared_gpu_pods_and_records_the_card() -> None:
+    old = build_pod("ns", "old", node="g", phase="Running", req={"volcano.sh/gpu-memory": "10000"},
+                    annotations={"volcano.sh/gpu-index": "2"})
+    pods = [old, build_pod("ns", "a", req={"volcano.sh/gpu-memory": "4000"}, ts=1),
+            build_pod("ns", "b", req={"volcano.sh/gpu-memory": "4000"}, ts=2)]
+    d = run([build_node("g", T4_NODE)], pods)
+    assert {b.name: b.annotations for b in d.binds} == {
+        "a": {"volcano.sh/gpu-index": "2"},  # the fullest card that still fits
+        "b": {"volcano.sh/gpu-index": "0"},  # card 2 has 1360 MiB left now
+    }
+
+
+def test_gpu_sharing_predicate_can_be_switched_off_as_upstream() -> None:
+    conf = ('actions: "allocate"\ntiers:\n- plugins:\n  - name: gang\n  - name: predicates\n'
+            "    arguments:\n      predicate.GPUSharingEnable: false\n")
+    d = run([build_node("g", T4_NODE)], [build_pod("ns", "p", req={"volcano.sh/gpu-memory": "20000"})], conf=conf)
+    assert bind_map(d) == {"ns/p": "g"} and d.binds[0].annotations == {}

@@ -21,23 +21,10 @@ bound pod without it is assumed to hold what the picking rule gives it.
   free → 75, 4 of 4 → 100), else the fewest groups spanned (score 0);
 * the bind sets ``suanli.io/allocated-devices`` (``{"<resource>": ["2","3"]}``).
 
-**GPU sharing** (Volcano gpushare). Node allocatable ``volcano.sh/gpu-number``
-= cards, ``volcano.sh/gpu-memory`` = total MiB; each card has ``memory /
-number`` MiB; cards in node annotation ``volcano.sh/gpu-unhealthy-ids``
-(``"1,3"``) are unusable. A bound pod's cards come from its annotation
-``volcano.sh/gpu-index`` (``"0,2"``): a ``gpu-memory: M`` pod uses M MiB of its
-card, a ``gpu-number: K`` pod uses its K cards whole.
-
-* ``gpu-memory: M``: some card with ≥ M free MiB; ``gpu-number: K``: K idle cards;
-* card choice and score by ``deviceshare.SchedulePolicy`` (``binpack``, default,
-  or ``spread``): binpack takes the fitting card with the least free memory and
-  scores ``100 x (used + M) / card``; spread takes the one with the most free and
-  scores ``100 - 100 x (used + M) / card`` (card choice:
-  :func:`~suanli.apimachinery.devices.pick_card_by_memory`); for ``gpu-number``
-  the lowest idle cards (:func:`~suanli.apimachinery.devices.pick_idle_cards`),
-  scored by the node's used-card fraction after placement (binpack) or its
-  complement (spread);
-* the bind sets ``volcano.sh/gpu-index`` to the chosen cards.
+**GPU sharing** (Volcano gpushare): card state, fit, choice and score as in
+:mod:`suanli.scheduler.core.plugins._gpucards`, with ``deviceshare.SchedulePolicy``
+``binpack`` (default) or ``spread``; the bind sets ``volcano.sh/gpu-index`` to the
+chosen cards.
 
 Scores are multiplied by ``deviceshare.ScheduleWeight`` (default 1).
 """
@@ -54,12 +41,11 @@ from suanli.apimachinery.devices import (
     parse_allocation,
     parse_topology,
     parse_unhealthy,
-    pick_card_by_memory,
     pick_devices,
-    pick_idle_cards,
 )
 from suanli.scheduler.core.framework import Rows
 from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
+from suanli.scheduler.core.plugins._gpucards import GPU_INDEX, GPU_MEMORY, GPU_NUMBER, GpuShareCards
 from suanli.scheduler.core.resources import BoolArray, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import OCCUPYING, TaskInfo
@@ -74,10 +60,6 @@ __all__ = [
     "DeviceSharePlugin",
 ]
 
-GPU_INDEX = "volcano.sh/gpu-index"
-GPU_MEMORY = "volcano.sh/gpu-memory"
-GPU_NUMBER = "volcano.sh/gpu-number"
-UNHEALTHY = "volcano.sh/gpu-unhealthy-ids"
 WHOLE_DEVICES = (
     "huawei.com/Ascend910",
     "huawei.com/Ascend310",
@@ -85,15 +67,6 @@ WHOLE_DEVICES = (
     "nvidia.com/gpu",
     "openfuyao.com/kae.hpre",
 )
-
-
-def _ids(text: str) -> list[int]:
-    out = []
-    for part in str(text).split(","):
-        part = part.strip()
-        if part.isdigit():
-            out.append(int(part))
-    return out
 
 
 class DeviceSharePlugin(BasePlugin):
@@ -117,21 +90,7 @@ class DeviceSharePlugin(BasePlugin):
                 ids, groups = self._devices(nodes.annotations[i], res, caps[i])
                 self.free[d].append(ids)
                 self.groups[d].append(groups)
-        dims = ssn.snapshot.dim_index
-        self.gmem, self.gnum = dims.get(GPU_MEMORY), dims.get(GPU_NUMBER)
-        self.share = self.gmem is not None and self.gnum is not None
-        if self.share:
-            assert self.gmem is not None and self.gnum is not None
-            cards = ssn.allocatable[:, self.gnum].astype(np.int64)
-            width = max(1, int(cards.max()) if ssn.N else 1)
-            self.card_mem: FloatArray = np.where(cards > 0, ssn.allocatable[:, self.gmem] // np.maximum(cards, 1), 0.0)
-            slots = np.arange(width)[None, :]
-            self.card_ok: BoolArray = slots < cards[:, None]
-            for i, ann in enumerate(nodes.annotations):
-                for c in _ids(ann.get(UNHEALTHY, "")):
-                    if c < width:
-                        self.card_ok[i, c] = False
-            self.card_used: FloatArray = np.zeros((ssn.N, width))
+        self.cards = GpuShareCards.open(ssn, spread=self.spread)
         for t in ssn.tasks:
             if t.status in OCCUPYING and t.node >= 0:
                 self._take(t, t.node, from_annotations=True)
@@ -166,13 +125,7 @@ class DeviceSharePlugin(BasePlugin):
                 ids = sorted(ids + list(pick.ids if pick is not None else ()))
             free.difference_update(ids)
             whole[d] = ids
-        cards: list[int] = []
-        if self.share:
-            assert self.gmem is not None and self.gnum is not None
-            mem, num = float(task.request[self.gmem]), int(task.request[self.gnum])
-            if mem > 0 or num > 0:
-                cards = _ids(ann.get(GPU_INDEX, "")) if from_annotations else self._pick_cards(node, mem, num)
-                self._use_cards(node, cards, mem, num, 1.0)
+        cards = self.cards.take(task, node, from_annotations=from_annotations) if self.cards else []
         self.chosen[task.index] = (whole, cards)
         if not from_annotations:
             out: dict[str, str] = {}
@@ -182,26 +135,6 @@ class DeviceSharePlugin(BasePlugin):
                 out[GPU_INDEX] = ",".join(str(c) for c in cards)
             if out:
                 self.ssn.task_annotations[task.index] = out
-
-    def _use_cards(self, node: int, cards: list[int], mem: float, num: int, sign: float) -> None:
-        width = self.card_used.shape[1]
-        for c in cards:
-            if 0 <= c < width:
-                self.card_used[node, c] += sign * (self.card_mem[node] if num > 0 else mem)
-
-    def _card_free(self, rows: Rows) -> FloatArray:
-        used = self.card_used if rows is None else self.card_used[rows]
-        ok = self.card_ok if rows is None else self.card_ok[rows]
-        cm = self.card_mem if rows is None else self.card_mem[rows]
-        out: FloatArray = np.where(ok, cm[:, None] - used, -1.0)
-        return out
-
-    def _pick_cards(self, node: int, mem: float, num: int) -> list[int]:
-        free = self._card_free(np.array([node]))[0].tolist()
-        if num > 0:
-            return pick_idle_cards(free, float(self.card_mem[node]), num) or []
-        card = pick_card_by_memory(free, mem, spread=self.spread)
-        return [] if card is None else [card]
 
     def allocate(self, task: TaskInfo, node: int) -> None:
         self._take(task, node)
@@ -213,9 +146,8 @@ class DeviceSharePlugin(BasePlugin):
         whole, cards = got
         for d, ids in whole.items():
             self.free[d][node].update(ids)
-        if self.share and cards:
-            assert self.gmem is not None and self.gnum is not None
-            self._use_cards(node, cards, float(task.request[self.gmem]), int(task.request[self.gnum]), -1.0)
+        if self.cards is not None and cards:
+            self.cards.release(task, node, cards)
         self.ssn.task_annotations.pop(task.index, None)
 
     # ------------------------------------------------------------------ callbacks
@@ -229,16 +161,8 @@ class DeviceSharePlugin(BasePlugin):
             k = int(task.request[d])
             if k > 0:
                 mask &= np.array([len(self.free[d][i]) >= k for i in idx], dtype=np.bool_)
-        if self.share:
-            assert self.gmem is not None and self.gnum is not None
-            mem, num = float(task.request[self.gmem]), int(task.request[self.gnum])
-            if mem > 0 or num > 0:
-                free = self._card_free(rows)
-                cm = self.card_mem if rows is None else self.card_mem[rows]
-                if num > 0:
-                    mask &= (free == cm[:, None]).sum(axis=1) >= num
-                else:
-                    mask &= (free >= mem).any(axis=1)
+        if self.cards is not None:
+            mask &= self.cards.fits(task, rows)
         return mask
 
     def reasons(self, task: TaskInfo, rows: Rows) -> list[tuple[str, BoolArray]]:
@@ -252,26 +176,7 @@ class DeviceSharePlugin(BasePlugin):
             if k > 0:
                 picks = [pick_devices(self.free[d][i], self.groups[d][i], k) for i in idx]
                 total += np.array([p.score if p is not None else 0.0 for p in picks])
-        if self.share:
-            assert self.gmem is not None and self.gnum is not None
-            mem, num = float(task.request[self.gmem]), int(task.request[self.gnum])
-            cm = self.card_mem if rows is None else self.card_mem[rows]
-            if num > 0:
-                free = self._card_free(rows)
-                cards = (self.card_ok if rows is None else self.card_ok[rows]).sum(axis=1)
-                busy = ((free < cm[:, None]) & (free >= 0)).sum(axis=1) + num
-                frac = np.where(cards > 0, np.minimum(busy / np.maximum(cards, 1), 1.0), 0.0)
-                total += 100.0 * (1.0 - frac if self.spread else frac)
-            elif mem > 0:
-                free = self._card_free(rows)
-                fits = free >= mem
-                pick = (
-                    np.where(fits, free, -np.inf).max(axis=1)
-                    if self.spread
-                    else np.where(fits, free, np.inf).min(axis=1)
-                )
-                ok = np.isfinite(pick) & (cm > 0)
-                frac = np.where(ok, (cm - pick + mem) / np.where(cm > 0, cm, 1.0), 0.0)
-                total += np.where(ok, 100.0 * (1.0 - frac) if self.spread else 100.0 * frac, 0.0)
+        if self.cards is not None:
+            total += self.cards.score(task, rows)
         out: FloatArray = self.weight * total
         return out
