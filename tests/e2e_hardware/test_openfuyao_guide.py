@@ -8,13 +8,15 @@ Policies and rules are cluster-wide, so this module runs on its own demo server.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.conftest import Kubectl, Server
 from tests.e2e.conftest import K, wait_until
-from tests.e2e_hardware.conftest import ASCEND_NODES, EXAMPLES, fresh_demo_server, get_json, jsonpath
+from tests.e2e_hardware.conftest import ASCEND_NODES, EXAMPLES, fresh_demo_server, get_json, jsonpath, wait_phase
 
 pytestmark = pytest.mark.e2e
 
@@ -63,3 +65,44 @@ def test_kae_operator_finds_the_kae_node_from_nfd_and_a_kae_pod_runs(kc: Kubectl
         return ok or None
 
     assert wait_until(running, timeout=30, what="the KAE nginx pod Running") == ["demo-kae-0"]
+
+
+@pytest.fixture
+def guide_applied(kc: Kubectl) -> None:
+    """The guide's two manifests are applied and 8 NPUs are online on each Ascend node (idempotent)."""
+    kc("apply", "-f", str(GUIDE / "custom-npu-rule.yaml"), "-f", str(GUIDE / "npu-cluster-policy.yaml"))
+    wait_until(lambda: advertising(kc, ASCEND) == dict.fromkeys(ASCEND_NODES, "8"), timeout=40,
+               what="8 NPUs on each Ascend node")
+
+
+def npu_pod(name: str, count: int, **extra: Any) -> dict[str, Any]:
+    meta = {"name": name, **({"annotations": extra["annotations"]} if "annotations" in extra else {})}
+    spec: dict[str, Any] = {"containers": [{"name": "main", "image": "ascend/mindspore:2.3",
+                                            "resources": {"limits": {ASCEND: str(count)}}}]}
+    if "node" in extra:
+        spec["nodeName"] = extra["node"]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+@pytest.mark.usefixtures("guide_applied")
+def test_nodes_publish_their_interconnect_topology_and_npus_come_from_one_group(hk: K) -> None:
+    for node in ASCEND_NODES:
+        topology = hk.kubectl("get", "node", node, "-o",
+                              "jsonpath={.metadata.annotations.suanli\\.io/device-topology}")
+        assert json.loads(topology) == {ASCEND: [[0, 1, 2, 3], [4, 5, 6, 7]]}
+    hk.apply(npu_pod("pair", 2))
+    wait_phase(hk, "pair", "Running", timeout=30)
+    pod = hk.json("pod", "pair")
+    devices = [int(i) for i in json.loads(pod["metadata"]["annotations"]["suanli.io/allocated-devices"])[ASCEND]]
+    assert len(devices) == 2 and (set(devices) <= {0, 1, 2, 3} or set(devices) <= {4, 5, 6, 7}), devices
+
+
+@pytest.mark.usefixtures("guide_applied")
+def test_pod_with_a_decision_the_node_cannot_honour_fails_with_the_reason(hk: K) -> None:
+    bogus = {"suanli.io/allocated-devices": json.dumps({ASCEND: ["9"]})}
+    hk.apply(npu_pod("bogus", 1, node="demo-ascend-1", annotations=bogus))
+    wait_phase(hk, "bogus", "Failed", timeout=30)
+    status = hk.json("pod", "bogus")["status"]
+    assert status["reason"] == "UnexpectedAdmissionError"
+    assert "device 9 does not exist or is unhealthy" in status["message"], status["message"]
+    assert "suanli.io/allocated-devices" in status["message"]
