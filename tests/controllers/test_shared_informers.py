@@ -19,7 +19,7 @@ from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.replicaset import ReplicaSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.volcano import volcano_crds
-from suanli.node.nfd.crds import ensure_crds
+from suanli.node.nfd.crds import ensure_crds, nfd_crds
 from suanli.runtime.informer_factory import SharedInformerFactory
 from tests.controllers.conftest import Api, eventually, running
 
@@ -49,7 +49,7 @@ async def live_pods(api: Api, app: str) -> list[Obj]:
 
 
 async def test_every_platform_controller_shares_one_pod_informer(api: Api, factory: SharedInformerFactory) -> None:
-    await ensure_crds(api.client, [*operator_crds(), *volcano_crds()])
+    await ensure_crds(api.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
     shared = factory
     background = [GarbageCollector(api.client, api.registry, factory=shared),
                   NamespaceController(api.client, api.registry, factory=shared)]  # run until cancelled

@@ -349,6 +349,9 @@ class FakeDevices:
         ids = free[:want]
         return Allocation({self.resource: ids}, {"EXAMPLE_VISIBLE_DEVICES": ",".join(ids)})
 
+    def topology(self, node: Obj) -> dict[str, list[list[int]]]:
+        return {self.resource: [list(range(self.count))]}
+
 
 def _alloc_of(p: Obj) -> list[str]:
     import json

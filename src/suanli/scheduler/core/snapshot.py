@@ -35,7 +35,7 @@ caches (and what the simulator calls with synthetic objects). Contract:
 
 Devices (read by the ``deviceshare`` plugin): a bound pod's device IDs come
 from its annotation ``suanli.io/allocated-devices`` (JSON ``{"huawei.com/Ascend910":
-[0, 1]}``) and its GPU-share cards from ``volcano.sh/gpu-index`` (``"0,2"``).
+["0","1"]}``, see :mod:`suanli.apimachinery.devices`) and its GPU-share cards from ``volcano.sh/gpu-index`` (``"0,2"``).
 """
 
 from __future__ import annotations
