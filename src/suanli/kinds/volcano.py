@@ -31,6 +31,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from suanli.apimachinery.goflags import FlagKind
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import format_quantity, parse_quantity
@@ -48,6 +49,7 @@ __all__ = [
     "JOB_NAME_KEY",
     "JOB_PHASES",
     "JOB_PLUGINS",
+    "JOB_PLUGIN_FLAGS",
     "JOB_VERSION_KEY",
     "PODGROUPS",
     "PODGROUP_PHASES",
@@ -137,6 +139,12 @@ JOB_ACTIONS = (
 JOB_PLUGINS = ("env", "svc", "ssh", "mpi", "pytorch", "tensorflow", "ray", "hcclrank")
 #: The job plugins Suanli implements (the others are accepted with a warning and ignored).
 SUPPORTED_JOB_PLUGINS = ("env", "svc", "ssh")
+#: The Go flags each implemented job plugin takes (its ``spec.plugins`` arguments).
+JOB_PLUGIN_FLAGS: dict[str, dict[str, FlagKind]] = {
+    "env": {},
+    "svc": {"publish-not-ready-addresses": "bool", "disable-network-policy": "bool", "inject-hosts-env": "bool"},
+    "ssh": {"ssh-key-file-path": "string", "ssh-private-key": "string", "ssh-public-key": "string", "ssh-port": "int"},
+}
 JOB_PHASES = (
     "Pending",
     "Aborting",

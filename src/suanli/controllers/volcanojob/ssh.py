@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from suanli.apimachinery.goflags import parse_flags
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.controllers._pods import owner_reference
-from suanli.controllers.volcanojob.flags import FlagKind, parse_flags
 from suanli.controllers.volcanojob.plugins import SECRETS, Owned, add_volume, task_hosts
+from suanli.kinds.volcano import JOB_PLUGIN_FLAGS
 
 __all__ = ["ABSOLUTE_PATH", "KEYS", "SshPlugin", "generate_key_pair", "ssh_config"]
 
@@ -37,12 +38,6 @@ ABSOLUTE_PATH = "/root/.ssh"
 RELATIVE_PATH = ".ssh"
 PRIVATE_KEY, PUBLIC_KEY, AUTHORIZED_KEYS, CONFIG = "id_rsa", "id_rsa.pub", "authorized_keys", "config"
 KEYS = (PRIVATE_KEY, PUBLIC_KEY, AUTHORIZED_KEYS, CONFIG)
-_KINDS: dict[str, FlagKind] = {
-    "ssh-key-file-path": "string",
-    "ssh-private-key": "string",
-    "ssh-public-key": "string",
-    "ssh-port": "int",
-}
 
 
 def ssh_config(job: Obj, port: int) -> str:
@@ -77,7 +72,7 @@ class SshPlugin:
     def build(cls, args: Sequence[str]) -> SshPlugin:
         values, error = parse_flags(
             args,
-            _KINDS,
+            JOB_PLUGIN_FLAGS["ssh"],
             {"ssh-key-file-path": ABSOLUTE_PATH, "ssh-private-key": "", "ssh-public-key": "", "ssh-port": 22},
         )
         port = int(values["ssh-port"])

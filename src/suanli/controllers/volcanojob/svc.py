@@ -22,21 +22,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from suanli.apimachinery.goflags import parse_flags
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.controllers._pods import owner_reference
-from suanli.controllers.volcanojob.flags import FlagKind, parse_flags
 from suanli.controllers.volcanojob.plugins import CONFIGMAPS, SERVICES, Owned, add_env, add_volume, task_hosts
-from suanli.kinds.volcano import JOB_NAME_KEY, JOB_NAMESPACE_KEY
+from suanli.kinds.volcano import JOB_NAME_KEY, JOB_NAMESPACE_KEY, JOB_PLUGIN_FLAGS
 
 __all__ = ["MOUNT_PATH", "SvcPlugin", "hosts_data"]
 
 MOUNT_PATH = "/etc/volcano"
-_KINDS: dict[str, FlagKind] = {
-    "publish-not-ready-addresses": "bool",
-    "disable-network-policy": "bool",
-    "inject-hosts-env": "bool",
-}
 
 
 def _key(task: str) -> str:
@@ -67,7 +62,7 @@ class SvcPlugin:
     def build(cls, args: Sequence[str]) -> SvcPlugin:
         values, error = parse_flags(
             args,
-            _KINDS,
+            JOB_PLUGIN_FLAGS["svc"],
             {"publish-not-ready-addresses": False, "disable-network-policy": False, "inject-hosts-env": True},
         )
         return cls(

@@ -1,4 +1,4 @@
-"""Plugin arguments parsed as Go's ``flag`` package parses them (Volcano's job plugins use a
+"""Arguments parsed as Go's ``flag`` package parses them (e.g. Volcano's job plugins, which use a
 ``flag.FlagSet`` with ``ContinueOnError``).
 
 Contract of :func:`parse_flags` (Go's ``FlagSet.Parse``):
