@@ -112,6 +112,7 @@ __all__ = [
     "min_resources",
     "pod_ready",
     "podgroup_name",
+    "podgroup_pending_message",
     "policy_action",
     "policy_match",
     "task_ready",
@@ -372,6 +373,23 @@ def dependencies_met(job_name: str, tasks: list[Task], task: Task, pod_of: Calla
     if len(task.depends_on) > 1 and task.iteration == "any":
         return any(ready(n) for n in task.depends_on)
     return all(ready(n) for n in task.depends_on)
+
+
+def podgroup_pending_message(job: Obj, pg: Obj) -> str | None:
+    """Upstream ``recordPodGroupEvent``: the message of the job's ``PodGroupPending`` Warning —
+    the PodGroup's latest true condition, unless that is ``Scheduled`` — or ``None``."""
+    latest: Obj | None = None
+    for cond in (pg.get("status") or {}).get("conditions") or []:
+        if cond.get("status") != "True":
+            continue
+        when = str(cond.get("lastTransitionTime") or "")
+        if latest is None or when > str(latest.get("lastTransitionTime") or ""):
+            latest = cond
+    if latest is None or latest.get("type") == "Scheduled":
+        return None
+    m = job["metadata"]
+    kind = str(latest.get("type") or "").lower()
+    return f"PodGroup {m['namespace']}:{m['name']} {kind}, reason: {latest.get('message') or ''}"
 
 
 # -- one reconcile pass -----------------------------------------------------------------------
@@ -898,23 +916,9 @@ class VolcanoJobController(QueueController):
             self._check_finished(run)
 
     async def _podgroup_pending_event(self, run: _Pass, pg: Obj) -> None:
-        """Upstream ``recordPodGroupEvent``: the PodGroup's latest true condition, unless it is
-        ``Scheduled``, as a ``PodGroupPending`` Warning on the job."""
-        latest: Obj | None = None
-        for cond in (pg.get("status") or {}).get("conditions") or []:
-            if cond.get("status") != "True":
-                continue
-            when = str(cond.get("lastTransitionTime") or "")
-            if latest is None or when > str(latest.get("lastTransitionTime") or ""):
-                latest = cond
-        if latest is None or latest.get("type") == "Scheduled":
-            return
-        m = run.job["metadata"]
-        await self.recorder.record(
-            run.job, "Warning", "PodGroupPending",
-            f"PodGroup {m['namespace']}:{m['name']} {str(latest.get('type') or '').lower()}, "
-            f"reason: {latest.get('message') or ''}",
-        )
+        message = podgroup_pending_message(run.job, pg)
+        if message is not None:
+            await self.recorder.record(run.job, "Warning", "PodGroupPending", message)
 
     def _check_finished(self, run: _Pass) -> None:
         c = run.counts
