@@ -14,6 +14,7 @@ from suanli.controllers.volcanojob import (
     JobEvent,
     VolcanoJobController,
     build_plugins,
+    delay_persists,
     dependencies_met,
     podgroup_pending_message,
     policy_match,
@@ -285,3 +286,22 @@ def test_podgroup_pending_message(conditions: list[Obj], message: str | None) ->
 )
 def test_policy_match(policies: list[Obj], event: str, want: tuple[str, float | None] | None) -> None:
     assert policy_match({"tasks": [], "policies": policies}, JobEvent(event, "a", "p")) == want
+
+
+@pytest.mark.parametrize(
+    ("event", "pods", "persists"),
+    [
+        (JobEvent("PodFailed", "t", "p"), [pod("p", "Failed")], True),
+        (JobEvent("PodFailed", "t", "p"), [pod("p", "Running")], False),
+        (JobEvent("PodEvicted", "t", "p"), [], True),
+        (JobEvent("PodEvicted", "t", "p"), [pod("p", "Running")], False),
+        (JobEvent("PodPending", "t", "p"), [pod("p", "Pending")], True),
+        (JobEvent("PodPending", "t", "p"), [pod("p", "Running")], False),
+        (JobEvent("PodPending", "t", "p"), [], False),
+        (JobEvent("TaskFailed", "t"), [], True),
+    ],
+    ids=["failed-pod-still-failed", "failed-pod-runs-again", "evicted-pod-not-back-yet", "evicted-pod-runs-again",
+         "pending-pod-still-pending", "pending-pod-started", "pending-pod-gone", "task-event-persists"],
+)
+def test_delayed_action_cancellation(event: JobEvent, pods: list[Obj], persists: bool) -> None:
+    assert delay_persists(event, pods) is persists

@@ -107,6 +107,7 @@ __all__ = [
     "Task",
     "VolcanoJobController",
     "build_plugins",
+    "delay_persists",
     "dependencies_met",
     "derive_events",
     "min_resources",
@@ -375,6 +376,18 @@ def dependencies_met(job_name: str, tasks: list[Task], task: Task, pod_of: Calla
     return all(ready(n) for n in task.depends_on)
 
 
+def delay_persists(ev: JobEvent, pods: list[Obj]) -> bool:
+    """Whether a delayed action's cause persists (upstream ``CleanPodDelayActionsIfNeed``): a
+    pod event is cancelled once that pod runs again, ``PodPending`` once the pod is no longer
+    Pending (or gone); task events persist until an action of their scope runs."""
+    if not ev.pod:
+        return True
+    pod = next((p for p in pods if p["metadata"]["name"] == ev.pod), None)
+    if ev.event == "PodPending":
+        return pod is not None and _phase(pod) == "Pending" and not pod["metadata"].get("deletionTimestamp")
+    return pod is None or _phase(pod) != "Running"
+
+
 def podgroup_pending_message(job: Obj, pg: Obj) -> str | None:
     """Upstream ``recordPodGroupEvent``: the message of the job's ``PodGroupPending`` Warning —
     the PodGroup's latest true condition, unless that is ``Scheduled`` — or ``None``."""
@@ -520,6 +533,7 @@ class VolcanoJobController(QueueController):
         self._deleted_pgs: set[str] = set()
         self._written: dict[str, int] = {}
         self._plugin_data: dict[tuple[str, str, str], Obj] = {}
+        self._pg_warned: dict[str, str] = {}
         self.job_informer.add_handler(self._job_changed, lambda _o, n: self._job_changed(n), self._job_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
         self.pg_informer.add_handler(self._pg_changed, lambda _o, n: self._pg_changed(n), self._pg_deleted)
@@ -535,6 +549,7 @@ class VolcanoJobController(QueueController):
         self._written.pop(key, None)
         self._delayed.pop(key, None)
         self._commands.pop(key, None)
+        self._pg_warned.pop(key, None)
         for k in [k for k in self._plugin_data if k[0] == key]:
             del self._plugin_data[k]
 
@@ -663,7 +678,7 @@ class VolcanoJobController(QueueController):
     async def _policy_decision(self, key: str, run: _Pass, now: float) -> tuple[str, JobEvent]:
         """The action this pass executes and the event behind it: the first recorded or derived
         event with a matching policy; one with a ``timeout`` waits (re-queued) until it is due
-        and is cancelled when its cause is gone (:meth:`_still_holds`)."""
+        and is cancelled when its cause is gone (:func:`delay_persists`)."""
         recorded = [e for e in self._events.pop(key, []) if e.version >= run.version]
         recorded += [
             JobEvent("PodEvicted", _task(p), p["metadata"]["name"], None, run.version)
@@ -677,7 +692,7 @@ class VolcanoJobController(QueueController):
         derived = derive_events(run.tasks, observed, run.version, pending=_has_timeouts(run.spec))
         delayed = self._delayed.setdefault(key, {})
         for k, d in list(delayed.items()):
-            if d.event.version < run.version or not self._still_holds(d.event, observed, derived):
+            if d.event.version < run.version or not delay_persists(d.event, observed):
                 del delayed[k]
         for ev in [*recorded, *derived]:
             found = policy_match(run.spec, ev)
@@ -703,17 +718,6 @@ class VolcanoJobController(QueueController):
                 del delayed[slot]
                 return entry.action, entry.event
         return "SyncJob", JobEvent("")
-
-    @staticmethod
-    def _still_holds(ev: JobEvent, pods: list[Obj], derived: list[JobEvent]) -> bool:
-        """Whether a delayed event's cause persists: a pod event is cancelled when that pod runs
-        again (PodPending: once it is no longer Pending); task events persist."""
-        if not ev.pod:
-            return True
-        pod = next((p for p in pods if p["metadata"]["name"] == ev.pod), None)
-        if ev.event == "PodPending":
-            return pod is not None and _phase(pod) == "Pending" and not pod["metadata"].get("deletionTimestamp")
-        return pod is None or _phase(pod) != "Running"
 
     def _clear_delayed(self, key: str, action: str, target: JobEvent) -> None:
         """After an action ran, drop the delayed actions of the same scope (upstream ``cleanupDelayActions``)."""
@@ -916,8 +920,15 @@ class VolcanoJobController(QueueController):
             self._check_finished(run)
 
     async def _podgroup_pending_event(self, run: _Pass, pg: Obj) -> None:
+        """Record :func:`podgroup_pending_message` once per distinct message (upstream records it on
+        every sync and lets the broadcaster's spam filter drop repeats; every sync here would be
+        an API write)."""
+        key = object_key(run.job)
         message = podgroup_pending_message(run.job, pg)
-        if message is not None:
+        if message is None:
+            self._pg_warned.pop(key, None)
+        elif self._pg_warned.get(key) != message:
+            self._pg_warned[key] = message
             await self.recorder.record(run.job, "Warning", "PodGroupPending", message)
 
     def _check_finished(self, run: _Pass) -> None:
