@@ -14,6 +14,7 @@ from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.admission import AdmissionRequest
 from suanli.apiserver.admission_volcano import (
+    CommandWarnings,
     QueueValidation,
     store_queue_children,
     store_queue_lookup,
@@ -497,3 +498,26 @@ async def test_default_plugins(client: LocalClient, plugins: Obj, want: Obj) -> 
 )
 def test_unsupported_job_fields(spec: Obj, warnings: list[str]) -> None:
     assert unsupported_job_fields(_job(**spec)["spec"]) == warnings
+
+
+@pytest.mark.parametrize(
+    ("target", "action", "warnings"),
+    [
+        ({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job"}, "AbortJob", []),
+        ({"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue"}, "CloseQueue",
+         ["target: Commands for scheduling.volcano.sh/v1beta1/Queue are not executed by Suanli (only Volcano Jobs)"]),
+        ({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job"}, "CloseQueue",
+         ['action: "CloseQueue" is not a job action; the Command is deleted without effect']),
+    ],
+    ids=["job-command-silent", "queue-command-warned", "unknown-job-action-warned"],
+)
+def test_command_warnings(target: Obj, action: str, warnings: list[str]) -> None:
+    registry = Registry()
+    registry.add_all(builtin_resource_types())
+    rt = registry.get("", "v1", "pods")
+    assert rt is not None
+    cmd = {"apiVersion": "bus.volcano.sh/v1alpha1", "kind": "Command", "metadata": {"name": "c"},
+           "target": {**target, "name": "x", "uid": "u"}, "action": action}
+    req = AdmissionRequest("CREATE", rt, NS, "c", cmd, None)
+    CommandWarnings().validate(req)
+    assert req.warnings == warnings

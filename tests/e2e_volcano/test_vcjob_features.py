@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import Kubectl
 from tests.e2e.conftest import K, manifest, wait_until
+from tests.e2e_hardware.conftest import EXAMPLES
 from tests.e2e_volcano.conftest import events_of
 
 pytestmark = pytest.mark.e2e
@@ -174,3 +175,16 @@ def test_unschedulable_job_gets_a_podgroup_pending_warning(hk: K) -> None:
     assert "PodGroupPending" in described
 
 
+
+
+def test_mpi_example_gets_its_hosts_and_keys(hk: K) -> None:
+    hk("apply", "-f", str(EXAMPLES / "volcano" / "vcjob-mpi.yaml"))
+    pods = wait_until(lambda: (p := job_pods(hk, "mpi-hello")) and len(p) == 3 and p, what="3 pods")
+    assert sorted(pods) == ["mpi-hello-mpimaster-0", "mpi-hello-mpiworker-0", "mpi-hello-mpiworker-1"]
+    hosts = hk.json("configmap", "mpi-hello-svc")["data"]["mpiworker.host"]
+    assert hosts == "mpi-hello-mpiworker-0.mpi-hello\nmpi-hello-mpiworker-1.mpi-hello"
+    assert hk.exists("secret", "mpi-hello-ssh") and hk.exists("service", "mpi-hello")
+    wait_until(lambda: phase(hk, "mpi-hello") == "Running", timeout=30, what="Running")
+    for name, pod in pods.items():
+        mounts = {m["mountPath"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
+        assert {"/etc/volcano", "/root/.ssh"} <= mounts, name

@@ -38,6 +38,8 @@ Validating:
   ``replicas``/``minAvailable``, not the number of tasks.
 * **Pod**: annotation ``business.workload/type`` ∈ io-intensive | memory-sensitive |
   compute-intensive.
+* **Command**: accepted as is; a ``Warning`` when Suanli will not execute it
+  (:class:`CommandWarnings`).
 
 With a ``queue_lookup`` (e.g. :func:`store_queue_lookup`), creating a Job or PodGroup also
 requires its queue to exist and not be Closed/Closing, and a Queue's ``parent`` to exist.
@@ -77,9 +79,11 @@ from suanli.kinds.volcano import (
 from suanli.storage.store import Store
 
 __all__ = [
+    "COMMANDS_KEY",
     "JOBS_KEY",
     "PODGROUPS_KEY",
     "QUEUES_KEY",
+    "CommandWarnings",
     "JobDefaults",
     "JobValidation",
     "PodGroupDefaults",
@@ -97,6 +101,7 @@ __all__ = [
 QUEUES_KEY = "scheduling.volcano.sh/queues"
 PODGROUPS_KEY = "scheduling.volcano.sh/podgroups"
 JOBS_KEY = "batch.volcano.sh/jobs"
+COMMANDS_KEY = "bus.volcano.sh/commands"
 PODS_KEY = "pods"
 
 #: ``name → Queue object`` (``None`` if absent).
@@ -144,6 +149,7 @@ def volcano_admission(
         PodGroupValidation(queue_lookup),
         JobValidation(queue_lookup),
         PodWorkloadTypeValidation(),
+        CommandWarnings(),
     ]
     return mutating, validating
 
@@ -783,3 +789,29 @@ class PodWorkloadTypeValidation:
         causes: list[Cause] = []
         _workload_cause("metadata", (obj.get("metadata") or {}).get("annotations"), causes)
         _reject(request, causes)
+
+
+# -- Command ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CommandWarnings:
+    """A ``bus.volcano.sh`` Command is accepted as is (upstream has no webhook for it); one that
+    Suanli will not execute — its target is not a Volcano Job (e.g. ``vcctl queue operate``), or
+    its action is no job action — gets a ``Warning`` header."""
+
+    name: str = "VolcanoCommandWarnings"
+    resources: frozenset[str] = frozenset({COMMANDS_KEY})
+
+    def validate(self, request: AdmissionRequest) -> None:
+        if request.operation != "CREATE" or request.obj is None:
+            return
+        target = request.obj.get("target") or {}
+        if target.get("apiVersion") != "batch.volcano.sh/v1alpha1" or target.get("kind") != "Job":
+            kind = f"{target.get('apiVersion', '')}/{target.get('kind', '')}"
+            request.warnings.append(f"target: Commands for {kind} are not executed by Suanli (only Volcano Jobs)")
+        elif request.obj.get("action") not in JOB_ACTIONS:
+            request.warnings.append(
+                f"action: {format_value(request.obj.get('action'))} is not a job action; the Command is deleted "
+                "without effect"
+            )

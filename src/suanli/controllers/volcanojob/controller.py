@@ -851,7 +851,8 @@ class VolcanoJobController(QueueController):
                 if initiated:
                     await self._ensure_owned(run, plugin.on_job_update(run.job))
                 elif controlled.get(controlled_key(plugin.name)) != plugin.name:
-                    await self._ensure_owned(run, plugin.on_job_add(run.job))
+                    # off the event loop: the ssh plugin generates an RSA key (tens of ms)
+                    await self._ensure_owned(run, await asyncio.to_thread(plugin.on_job_add, run.job))
                     controlled[controlled_key(plugin.name)] = plugin.name
         except ApiError as err:
             await self.recorder.record(
@@ -881,7 +882,8 @@ class VolcanoJobController(QueueController):
 
     async def _ensure_owned(self, run: _Pass, objects: list[Owned]) -> None:
         """Create each object; an existing one is left alone, or updated when ``replace`` and its
-        ``data`` differs. What was last written is remembered, so unchanged data costs no request."""
+        ``data`` differs. What was last written is remembered, so unchanged data costs no request
+        (an object deleted behind the controller's back comes back at the job's next initiation)."""
         key = object_key(run.job)
         ns = run.job["metadata"]["namespace"]
         for owned in objects:
