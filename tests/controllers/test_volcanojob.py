@@ -675,3 +675,16 @@ async def test_podgroup_condition_becomes_a_job_warning(vapi: Api) -> None:
             return want in await job_events(vapi, "stuck")
 
         await eventually(warned, what="PodGroupPending on the job")
+
+
+async def test_podgroup_carries_the_jobs_annotations_and_labels(vapi: Api) -> None:
+    client = vapi.client
+    async with running(VolcanoJobController(client)):
+        body = vcjob("meta", [task("t", 1)])
+        body["metadata"]["annotations"] = {"volcano.sh/preemptable": "true"}
+        body["metadata"]["labels"] = {"team": "a"}
+        job = await client.create(VCJOBS, body, NS)
+        pg = await eventually(lambda: pg_of(vapi, job), what="podgroup")
+    assert pg["metadata"]["annotations"]["volcano.sh/preemptable"] == "true"
+    assert pg["metadata"]["annotations"]["volcano.sh/job-name"] == "meta"
+    assert pg["metadata"]["labels"] == {"team": "a", "volcano.sh/job-name": "meta", "volcano.sh/job-namespace": NS}

@@ -305,3 +305,31 @@ def test_policy_match(policies: list[Obj], event: str, want: tuple[str, float | 
 )
 def test_delayed_action_cancellation(event: JobEvent, pods: list[Obj], persists: bool) -> None:
     assert delay_persists(event, pods) is persists
+
+
+@pytest.mark.parametrize(
+    ("job_meta", "task_extra", "annotations", "labels"),
+    [
+        ({}, {}, {"volcano.sh/job-retry-count": "2"}, {}),
+        ({"annotations": {"volcano.sh/preemptable": "true", "volcano.sh/cooldown-time": "600s", "other": "x"}},
+         {}, {"volcano.sh/preemptable": "true", "volcano.sh/cooldown-time": "600s"}, {}),
+        ({"labels": {"volcano.sh/preemptable": "false", "team": "a"}}, {}, {}, {"volcano.sh/preemptable": "false"}),
+        ({"annotations": {"volcano.sh/jdb-min-available": "1", "volcano.sh/jdb-max-unavailable": "2"}}, {},
+         {"volcano.sh/jdb-min-available": "1"}, {}),
+        ({}, {"topologyPolicy": "best-effort"}, {"volcano.sh/numa-topology-policy": "best-effort"}, {}),
+    ],
+    ids=["retry-count", "job-annotations-copied", "job-labels-copied", "jdb-min-available-wins", "numa-policy"],
+)
+def test_pod_for_carries_job_metadata(job_meta: Obj, task_extra: Obj, annotations: dict[str, str],
+                                      labels: dict[str, str]) -> None:
+    j = job([{**task("w", 1), **task_extra}])
+    j["metadata"].update(job_meta)
+    (t,) = tasks_of(j["spec"])
+    pod = VolcanoJobController.pod_for(j, t, 0, 0, retry=2)
+    got_ann = {k: v for k, v in pod["metadata"]["annotations"].items() if k in annotations or k.startswith(
+        ("volcano.sh/preemptable", "volcano.sh/cooldown", "volcano.sh/jdb", "volcano.sh/numa", "other"))}
+    assert {k: v for k, v in got_ann.items() if k != "volcano.sh/job-retry-count"} == {
+        k: v for k, v in annotations.items() if k != "volcano.sh/job-retry-count"}
+    assert pod["metadata"]["annotations"]["volcano.sh/job-retry-count"] == "2"
+    got_labels = {k: v for k, v in pod["metadata"]["labels"].items() if k in ("volcano.sh/preemptable", "team")}
+    assert got_labels == labels

@@ -125,6 +125,14 @@ log = logging.getLogger(__name__)
 FINISHED = frozenset({"Completed", "Failed", "Terminated", "Aborted"})
 #: The Event source of this controller (upstream's controller manager).
 COMPONENT = "vc-controller-manager"
+JOB_RETRY_COUNT_KEY = "volcano.sh/job-retry-count"
+NUMA_POLICY_KEY = "volcano.sh/numa-topology-policy"
+#: Job annotations copied onto its pods (upstream ``createJobPod``), plus the first of
+#: ``jdb-min-available`` / ``jdb-max-unavailable`` the job has.
+JOB_TO_POD_ANNOTATIONS = ("volcano.sh/preemptable", "volcano.sh/cooldown-time", "volcano.sh/revocable-zone")
+_JDB_KEYS = ("volcano.sh/jdb-min-available", "volcano.sh/jdb-max-unavailable")
+#: Job labels copied onto its pods.
+JOB_TO_POD_LABELS = ("volcano.sh/preemptable", "volcano.sh/cooldown-time")
 _JOB_INDEX = "vcjob"
 
 
@@ -143,6 +151,7 @@ class Task:
     #: ``dependsOn.name`` (tasks that must be ready first) and ``dependsOn.iteration``.
     depends_on: tuple[str, ...] = ()
     iteration: str = ""
+    topology_policy: str = ""
 
 
 def tasks_of(spec: Obj) -> list[Task]:
@@ -164,6 +173,7 @@ def tasks_of(spec: Obj) -> list[Task]:
                 policies=[p for p in t.get("policies") or [] if isinstance(p, dict)],
                 depends_on=tuple(str(n) for n in dep.get("name") or []),
                 iteration=str(dep.get("iteration") or ""),
+                topology_policy=str(t.get("topologyPolicy") or ""),
             )
         )
     return out
@@ -982,8 +992,12 @@ class VolcanoJobController(QueueController):
                     "name": podgroup_name(job),
                     "namespace": ns,
                     "ownerReferences": [owner_reference(job)],
-                    "annotations": {JOB_NAME_KEY: job["metadata"]["name"]},
-                    "labels": {JOB_NAME_KEY: job["metadata"]["name"], JOB_NAMESPACE_KEY: ns},
+                    # the job's own annotations and labels, as upstream (the scheduler reads e.g.
+                    # volcano.sh/preemptable from the PodGroup)
+                    "annotations": {**(job["metadata"].get("annotations") or {}),
+                                    JOB_NAME_KEY: job["metadata"]["name"]},
+                    "labels": {**(job["metadata"].get("labels") or {}),
+                               JOB_NAME_KEY: job["metadata"]["name"], JOB_NAMESPACE_KEY: ns},
                 },
                 "spec": want,
             }
@@ -1030,7 +1044,8 @@ class VolcanoJobController(QueueController):
 
         async def create(t: Task, i: int) -> None:
             try:
-                run.created.append(await self.client.create(PODS, self.pod_for(job, t, i, run.version, plugins), ns))
+                pod = self.pod_for(job, t, i, run.version, plugins, retry=run.retry)
+                run.created.append(await self.client.create(PODS, pod, ns))
             except ApiError as err:
                 if err.code != 409:
                     errors.append(f"failed to create pod {name}-{t.name}-{i}, err: {err}")
@@ -1046,9 +1061,15 @@ class VolcanoJobController(QueueController):
                 raise r
 
     @staticmethod
-    def pod_for(job: Obj, task: Task, index: int, version: int, plugins: list[JobPlugin] | None = None) -> Obj:
+    def pod_for(
+        job: Obj, task: Task, index: int, version: int, plugins: list[JobPlugin] | None = None, *, retry: int = 0
+    ) -> Obj:
         """The pod (not yet created) for ``task``'s replica ``index`` of ``job`` at ``version``,
-        after every plugin's ``on_pod_create`` (``plugins`` default: :func:`build_plugins`)."""
+        after every plugin's ``on_pod_create`` (``plugins`` default: :func:`build_plugins`).
+
+        As upstream ``createJobPod``, it also carries ``volcano.sh/job-retry-count``, the task's
+        ``topologyPolicy`` as ``volcano.sh/numa-topology-policy``, and the job's own
+        :data:`JOB_TO_POD_ANNOTATIONS` annotations and :data:`JOB_TO_POD_LABELS` labels."""
         m = job["metadata"]
         spec = job.get("spec") or {}
         tmeta = task.template.get("metadata") or {}
@@ -1071,7 +1092,22 @@ class VolcanoJobController(QueueController):
             TASK_INDEX_KEY: str(index),
             JOB_VERSION_KEY: str(version),
             POD_TEMPLATE_KEY: f"{m['name']}-{task.name}",
+            JOB_RETRY_COUNT_KEY: str(retry),
         }
+        if task.topology_policy:
+            annotations[NUMA_POLICY_KEY] = task.topology_policy
+        job_annotations = m.get("annotations") or {}
+        for key in JOB_TO_POD_ANNOTATIONS:
+            if key in job_annotations:
+                annotations[key] = job_annotations[key]
+        for key in _JDB_KEYS:  # the first one present only
+            if key in job_annotations:
+                annotations[key] = job_annotations[key]
+                break
+        job_labels = m.get("labels") or {}
+        for key in JOB_TO_POD_LABELS:
+            if key in job_labels:
+                labels[key] = job_labels[key]
         pod_spec: Obj = deep_copy(task.template.get("spec") or {})
         if not pod_spec.get("schedulerName"):
             pod_spec["schedulerName"] = spec.get("schedulerName") or DEFAULT_SCHEDULER
