@@ -3,14 +3,17 @@
 Level-triggered per Job key over four informers (Jobs, Pods, PodGroups, Commands), following
 Volcano's job controller and state machine:
 
-* **PodGroup** ``<job>-<job uid>`` (controlled by the Job): ``minMember`` = ``spec.minAvailable``,
+* **PodGroup** ``<job>-<job uid>`` (controlled by the Job, with the job's annotations and
+  labels): ``minMember`` = ``spec.minAvailable``,
   ``minTaskMember`` = each task's ``minAvailable``, ``queue``, ``priorityClassName`` and
   ``minResources`` (see :func:`min_resources`). It is deleted whenever the job's pods are killed
   (restart, abort, complete, terminate, finish) and recreated when the job is Pending again.
 * **Pods** ``<job>-<task>-<index>`` from the task templates, with annotations
   ``scheduling.k8s.io/group-name`` (the PodGroup), ``volcano.sh/job-name``,
   ``volcano.sh/queue-name``, ``volcano.sh/task-spec``, ``volcano.sh/task-index``,
-  ``volcano.sh/job-version``, ``volcano.sh/template-uid``; labels ``volcano.sh/job-name``,
+  ``volcano.sh/job-version``, ``volcano.sh/template-uid``, ``volcano.sh/job-retry-count``
+  (plus ``volcano.sh/numa-topology-policy`` from the task's ``topologyPolicy`` and the job's
+  preemptable/cooldown-time/revocable-zone/jdb-* annotations); labels ``volcano.sh/job-name``,
   ``volcano.sh/job-namespace``, ``volcano.sh/queue-name``, ``volcano.sh/task-spec``,
   ``volcano.sh/task-index``; ``schedulerName``/``priorityClassName`` from the Job unless the
   template sets them; then every plugin's ``on_pod_create`` (:mod:`.plugins`: ``env``,
