@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apiserver.admission_volcano import store_queue_lookup, volcano_admission
+from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.service import ApiService
@@ -123,7 +123,7 @@ class Platform:
                                                           "events.k8s.io/events": options.event_ttl},
                            fsync=options.fsync, volatile_buckets=set(METRICS_BUCKETS))
         self.service = ApiService(self.store, self.registry)
-        mutating, validating = volcano_admission(store_queue_lookup(self.store))
+        mutating, validating = volcano_admission(store_queue_lookup(self.store), store_queue_children(self.store))
         for m in mutating:
             self.service.admission.add_mutating(m)
         for v in validating:

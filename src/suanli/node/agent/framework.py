@@ -157,6 +157,8 @@ class NodeRecord:
     advertised: set[str] = field(default_factory=set)
     status_due: float = 0.0
     initialized: bool = False
+    #: ``spec.unschedulable`` last announced (kubelet's ``lastNodeUnschedulable``, false at start).
+    unschedulable: bool = False
 
 
 class NodeAgent:
@@ -305,7 +307,7 @@ class NodeAgent:
             return
         failed = _annotation(node, INJECT_FAILURE_ANNOTATION) == "NotReady"
         if failed != rec.failed or _annotation(old, INJECT_FAILURE_ANNOTATION) != _annotation(
-                node, INJECT_FAILURE_ANNOTATION):
+                node, INJECT_FAILURE_ANNOTATION) or _unschedulable(node) != rec.unschedulable:
             self.queue.add(("node", name))
 
     def _node_deleted(self, node: Obj) -> None:
@@ -413,6 +415,9 @@ class NodeAgent:
         rec.uid = str(node["metadata"].get("uid", ""))
         was_failed = rec.failed
         rec.failed = _annotation(node, INJECT_FAILURE_ANNOTATION) == "NotReady"
+        if _unschedulable(node) != rec.unschedulable:  # kubelet recordNodeSchedulableEvent
+            rec.unschedulable = _unschedulable(node)
+            await self.emit_node_event(name, "NodeNotSchedulable" if rec.unschedulable else "NodeSchedulable")
         now = self.clock.now()
         status: Obj = node.get("status") or {}
         patch: Obj = {}
@@ -694,6 +699,22 @@ class NodeAgent:
         except ApiError as exc:
             log.debug("event %s for %s not recorded: %s", reason, ps.key, exc)
 
+    async def emit_node_event(self, name: str, status: str) -> None:
+        """Kubelet's ``recordNodeStatusEvent``: Normal ``<status>`` "Node <name> status is now:
+        <status>" about the node (object reference uid = the node name, as the kubelet's)."""
+        now = rfc3339(self.clock.now())
+        body: Obj = {"apiVersion": "v1", "kind": "Event",
+                     "metadata": {"name": f"{name}.{uuid.uuid4().hex[:16]}", "namespace": "default"},
+                     "involvedObject": {"kind": "Node", "name": name, "uid": name},
+                     "reason": status, "message": f"Node {name} status is now: {status}", "type": "Normal",
+                     "source": {"component": self.source_component, "host": name},
+                     "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                     "reportingComponent": self.source_component, "reportingInstance": name}
+        try:
+            await self.client.create(EVENTS, body, "default")
+        except ApiError as exc:
+            log.debug("event %s for node %s not recorded: %s", status, name, exc)
+
     # ------------------------------------------------------------------ metrics
 
     async def _metrics_loop(self) -> None:
@@ -739,6 +760,10 @@ def _status_key(status: Obj) -> Any:
     return (status.get("phase"), status.get("podIP"), status.get("reason"),
             [(c.get("name"), c.get("restartCount"), c.get("ready"), json.dumps(c.get("state"), sort_keys=True))
              for c in status.get("containerStatuses") or []])
+
+
+def _unschedulable(node: Obj) -> bool:
+    return bool((node.get("spec") or {}).get("unschedulable"))
 
 
 def _annotation(obj: Obj, key: str) -> str | None:

@@ -8,6 +8,10 @@
 * starving: ready + pipelined < minMember;
 * job order: jobs not yet ready first;
 * victims (preempt/reclaim): a victim's job must keep ≥ minMember ready tasks.
+
+As upstream (``JobInfo.CheckTask{Valid,Ready,Pipelined}``), the per-task-name minimums are
+skipped when ``minMember`` is below their sum (e.g. a Volcano Job whose later tasks wait on
+``dependsOn``: ``minAvailable: 1`` over tasks of 1 + 2 replicas).
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ from suanli.scheduler.core.snapshot import JobInfo, TaskInfo, TaskStatus
 __all__ = ["GangPlugin"]
 
 
+def _role_minimums(job: JobInfo) -> dict[str, int]:
+    """``minTaskMember``, or nothing when ``minMember`` < its sum (upstream skips the role checks)."""
+    mins = job.min_task_member
+    return {} if job.min_member < sum(mins.values()) else dict(mins)
+
+
 class GangPlugin(BasePlugin):
     name = "gang"
 
@@ -33,7 +43,7 @@ class GangPlugin(BasePlugin):
                     "NotEnoughPods",
                     f"Not enough valid tasks for gang-scheduling, valid: {len(alive)}, min: {job.min_member}",
                 )
-            for role, need in job.min_task_member.items():
+            for role, need in _role_minimums(job).items():
                 have = sum(1 for t in alive if t.role == role)
                 if have < need:
                     return (
@@ -47,7 +57,7 @@ class GangPlugin(BasePlugin):
             n = c.ready + (c.pipelined if with_pipelined else 0)
             if n < job.min_member:
                 return False
-            for role, need in job.min_task_member.items():
+            for role, need in _role_minimums(job).items():
                 got = c.role_ready.get(role, 0) + (c.role_pipelined.get(role, 0) if with_pipelined else 0)
                 if got < need:
                     return False
