@@ -155,6 +155,8 @@ class LiveScheduler:
         self._last_unschedulable: dict[str, str] = {}
         self._last_pg_status: dict[str, Any] = {}
         self._last_queue_status: dict[str, Any] = {}
+        self._pg_event_marks: dict[str, str] = {}  # "ns/name" -> the PodGroup verdict last told by an Event
+        self.podgroups.add_handler(on_delete=self._podgroup_gone)
         self._exported: dict[tuple[str, str], set[str]] = {}  # (queue, status field) -> resources on gauges
         self._wake = asyncio.Event()
         self._last_compute = 0.0  # seconds the last cycle spent before its API writes
@@ -363,6 +365,7 @@ class LiveScheduler:
             await self._mark_unschedulable(u)
         for key, status in d.podgroup_status.items():
             await self._write_status(PODGROUPS, key, status, self._last_pg_status)
+            await self._podgroup_event(key, status)
         for name, status in d.queue_status.items():
             await self._write_status(QUEUES, name, status, self._last_queue_status)
             self._export_queue(name, status)
@@ -440,6 +443,33 @@ class LiveScheduler:
             cache[key] = status
         except ApiError as err:
             log.debug("writing %s %s status failed: %s", gvr.resource, key, err)
+
+    async def _podgroup_event(self, key: str, status: dict[str, Any]) -> None:
+        """Volcano's PodGroup Events: ``Warning Unschedulable`` with the Unschedulable condition's
+        message when the group's verdict changes (counts aside), ``Normal Scheduled`` "pod group is
+        ready" when a cycle binds its pods after a different verdict; one Event per change, not
+        one per cycle (a repeated verdict is not re-recorded)."""
+        conds = status.get("conditions") or []
+        if not conds:
+            return
+        cond = conds[0]
+        unschedulable = cond.get("type") == "Unschedulable"
+        mark = "U " + _without_counts(str(cond.get("message", ""))) if unschedulable else "S"
+        if self._pg_event_marks.get(key) == mark:
+            return
+        ns, _, name = key.rpartition("/")
+        pg = self.podgroups.get(ns, name)
+        if pg is None:
+            return
+        self._pg_event_marks[key] = mark
+        if unschedulable:
+            await self.events.record(pg, "Warning", "Unschedulable", str(cond.get("message", "")))
+        else:
+            await self.events.record(pg, "Normal", "Scheduled", "pod group is ready")
+
+    def _podgroup_gone(self, pg: Obj) -> None:
+        m = pg.get("metadata") or {}
+        self._pg_event_marks.pop(f"{m.get('namespace', '')}/{m.get('name', '')}", None)
 
     def _export_queue(self, name: str, status: dict[str, Any]) -> None:
         for field, gauge in (("allocated", self.m_queue_allocated), ("deserved", self.m_queue_deserved)):

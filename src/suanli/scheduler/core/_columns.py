@@ -92,21 +92,22 @@ class ColumnKeeper:
         self._add(new)
 
     def _add(self, job: JobInfo) -> None:
-        key = (job.queue, job.phase)
-        self._counts[key] = self._counts.get(key, 0) + 1
         self._phase[job.uid] = job.phase
         if job.phase != "Running":
             self._by_phase.setdefault(job.phase, set()).add(job.uid)
         if not job.synthetic:
+            key = (job.queue, job.phase)
+            self._counts[key] = self._counts.get(key, 0) + 1
             self._podgroup_jobs.add(job.uid)
 
     def _remove(self, job: JobInfo) -> None:
-        key = (job.queue, job.phase)
-        c = self._counts[key] - 1
-        if c:
-            self._counts[key] = c
-        else:
-            del self._counts[key]
+        if not job.synthetic:
+            key = (job.queue, job.phase)
+            c = self._counts[key] - 1
+            if c:
+                self._counts[key] = c
+            else:
+                del self._counts[key]
         if job.phase != "Running":
             self._by_phase[job.phase].discard(job.uid)
         self._podgroup_jobs.discard(job.uid)

@@ -233,7 +233,7 @@ def reference_decisions(ssn: Session) -> Decisions:
     counts = {q: {"running": 0, "pending": 0, "inqueue": 0, "completed": 0} for q in ssn.queues}
     buckets = {"Running": "running", "Pending": "pending", "Inqueue": "inqueue", "Completed": "completed"}
     for j in ssn.jobs.values():
-        if j.queue in counts:
+        if j.queue in counts and not j.synthetic:
             bucket = buckets.get(_ref_job_status(ssn, j, bound_jobs)["phase"])
             if bucket:
                 counts[j.queue][bucket] += 1

@@ -91,7 +91,9 @@ _BUCKET = {"Running": "running", "Pending": "pending", "Inqueue": "inqueue", "Co
 
 
 def _queue_counts(ssn: Session, pg_status: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """PodGroups per queue by final phase (running / pending / inqueue / completed).
+    """PodGroups per queue by final phase (running / pending / inqueue / completed): only real
+    PodGroups count (synthetic jobs are not listed by ``kubectl get podgroup``), as Volcano's
+    queue controller counts the PodGroups of a queue.
 
     A job's final phase is its session phase except that a non-Pending gang may become
     Running (:func:`_phase`); only jobs whose phase is neither Pending nor Running can
@@ -102,8 +104,10 @@ def _queue_counts(ssn: Session, pg_status: dict[str, dict[str, Any]]) -> dict[st
         return counts
     phases, jobs = ssn.job_phase, ssn.jobs
     tally: Counter[tuple[str, str]] = Counter(ssn.columns.phase_counts)
-    examine = [u for u in ssn.columns.other_phase if u not in ssn.phase_changed]
+    examine = [u for u in ssn.columns.other_phase if u not in ssn.phase_changed and not jobs[u].synthetic]
     for uid, was in ssn.phase_changed.items():
+        if jobs[uid].synthetic:
+            continue
         queue, now = jobs[uid].queue, phases[uid]
         tally[(queue, was)] -= 1
         tally[(queue, now)] += 1
@@ -158,35 +162,47 @@ def placements(ssn: Session) -> tuple[tuple[Bind, ...], tuple[Pipelined, ...], t
 
 
 def pending_message(ssn: Session, task: TaskInfo, explain: Callable[[TaskInfo], str]) -> str:
-    """Why ``task`` is still pending: its own message, else ``explain(task)`` (per-node reasons),
-    else its pod group's verdict."""
+    """Why ``task`` is still pending.
+
+    A task that fits no node at all is explained per node (``explain(task)``, e.g. "0/7 nodes
+    are available: 7 Insufficient huawei.com/Ascend910."), whatever its queue or pod group
+    says: the resource is what the user must change. Otherwise its own message (e.g. the queue
+    quota refused it), else its pod group's verdict (not enqueued, or not ready), else the
+    per-node summary."""
     job = ssn.jobs[task.job]
+    per_node = explain(task)
+    if per_node.startswith("0/"):
+        return per_node
     msg = ssn.task_messages.get(task.index)
     if msg is not None:
         return msg
-    per_node = explain(task)
     if ssn.job_phase[job.uid] == "Pending":
-        # a pod that fits no node at all says why per node (e.g. "Insufficient <resource>"),
-        # which tells the user more than the enqueue verdict alone
-        if per_node.startswith("0/"):
-            return per_node
         return f"pod group is not ready: {ssn.job_messages.get(job.uid, 'waiting to be enqueued')}"
-    if not per_node.startswith("0/") and job.uid in ssn.job_messages:
+    if job.uid in ssn.job_messages:
         return f"pod group {job.name} is not ready: {ssn.job_messages[job.uid]}"
     return per_node
 
 
+#: PodGroup condition reason for a gang that cannot run (Volcano's ``NotEnoughResources``).
+NOT_ENOUGH_RESOURCES = "NotEnoughResources"
+
+
 def podgroup_conditions(ssn: Session, job: JobInfo, phase: str, pending: int,
                         bound_jobs: set[str]) -> list[dict[str, str]]:
-    """The PodGroup conditions for ``job`` with ``pending`` tasks left: Unschedulable while any
-    wait (and it is not Running or has a message), else Scheduled once this cycle bound some."""
-    if pending and (phase != "Running" or job.uid in ssn.job_messages):
-        msg = ssn.job_messages.get(job.uid, "")
+    """The PodGroup conditions for ``job`` with ``pending`` tasks left.
+
+    ``Unschedulable`` (reason ``NotEnoughResources``, message ``"<pending>/<tasks> tasks in gang
+    unschedulable: <why>"``) while the group is not admitted (phase Pending with the enqueue
+    verdict, also before it has pods: a Volcano Job creates them only once admitted) or tasks
+    wait and the group is not Running or has a message; else ``Scheduled`` once this cycle bound
+    some; else none."""
+    msg = ssn.job_messages.get(job.uid)
+    if (phase == "Pending" and msg is not None) or (pending and (phase != "Running" or msg is not None)):
         return [{
             "type": "Unschedulable",
             "status": "True",
-            "reason": "NotEnoughResources" if phase != "Pending" else "NotEnqueued",
-            "message": f"{pending}/{len(job.tasks)} tasks in gang unschedulable: {msg}".rstrip(": "),
+            "reason": NOT_ENOUGH_RESOURCES,
+            "message": f"{pending}/{len(job.tasks)} tasks in gang unschedulable: {msg or ''}".rstrip(": "),
         }]
     if job.uid in bound_jobs:
         return [{"type": "Scheduled", "status": "True", "reason": "tasks in gang are ready to be scheduled",

@@ -105,6 +105,10 @@ class SnapshotConfig:
     without the ``volcano.sh/preemptable`` annotation may be evicted by preempt/reclaim."""
 
     scheduler_names: frozenset[str] = frozenset({"volcano", "default-scheduler", "suanli"})
+    #: Pods of these schedulers that name no PodGroup are placed as kube-scheduler would (Suanli
+    #: stands in for it): their synthetic job skips queue admission (Inqueue at once) and holds no
+    #: minResources, so a pod that never fits reserves nothing in its queue.
+    plain_scheduler_names: frozenset[str] = frozenset({"default-scheduler"})
     default_queue: str = DEFAULT_QUEUE
     default_preemptable: bool = True
 
@@ -214,7 +218,7 @@ class TaskColumns:
     jobs order), ``active_jobs`` (jobs with a Pending task), ``pending_phase``/``inqueue``
     (phase Pending/Inqueue), ``other_phase`` (phase neither Running nor Pending),
     ``podgroup_jobs`` (not synthetic); ``phase_counts`` maps ``(queue, phase)`` to its
-    number of jobs (non-zero counts only).
+    number of PodGroup (not synthetic) jobs (non-zero counts only).
 
     Worked example: tasks ``[a: cpu 100 Running in q0, b: cpu 200 Pending in q1]``, queues
     ``[q0, q1]`` → ``requests = [[100, …], [200, …]]``, ``queue_of = [0, 1]``,
@@ -254,7 +258,8 @@ def task_columns(
     active = {tasks[i].job for i in pending}
     counts: dict[tuple[str, str], int] = {}
     for j in jobs.values():
-        counts[(j.queue, j.phase)] = counts.get((j.queue, j.phase), 0) + 1
+        if not j.synthetic:
+            counts[(j.queue, j.phase)] = counts.get((j.queue, j.phase), 0) + 1
     return TaskColumns(
         requests=requests,
         queue_of=queue_of,
@@ -504,6 +509,7 @@ def snapshot_from_objects(
         if job is None and group and status is TaskStatus.PENDING:
             continue  # its PodGroup is not (yet) known: not schedulable, as in Volcano's cache
         if job is None:
+            plain = not group and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names
             job = JobInfo(
                 uid=job_key,
                 namespace=ns,
@@ -511,9 +517,9 @@ def snapshot_from_objects(
                 queue=str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue),
                 min_member=1,
                 min_task_member={},
-                min_resources=request.copy(),
+                min_resources=None if plain else request.copy(),
                 priority=prio,
-                phase="Running" if node_name else "Pending",
+                phase="Running" if node_name else "Inqueue" if plain else "Pending",
                 creation=str(m.get("creationTimestamp") or ""),
                 synthetic=group is None,
             )
