@@ -436,8 +436,12 @@ class LiveScheduler:
         ns, _, name = key.rpartition("/") if gvr.namespaced else ("", "", key)
         informer = self.podgroups if gvr is PODGROUPS else self.queues
         current = informer.get(ns, name)
+        old = dict((current or {}).get("status") or {})
+        written = status
+        if "conditions" in status:  # stamped here, not in the cache: a stamp alone is no change
+            written = {**status, "conditions": _stamped(old.get("conditions") or [], status["conditions"])}
         # a merge patch keeps keys it does not mention: null out resources no longer allocated
-        patch = _with_removals(dict((current or {}).get("status") or {}), status)
+        patch = _with_removals(old, written)
         try:
             await self.client.patch(gvr, name, {"status": patch}, ns, patch_type="merge", subresource="status",
                                     field_manager=COMPONENT)
@@ -482,6 +486,17 @@ class LiveScheduler:
                 with contextlib.suppress(TypeError, ValueError):
                     gauge.set(float(parse_quantity(value)), name, res)
         self.m_queue_pending.set(float(status.get("pending") or 0), name)
+
+
+def _stamped(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``new`` conditions with ``lastTransitionTime``: kept from the same condition in ``old``
+    (type, status, reason and message equal), else now."""
+    def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return all(a.get(k) == b.get(k) for k in ("type", "status", "reason", "message"))
+
+    stamp = now_rfc3339()
+    return [{**c, "lastTransitionTime": next((o.get("lastTransitionTime") for o in old if same(o, c)), None) or stamp}
+            for c in new]
 
 
 def _with_removals(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
