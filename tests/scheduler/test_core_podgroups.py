@@ -14,9 +14,7 @@ from typing import Any
 import pytest
 
 from suanli.apimachinery.objects import Obj
-from suanli.scheduler.core import parse_config, schedule, snapshot_from_objects
 from suanli.scheduler.core.decisions import format_resource_names
-from suanli.scheduler.core.snapshot import SnapshotConfig
 
 from ._builders import bind_map, build_node, build_pod, build_podgroup, build_queue, run
 
@@ -118,22 +116,6 @@ def test_a_pod_refused_by_its_queue_that_fits_a_node_is_blamed_on_the_queue() ->
     assert [u.message for u in d.unschedulable] == ["queue default resource quota insufficient"]
 
 
-@pytest.mark.parametrize(
-    ("wait", "annotated", "bound"),
-    [(False, False, True), (True, False, False), (True, True, True)],
-    ids=["simulator-schedules-a-volcano-pod-as-its-own-gang", "live-volcano-pod-waits-for-its-podgroup",
-         "live-volcano-pod-with-its-podgroup-binds"],
-)
-def test_volcano_pod_without_podgroup(wait: bool, annotated: bool, bound: bool) -> None:
-    pod = build_pod("ns", "p", req={"cpu": "1"}, group="podgroup-1" if annotated else None)
-    groups = [build_podgroup("ns", "podgroup-1", "default", 1, phase="Pending")] if annotated else []
-    cfg = SnapshotConfig(wait_for_podgroup=wait)
-    snap = snapshot_from_objects(NODES, [pod], groups, [build_queue("default")], [], config=cfg)
-    d = schedule(snap, parse_config(None))
-    assert ("ns/p" in bind_map(d)) is bound
-    assert len(snap.tasks) == (1 if bound else 0)
-
-
 def test_kube_scheduler_pod_binds_with_no_podgroup_status() -> None:
     d = run(NODES, [build_pod("ns", "web", req={"cpu": "1"}, spec=PLAIN)])
     assert list(bind_map(d)) == ["ns/web"]
@@ -149,3 +131,52 @@ def test_kube_scheduler_pod_binds_with_no_podgroup_status() -> None:
 )
 def test_format_resource_names(names: list[str], expected: str) -> None:
     assert format_resource_names("queue resource quota insufficient", "insufficient", names) == expected
+
+
+#: Only enqueue, into a Closed queue: no job moves and no pod is placed, so the written phase is
+#: the phase rule alone.
+OBSERVE = """
+actions: "enqueue"
+tiers:
+- plugins:
+  - name: gang
+"""
+BIG = [build_node(f"node-{i}", {"cpu": "64"}) for i in (1, 2)]
+
+
+def _task(name: str, state: str, node: str = "") -> Obj:
+    """A pod of group ``job`` in Volcano's task state ``state`` (Releasing = being deleted)."""
+    phase = {"Running": "Running", "Releasing": "Running", "Succeeded": "Succeeded", "Failed": "Failed"}.get(
+        state, "Pending")
+    pod = build_pod("ns", name, node=node, phase=phase, req={"cpu": "1"}, group="job")
+    if state == "Releasing":
+        pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+    return pod
+
+
+@pytest.mark.parametrize(
+    ("min_member", "phase", "pods", "expected"),
+    [
+        (1, "Running", [_task("t1", "Releasing", "node-1")], "Running"),
+        (2, "Running", [_task("t1", "Running", "node-1"), _task("t2", "Releasing", "node-2")], "Running"),
+        (2, "Running", [_task("t1", "Releasing", "node-1"), _task("t2", "Releasing", "node-2")], "Running"),
+        (2, "Pending", [_task("t1", "Releasing"), _task("t2", "Pending")], "Pending"),
+        (2, "Running", [_task("t1", "Succeeded", "node-1"), _task("t2", "Succeeded", "node-2")], "Completed"),
+        (2, "Running", [_task("t1", "Releasing", "node-1")], "Pending"),
+        (1, "Pending", [_task("t1", "Running", "node-1")], "Running"),
+        (2, "Inqueue", [_task("t1", "Running", "node-1"), _task("t2", "Pending")], "Inqueue"),
+        (2, "Running", [_task("t1", "Running", "node-1"), _task("t2", "Failed", "node-2")], "Running"),
+    ],
+    ids=["single-pod-terminating-keeps-running", "multi-pod-partial-terminating-keeps-running",
+         "all-pods-terminating-keeps-running", "never-scheduled-pending-pod-deleted-stays-pending",
+         "all-scheduled-tasks-completed", "scheduled-releasing-tasks-below-min-member-fall-to-pending",
+         "pending-group-whose-pod-already-runs-is-running", "inqueue-group-short-of-min-member-stays-inqueue",
+         "a-failed-task-counts-as-scheduled"],
+)
+def test_podgroup_phase_follows_upstreams_get_podgroup_phase(
+    min_member: int, phase: str, pods: list[Obj], expected: str
+) -> None:
+    """Upstream's TestGetPodGroupPhase table (its Unknown case aside) plus Suanli cases, through a cycle."""
+    pg = build_podgroup("ns", "job", "default", min_member, phase=phase)
+    d = run(BIG, pods, [pg], [build_queue("default", state="Closed")], conf=OBSERVE)
+    assert d.podgroup_status["ns/job"]["phase"] == expected

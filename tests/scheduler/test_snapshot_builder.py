@@ -20,9 +20,8 @@ from ._builders import build_node, build_pod, build_podgroup, build_priority_cla
 from ._snapshot_equal import snapshot_diff
 
 CONFIG = SnapshotConfig(scheduler_names=frozenset({"volcano"}), default_preemptable=False)
-#: As the live scheduler: also kube-scheduler's pods (no queue admission), Volcano pods wait for their PodGroup.
-LIVE_CONFIG = SnapshotConfig(scheduler_names=frozenset({"volcano", "default-scheduler"}), default_preemptable=False,
-                             wait_for_podgroup=True)
+#: As the live scheduler: also kube-scheduler's pods (placed without queue admission).
+LIVE_CONFIG = SnapshotConfig(scheduler_names=frozenset({"volcano", "default-scheduler"}), default_preemptable=False)
 
 
 class Model:

@@ -125,8 +125,7 @@ class LiveScheduler:
         self.factory, self._owns_factory = resolve_factory(client, factory)
         self.period = period
         # Volcano semantics: a pod is a preemption/reclaim victim only when annotated volcano.sh/preemptable
-        self.snapshot_config = SnapshotConfig(scheduler_names=frozenset(scheduler_names), default_preemptable=False,
-                                              wait_for_podgroup=True)
+        self.snapshot_config = SnapshotConfig(scheduler_names=frozenset(scheduler_names), default_preemptable=False)
         self._file_text = config_file.read_text() if config_file is not None else None
         self.file_config = parse_config(self._file_text)  # a bad file fails start-up loudly
         self.config: SchedulerConfig = self.file_config

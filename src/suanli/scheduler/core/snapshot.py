@@ -109,10 +109,6 @@ class SnapshotConfig:
     #: stands in for it): their synthetic job skips queue admission (Inqueue at once) and holds no
     #: minResources, so a pod that never fits reserves nothing in its queue.
     plain_scheduler_names: frozenset[str] = frozenset({"default-scheduler"})
-    #: A pending pod of another of our schedulers (Volcano's) that names no PodGroup waits until
-    #: the PodGroup controller has given it one, as in Volcano's cache (the live scheduler sets
-    #: this; the simulator, which runs no controller, schedules such pods as synthetic jobs).
-    wait_for_podgroup: bool = False
     default_queue: str = DEFAULT_QUEUE
     default_preemptable: bool = True
 
@@ -486,12 +482,11 @@ def snapshot_from_objects(
             else:
                 status = TaskStatus.RUNNING if phase == "Running" else TaskStatus.BOUND
         else:
-            sched = spec.get("schedulerName") or "default-scheduler"
-            if m.get("deletionTimestamp") or sched not in cfg.scheduler_names:
+            if (
+                m.get("deletionTimestamp")
+                or (spec.get("schedulerName") or "default-scheduler") not in cfg.scheduler_names
+            ):
                 continue
-            if (cfg.wait_for_podgroup and sched not in cfg.plain_scheduler_names
-                    and not (m.get("annotations") or {}).get(GROUP_NAME_ANNOTATION)):
-                continue  # not schedulable until the PodGroup controller has given it its group
             status = TaskStatus.PENDING
         request = vec({k: v for k, v in req.items() if k in dim_index})
         request[PODS] = 1.0

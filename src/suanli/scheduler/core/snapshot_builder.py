@@ -521,9 +521,6 @@ class SnapshotBuilder:
                 status = TaskStatus.RUNNING if phase == "Running" else TaskStatus.BOUND
         elif m.get("deletionTimestamp") or (spec.get("schedulerName") or "default-scheduler") not in names:
             status = None
-        elif (cfg.wait_for_podgroup and not ann.get(GROUP_NAME_ANNOTATION)
-              and (spec.get("schedulerName") or "default-scheduler") not in cfg.plain_scheduler_names):
-            status = None  # a Volcano pod waits for the PodGroup controller to give it its group
         else:
             status = TaskStatus.PENDING
         if old_req is not None and rec.pos >= 0:
