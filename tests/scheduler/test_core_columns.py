@@ -40,27 +40,8 @@ def test_columns_worked_example() -> None:
     assert cols.codes.tolist() == [running, pending, pending]
     assert cols.pending == [1, 2]
     assert cols.active_jobs == ["ns/pod-b", "ns/pod-c"]
-    assert cols.phase_counts == {}  # synthetic single-pod jobs are not PodGroups: no queue counts them
+    assert cols.podgroup_jobs == []  # synthetic single-pod jobs are not PodGroups
     assert not cols.requests.flags.writeable
-
-
-def test_phase_counts_count_podgroups_only() -> None:
-    pods = [build_pod("ns", "a", req={"cpu": "1"}, group="pg"), build_pod("ns", "b", req={"cpu": "1"}),
-            build_pod("ns", "c", node="n0", phase="Running", req={"cpu": "1"}, group="run")]
-    groups = [build_podgroup("ns", "pg", "q0", 1, phase="Pending"),
-              build_podgroup("ns", "run", "q0", 1, phase="Running")]
-    s = snapshot_from_objects(NODES, pods, groups, [build_queue("q0")], [])
-    assert s.cols.phase_counts == {("q0", "Pending"): 1, ("q0", "Running"): 1}
-    builder = SnapshotBuilder()
-    for n in NODES:
-        builder.upsert_node(n)
-    for q in [build_queue("q0")]:
-        builder.upsert_queue(q)
-    for pg in groups:
-        builder.upsert_podgroup(pg)
-    for p in pods:
-        builder.upsert_pod(p)
-    assert builder.snapshot().cols.phase_counts == s.cols.phase_counts
 
 
 def _bind(pod: Obj, node: str) -> Obj:
@@ -129,9 +110,7 @@ def test_builder_columns_match_reference_every_cycle(step: Step) -> None:
             "active_jobs",
             "pending_phase",
             "inqueue",
-            "other_phase",
             "podgroup_jobs",
-            "phase_counts",
         ):
             assert getattr(got_cols, field) == getattr(want, field), field
         assert list(got_cols.job_phase.items()) == list(want.job_phase.items())

@@ -216,9 +216,7 @@ class TaskColumns:
 
     Job lists hold uids in ``Snapshot.jobs`` order: ``job_phase`` (uid → phase, a dict in
     jobs order), ``active_jobs`` (jobs with a Pending task), ``pending_phase``/``inqueue``
-    (phase Pending/Inqueue), ``other_phase`` (phase neither Running nor Pending),
-    ``podgroup_jobs`` (not synthetic); ``phase_counts`` maps ``(queue, phase)`` to its
-    number of PodGroup (not synthetic) jobs (non-zero counts only).
+    (phase Pending/Inqueue), ``podgroup_jobs`` (not synthetic).
 
     Worked example: tasks ``[a: cpu 100 Running in q0, b: cpu 200 Pending in q1]``, queues
     ``[q0, q1]`` → ``requests = [[100, …], [200, …]]``, ``queue_of = [0, 1]``,
@@ -235,9 +233,7 @@ class TaskColumns:
     active_jobs: list[str]
     pending_phase: list[str]
     inqueue: list[str]
-    other_phase: list[str]
     podgroup_jobs: list[str]
-    phase_counts: dict[tuple[str, str], int]
 
 
 def task_columns(
@@ -256,10 +252,6 @@ def task_columns(
         a.setflags(write=False)
     pending = [i for i, s in enumerate(status) if s is TaskStatus.PENDING]
     active = {tasks[i].job for i in pending}
-    counts: dict[tuple[str, str], int] = {}
-    for j in jobs.values():
-        if not j.synthetic:
-            counts[(j.queue, j.phase)] = counts.get((j.queue, j.phase), 0) + 1
     return TaskColumns(
         requests=requests,
         queue_of=queue_of,
@@ -271,9 +263,7 @@ def task_columns(
         active_jobs=[uid for uid in jobs if uid in active],
         pending_phase=[uid for uid, j in jobs.items() if j.phase == "Pending"],
         inqueue=[uid for uid, j in jobs.items() if j.phase == "Inqueue"],
-        other_phase=[uid for uid, j in jobs.items() if j.phase not in ("Running", "Pending")],
         podgroup_jobs=[uid for uid, j in jobs.items() if not j.synthetic],
-        phase_counts=counts,
     )
 
 
