@@ -180,3 +180,10 @@ def test_podgroup_phase_follows_upstreams_get_podgroup_phase(
     pg = build_podgroup("ns", "job", "default", min_member, phase=phase)
     d = run(BIG, pods, [pg], [build_queue("default", state="Closed")], conf=OBSERVE)
     assert d.podgroup_status["ns/job"]["phase"] == expected
+
+
+def test_kube_scheduler_pod_ignores_volcanos_queue_annotation() -> None:
+    pod = build_pod("ns", "web", req={"cpu": "1"}, spec=PLAIN,
+                    annotations={"scheduling.volcano.sh/queue-name": "missing"})
+    d = run(NODES, [pod])
+    assert list(bind_map(d)) == ["ns/web"]

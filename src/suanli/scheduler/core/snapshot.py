@@ -504,7 +504,7 @@ def snapshot_from_objects(
                 uid=job_key,
                 namespace=ns,
                 name=group or name,
-                queue=str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue),
+                queue=cfg.default_queue if plain else str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue),
                 min_member=1,
                 min_task_member={},
                 min_resources=None if plain else request.copy(),

@@ -545,7 +545,7 @@ class SnapshotBuilder:
         rec.annotations, rec.namespace, rec.name, rec.uid, rec.group = ann, ns, name, uid, group
         rec.job_key = f"{ns}/{group}" if group else f"{ns}/pod-{name}"
         rec.plain = not group and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names
-        rec.queue = str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue)
+        rec.queue = cfg.default_queue if rec.plain else str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue)
         rec.role = str(ann.get(TASK_SPEC_ANNOTATION) or "")
         rec.preemptable = str(ann.get(PREEMPTABLE_ANNOTATION, str(cfg.default_preemptable))).lower() == "true"
         rec.creation = str(m.get("creationTimestamp") or "")
