@@ -52,7 +52,7 @@ from suanli.scheduler.core.scheduler import schedule
 from suanli.scheduler.core.snapshot import Snapshot, SnapshotConfig
 from suanli.scheduler.core.snapshot_builder import SnapshotBuilder
 
-__all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler"]
+__all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler", "stamp_conditions"]
 
 log = logging.getLogger(__name__)
 
@@ -438,7 +438,7 @@ class LiveScheduler:
         old = dict((current or {}).get("status") or {})
         written = status
         if "conditions" in status:  # stamped here, not in the cache: a stamp alone is no change
-            written = {**status, "conditions": _stamped(old.get("conditions") or [], status["conditions"])}
+            written = {**status, "conditions": stamp_conditions(old.get("conditions") or [], status["conditions"])}
         # a merge patch keeps keys it does not mention: null out resources no longer allocated
         patch = _with_removals(old, written)
         try:
@@ -487,7 +487,7 @@ class LiveScheduler:
         self.m_queue_pending.set(float(status.get("pending") or 0), name)
 
 
-def _stamped(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def stamp_conditions(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``new`` conditions with ``lastTransitionTime``: kept from the same condition in ``old``
     (type, status, reason and message equal), else now."""
     def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
