@@ -541,11 +541,11 @@ class SnapshotBuilder:
             del self._by_uid[rec.uid]
         self._by_uid[uid] = rec
         group = ann.get(GROUP_NAME_ANNOTATION)
+        rec.plain = not group and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names
         rec.meta = (m.get("namespace", "default"), m.get("name", ""), m.get("uid"), m.get("creationTimestamp"))
         rec.annotations, rec.namespace, rec.name, rec.uid, rec.group = ann, ns, name, uid, group
         rec.job_key = f"{ns}/{group}" if group else f"{ns}/pod-{name}"
-        rec.plain = not group and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names
-        rec.queue = cfg.default_queue if rec.plain else str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue)
+        rec.queue = str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue)
         rec.role = str(ann.get(TASK_SPEC_ANNOTATION) or "")
         rec.preemptable = str(ann.get(PREEMPTABLE_ANNOTATION, str(cfg.default_preemptable))).lower() == "true"
         rec.creation = str(m.get("creationTimestamp") or "")
@@ -835,8 +835,9 @@ class SnapshotBuilder:
         priority = first.prio
         if priority == _UNSET_PRIORITY:
             priority = max(r.prio for r in members)
-        plain = first.plain
-        return JobInfo(key, first.namespace, first.group or first.name, first.queue, 1, {},
+        plain = first.plain  # kube-scheduler's pod: the default queue's turn, no admission, nothing held
+        queue = self.config.default_queue if plain else first.queue
+        return JobInfo(key, first.namespace, first.group or first.name, queue, 1, {},
                        None if plain else first.vec.copy(), priority,
                        "Running" if first.node_name else "Inqueue" if plain else "Pending", first.creation,
                        [r.pos for r in members], first.group is None)
