@@ -225,6 +225,7 @@ class LiveScheduler:
         meta = pod.get("metadata") or {}
         self._pending.discard(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
         self._evicting.discard(str(meta.get("uid")))
+        self._last_unschedulable.pop(str(meta.get("uid")), None)
         if (pod.get("spec") or {}).get("nodeName"):
             self._dirty = True
 
@@ -472,8 +473,11 @@ class LiveScheduler:
             await self.events.record(pg, "Normal", "Scheduled", "pod group is ready")
 
     def _podgroup_gone(self, pg: Obj) -> None:
+        """Forget what was written and told about a deleted PodGroup (bounded memory)."""
         m = pg.get("metadata") or {}
-        self._pg_event_marks.pop(f"{m.get('namespace', '')}/{m.get('name', '')}", None)
+        key = f"{m.get('namespace', '')}/{m.get('name', '')}"
+        self._pg_event_marks.pop(key, None)
+        self._last_pg_status.pop(key, None)
 
     def _export_queue(self, name: str, status: dict[str, Any]) -> None:
         for field, gauge in (("allocated", self.m_queue_allocated), ("deserved", self.m_queue_deserved)):
