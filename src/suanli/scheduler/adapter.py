@@ -58,7 +58,7 @@ from suanli.scheduler.core.scheduler import schedule
 from suanli.scheduler.core.snapshot import Snapshot, SnapshotConfig
 from suanli.scheduler.core.snapshot_builder import SnapshotBuilder
 
-__all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler"]
+__all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler", "stamp_conditions"]
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,8 @@ class LiveScheduler:
         self._last_unschedulable: dict[str, str] = {}
         self._last_pg_status: dict[str, Any] = {}
         self._last_queue_status: dict[str, Any] = {}
+        self._pg_event_marks: dict[str, str] = {}  # "ns/name" -> the PodGroup verdict last told by an Event
+        self.podgroups.add_handler(on_delete=self._podgroup_gone)
         self._exported: dict[tuple[str, str], set[str]] = {}  # (queue, status field) -> resources on gauges
         self._wake = asyncio.Event()
         self._last_compute = 0.0  # seconds the last cycle spent before its API writes
@@ -229,6 +231,7 @@ class LiveScheduler:
         meta = pod.get("metadata") or {}
         self._pending.discard(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
         self._evicting.discard(str(meta.get("uid")))
+        self._last_unschedulable.pop(str(meta.get("uid")), None)
         if (pod.get("spec") or {}).get("nodeName"):
             self._dirty = True
 
@@ -392,6 +395,7 @@ class LiveScheduler:
             await self._mark_unschedulable(u)
         for key, status in d.podgroup_status.items():
             await self._write_status(PODGROUPS, key, status, self._last_pg_status)
+            await self._podgroup_event(key, status)
         for name, status in d.queue_status.items():
             await self._write_status(QUEUES, name, status, self._last_queue_status)
             self._export_queue(name, status)
@@ -461,14 +465,48 @@ class LiveScheduler:
         ns, _, name = key.rpartition("/") if gvr.namespaced else ("", "", key)
         informer = self.podgroups if gvr is PODGROUPS else self.queues
         current = informer.get(ns, name)
+        old = dict((current or {}).get("status") or {})
+        written = status
+        if "conditions" in status:  # stamped here, not in the cache: a stamp alone is no change
+            written = {**status, "conditions": stamp_conditions(old.get("conditions") or [], status["conditions"])}
         # a merge patch keeps keys it does not mention: null out resources no longer allocated
-        patch = _with_removals(dict((current or {}).get("status") or {}), status)
+        patch = _with_removals(old, written)
         try:
             await self.client.patch(gvr, name, {"status": patch}, ns, patch_type="merge", subresource="status",
                                     field_manager=COMPONENT)
             cache[key] = status
         except ApiError as err:
             log.debug("writing %s %s status failed: %s", gvr.resource, key, err)
+
+    async def _podgroup_event(self, key: str, status: dict[str, Any]) -> None:
+        """Volcano's PodGroup Events: ``Warning Unschedulable`` with the Unschedulable condition's
+        message when the group's verdict changes (counts aside), ``Normal Scheduled`` "pod group is
+        ready" when a cycle binds its pods after a different verdict; one Event per change, not
+        one per cycle (a repeated verdict is not re-recorded)."""
+        conds = status.get("conditions") or []
+        if not conds:
+            return
+        cond = conds[0]
+        unschedulable = cond.get("type") == "Unschedulable"
+        mark = "U " + _without_counts(str(cond.get("message", ""))) if unschedulable else "S"
+        if self._pg_event_marks.get(key) == mark:
+            return
+        ns, _, name = key.rpartition("/")
+        pg = self.podgroups.get(ns, name)
+        if pg is None:
+            return
+        self._pg_event_marks[key] = mark
+        if unschedulable:
+            await self.events.record(pg, "Warning", "Unschedulable", str(cond.get("message", "")))
+        else:
+            await self.events.record(pg, "Normal", "Scheduled", "pod group is ready")
+
+    def _podgroup_gone(self, pg: Obj) -> None:
+        """Forget what was written and told about a deleted PodGroup (bounded memory)."""
+        m = pg.get("metadata") or {}
+        key = f"{m.get('namespace', '')}/{m.get('name', '')}"
+        self._pg_event_marks.pop(key, None)
+        self._last_pg_status.pop(key, None)
 
     def _export_queue(self, name: str, status: dict[str, Any]) -> None:
         for field, gauge in (("allocated", self.m_queue_allocated), ("deserved", self.m_queue_deserved)):
@@ -480,6 +518,17 @@ class LiveScheduler:
                 with contextlib.suppress(TypeError, ValueError):
                     gauge.set(float(parse_quantity(value)), name, res)
         self.m_queue_pending.set(float(status.get("pending") or 0), name)
+
+
+def stamp_conditions(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``new`` conditions with ``lastTransitionTime``: kept from the same condition in ``old``
+    (type, status, reason and message equal), else now."""
+    def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return all(a.get(k) == b.get(k) for k in ("type", "status", "reason", "message"))
+
+    stamp = now_rfc3339()
+    return [{**c, "lastTransitionTime": next((o.get("lastTransitionTime") for o in old if same(o, c)), None) or stamp}
+            for c in new]
 
 
 def _with_removals(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -107,6 +107,10 @@ class SnapshotConfig:
     preempt/reclaim (Volcano >= 1.7: yes; see :func:`pod_preemptable`)."""
 
     scheduler_names: frozenset[str] = frozenset({"volcano", "default-scheduler", "suanli"})
+    #: Pods of these schedulers that name no PodGroup are placed as kube-scheduler would (Suanli
+    #: stands in for it): their synthetic job skips queue admission (Inqueue at once) and holds no
+    #: minResources, so a pod that never fits reserves nothing in its queue.
+    plain_scheduler_names: frozenset[str] = frozenset({"default-scheduler"})
     default_queue: str = DEFAULT_QUEUE
     default_preemptable: bool = True
 
@@ -214,9 +218,7 @@ class TaskColumns:
 
     Job lists hold uids in ``Snapshot.jobs`` order: ``job_phase`` (uid → phase, a dict in
     jobs order), ``active_jobs`` (jobs with a Pending task), ``pending_phase``/``inqueue``
-    (phase Pending/Inqueue), ``other_phase`` (phase neither Running nor Pending),
-    ``podgroup_jobs`` (not synthetic); ``phase_counts`` maps ``(queue, phase)`` to its
-    number of jobs (non-zero counts only).
+    (phase Pending/Inqueue), ``podgroup_jobs`` (not synthetic).
 
     Worked example: tasks ``[a: cpu 100 Running in q0, b: cpu 200 Pending in q1]``, queues
     ``[q0, q1]`` → ``requests = [[100, …], [200, …]]``, ``queue_of = [0, 1]``,
@@ -233,9 +235,7 @@ class TaskColumns:
     active_jobs: list[str]
     pending_phase: list[str]
     inqueue: list[str]
-    other_phase: list[str]
     podgroup_jobs: list[str]
-    phase_counts: dict[tuple[str, str], int]
 
 
 def task_columns(
@@ -254,9 +254,6 @@ def task_columns(
         a.setflags(write=False)
     pending = [i for i, s in enumerate(status) if s is TaskStatus.PENDING]
     active = {tasks[i].job for i in pending}
-    counts: dict[tuple[str, str], int] = {}
-    for j in jobs.values():
-        counts[(j.queue, j.phase)] = counts.get((j.queue, j.phase), 0) + 1
     return TaskColumns(
         requests=requests,
         queue_of=queue_of,
@@ -268,9 +265,7 @@ def task_columns(
         active_jobs=[uid for uid in jobs if uid in active],
         pending_phase=[uid for uid, j in jobs.items() if j.phase == "Pending"],
         inqueue=[uid for uid, j in jobs.items() if j.phase == "Inqueue"],
-        other_phase=[uid for uid, j in jobs.items() if j.phase not in ("Running", "Pending")],
         podgroup_jobs=[uid for uid, j in jobs.items() if not j.synthetic],
-        phase_counts=counts,
     )
 
 
@@ -521,16 +516,17 @@ def snapshot_from_objects(
         if job is None and group and status is TaskStatus.PENDING:
             continue  # its PodGroup is not (yet) known: not schedulable, as in Volcano's cache
         if job is None:
+            plain = not group and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names
             job = JobInfo(
                 uid=job_key,
                 namespace=ns,
                 name=group or name,
-                queue=str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue),
+                queue=cfg.default_queue if plain else str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue),
                 min_member=1,
                 min_task_member={},
-                min_resources=request.copy(),
+                min_resources=None if plain else request.copy(),
                 priority=prio,
-                phase="Running" if node_name else "Pending",
+                phase="Running" if node_name else "Inqueue" if plain else "Pending",
                 creation=str(m.get("creationTimestamp") or ""),
                 synthetic=group is None,
             )

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from suanli.scheduler.core.decisions import QUEUE_QUOTA_INSUFFICIENT, format_resource_names
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin
 from suanli.scheduler.core.plugins._queues import QueueUsage
@@ -115,9 +116,11 @@ class CapacityPlugin(BasePlugin):
             m = asked(job.min_resources)
             q = job.queue
             after = self.sub_alloc[q] + self.usage.inqueue[q] + job.min_resources
-            if (after[m] <= self.real_cap[q][m] + EPS).all():
+            short = m & (after > self.real_cap[q] + EPS)
+            if not short.any():
                 return PERMIT
-            ssn.job_messages[job.uid] = f"queue {q} capability exceeded"
+            ssn.job_messages[job.uid] = format_resource_names(*QUEUE_QUOTA_INSUFFICIENT,
+                                                              [ssn.dims[d] for d in np.flatnonzero(short)])
             return REJECT
 
         def enqueued(job: JobInfo) -> bool:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from suanli.scheduler.core.decisions import QUEUE_QUOTA_INSUFFICIENT, format_resource_names
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin
 from suanli.scheduler.core.plugins._queues import QueueUsage, share
@@ -134,9 +135,10 @@ class ProportionPlugin(BasePlugin):
             alloc = self.usage.allocated[queue.name].tolist()
             inq = self.usage.inqueue[queue.name].tolist()
             cap = queue.capability.tolist()
-            if all(alloc[d] + inq[d] + n <= cap[d] for d, n in enumerate(need) if n > 0):
+            short = [ssn.dims[d] for d, n in enumerate(need) if n > 0 and alloc[d] + inq[d] + n > cap[d]]
+            if not short:
                 return PERMIT
-            ssn.job_messages[job.uid] = f"queue {queue.name} capability exceeded"
+            ssn.job_messages[job.uid] = format_resource_names(*QUEUE_QUOTA_INSUFFICIENT, short)
             return REJECT
 
         def enqueued(job: JobInfo) -> bool:
