@@ -188,3 +188,7 @@ def test_mpi_example_gets_its_hosts_and_keys(hk: K) -> None:
     for name, pod in pods.items():
         mounts = {m["mountPath"] for m in pod["spec"]["containers"][0]["volumeMounts"]}
         assert {"/etc/volcano", "/root/.ssh"} <= mounts, name
+    hk("delete", "vcjob", "mpi-hello")
+    wait_until(lambda: not any(hk.exists(kind, name) for kind, name in (
+        ("service", "mpi-hello"), ("configmap", "mpi-hello-svc"), ("secret", "mpi-hello-ssh"))),
+        timeout=30, what="the plugins' objects garbage-collected with the job")
