@@ -504,12 +504,16 @@ def test_unsupported_job_fields(spec: Obj, warnings: list[str]) -> None:
     ("target", "action", "warnings"),
     [
         ({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job"}, "AbortJob", []),
-        ({"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue"}, "CloseQueue",
-         ["target: Commands for scheduling.volcano.sh/v1beta1/Queue are not executed by Suanli (only Volcano Jobs)"]),
+        ({"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue"}, "CloseQueue", []),
         ({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job"}, "CloseQueue",
          ['action: "CloseQueue" is not a job action; the Command is deleted without effect']),
+        ({"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue"}, "AbortJob",
+         ['action: "AbortJob" is not a queue action; the Command is deleted without effect']),
+        ({"apiVersion": "apps/v1", "kind": "Deployment"}, "AbortJob",
+         ["target: Commands for apps/v1/Deployment are not executed by Suanli (only Volcano Jobs and Queues)"]),
     ],
-    ids=["job-command-silent", "queue-command-warned", "unknown-job-action-warned"],
+    ids=["job-command-silent", "queue-command-silent", "unknown-job-action-warned", "unknown-queue-action-warned",
+         "other-target-warned"],
 )
 def test_command_warnings(target: Obj, action: str, warnings: list[str]) -> None:
     registry = Registry()

@@ -99,3 +99,34 @@ def test_cordon_is_announced_on_the_node(kc: Kubectl) -> None:
         kc("uncordon", node)
     wait_until(lambda: ("Normal", "NodeSchedulable", f"Node {node} status is now: NodeSchedulable")
                in events_of(k, "Node", node), what="NodeSchedulable")
+
+
+def queue_state(kc: Kubectl, name: str) -> str:
+    return str(json.loads(kc("get", "queue", name, "-o", "json")).get("status", {}).get("state") or "")
+
+
+def queue_command(kc: Kubectl, name: str, action: str) -> None:
+    """A Command as `vcctl queue operate -n <name> -a open|close` creates it."""
+    q = json.loads(kc("get", "queue", name, "-o", "json"))
+    ref = {"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue", "name": name,
+           "uid": q["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    body = {"apiVersion": "bus.volcano.sh/v1alpha1", "kind": "Command",
+            "metadata": {"generateName": f"{name}-{action.lower()}-", "namespace": "default",
+                         "ownerReferences": [ref]}, "target": ref, "action": action}
+    kc("create", "-f", "-", input=manifest(body))
+
+
+def test_queue_close_and_open_commands(kc: Kubectl, hk: K) -> None:
+    kc("apply", "-f", "-", input=manifest(queue("e2e-ops")))
+    wait_until(lambda: queue_state(kc, "e2e-ops") == "Open", what="a new queue reported Open")
+    queue_command(kc, "e2e-ops", "CloseQueue")
+    wait_until(lambda: queue_state(kc, "e2e-ops") == "Closed", what="Closed")
+    refused = hk.run("apply", "-f", "-", input=manifest({
+        "apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": "late"},
+        "spec": {"queue": "e2e-ops", "tasks": [{"name": "t", "replicas": 1, "template": {"spec": {
+            "containers": [{"name": "c", "image": "busybox:1.36"}]}}}]}}))
+    assert refused.returncode != 0 and "queue is Closed" in refused.stderr
+    assert ("Normal", "CloseQueue", "Close queue succeed") in events_of(K(kc, "default"), "Queue", "e2e-ops")
+    queue_command(kc, "e2e-ops", "OpenQueue")
+    wait_until(lambda: queue_state(kc, "e2e-ops") == "Open", what="Open again")
+    assert kc("get", "commands", "-A", "-o", "name").strip() == ""

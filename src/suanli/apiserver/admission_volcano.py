@@ -797,8 +797,8 @@ class PodWorkloadTypeValidation:
 @dataclass
 class CommandWarnings:
     """A ``bus.volcano.sh`` Command is accepted as is (upstream has no webhook for it); one that
-    Suanli will not execute — its target is not a Volcano Job (e.g. ``vcctl queue operate``), or
-    its action is no job action — gets a ``Warning`` header."""
+    Suanli will not execute — its target is neither a Volcano Job nor a Queue, or its action is
+    not one for its target — gets a ``Warning`` header."""
 
     name: str = "VolcanoCommandWarnings"
     resources: frozenset[str] = frozenset({COMMANDS_KEY})
@@ -807,11 +807,20 @@ class CommandWarnings:
         if request.operation != "CREATE" or request.obj is None:
             return
         target = request.obj.get("target") or {}
-        if target.get("apiVersion") != "batch.volcano.sh/v1alpha1" or target.get("kind") != "Job":
-            kind = f"{target.get('apiVersion', '')}/{target.get('kind', '')}"
-            request.warnings.append(f"target: Commands for {kind} are not executed by Suanli (only Volcano Jobs)")
-        elif request.obj.get("action") not in JOB_ACTIONS:
+        kind = (target.get("apiVersion"), target.get("kind"))
+        action = request.obj.get("action")
+        if kind == ("batch.volcano.sh/v1alpha1", "Job"):
+            if action not in JOB_ACTIONS:
+                request.warnings.append(
+                    f"action: {format_value(action)} is not a job action; the Command is deleted without effect"
+                )
+        elif kind == ("scheduling.volcano.sh/v1beta1", "Queue"):
+            if action not in ("OpenQueue", "CloseQueue"):
+                request.warnings.append(
+                    f"action: {format_value(action)} is not a queue action; the Command is deleted without effect"
+                )
+        else:
             request.warnings.append(
-                f"action: {format_value(request.obj.get('action'))} is not a job action; the Command is deleted "
-                "without effect"
+                f"target: Commands for {kind[0] or ''}/{kind[1] or ''} are not executed by Suanli "
+                "(only Volcano Jobs and Queues)"
             )

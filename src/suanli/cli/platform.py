@@ -33,6 +33,7 @@ from suanli.controllers.job import JobController
 from suanli.controllers.namespace import NamespaceController
 from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
 from suanli.controllers.podgroup import PodGroupController
+from suanli.controllers.queue import QueueStateController
 from suanli.controllers.replicaset import ReplicaSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.builtin import builtin_resource_types
@@ -217,6 +218,7 @@ class Platform:
             NodeFeatureRuleController(self.client),
             PodGroupController(self.client, factory=shared),
             VolcanoJobController(self.client, factory=shared),
+            QueueStateController(self.client, factory=shared),
             LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
             SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
         ]
