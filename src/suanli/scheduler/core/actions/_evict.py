@@ -1,86 +1,156 @@
-"""Shared victim search for ``preempt`` and ``reclaim``.
+"""Victim search shared by ``preempt`` and ``reclaim`` (Volcano's ``normalPreempt`` and
+``reclaimForTask``), and the victim order both use.
 
-For a task that fits no node's future-idle resources: visit nodes that pass
-the predicates (ignoring resources) in score order (ties: lowest index); on
-each, ask the tiered victim callbacks which of the filtered occupants may go;
-if evicting all of them would make the task fit, evict them in reverse task
-order (least important first) only until it fits, skipping victims that hold
-none of the resources the task still lacks (a GPU request evicts the GPU
-holder, not a CPU-only pod), then pipeline the task there. If the task already
-fits somewhere, it is pipelined/allocated by the caller with **zero** evictions.
+Candidate nodes are those passing every predicate that evictions cannot cure
+(:meth:`Session.predicate_unresolvable`; e.g. a device predicate failing only
+because the devices are taken is curable). On one node:
+
+* the action's filter and the tiered victim vote (``preemptable`` /
+  ``reclaimable`` callbacks) give the victims; the node is skipped unless its
+  future-idle resources plus all victims' requests cover the task's request
+  (``ValidateVictims``; with no victims at all this is just "the task fits");
+* victims are evicted in :func:`victim_order` **only while the task does not yet
+  fit** — for preempt "fits" is: the queue may allocate the task, its request
+  fits the node's future-idle resources and every predicate passes on the
+  node; for reclaim only the resource fit counts;
+* if it then fits, the task is pipelined there and the node's evictions join
+  the caller's statement; otherwise the node's evictions are undone and the next
+  node is tried. So evictions are only ever committed on the node that wins.
+
+Preempt visits nodes by score (highest first, ties to the lowest index);
+reclaim visits them in index order (Volcano does not score them either).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import TaskInfo, TaskStatus
+from suanli.scheduler.core.snapshot import QueueInfo, TaskInfo, TaskStatus
 from suanli.scheduler.core.statement import Statement
 
-__all__ = ["evict_for", "finish"]
-
-_EVICTABLE = (TaskStatus.BOUND, TaskStatus.RUNNING)
+__all__ = ["by_node", "never_preempts", "preempt_for", "reclaim_for", "victim_order"]
 
 
-def evict_for(
+def never_preempts(task: TaskInfo) -> bool:
+    """``spec.preemptionPolicy: Never``: the task may not evict anything."""
+    return (task.pod.get("spec") or {}).get("preemptionPolicy") == "Never"
+
+
+def by_node(ssn: Session, states: tuple[TaskStatus, ...]) -> dict[int, list[TaskInfo]]:
+    """Tasks in ``states`` per node index, in task order of the snapshot."""
+    out: dict[int, list[TaskInfo]] = {}
+    status, nodes = ssn.status, ssn.task_node
+    for t in ssn.tasks:
+        if status[t.index] in states:
+            out.setdefault(nodes[t.index], []).append(t)
+    return out
+
+
+def _reverse(a: Any, b: Any) -> int:
+    """Comparator for descending order: ``a`` first when it sorts after ``b``."""
+    return -1 if a > b else (1 if a < b else 0)
+
+
+def victim_order(ssn: Session, victims: Sequence[TaskInfo]) -> list[TaskInfo]:
+    """Victims least important first (Volcano's ``BuildVictimsPriorityQueue``): tasks of one
+    job in reverse task order; of different queues in reverse queue order; of different
+    jobs in one queue in reverse job order (the plugins' keys only), ties in reverse task
+    order. E.g. with ``priority``, the lowest-priority job of the lowest queue goes first."""
+
+    def cmp(lv: TaskInfo, rv: TaskInfo) -> int:
+        if lv.job != rv.job:
+            lj, rj = ssn.jobs[lv.job], ssn.jobs[rv.job]
+            if lj.queue != rj.queue:
+                return _reverse(ssn.queue_key(ssn.queues[lj.queue]), ssn.queue_key(ssn.queues[rj.queue]))
+            c = _reverse(ssn.job_order_values(lj), ssn.job_order_values(rj))
+            if c:
+                return c
+        return _reverse(ssn.task_key(lv), ssn.task_key(rv))
+
+    return sorted(victims, key=functools.cmp_to_key(cmp))
+
+
+def _fits(ssn: Session, task: TaskInfo, node: int) -> bool:
+    return bool(ssn.fit(task, np.array([node]))[0])
+
+
+def _validate(ssn: Session, task: TaskInfo, node: int, victims: Sequence[TaskInfo]) -> bool:
+    """The node's future-idle resources plus every victim's request cover the task."""
+    free = ssn.future_idle()[node]
+    for v in victims:
+        free += v.request
+    need = np.flatnonzero(task.request)
+    return bool((free[need] >= task.request[need]).all())
+
+
+def _try_node(
     ssn: Session,
     stmt: Statement,
     task: TaskInfo,
-    candidate: Callable[[TaskInfo], bool],
-    victims_of: Callable[[TaskInfo, Sequence[TaskInfo]], list[TaskInfo]],
+    node: int,
+    victims: Sequence[TaskInfo],
+    fits: Callable[[], bool],
     reason: str,
 ) -> bool:
-    """Free room for ``task`` by evicting victims on one node; True if it was pipelined."""
-    mask = ssn.predicate(task, None)
-    if not mask.any():
+    node_stmt = Statement(ssn)
+    ok = fits()
+    for v in victim_order(ssn, victims):
+        if ok:
+            break
+        node_stmt.evict(v, reason)
+        ok = fits()
+    if not ok:
+        node_stmt.discard()
         return False
-    scores = ssn.node_scores(task, None)
-    nodes = np.flatnonzero(mask)
-    order = nodes[np.lexsort((nodes, -scores[nodes]))]
-    req = task.request
-    need = np.flatnonzero(req)
-    on_node: dict[int, list[TaskInfo]] = {}
-    for t in ssn.tasks:
-        if ssn.status[t.index] in _EVICTABLE:
-            on_node.setdefault(ssn.task_node[t.index], []).append(t)
+    node_stmt.pipeline(task, node)
+    stmt.merge(node_stmt)
+    return True
+
+
+def preempt_for(
+    ssn: Session, stmt: Statement, task: TaskInfo, queue: QueueInfo, candidate: Callable[[TaskInfo], bool]
+) -> bool:
+    """Pipeline ``task`` on the best node where evicting some of the ``candidate`` tasks the
+    ``preemptable`` vote allows makes it fit (see module docstring); True if pipelined."""
+    nodes = np.flatnonzero(ssn.predicate_unresolvable(task, None))
+    if not len(nodes):
+        return False
+    scores = ssn.node_scores(task, nodes)
+    order = nodes[np.lexsort((nodes, -scores))]
+    occupants = by_node(ssn, (TaskStatus.BOUND, TaskStatus.RUNNING))
+
     for node in order.tolist():
-        occupants = [
-            t
-            for t in on_node.get(node, ())
-            if ssn.status[t.index] in _EVICTABLE and candidate(t) and not ssn.protected(t)
-        ]
-        if not occupants:
+        rows = np.array([node])
+
+        def fits(node: int = node, rows: Any = rows) -> bool:
+            return ssn.queue_allocatable(queue, task) and _fits(ssn, task, node) and bool(ssn.predicate(task, rows)[0])
+
+        preemptees = [t for t in occupants.get(node, ()) if candidate(t) and not ssn.protected(t)]
+        victims = ssn.preemptable(task, preemptees)
+        if not _validate(ssn, task, node, victims):
             continue
-        victims = victims_of(task, occupants)
-        if not victims:
-            continue
-        free = ssn.future_idle()[node]
-        total = free + sum((v.request for v in victims), np.zeros(ssn.D))
-        if not (total[need] >= req[need]).all():
-            continue
-        for v in sorted(victims, key=ssn.task_key, reverse=True):
-            lacking = ssn.future_idle()[node][need] < req[need]
-            if not lacking.any():
-                break
-            if not (v.request[need][lacking] > 0).any():
-                continue  # frees nothing the task still lacks (a CPU-only pod for a GPU request)
-            stmt.evict(v, reason)
-        stmt.pipeline(task, node)
-        return True
+        if _try_node(ssn, stmt, task, node, victims, fits, "preempt"):
+            return True
     return False
 
 
-def finish(ssn: Session, stmt: Statement, job: object) -> None:
-    """Commit a preempt/reclaim statement (never binding) if it evicted something and the
-    job is pipelined; discard it otherwise (reservations without evictions are left to
-    allocate)."""
-    from suanli.scheduler.core.snapshot import JobInfo
-
-    assert isinstance(job, JobInfo)
-    if any(op[0] == "evict" for op in stmt.ops) and ssn.job_pipelined(job):
-        stmt.commit(bind=False)
-    else:
-        stmt.discard()
+def reclaim_for(ssn: Session, stmt: Statement, task: TaskInfo, candidate: Callable[[TaskInfo], bool]) -> bool:
+    """Pipeline ``task`` on the first node (index order) where evicting some of the
+    ``candidate`` Running tasks the ``reclaimable`` vote allows frees enough resources."""
+    nodes = np.flatnonzero(ssn.predicate_unresolvable(task, None)).tolist()
+    occupants = by_node(ssn, (TaskStatus.RUNNING,))
+    for node in nodes:
+        reclaimees = [t for t in occupants.get(node, ()) if candidate(t) and not ssn.protected(t)]
+        if not reclaimees:
+            continue
+        victims = ssn.reclaimable(task, reclaimees)
+        if not _validate(ssn, task, node, victims):
+            continue
+        if _try_node(ssn, stmt, task, node, victims, lambda node=node: _fits(ssn, task, node), "reclaim"):
+            return True
+    return False
