@@ -151,6 +151,10 @@ def reclaim_for(ssn: Session, stmt: Statement, task: TaskInfo, candidate: Callab
         victims = ssn.reclaimable(task, reclaimees)
         if not _validate(ssn, task, node, victims):
             continue
-        if _try_node(ssn, stmt, task, node, victims, lambda node=node: _fits(ssn, task, node), "reclaim"):
+
+        def fits(node: int = node) -> bool:
+            return _fits(ssn, task, node)
+
+        if _try_node(ssn, stmt, task, node, victims, fits, "reclaim"):
             return True
     return False
