@@ -23,7 +23,6 @@ reclaim visits them in index order (Volcano does not score them either).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,8 +31,9 @@ import numpy as np
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import QueueInfo, TaskInfo, TaskStatus
 from suanli.scheduler.core.statement import Statement
+from suanli.scheduler.core.victims import victim_order
 
-__all__ = ["by_node", "never_preempts", "preempt_for", "reclaim_for", "victim_order"]
+__all__ = ["by_node", "never_preempts", "preempt_for", "reclaim_for"]
 
 
 def never_preempts(task: TaskInfo) -> bool:
@@ -49,30 +49,6 @@ def by_node(ssn: Session, states: tuple[TaskStatus, ...]) -> dict[int, list[Task
         if status[t.index] in states:
             out.setdefault(nodes[t.index], []).append(t)
     return out
-
-
-def _reverse(a: Any, b: Any) -> int:
-    """Comparator for descending order: ``a`` first when it sorts after ``b``."""
-    return -1 if a > b else (1 if a < b else 0)
-
-
-def victim_order(ssn: Session, victims: Sequence[TaskInfo]) -> list[TaskInfo]:
-    """Victims least important first (Volcano's ``BuildVictimsPriorityQueue``): tasks of one
-    job in reverse task order; of different queues in reverse queue order; of different
-    jobs in one queue in reverse job order (the plugins' keys only), ties in reverse task
-    order. E.g. with ``priority``, the lowest-priority job of the lowest queue goes first."""
-
-    def cmp(lv: TaskInfo, rv: TaskInfo) -> int:
-        if lv.job != rv.job:
-            lj, rj = ssn.jobs[lv.job], ssn.jobs[rv.job]
-            if lj.queue != rj.queue:
-                return _reverse(ssn.queue_key(ssn.queues[lj.queue]), ssn.queue_key(ssn.queues[rj.queue]))
-            c = _reverse(ssn.job_order_values(lj), ssn.job_order_values(rj))
-            if c:
-                return c
-        return _reverse(ssn.task_key(lv), ssn.task_key(rv))
-
-    return sorted(victims, key=functools.cmp_to_key(cmp))
 
 
 def _fits(ssn: Session, task: TaskInfo, node: int) -> bool:
