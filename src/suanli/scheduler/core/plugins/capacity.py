@@ -9,12 +9,17 @@ queues)``.
 * allocatable (borrowing): ``alloc(q) + request ≤ realCapability(q)`` on the
   requested dimensions — for q and, with hierarchy, every ancestor. A queue may
   thus exceed its deserved share while others are idle.
-* preemptive (may reclaim): ``alloc(q) + request ≤ deserved(q)`` on the requested
-  dimensions; otherwise the queue does not reclaim.
-* reclaimable victims: from a queue whose ``alloc`` exceeds its deserved on a
-  dimension that both the reclaimer requests and the victim holds, and that
-  keeps ``guarantee ≤ alloc`` after the eviction; victims are taken one by one
-  while that holds (e.g. a GPU reclaimer evicts only pods holding GPUs).
+* preemptive (may reclaim): the queue is Open, ``alloc(q) + request ≤
+  realCapability(q)`` on the requested dimensions, and ``alloc(q) + request ≤
+  deserved(q)`` on **at least one** of them (an unnamed dimension counts as 0).
+* reclaimable victims, walked in victim order: a candidate sharing no requested
+  dimension with the reclaimer is skipped; its queue must keep ``guarantee ≤
+  alloc - victim``; it is a victim if its queue has no deserved amount for
+  anything it holds (an immediate victim), or the queue's allocation (less the
+  victims already chosen) exceeds deserved on a dimension it holds (cpu/memory
+  count when their deserved is set and non-zero, other resources when named).
+  E.g. a GPU reclaimer takes the GPU holder of a queue that deserves only
+  cpu/memory, and never a memory-only pod.
 * queue order: share ``max_r alloc_r / deserved_r`` over deserved dimensions.
 * enqueueable: ``alloc + inqueue + minResources ≤ realCapability``.
 """
