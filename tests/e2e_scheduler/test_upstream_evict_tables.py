@@ -165,7 +165,8 @@ def check(k: K, server: Server, case: Any, nodes: Mapping[str, str], reason: str
     now = placement(k)
     assert running - victims <= now.keys(), f"only {sorted(victims)} may be evicted; left: {sorted(now)}"
     assert all(now.get(p) == n for p, n in want.items())
-    events = k("get", "events", "--field-selector", f"reason={reason}", "-o", "jsonpath={.items[*].involvedObject.name}")
+    events = k("get", "events", "--field-selector", f"reason={reason}",
+               "-o", "jsonpath={.items[*].involvedObject.name}")
     assert sorted(events.split()) == sorted(victims)
 
 
