@@ -23,7 +23,7 @@ reclaim visits them in index order (Volcano does not score them either).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from suanli.scheduler.core.snapshot import QueueInfo, TaskInfo, TaskStatus
 from suanli.scheduler.core.statement import Statement
 from suanli.scheduler.core.victims import victim_order
 
-__all__ = ["by_node", "never_preempts", "preempt_for", "reclaim_for"]
+__all__ = ["PREEMPTEE_STATES", "by_node", "never_preempts", "preempt_for", "reclaim_for"]
 
 
 def never_preempts(task: TaskInfo) -> bool:
@@ -41,8 +41,15 @@ def never_preempts(task: TaskInfo) -> bool:
     return (task.pod.get("spec") or {}).get("preemptionPolicy") == "Never"
 
 
+#: the states a preempt victim may be in (Volcano's ``PreemptableStatus``)
+PREEMPTEE_STATES = (TaskStatus.BOUND, TaskStatus.RUNNING)
+_PREEMPTEES = PREEMPTEE_STATES
+
+
 def by_node(ssn: Session, states: tuple[TaskStatus, ...]) -> dict[int, list[TaskInfo]]:
-    """Tasks in ``states`` per node index, in task order of the snapshot."""
+    """Tasks in ``states`` per node index, in task order of the snapshot. Computed once per
+    action: no task enters these states during a session (allocate places tasks as
+    Allocated), so callers only re-check each task's current status."""
     out: dict[int, list[TaskInfo]] = {}
     status, nodes = ssn.status, ssn.task_node
     for t in ssn.tasks:
@@ -89,16 +96,21 @@ def _try_node(
 
 
 def preempt_for(
-    ssn: Session, stmt: Statement, task: TaskInfo, queue: QueueInfo, candidate: Callable[[TaskInfo], bool]
+    ssn: Session,
+    stmt: Statement,
+    task: TaskInfo,
+    queue: QueueInfo,
+    candidate: Callable[[TaskInfo], bool],
+    occupants: Mapping[int, list[TaskInfo]],
 ) -> bool:
     """Pipeline ``task`` on the best node where evicting some of the ``candidate`` tasks the
-    ``preemptable`` vote allows makes it fit (see module docstring); True if pipelined."""
+    ``preemptable`` vote allows makes it fit (see module docstring); True if pipelined.
+    ``occupants`` is :func:`by_node` of the Bound/Running tasks when the action started."""
     nodes = np.flatnonzero(ssn.predicate_unresolvable(task, None))
     if not len(nodes):
         return False
     scores = ssn.node_scores(task, nodes)
     order = nodes[np.lexsort((nodes, -scores))]
-    occupants = by_node(ssn, (TaskStatus.BOUND, TaskStatus.RUNNING))
 
     for node in order.tolist():
         rows = np.array([node])
@@ -106,7 +118,10 @@ def preempt_for(
         def fits(node: int = node, rows: Any = rows) -> bool:
             return ssn.queue_allocatable(queue, task) and _fits(ssn, task, node) and bool(ssn.predicate(task, rows)[0])
 
-        preemptees = [t for t in occupants.get(node, ()) if candidate(t) and not ssn.protected(t)]
+        preemptees = [
+            t for t in occupants.get(node, ()) if ssn.status[t.index] in _PREEMPTEES and candidate(t)
+            and not ssn.protected(t)
+        ]
         victims = ssn.preemptable(task, preemptees)
         if not _validate(ssn, task, node, victims):
             continue
@@ -115,13 +130,22 @@ def preempt_for(
     return False
 
 
-def reclaim_for(ssn: Session, stmt: Statement, task: TaskInfo, candidate: Callable[[TaskInfo], bool]) -> bool:
+def reclaim_for(
+    ssn: Session,
+    stmt: Statement,
+    task: TaskInfo,
+    candidate: Callable[[TaskInfo], bool],
+    occupants: Mapping[int, list[TaskInfo]],
+) -> bool:
     """Pipeline ``task`` on the first node (index order) where evicting some of the
-    ``candidate`` Running tasks the ``reclaimable`` vote allows frees enough resources."""
+    ``candidate`` Running tasks the ``reclaimable`` vote allows frees enough resources.
+    ``occupants`` is :func:`by_node` of the Running tasks when the action started."""
     nodes = np.flatnonzero(ssn.predicate_unresolvable(task, None)).tolist()
-    occupants = by_node(ssn, (TaskStatus.RUNNING,))
     for node in nodes:
-        reclaimees = [t for t in occupants.get(node, ()) if candidate(t) and not ssn.protected(t)]
+        reclaimees = [
+            t for t in occupants.get(node, ())
+            if ssn.status[t.index] is TaskStatus.RUNNING and candidate(t) and not ssn.protected(t)
+        ]
         if not reclaimees:
             continue
         victims = ssn.reclaimable(task, reclaimees)

@@ -27,7 +27,7 @@ here; a later ``allocate`` binds them once the victims are gone.
 
 from __future__ import annotations
 
-from suanli.scheduler.core.actions._evict import never_preempts, preempt_for
+from suanli.scheduler.core.actions._evict import PREEMPTEE_STATES, by_node, never_preempts, preempt_for
 from suanli.scheduler.core.actions.allocate import schedulable_jobs
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, TaskInfo, TaskStatus
@@ -35,17 +35,18 @@ from suanli.scheduler.core.statement import Statement
 
 __all__ = ["Preempt"]
 
-_VICTIM_STATES = (TaskStatus.BOUND, TaskStatus.RUNNING)
-
-
 class Preempt:
     name = "preempt"
+    occupants: dict[int, list[TaskInfo]]
 
     def execute(self, ssn: Session) -> None:
         by_queue: dict[str, list[JobInfo]] = {}
         for job in schedulable_jobs(ssn):
             if ssn.job_starving(job):
                 by_queue.setdefault(job.queue, []).append(job)
+        if not by_queue:
+            return
+        self.occupants = by_node(ssn, PREEMPTEE_STATES)
         for qname in sorted(by_queue, key=lambda q: ssn.queue_key(ssn.queues[q])):
             jobs = sorted(by_queue[qname], key=ssn.job_key)
             tasks = {job.uid: ssn.pending_tasks(job) for job in jobs}
@@ -56,7 +57,9 @@ class Preempt:
 
     @staticmethod
     def _victim_ok(ssn: Session, preemptor: TaskInfo, t: TaskInfo) -> bool:
-        return ssn.status[t.index] in _VICTIM_STATES and t.preemptable and (t.best_effort or not preemptor.best_effort)
+        if ssn.status[t.index] not in PREEMPTEE_STATES or not t.preemptable:
+            return False
+        return t.best_effort or not preemptor.best_effort  # best-effort preemptors evict best-effort only
 
     def _between_jobs(self, ssn: Session, job: JobInfo, tasks: list[TaskInfo]) -> None:
         queue = ssn.queues[job.queue]
@@ -71,7 +74,7 @@ class Preempt:
             def candidate(t: TaskInfo, task: TaskInfo = task) -> bool:
                 return self._victim_ok(ssn, task, t) and t.job != job.uid and ssn.jobs[t.job].queue == job.queue
 
-            preempt_for(ssn, stmt, task, queue, candidate)
+            preempt_for(ssn, stmt, task, queue, candidate, self.occupants)
         if ssn.job_pipelined(job):
             stmt.commit(bind=False)
         else:
@@ -87,7 +90,7 @@ class Preempt:
             def candidate(t: TaskInfo, task: TaskInfo = task) -> bool:
                 return self._victim_ok(ssn, task, t) and t.job == job.uid
 
-            if never_preempts(task) or not preempt_for(ssn, stmt, task, queue, candidate):
+            if never_preempts(task) or not preempt_for(ssn, stmt, task, queue, candidate, self.occupants):
                 stmt.discard()
                 break
             stmt.commit(bind=False)

@@ -17,7 +17,7 @@ committed (evictions + pipelined tasks) if the job is then pipelined, else undon
 
 from __future__ import annotations
 
-from suanli.scheduler.core.actions._evict import never_preempts, reclaim_for
+from suanli.scheduler.core.actions._evict import by_node, never_preempts, reclaim_for
 from suanli.scheduler.core.actions.allocate import schedulable_jobs
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, TaskInfo, TaskStatus
@@ -34,15 +34,16 @@ class Reclaim:
         for job in schedulable_jobs(ssn):
             if ssn.job_starving(job):
                 by_queue.setdefault(job.queue, []).append(job)
+        occupants = by_node(ssn, (TaskStatus.RUNNING,)) if by_queue else {}
         for qname in sorted(by_queue, key=lambda q: ssn.queue_key(ssn.queues[q])):
             queue = ssn.queues[qname]
             if ssn.overused(queue):
                 continue
             for job in sorted(by_queue[qname], key=ssn.job_key):
-                self._reclaim_job(ssn, job)
+                self._reclaim_job(ssn, job, occupants)
 
     @staticmethod
-    def _reclaim_job(ssn: Session, job: JobInfo) -> None:
+    def _reclaim_job(ssn: Session, job: JobInfo, occupants: dict[int, list[TaskInfo]]) -> None:
         queue = ssn.queues[job.queue]
 
         def candidate(t: TaskInfo) -> bool:
@@ -58,7 +59,7 @@ class Reclaim:
                 continue
             if not ssn.preemptive(queue, task):
                 continue
-            reclaim_for(ssn, stmt, task, candidate)
+            reclaim_for(ssn, stmt, task, candidate, occupants)
         if ssn.job_pipelined(job):
             stmt.commit(bind=False)
         else:
