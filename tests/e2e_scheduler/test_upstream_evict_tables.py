@@ -1,4 +1,5 @@
-"""A representative subset of the ported Volcano ``preempt`` and ``reclaim`` tables through the API:
+"""A representative subset of the ported Volcano ``preempt`` and ``reclaim`` tables (and of the capacity
+plugin's reclaim cases) through the API:
 a real ``suanli up`` with no demo pool (so the cluster is exactly each case's nodes, which matters
 for proportion's shares), the case's nodes created as kwok nodes, its queues, PriorityClasses,
 PodGroups and pods applied with the real kubectl, and the scheduler configured with upstream's
@@ -21,6 +22,7 @@ from suanli.scheduler.core.config import SWITCHES
 from tests.conftest import Kubectl, Server, kubectl_binary, start_server
 from tests.e2e.conftest import K, manifest, unique, wait_until
 from tests.e2e_scheduler.conftest import cycles, set_scheduler_config, wait_cycles
+from tests.scheduler import test_upstream_capacity_reclaim as capacity_table
 from tests.scheduler import test_upstream_preempt as preempt_table
 from tests.scheduler import test_upstream_reclaim as reclaim_table
 
@@ -40,6 +42,12 @@ RECLAIM_CASES = (
     "victims-from-the-lowest-priority-queue-first",
     "idle-node-resources-count-towards-the-reclaimed-amount",
     "no-eviction-when-the-node-already-has-room",
+)
+
+CAPACITY_CASES = (
+    "reclaims-from-a-queue-above-deserved-for-a-queue-below",
+    "reclaims-when-below-deserved-on-one-requested-dimension",
+    "a-gpu-reclaimer-evicts-only-the-gpu-holder",
 )
 
 
@@ -182,4 +190,11 @@ def test_reclaim_table_through_the_api(bk: K, bare_server: Server, name: str) ->
     case = reclaim_table.CASES[name]
     tier = {p: reclaim_table.TIER[p] for p in reclaim_table.TIER if p in case.plugins}
     nodes = apply_case(bk, case, tier, "reclaim", case.pcs)
+    check(bk, bare_server, case, nodes, "Reclaimed")
+
+
+@pytest.mark.parametrize("name", CAPACITY_CASES)
+def test_capacity_reclaim_table_through_the_api(bk: K, bare_server: Server, name: str) -> None:
+    case = capacity_table.CASES[name]
+    nodes = apply_case(bk, case, capacity_table.TIER, "reclaim", [])
     check(bk, bare_server, case, nodes, "Reclaimed")
