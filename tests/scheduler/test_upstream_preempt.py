@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from suanli.apimachinery.objects import Obj
-from suanli.scheduler.core import schedule
+from suanli.scheduler.core import parse_config, schedule
 from suanli.scheduler.core.plugins._base import BasePlugin
 from suanli.scheduler.core.registry import register_plugin
 from suanli.scheduler.core.resources import BoolArray
@@ -285,3 +285,29 @@ def test_preempt_rechecks_predicate_after_eviction() -> None:
     )
     evicted, pipelined = _run(case, tier)
     assert evicted == ["preemptee"] and pipelined == {"preemptor": "n1"}
+
+
+#: Volcano's default tiers (every extension point on) with preempt after allocate
+DEFAULT_WITH_PREEMPT = parse_config(
+    """
+actions: "enqueue, allocate, preempt, backfill"
+tiers:
+- plugins:
+  - name: priority
+  - name: gang
+  - name: conformance
+- plugins:
+  - name: overcommit
+  - name: drf
+  - name: predicates
+  - name: proportion
+  - name: nodeorder
+"""
+)
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_preempt_table_under_the_default_tiers(case: Case) -> None:
+    """The same evictions with a real configuration, where unset switches default to on."""
+    d = schedule(snap(case.nodes, case.pods, case.pgs, case.queues, PCS), DEFAULT_WITH_PREEMPT)
+    assert sorted(e.name for e in d.evictions) == sorted(case.evicted)
