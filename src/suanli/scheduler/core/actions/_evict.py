@@ -23,17 +23,18 @@ reclaim visits them in index order (Volcano does not score them either).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from suanli.scheduler.core.resources import BoolArray, FloatArray, IntArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import QueueInfo, TaskInfo, TaskStatus
 from suanli.scheduler.core.statement import Statement
 from suanli.scheduler.core.victims import victim_order
 
-__all__ = ["PREEMPTEE_STATES", "by_node", "never_preempts", "preempt_for", "reclaim_for"]
+__all__ = ["PREEMPTEE_STATES", "Occupants", "by_node", "never_preempts", "preempt_for", "reclaim_for"]
 
 
 def never_preempts(task: TaskInfo) -> bool:
@@ -43,18 +44,43 @@ def never_preempts(task: TaskInfo) -> bool:
 
 #: the states a preempt victim may be in (Volcano's ``PreemptableStatus``)
 PREEMPTEE_STATES = (TaskStatus.BOUND, TaskStatus.RUNNING)
-_PREEMPTEES = PREEMPTEE_STATES
 
 
-def by_node(ssn: Session, states: tuple[TaskStatus, ...]) -> dict[int, list[TaskInfo]]:
-    """Tasks in ``states`` per node index, in task order of the snapshot. Computed once per
-    action: no task enters these states during a session (allocate places tasks as
-    Allocated), so callers only re-check each task's current status."""
-    out: dict[int, list[TaskInfo]] = {}
+@dataclass(slots=True)
+class Occupants:
+    """Possible victims indexed once per action: ``tasks[node]`` lists the tasks in the
+    action's victim states on each node (task order); ``bound[node]`` sums the requests of
+    those that are preemptable and not protected. No task enters these states during a
+    session (allocate places tasks as Allocated) and evictions only lower the true sum, so
+    ``future idle + bound`` stays an upper bound of what evictions can free on a node, and
+    users only re-check each task's current status."""
+
+    states: tuple[TaskStatus, ...]
+    tasks: dict[int, list[TaskInfo]]
+    bound: FloatArray
+
+
+def by_node(ssn: Session, states: tuple[TaskStatus, ...]) -> Occupants:
+    """Index the tasks in ``states`` by node (see :class:`Occupants`)."""
+    tasks: dict[int, list[TaskInfo]] = {}
+    bound = np.zeros((ssn.N, ssn.D))
     status, nodes = ssn.status, ssn.task_node
     for t in ssn.tasks:
         if status[t.index] in states:
-            out.setdefault(nodes[t.index], []).append(t)
+            node = nodes[t.index]
+            tasks.setdefault(node, []).append(t)
+            if t.preemptable and not ssn.protected(t) and 0 <= node < ssn.N:
+                bound[node] += t.request
+    return Occupants(states, tasks, bound)
+
+
+def _reachable(ssn: Session, task: TaskInfo, occ: Occupants) -> IntArray:
+    """Nodes passing the incurable predicates where the task fits future-idle resources plus
+    everything evictable there (a superset of the nodes ``ValidateVictims`` can accept)."""
+    need = np.flatnonzero(task.request)
+    free = ssn.future_idle()[:, need] + occ.bound[:, need]
+    mask = ssn.predicate_unresolvable(task, None) & (free >= task.request[need]).all(axis=1)
+    out: IntArray = np.flatnonzero(mask)
     return out
 
 
@@ -62,13 +88,12 @@ def _fits(ssn: Session, task: TaskInfo, node: int) -> bool:
     return bool(ssn.fit(task, np.array([node]))[0])
 
 
-def _validate(ssn: Session, task: TaskInfo, node: int, victims: Sequence[TaskInfo]) -> bool:
-    """The node's future-idle resources plus every victim's request cover the task."""
-    free = ssn.future_idle()[node]
+def _validate(free: FloatArray, need: IntArray, task: TaskInfo, victims: Sequence[TaskInfo]) -> bool:
+    """``free`` (a node's future-idle resources) plus every victim's request cover the task."""
+    total = free[need].copy()
     for v in victims:
-        free += v.request
-    need = np.flatnonzero(task.request)
-    return bool((free[need] >= task.request[need]).all())
+        total += v.request[need]
+    return bool((total >= task.request[need]).all())
 
 
 def _try_node(
@@ -101,29 +126,35 @@ def preempt_for(
     task: TaskInfo,
     queue: QueueInfo,
     candidate: Callable[[TaskInfo], bool],
-    occupants: Mapping[int, list[TaskInfo]],
+    occupants: Occupants,
 ) -> bool:
     """Pipeline ``task`` on the best node where evicting some of the ``candidate`` tasks the
     ``preemptable`` vote allows makes it fit (see module docstring); True if pipelined.
-    ``occupants`` is :func:`by_node` of the Bound/Running tasks when the action started."""
-    nodes = np.flatnonzero(ssn.predicate_unresolvable(task, None))
+    ``occupants`` indexes the Bound/Running tasks when the action started."""
+    nodes = _reachable(ssn, task, occupants)
     if not len(nodes):
         return False
     scores = ssn.node_scores(task, nodes)
     order = nodes[np.lexsort((nodes, -scores))]
-
+    fidle, need = ssn.future_idle(), np.flatnonzero(task.request)  # restored by every failed node
+    fit0: BoolArray = np.asarray((fidle[:, need] >= task.request[need]).all(axis=1))  # ValidateVictims, no victims
+    states = occupants.states
     for node in order.tolist():
-        rows = np.array([node])
 
-        def fits(node: int = node, rows: Any = rows) -> bool:
-            return ssn.queue_allocatable(queue, task) and _fits(ssn, task, node) and bool(ssn.predicate(task, rows)[0])
+        def fits(node: int = node) -> bool:
+            return (
+                ssn.queue_allocatable(queue, task)
+                and _fits(ssn, task, node)
+                and bool(ssn.predicate(task, np.array([node]))[0])
+            )
 
         preemptees = [
-            t for t in occupants.get(node, ()) if ssn.status[t.index] in _PREEMPTEES and candidate(t)
-            and not ssn.protected(t)
+            t
+            for t in occupants.tasks.get(node, ())
+            if ssn.status[t.index] in states and candidate(t) and not ssn.protected(t)
         ]
         victims = ssn.preemptable(task, preemptees)
-        if not _validate(ssn, task, node, victims):
+        if not (fit0[node] if not victims else _validate(fidle[node], need, task, victims)):
             continue
         if _try_node(ssn, stmt, task, node, victims, fits, "preempt"):
             return True
@@ -135,21 +166,23 @@ def reclaim_for(
     stmt: Statement,
     task: TaskInfo,
     candidate: Callable[[TaskInfo], bool],
-    occupants: Mapping[int, list[TaskInfo]],
+    occupants: Occupants,
 ) -> bool:
     """Pipeline ``task`` on the first node (index order) where evicting some of the
     ``candidate`` Running tasks the ``reclaimable`` vote allows frees enough resources.
-    ``occupants`` is :func:`by_node` of the Running tasks when the action started."""
-    nodes = np.flatnonzero(ssn.predicate_unresolvable(task, None)).tolist()
-    for node in nodes:
+    ``occupants`` indexes the Running tasks when the action started."""
+    fidle, need = ssn.future_idle(), np.flatnonzero(task.request)  # restored by every failed node
+    states = occupants.states
+    for node in _reachable(ssn, task, occupants).tolist():
         reclaimees = [
-            t for t in occupants.get(node, ())
-            if ssn.status[t.index] is TaskStatus.RUNNING and candidate(t) and not ssn.protected(t)
+            t
+            for t in occupants.tasks.get(node, ())
+            if ssn.status[t.index] in states and candidate(t) and not ssn.protected(t)
         ]
         if not reclaimees:
             continue
         victims = ssn.reclaimable(task, reclaimees)
-        if not _validate(ssn, task, node, victims):
+        if not _validate(fidle[node], need, task, victims):
             continue
 
         def fits(node: int = node) -> bool:

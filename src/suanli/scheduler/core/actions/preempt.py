@@ -27,7 +27,7 @@ here; a later ``allocate`` binds them once the victims are gone.
 
 from __future__ import annotations
 
-from suanli.scheduler.core.actions._evict import PREEMPTEE_STATES, by_node, never_preempts, preempt_for
+from suanli.scheduler.core.actions._evict import PREEMPTEE_STATES, Occupants, by_node, never_preempts, preempt_for
 from suanli.scheduler.core.actions.allocate import schedulable_jobs
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, TaskInfo, TaskStatus
@@ -37,7 +37,7 @@ __all__ = ["Preempt"]
 
 class Preempt:
     name = "preempt"
-    occupants: dict[int, list[TaskInfo]]
+    occupants: Occupants
 
     def execute(self, ssn: Session) -> None:
         by_queue: dict[str, list[JobInfo]] = {}

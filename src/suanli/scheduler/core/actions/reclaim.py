@@ -17,7 +17,7 @@ committed (evictions + pipelined tasks) if the job is then pipelined, else undon
 
 from __future__ import annotations
 
-from suanli.scheduler.core.actions._evict import by_node, never_preempts, reclaim_for
+from suanli.scheduler.core.actions._evict import Occupants, by_node, never_preempts, reclaim_for
 from suanli.scheduler.core.actions.allocate import schedulable_jobs
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, TaskInfo, TaskStatus
@@ -34,7 +34,9 @@ class Reclaim:
         for job in schedulable_jobs(ssn):
             if ssn.job_starving(job):
                 by_queue.setdefault(job.queue, []).append(job)
-        occupants = by_node(ssn, (TaskStatus.RUNNING,)) if by_queue else {}
+        if not by_queue:
+            return
+        occupants = by_node(ssn, (TaskStatus.RUNNING,))
         for qname in sorted(by_queue, key=lambda q: ssn.queue_key(ssn.queues[q])):
             queue = ssn.queues[qname]
             if ssn.overused(queue):
@@ -43,7 +45,7 @@ class Reclaim:
                 self._reclaim_job(ssn, job, occupants)
 
     @staticmethod
-    def _reclaim_job(ssn: Session, job: JobInfo, occupants: dict[int, list[TaskInfo]]) -> None:
+    def _reclaim_job(ssn: Session, job: JobInfo, occupants: Occupants) -> None:
         queue = ssn.queues[job.queue]
 
         def candidate(t: TaskInfo) -> bool:
