@@ -23,7 +23,7 @@ reclaim visits them in index order (Volcano does not score them either).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,20 +50,31 @@ PREEMPTEE_STATES = (TaskStatus.BOUND, TaskStatus.RUNNING)
 class Occupants:
     """Possible victims indexed once per action: ``tasks[node]`` lists the tasks in the
     action's victim states on each node (task order); ``bound[node]`` sums the requests of
-    those that are preemptable and not protected. No task enters these states during a
-    session (allocate places tasks as Allocated) and evictions only lower the true sum, so
-    ``future idle + bound`` stays an upper bound of what evictions can free on a node, and
-    users only re-check each task's current status."""
+    those that are preemptable and not protected, ``by_queue[queue][node]`` counts them per
+    queue. No task enters these states during a session (allocate places tasks as
+    Allocated) and evictions only lower the true figures, so they stay upper bounds of what
+    evictions can free on a node; users re-check each task's current status."""
 
     states: tuple[TaskStatus, ...]
     tasks: dict[int, list[TaskInfo]]
     bound: FloatArray
+    by_queue: dict[str, IntArray]
+
+    def hosts(self, queues: Iterable[str]) -> BoolArray:
+        """Nodes holding a possible victim of one of ``queues``."""
+        out = np.zeros(len(self.bound), dtype=np.bool_)
+        for q in queues:
+            counts = self.by_queue.get(q)
+            if counts is not None:
+                out |= counts > 0
+        return out
 
 
 def by_node(ssn: Session, states: tuple[TaskStatus, ...]) -> Occupants:
     """Index the tasks in ``states`` by node (see :class:`Occupants`)."""
     tasks: dict[int, list[TaskInfo]] = {}
     bound = np.zeros((ssn.N, ssn.D))
+    by_queue: dict[str, IntArray] = {}
     status, nodes = ssn.status, ssn.task_node
     for t in ssn.tasks:
         if status[t.index] in states:
@@ -71,16 +82,22 @@ def by_node(ssn: Session, states: tuple[TaskStatus, ...]) -> Occupants:
             tasks.setdefault(node, []).append(t)
             if t.preemptable and not ssn.protected(t) and 0 <= node < ssn.N:
                 bound[node] += t.request
-    return Occupants(states, tasks, bound)
+                q = ssn.jobs[t.job].queue
+                counts = by_queue.get(q)
+                if counts is None:
+                    counts = by_queue[q] = np.zeros(ssn.N, dtype=np.int64)
+                counts[node] += 1
+    return Occupants(states, tasks, bound, by_queue)
 
 
-def _reachable(ssn: Session, task: TaskInfo, occ: Occupants) -> IntArray:
-    """Nodes passing the incurable predicates where the task fits future-idle resources plus
-    everything evictable there (a superset of the nodes ``ValidateVictims`` can accept)."""
+def _reachable(ssn: Session, task: TaskInfo, occ: Occupants, fit0: BoolArray, hosts: BoolArray) -> IntArray:
+    """Nodes passing the incurable predicates where the task fits future-idle resources, or
+    fits them plus everything evictable there and ``hosts`` a possible victim (a superset of
+    the nodes ``ValidateVictims`` accepts for the action's candidates)."""
     need = np.flatnonzero(task.request)
     free = ssn.future_idle()[:, need] + occ.bound[:, need]
-    mask = ssn.predicate_unresolvable(task, None) & (free >= task.request[need]).all(axis=1)
-    out: IntArray = np.flatnonzero(mask)
+    reach = (free >= task.request[need]).all(axis=1) & hosts
+    out: IntArray = np.flatnonzero(ssn.predicate_unresolvable(task, None) & (fit0 | reach))
     return out
 
 
@@ -127,17 +144,19 @@ def preempt_for(
     queue: QueueInfo,
     candidate: Callable[[TaskInfo], bool],
     occupants: Occupants,
+    hosts: BoolArray,
 ) -> bool:
     """Pipeline ``task`` on the best node where evicting some of the ``candidate`` tasks the
     ``preemptable`` vote allows makes it fit (see module docstring); True if pipelined.
-    ``occupants`` indexes the Bound/Running tasks when the action started."""
-    nodes = _reachable(ssn, task, occupants)
+    ``occupants`` indexes the Bound/Running tasks when the action started; ``hosts`` marks
+    the nodes that may hold a candidate (elsewhere the task must fit as it is)."""
+    fidle, need = ssn.future_idle(), np.flatnonzero(task.request)  # restored by every failed node
+    fit0: BoolArray = np.asarray((fidle[:, need] >= task.request[need]).all(axis=1))  # ValidateVictims, no victims
+    nodes = _reachable(ssn, task, occupants, fit0, hosts)
     if not len(nodes):
         return False
     scores = ssn.node_scores(task, nodes)
     order = nodes[np.lexsort((nodes, -scores))]
-    fidle, need = ssn.future_idle(), np.flatnonzero(task.request)  # restored by every failed node
-    fit0: BoolArray = np.asarray((fidle[:, need] >= task.request[need]).all(axis=1))  # ValidateVictims, no victims
     states = occupants.states
     for node in order.tolist():
 
@@ -167,13 +186,16 @@ def reclaim_for(
     task: TaskInfo,
     candidate: Callable[[TaskInfo], bool],
     occupants: Occupants,
+    hosts: BoolArray,
 ) -> bool:
     """Pipeline ``task`` on the first node (index order) where evicting some of the
     ``candidate`` Running tasks the ``reclaimable`` vote allows frees enough resources.
-    ``occupants`` indexes the Running tasks when the action started."""
+    ``occupants`` indexes the Running tasks when the action started; ``hosts`` marks the
+    nodes that may hold a candidate."""
     fidle, need = ssn.future_idle(), np.flatnonzero(task.request)  # restored by every failed node
     states = occupants.states
-    for node in _reachable(ssn, task, occupants).tolist():
+    none = np.zeros(ssn.N, dtype=np.bool_)  # a node without reclaimees is never used
+    for node in _reachable(ssn, task, occupants, none, hosts).tolist():
         reclaimees = [
             t
             for t in occupants.tasks.get(node, ())

@@ -27,6 +27,8 @@ here; a later ``allocate`` binds them once the victims are gone.
 
 from __future__ import annotations
 
+import numpy as np
+
 from suanli.scheduler.core.actions._evict import PREEMPTEE_STATES, Occupants, by_node, never_preempts, preempt_for
 from suanli.scheduler.core.actions.allocate import schedulable_jobs
 from suanli.scheduler.core.session import Session
@@ -65,6 +67,7 @@ class Preempt:
         queue = ssn.queues[job.queue]
         stmt = Statement(ssn)
         ssn.evict_note = f"preempted by job {job.uid}"
+        hosts = self.occupants.hosts([job.queue])
         pending = list(tasks)
         while pending and ssn.job_starving(job):
             task = pending.pop(0)
@@ -74,7 +77,7 @@ class Preempt:
             def candidate(t: TaskInfo, task: TaskInfo = task) -> bool:
                 return self._victim_ok(ssn, task, t) and t.job != job.uid and ssn.jobs[t.job].queue == job.queue
 
-            preempt_for(ssn, stmt, task, queue, candidate, self.occupants)
+            preempt_for(ssn, stmt, task, queue, candidate, self.occupants, hosts)
         if ssn.job_pipelined(job):
             stmt.commit(bind=False)
         else:
@@ -84,13 +87,17 @@ class Preempt:
     def _within_job(self, ssn: Session, job: JobInfo) -> None:
         queue = ssn.queues[job.queue]
         ssn.evict_note = f"preempted by job {job.uid}"
+        hosts = np.zeros(ssn.N, dtype=np.bool_)  # nodes running one of the job's own tasks
+        for i in job.tasks:
+            if ssn.status[i] in PREEMPTEE_STATES and 0 <= ssn.task_node[i] < ssn.N:
+                hosts[ssn.task_node[i]] = True
         for task in ssn.pending_tasks(job):
             stmt = Statement(ssn)
 
             def candidate(t: TaskInfo, task: TaskInfo = task) -> bool:
                 return self._victim_ok(ssn, task, t) and t.job == job.uid
 
-            if never_preempts(task) or not preempt_for(ssn, stmt, task, queue, candidate, self.occupants):
+            if never_preempts(task) or not preempt_for(ssn, stmt, task, queue, candidate, self.occupants, hosts):
                 stmt.discard()
                 break
             stmt.commit(bind=False)

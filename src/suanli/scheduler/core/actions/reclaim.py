@@ -54,6 +54,7 @@ class Reclaim:
 
         stmt = Statement(ssn)
         ssn.evict_note = f"reclaimed by queue {queue.name} for job {job.uid}"
+        hosts = occupants.hosts(q for q, other in ssn.queues.items() if q != queue.name and other.reclaimable)
         pending = ssn.pending_tasks(job)
         while pending and ssn.job_starving(job):
             task = pending.pop(0)
@@ -61,7 +62,7 @@ class Reclaim:
                 continue
             if not ssn.preemptive(queue, task):
                 continue
-            reclaim_for(ssn, stmt, task, candidate, occupants)
+            reclaim_for(ssn, stmt, task, candidate, occupants, hosts)
         if ssn.job_pipelined(job):
             stmt.commit(bind=False)
         else:
