@@ -9,12 +9,17 @@ queues)``.
 * allocatable (borrowing): ``alloc(q) + request ≤ realCapability(q)`` on the
   requested dimensions — for q and, with hierarchy, every ancestor. A queue may
   thus exceed its deserved share while others are idle.
-* preemptive (may reclaim): ``alloc(q) + request ≤ deserved(q)`` on the requested
-  dimensions; otherwise the queue does not reclaim.
-* reclaimable victims: from a queue whose ``alloc`` exceeds its deserved on a
-  dimension that both the reclaimer requests and the victim holds, and that
-  keeps ``guarantee ≤ alloc`` after the eviction; victims are taken one by one
-  while that holds (e.g. a GPU reclaimer evicts only pods holding GPUs).
+* preemptive (may reclaim): the queue is Open, ``alloc(q) + request ≤
+  realCapability(q)`` on the requested dimensions, and ``alloc(q) + request ≤
+  deserved(q)`` on **at least one** of them (an unnamed dimension counts as 0).
+* reclaimable victims, walked in victim order: a candidate sharing no requested
+  dimension with the reclaimer is skipped; its queue must keep ``guarantee ≤
+  alloc - victim``; it is a victim if its queue has no deserved amount for
+  anything it holds (an immediate victim), or the queue's allocation (less the
+  victims already chosen) exceeds deserved on a dimension it holds (cpu/memory
+  count when their deserved is set and non-zero, other resources when named).
+  E.g. a GPU reclaimer takes the GPU holder of a queue that deserves only
+  cpu/memory, and never a memory-only pod.
 * queue order: share ``max_r alloc_r / deserved_r`` over deserved dimensions.
 * enqueueable: ``alloc + inqueue + minResources ≤ realCapability``.
 """
@@ -32,10 +37,13 @@ from suanli.scheduler.core.plugins._queues import QueueUsage
 from suanli.scheduler.core.resources import PODS, BoolArray, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, QueueInfo, TaskInfo
+from suanli.scheduler.core.victims import victim_order
 
 __all__ = ["CapacityPlugin"]
 
 EPS = 1e-9
+#: Volcano's ``minResource``: smaller cpu (milli) / memory (bytes) amounts count as none
+MIN_RESOURCE = 0.1
 
 
 class CapacityPlugin(BasePlugin):
@@ -90,21 +98,32 @@ class CapacityPlugin(BasePlugin):
             return True
 
         def preemptive(queue: QueueInfo, task: TaskInfo) -> bool:
+            if queue.state != "Open":
+                return False
             m = asked(task.request)
-            return bool((self.sub_alloc[queue.name][m] + task.request[m] <= self.deserved[queue.name][m] + EPS).all())
+            future = self.sub_alloc[queue.name][m] + task.request[m]
+            if not (future <= self.real_cap[queue.name][m] + EPS).all():
+                return False
+            # below deserved on at least one requested dimension (an unnamed one counts as 0)
+            return bool((future <= ssn.queue_deserved[queue.name][m] + EPS).any())
 
         def reclaimable(actor: TaskInfo, candidates: Sequence[TaskInfo]) -> list[TaskInfo]:
             want = asked(actor.request)
             left: dict[str, FloatArray] = {}
             out = []
-            for t in candidates:
+            for t in victim_order(ssn, candidates):
+                holds = asked(t.request)
+                if not (holds & want).any():
+                    continue  # shares no requested dimension with the reclaimer
                 q = ssn.jobs[t.job].queue
-                alloc = left.setdefault(q, self.sub_alloc[q].copy())
-                over = (alloc > self.deserved[q] + EPS) & want & (t.request > 0)
-                if not over.any():
-                    continue
+                alloc = left.get(q)
+                if alloc is None:
+                    alloc = left[q] = self.sub_alloc[q].copy()
                 after = alloc - t.request
-                if not (ssn.queues[q].guarantee[want] <= after[want] + EPS).all():
+                after[PODS] = 0.0
+                if not (ssn.queues[q].guarantee <= after + EPS).all():
+                    continue  # would take the queue below its guarantee
+                if not self._victim(q, holds, alloc):
                     continue
                 left[q] = after
                 out.append(t)
@@ -137,6 +156,20 @@ class CapacityPlugin(BasePlugin):
         ssn.add_job_enqueueable_fn(self.name, enqueueable)
         ssn.add_job_enqueued_fn(self.name, enqueued)
         ssn.add_event_handler(self)
+
+    def _victim(self, q: str, holds: BoolArray, alloc: FloatArray) -> bool:
+        """Volcano's eligibility of a reclaimee of queue ``q`` holding ``holds``: it holds nothing
+        ``q`` has a deserved amount for (an immediate victim), or ``q``'s allocation exceeds
+        deserved on a dimension the reclaimee holds (cpu/memory only when their deserved is
+        set and non-zero; another resource when it is named in deserved)."""
+        des = self.deserved[q]
+        named = np.isfinite(des)
+        positive = named & (des >= MIN_RESOURCE)
+        if not (holds & positive).any():
+            return True
+        relevant = holds & named
+        relevant[:PODS] = holds[:PODS] & positive[:PODS]
+        return bool((alloc[relevant] > des[relevant]).any())
 
     def _ancestors(self, name: str) -> list[str]:
         out: list[str] = []

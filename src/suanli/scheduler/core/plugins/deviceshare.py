@@ -94,7 +94,8 @@ class DeviceSharePlugin(BasePlugin):
         for t in ssn.tasks:
             if t.status in OCCUPYING and t.node >= 0:
                 self._take(t, t.node, from_annotations=True)
-        ssn.add_predicate_fn(self.name, self.predicate, self.reasons)
+        # devices taken by other pods are freed by evicting them: preempt/reclaim may use the node
+        ssn.add_predicate_fn(self.name, self.predicate, self.reasons, resolvable=True)
         ssn.add_node_order_fn(self.name, self.score)
         ssn.add_event_handler(self)
 

@@ -11,11 +11,14 @@ Worked example: 12 CPU, queues a (weight 1, asks 10) and b (weight 2, asks 2):
 round 1 gives a 4, b 8→capped to 2 (satisfied); remaining 6 → round 2 gives a
 +6 → 10. Deserved a = 10, b = 2.
 
-Callbacks: queue order by share ``max_r allocated_r / deserved_r``; overused when
-``deserved ≤ allocated`` on every dimension; allocatable when ``allocated +
-request ≤ deserved`` on the dimensions the task requests; reclaimable victims
-from queues that stay at or above deserved after losing them; enqueueable when
-``allocated + inqueue + minResources ≤ capability``. A closed queue enqueues nothing.
+Callbacks: queue order by ``spec.priority`` (higher first), then share ``max_r
+allocated_r / deserved_r``; overused when ``deserved ≤ allocated`` on every
+dimension; allocatable when ``allocated + request ≤ deserved`` on the dimensions
+the task requests; preemptive (may reclaim) when the queue is Open and allocatable
+for the task; reclaimable victims, in the order offered, while their queue's
+allocation (less the victims already chosen) exceeds its deserved share on some
+dimension; enqueueable when ``allocated + inqueue + minResources ≤ capability``.
+A closed queue enqueues nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 from suanli.scheduler.core.decisions import QUEUE_QUOTA_INSUFFICIENT, format_resource_names
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin
-from suanli.scheduler.core.plugins._queues import QueueUsage, share
+from suanli.scheduler.core.plugins._queues import QueueUsage, queue_priority, share
 from suanli.scheduler.core.resources import PODS, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, QueueInfo, TaskInfo
@@ -92,8 +95,8 @@ class ProportionPlugin(BasePlugin):
             self.deserved[n][PODS] = 0.0
             ssn.queue_deserved[n] = self.deserved[n]
 
-        def queue_order(queue: QueueInfo) -> float:
-            return share(self.usage.allocated[queue.name], self.deserved[queue.name])
+        def queue_order(queue: QueueInfo) -> tuple[int, float]:
+            return -queue_priority(queue), share(self.usage.allocated[queue.name], self.deserved[queue.name])
 
         # plain-float comparisons below: the same IEEE operations as the array forms
         # (``(deserved <= allocated).all()`` …), without per-call numpy overhead
@@ -114,15 +117,17 @@ class ProportionPlugin(BasePlugin):
             out = []
             for t in candidates:
                 q = ssn.jobs[t.job].queue
-                alloc = left.setdefault(q, self.usage.allocated[q].copy())
-                after = alloc - t.request
-                after[PODS] = 0.0
-                asked = t.request > 0
-                asked[PODS] = False
-                if (self.deserved[q][asked] <= after[asked] + 1e-9).all():
-                    left[q] = after
+                alloc = left.get(q)
+                if alloc is None:
+                    alloc = left[q] = self.usage.allocated[q].copy()
+                if not (alloc <= self.deserved[q] + 1e-9).all():
+                    alloc -= t.request
+                    alloc[PODS] = 0.0
                     out.append(t)
             return out
+
+        def preemptive(queue: QueueInfo, task: TaskInfo) -> bool:
+            return queue.state == "Open" and allocatable(queue, task)
 
         def enqueueable(job: JobInfo) -> int:
             queue = ssn.queues[job.queue]
@@ -152,6 +157,7 @@ class ProportionPlugin(BasePlugin):
         ssn.add_overused_fn(self.name, overused)
         ssn.add_allocatable_fn(self.name, allocatable)
         ssn.add_reclaimable_fn(self.name, reclaimable)
+        ssn.add_preemptive_fn(self.name, preemptive)
         ssn.add_job_enqueueable_fn(self.name, enqueueable)
         ssn.add_job_enqueued_fn(self.name, enqueued)
         ssn.add_event_handler(self)
