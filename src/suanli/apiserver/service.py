@@ -43,6 +43,7 @@ from suanli.apimachinery.selectors import (
 from suanli.apiserver.admission import AdmissionChain, AdmissionRequest, Operation
 from suanli.apiserver.context import RequestContext
 from suanli.apiserver.schemas import SchemaSupport
+from suanli.kinds.pdb import budgets_for, can_ignore_budget, check_and_decrement, pod_ready
 from suanli.kinds.registry import Registry, ResourceType
 from suanli.storage import (
     AlreadyExistsError,
@@ -62,8 +63,11 @@ _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGra
 _STATUS_RESET_ON_CREATE = frozenset({
     "pods", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets",
     "batch/jobs", "batch/cronjobs", "autoscaling/horizontalpodautoscalers", "services",
+    "replicationcontrollers", "policy/poddisruptionbudgets", "networking.k8s.io/ingresses", "persistentvolumes",
+    "persistentvolumeclaims", "certificates.k8s.io/certificatesigningrequests",
 })
 CRD_BUCKET = "apiextensions.k8s.io/customresourcedefinitions"
+PDB_BUCKET = "policy/poddisruptionbudgets"
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 NAMESPACE_BUCKET = "namespaces"
 
@@ -434,7 +438,7 @@ class ApiService:
     def _check_subresource(self, rt: ResourceType, subresource: str, verb: str) -> None:
         if subresource and subresource not in rt.subresources:
             raise ApiError.not_found(f"{rt.plural}/{subresource}", "", rt.group)
-        if subresource and subresource != "status":
+        if subresource and subresource not in ("status", "approval"):
             raise ApiError.method_not_allowed(f"{verb} is not supported on {rt.plural}/{subresource}")
 
     @staticmethod
@@ -479,6 +483,11 @@ class ApiService:
             for key in ("labels", "annotations"):
                 if key in meta:
                     new["metadata"][key] = meta[key]
+            obj = new
+        elif subresource == "approval":
+            # certificates.k8s.io approval: only status.conditions change (upstream csrApprovalStrategy)
+            new = deep_copy(old)
+            new.setdefault("status", {})["conditions"] = (obj.get("status") or {}).get("conditions")
             obj = new
         elif has_status_sub:
             if "status" in old:
@@ -772,7 +781,9 @@ class ApiService:
             raise ApiError.conflict("pods", name, "the object has been modified; please retry") from None
 
     async def evict(self, namespace: str, name: str, eviction: Obj, ctx: RequestContext | None = None) -> None:
-        """POST pods/{name}/eviction: delete the pod with the eviction's DeleteOptions."""
+        """POST pods/{name}/eviction: delete the pod with the eviction's DeleteOptions, after taking one
+        disruption from the PodDisruptionBudget guarding it (429 TooManyRequests when none is left)."""
+        ctx = ctx or RequestContext()
         pods = self.resource("", "v1", "pods")
         if not isinstance(eviction, dict):
             raise ApiError.bad_request("Eviction must be an object")
@@ -780,7 +791,44 @@ class ApiService:
         if emeta.get("name") not in (None, name):
             raise ApiError.bad_request("name in URL does not match name in Eviction object")
         opts = eviction.get("deleteOptions") or {}
+        if not isinstance(opts, dict):
+            raise ApiError.bad_request("deleteOptions must be an object")
+        pod = self.get(pods, namespace, name).obj
+        if not can_ignore_budget(pod):
+            await self._consume_budget(pod, ctx)
         await self.delete(pods, namespace, name, opts, ctx)
+
+    async def _consume_budget(self, pod: Obj, ctx: RequestContext) -> None:
+        """Decrement the one PodDisruptionBudget guarding ``pod`` or raise 429 (upstream eviction.go)."""
+        ns = pod["metadata"]["namespace"]
+        for _attempt in range(5):  # re-read the budget on a write conflict
+            listed = self.store.list(PDB_BUCKET, ns).items
+            budgets = budgets_for(pod, [so.obj for so in listed])
+            if not budgets:
+                return
+            if len(budgets) > 1:
+                raise ApiError.internal("This pod has more than one PodDisruptionBudget, which the eviction "
+                                        "subresource does not support.")
+            pdb = budgets[0]
+            status = pdb.get("status") or {}
+            if not pod_ready(pod):
+                # an unhealthy pod does not count towards currentHealthy: evicting it costs nothing when the
+                # budget allows it (AlwaysAllow) or is already met (IfHealthyBudget)
+                policy = (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy")
+                desired, healthy = int(status.get("desiredHealthy") or 0), int(status.get("currentHealthy") or 0)
+                if policy == "AlwaysAllow" or (desired > 0 and healthy >= desired):
+                    return
+            new = deep_copy(pdb)
+            new["status"] = check_and_decrement(pdb, pod["metadata"]["name"], self._now())
+            if ctx.dry_run:
+                return
+            rv = next(so.rv for so in listed if so.obj is pdb)
+            try:
+                await self.store.update(PDB_BUCKET, new, expected_rv=rv)
+                return
+            except ConflictError:
+                continue
+        raise ApiError.conflict("poddisruptionbudgets", "", "the budget kept changing; please retry", "policy")
 
     # ------------------------------------------------------------------ scale subresource
 
@@ -800,7 +848,9 @@ class ApiService:
             elif isinstance(sel, dict):
                 selector = str(label_selector_from_object(sel))
         if not selector and rt.builtin:
-            ms = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            sel = (obj.get("spec") or {}).get("selector") or {}
+            # a ReplicationController's selector is a plain label map, not a LabelSelector
+            ms = sel if rt.kind == "ReplicationController" else sel.get("matchLabels") or {}
             selector = ",".join(f"{k}={v}" for k, v in sorted(ms.items()))
         m = obj["metadata"]
         scale_meta = {k: m[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
