@@ -71,25 +71,27 @@ def budgets_for(pod: Obj, budgets: list[Obj]) -> list[Obj]:
     return out
 
 
-def disruption_allowed_condition(allowed: int, old: list[Any], now: str, *,
-                                 sync_failed: bool = False) -> list[Obj]:
+def disruption_allowed_condition(allowed: int, old: list[Any], now: str, *, sync_failed: bool = False,
+                                 message: str = "", generation: int | None = None) -> list[Obj]:
     """``status.conditions`` with ``DisruptionAllowed`` set as the disruption controller sets it.
 
-    Reasons: ``SufficientPods`` (True), ``InsufficientPods`` (False), ``SyncFailed`` (False).
-    ``lastTransitionTime`` changes only when the status flips.
+    Reasons: ``SufficientPods`` (True), ``InsufficientPods`` (False), ``SyncFailed`` (False,
+    with ``message``). ``lastTransitionTime`` changes only when the status flips;
+    ``observedGeneration`` is set when ``generation`` is given.
     """
     status, reason = ("True", "SufficientPods") if allowed > 0 else ("False", "InsufficientPods")
     if sync_failed:
         status, reason = "False", "SyncFailed"
     conds = [dict(c) for c in old if isinstance(c, dict)]
-    for c in conds:
-        if c.get("type") == DISRUPTION_ALLOWED:
-            if c.get("status") != status:
-                c["lastTransitionTime"] = now
-            c["status"], c["reason"], c["message"] = status, reason, ""
-            return conds
-    conds.append({"type": DISRUPTION_ALLOWED, "status": status, "reason": reason, "message": "",
-                  "lastTransitionTime": now})
+    mine = next((c for c in conds if c.get("type") == DISRUPTION_ALLOWED), None)
+    if mine is None:
+        mine = {"type": DISRUPTION_ALLOWED, "lastTransitionTime": now}
+        conds.append(mine)
+    elif mine.get("status") != status:
+        mine["lastTransitionTime"] = now
+    mine.update(status=status, reason=reason, message=message)
+    if generation is not None:
+        mine["observedGeneration"] = generation
     return conds
 
 
@@ -119,7 +121,8 @@ def check_and_decrement(pdb: Obj, pod_name: str, now: str) -> Obj:
                       f"pods and has {int(status.get('currentHealthy') or 0)} currently", _CAUSE)])
     status["disruptionsAllowed"] = allowed - 1
     if allowed - 1 == 0:
-        status["conditions"] = disruption_allowed_condition(0, list(status.get("conditions") or []), now)
+        status["conditions"] = disruption_allowed_condition(0, list(status.get("conditions") or []), now,
+                                                            generation=status.get("observedGeneration"))
     disrupted[pod_name] = now
     status["disruptedPods"] = disrupted
     return status
