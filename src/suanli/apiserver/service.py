@@ -43,6 +43,7 @@ from suanli.apimachinery.selectors import (
 from suanli.apiserver.admission import AdmissionChain, AdmissionRequest, Operation
 from suanli.apiserver.context import RequestContext
 from suanli.apiserver.schemas import SchemaSupport
+from suanli.apiserver.webhooks import WebhookDispatcher
 from suanli.kinds.pdb import budgets_for, can_ignore_budget, check_and_decrement, pod_ready
 from suanli.kinds.registry import Registry, ResourceType
 from suanli.storage import (
@@ -170,6 +171,8 @@ class ApiService:
         self.registry = registry
         self.admission = admission or AdmissionChain()
         self.schemas = schemas or SchemaSupport(registry)
+        #: dynamic admission (Mutating/ValidatingWebhookConfigurations); None = never called
+        self.webhooks: WebhookDispatcher | None = WebhookDispatcher(store)
         self._now = now
         self._background: set[asyncio.Task[None]] = set()
 
@@ -314,7 +317,7 @@ class ApiService:
         if rt.storage_key in _STATUS_RESET_ON_CREATE or (not rt.builtin and "status" in rt.subresources):
             obj.pop("status", None)
         self.schemas.normalize(rt, obj, None, ctx)
-        self._admit("CREATE", rt, ns, name, obj, None, "", ctx)
+        await self._admit("CREATE", rt, ns, name, obj, None, "", ctx)
         if rt.storage_key == CRD_BUCKET:
             self._prepare_crd(obj, None)
         if rt.storage_key == NAMESPACE_BUCKET:
@@ -376,12 +379,18 @@ class ApiService:
             raise ApiError(403, "Forbidden", f"{rt.plural} is forbidden: unable to create new content in "
                            f"namespace {ns} because it is being terminated", kind=rt.plural)
 
-    def _admit(self, op: Operation, rt: ResourceType, ns: str, name: str, obj: Obj | None, old: Obj | None,
-               sub: str, ctx: RequestContext) -> None:
-        if not self.admission.applies(rt.storage_key):
+    async def _admit(self, op: Operation, rt: ResourceType, ns: str, name: str, obj: Obj | None,
+                     old: Obj | None, sub: str, ctx: RequestContext) -> None:
+        hooks = self.webhooks is not None and self.webhooks.has_webhooks(rt.storage_key)
+        if not hooks and not self.admission.applies(rt.storage_key):
             return  # no plug-in for this resource: nothing could mutate, reject or warn
         req = AdmissionRequest(op, rt, ns, name, obj, old, sub, ctx.user, ctx.dry_run)
-        self.admission.run(req)
+        self.admission.run_mutating(req)
+        if hooks and self.webhooks is not None:
+            await self.webhooks.mutate(req)
+        self.admission.run_validating(req)
+        if hooks and self.webhooks is not None:
+            await self.webhooks.validate(req)
         ctx.warnings.extend(req.warnings)
 
     # ------------------------------------------------------------------ update
@@ -502,7 +511,7 @@ class ApiService:
         self.schemas.normalize(rt, obj, old, ctx)
         if subresource != "status" and rt.has_spec_generation and _spec_changed(old, obj):
             obj["metadata"]["generation"] = int(old["metadata"].get("generation") or 0) + 1
-        self._admit("UPDATE", rt, ns, name, obj, old, subresource, ctx)
+        await self._admit("UPDATE", rt, ns, name, obj, old, subresource, ctx)
         if rt.storage_key == CRD_BUCKET:
             self._prepare_crd(obj, old)
         if not managed and "managedFields" not in (obj.get("metadata") or {}):
@@ -650,7 +659,7 @@ class ApiService:
         grace = options.get("gracePeriodSeconds")
         if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
             raise ApiError.bad_request("gracePeriodSeconds: must be an integer")
-        self._admit("DELETE", rt, ns, name, None, current.obj, "", ctx)
+        await self._admit("DELETE", rt, ns, name, None, current.obj, "", ctx)
         finalizers = list(meta.get("finalizers") or [])
         if policy == "Orphan" and "orphan" not in finalizers:
             finalizers.append("orphan")
