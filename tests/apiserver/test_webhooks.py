@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from tests.controllers.conftest import Api
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
@@ -22,7 +23,6 @@ from suanli.apiserver.context import RequestContext
 from suanli.apiserver.tls import ensure_tls_material
 from suanli.apiserver.webhooks import rule_matches
 from suanli.controllers._pods import PODS
-from tests.controllers.conftest import Api, api  # noqa: F401  (the in-process API fixture)
 
 NS = "default"
 CONFIGMAPS = GVR("", "v1", "configmaps")

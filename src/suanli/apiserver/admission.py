@@ -4,8 +4,8 @@ Later issues register plug-ins (queue defaulting, workload-type validation, …)
 :meth:`AdmissionChain.add_mutating` / :meth:`AdmissionChain.add_validating`. A plug-in
 sees every write of the resources it names (``resources`` = set of
 ``ResourceType.storage_key`` values, empty = all) and either returns or raises
-:class:`~suanli.apimachinery.errors.ApiError` to reject the request. Webhooks (``apiserver/webhooks.py``) run after the in-process
-mutating plug-ins and after the validating ones, as upstream's MutatingAdmissionWebhook and
+:class:`~suanli.apimachinery.errors.ApiError` to reject the request. Webhooks
+(``apiserver/webhooks.py``) run after the in-process mutating plug-ins and after the validating ones, as upstream's MutatingAdmissionWebhook and
 ValidatingAdmissionWebhook close their chains.
 """
 
