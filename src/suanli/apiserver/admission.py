@@ -5,8 +5,9 @@ Later issues register plug-ins (queue defaulting, workload-type validation, …)
 sees every write of the resources it names (``resources`` = set of
 ``ResourceType.storage_key`` values, empty = all) and either returns or raises
 :class:`~suanli.apimachinery.errors.ApiError` to reject the request. Webhooks
-(``apiserver/webhooks.py``) run after the in-process mutating plug-ins and after the validating ones, as upstream's MutatingAdmissionWebhook and
-ValidatingAdmissionWebhook close their chains.
+(``apiserver/webhooks.py``) run after the in-process mutating plug-ins and after the
+validating ones, as upstream's MutatingAdmissionWebhook and ValidatingAdmissionWebhook
+close their chains.
 """
 
 from __future__ import annotations
