@@ -12,6 +12,7 @@ from pathlib import Path
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.controllers.disruption import DisruptionController
+from suanli.controllers.endpoints import EndpointsController
 from suanli.controllers.persistentvolume import PersistentVolumeController
 from suanli.controllers.replicationcontroller import ReplicationControllerController
 from suanli.runtime.informer_factory import SharedInformerFactory
@@ -27,4 +28,5 @@ def kind_controllers(client: Client, factory: SharedInformerFactory, *, host_nod
         PersistentVolumeController(client, factory=factory, host_node=host_node, volume_root=volume_root),
         DisruptionController(client, factory=factory),
         ReplicationControllerController(client, factory=factory),
+        EndpointsController(client, factory=factory),
     ]
