@@ -223,8 +223,8 @@ class Platform:
             VolcanoJobController(self.client, factory=shared),
             LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
             SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
-            *kind_controllers(self.client, shared, host_node=default_node_name() if self.options.host_node else None,
-                              volume_root=self.options.data_dir / "volumes"),
+            *kind_controllers(self.client, shared, self.registry, volume_root=self.options.data_dir / "volumes",
+                              host_node=default_node_name() if self.options.host_node else None),
         ]
         if self.options.host_node:
             controllers.append(ProcessAgent(self.client, self.logs.root, devices=self.devices,

@@ -1121,6 +1121,18 @@ def _v_webhooks(errs: _Errs, obj: Obj) -> None:
                     errs.required(f"{path}.clientConfig.service.{fld}", f"service {fld} is required")
 
 
+def _v_apiservice(errs: _Errs, obj: Obj) -> None:
+    """kube-aggregator: the name must be ``<spec.version>.<spec.group>`` (``v1.`` for the core group)."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    required = f"{spec.get('version') or ''}.{spec.get('group') or ''}"
+    name = (obj.get("metadata") or {}).get("name")
+    if name and name != required:
+        errs.invalid("metadata.name", name, f'must be `spec.version+"."+spec.group`: "{required}"')
+    if not spec.get("version"):
+        errs.required("spec.version")
+
+
 def validate_builtin(key: str, obj: Obj) -> list[Cause]:
     """Semantic validation of a built-in object (kind ``key``); empty list = valid.
 
@@ -1155,4 +1167,5 @@ _VALIDATORS.update({
     "StorageClass.storage.k8s.io": ("subdomain", _v_storageclass),
     "MutatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
     "ValidatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
+    "APIService.apiregistration.k8s.io": ("path", _v_apiservice),
 })
