@@ -4,6 +4,7 @@ validation, ReplicationControllers and EndpointSlices."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -120,3 +121,29 @@ def test_endpoint_slice_follows_the_service(k: K) -> None:
     wait_until(lambda: "10.9.0.7" in k("get", "endpointslices", "-l", "kubernetes.io/service-name=web"),
                what="EndpointSlice with the pod IP")
     wait_until(lambda: "10.9.0.7" in k("get", "endpoints", "web", "-o", "json"), what="Endpoints")
+
+
+def _csr_pem() -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    req = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "e2e-user")])).sign(key, hashes.SHA256())
+    return base64.b64encode(req.public_bytes(serialization.Encoding.PEM)).decode()
+
+
+def test_certificate_signing_request_is_approved_through_the_subresource(kubectl: Kubectl) -> None:
+    name = unique("csr")
+    kubectl("apply", "-f", "-", input=manifest({
+        "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": name},
+        "spec": {"request": _csr_pem(), "signerName": "kubernetes.io/kube-apiserver-client",
+                 "usages": ["client auth"]}}))
+    assert kubectl("get", "csr", name).splitlines()[1].split()[-1] == "Pending"
+    kubectl("certificate", "approve", name)
+    conditions = json.loads(kubectl("get", "csr", name, "-o", "json"))["status"]["conditions"]
+    assert [(c["type"], c["status"]) for c in conditions] == [("Approved", "True")]
+    assert kubectl("get", "csr", name).splitlines()[1].split()[-1] == "Approved"
+    kubectl("delete", "csr", name)
