@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.admission_storage import DefaultStorageClass, default_class_name, store_class_lister
 from suanli.controllers._pods import PODS
@@ -27,6 +28,7 @@ from suanli.controllers.persistentvolume import (
 from tests.controllers.conftest import Api, eventually, running
 
 NS = "default"
+EVENTS = GVR("", "v1", "events")
 
 
 def pv(name: str, size: str, *, modes: tuple[str, ...] = ("ReadWriteOnce",), cls: str = "",
@@ -163,6 +165,8 @@ async def test_wait_for_first_consumer_provisions_on_the_pods_node(api: Api, tmp
         body = pvc("data", "1Gi", cls="standard")
         del body["metadata"]["uid"]
         await api.client.create(PVCS, body, NS)
+        await eventually(lambda: _event_reasons(api, "data"), what="an Event for the waiting claim")
+        assert await _event_reasons(api, "data") == {"WaitForFirstConsumer"}
         claim = await api.client.get(PVCS, "data", NS)
         assert (claim.get("status") or {}).get("phase") == "Pending"
         assert not (await api.client.list(PVS))["items"]  # waiting for the first consumer
@@ -181,6 +185,7 @@ async def test_wait_for_first_consumer_provisions_on_the_pods_node(api: Api, tmp
         assert terms[0]["matchExpressions"][0]["values"] == ["host"]
         path = Path(vol["spec"]["hostPath"]["path"])
         assert path.is_dir() and path.parent == tmp_path
+        await eventually(lambda: _has_reason(api, "data", "ProvisioningSucceeded"), what="provisioning Event")
         # reclaim policy Delete: the volume and its directory go with the claim
         await api.client.delete(PVCS, "data", NS)
 
@@ -208,3 +213,23 @@ async def test_simulated_node_volume_is_recorded_not_created(api: Api, tmp_path:
 
 async def _has_class(api: Api) -> bool:
     return bool((await api.client.list(STORAGECLASSES))["items"])
+
+
+async def _event_reasons(api: Api, claim: str) -> set[str]:
+    events = (await api.client.list(EVENTS, NS))["items"]
+    return {e["reason"] for e in events if e["involvedObject"]["name"] == claim
+            and e["involvedObject"]["kind"] == "PersistentVolumeClaim"}
+
+
+async def _has_reason(api: Api, claim: str, reason: str) -> bool:
+    return reason in await _event_reasons(api, claim)
+
+
+async def test_claim_of_an_unknown_class_gets_a_warning(api: Api) -> None:
+    ctrl = PersistentVolumeController(api.client, ensure_default_class=False)
+    async with running(ctrl):
+        body = pvc("data", "1Gi", cls="missing")
+        del body["metadata"]["uid"]
+        await api.client.create(PVCS, body, NS)
+        await eventually(lambda: _has_reason(api, "data", "ProvisioningFailed"), what="ProvisioningFailed Event")
+        assert await claim_phase(api, "data") == "Pending"

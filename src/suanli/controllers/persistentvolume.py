@@ -22,7 +22,9 @@ Upstream ``pkg/controller/volume/persistentvolume`` semantics, simplified to one
   ``Delete`` a volume we provisioned is deleted (with its directory).
 
 At start the controller creates the default StorageClass ``standard`` when no StorageClass
-exists (annotation ``storageclass.kubernetes.io/is-default-class: "true"``).
+exists (annotation ``storageclass.kubernetes.io/is-default-class: "true"``). Claims get Events
+as upstream's: ``WaitForFirstConsumer``, ``ProvisioningSucceeded``, ``ProvisioningFailed``
+(unknown class), ``FailedBinding`` (no volume and no class).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.controllers._pods import PODS
 from suanli.runtime.clock import Clock
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
 
@@ -167,6 +170,7 @@ class PersistentVolumeController(QueueController):
         self.host_node = host_node
         self.volume_root = volume_root
         self.ensure_default_class = ensure_default_class
+        self.events = EventRecorder(client, "persistentvolume-controller", clock=self.clock)
         self.pvs = self.watch(PVS)
         self.pvcs = self.watch(PVCS)
         self.classes = self.watch(STORAGECLASSES)
@@ -256,11 +260,19 @@ class PersistentVolumeController(QueueController):
                 await self._annotate(claim, {SELECTED_NODE: node})
                 return  # the annotated claim comes back through the informer
         if wait and not node:
-            return  # waiting for first consumer
+            await self.events.record(claim, "Normal", "WaitForFirstConsumer",
+                                     "waiting for first consumer to be created before binding")
+            return
         if pv is not None:
             await self._bind(pv, claim)
         elif sc is not None and sc.get("provisioner") == PROVISIONER:
             await self._provision(claim, sc, node)
+        elif spec.get("storageClassName") and sc is None:
+            await self.events.record(claim, "Warning", "ProvisioningFailed",
+                                     f'storageclass.storage.k8s.io "{spec["storageClassName"]}" not found')
+        elif not spec.get("storageClassName"):
+            await self.events.record(claim, "Normal", "FailedBinding",
+                                     "no persistent volumes available for this claim and no storage class is set")
 
     def _consumer_node(self, claim: Obj) -> str | None:
         """The node of a bound pod using ``claim`` (Suanli's stand-in for kube-scheduler's annotation)."""
@@ -343,6 +355,8 @@ class PersistentVolumeController(QueueController):
         except ApiError as err:
             if err.code != 409:
                 raise
+            return
+        await self.events.record(claim, "Normal", "ProvisioningSucceeded", f"Successfully provisioned volume {name}")
 
     async def _sync_volume(self, pv: Obj) -> None:
         spec, phase = pv.get("spec") or {}, (pv.get("status") or {}).get("phase")
