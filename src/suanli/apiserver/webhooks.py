@@ -135,8 +135,7 @@ class WebhookDispatcher:
         """Cheap pre-check: any configuration exists (and the resource is not exempt)."""
         if storage_key in _EXEMPT:
             return False
-        return bool(self.store.list(MUTATING_KEY, None, limit=1).items
-                    or self.store.list(VALIDATING_KEY, None, limit=1).items)
+        return bool(self.store.count(MUTATING_KEY) or self.store.count(VALIDATING_KEY))
 
     def _namespace_labels(self, request: AdmissionRequest) -> dict[str, Any] | None:
         rt = request.resource
