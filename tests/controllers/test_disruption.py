@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.controllers._pods import JOBS, PODS, REPLICASETS, rfc3339
 from suanli.controllers.disruption import PDBS, DisruptionController, scaled_value
@@ -15,6 +16,7 @@ from suanli.kinds.pdb import check_and_decrement
 from tests.controllers.conftest import Api, eventually, running
 
 NS = "default"
+EVENTS = GVR("", "v1", "events")
 
 
 def pod(name: str, *, labels: dict[str, str] | None = None, phase: str = "Running", ready: bool = True,
@@ -218,3 +220,21 @@ async def test_controller_reports_sync_failed_for_unknown_controller_kinds(api: 
 
         cond = await eventually(failed, what="SyncFailed condition")
         assert cond["status"] == "False" and "Job/t" in cond["message"]
+
+
+async def test_budget_without_pods_gets_a_no_pods_event(api: Api) -> None:
+    await api.client.create(PDBS, pdb(minAvailable=1), NS)
+    async with running(DisruptionController(api.client)):
+        async def no_pods_event() -> bool:
+            events = (await api.client.list(EVENTS, NS))["items"]
+            return any(e["reason"] == "NoPods" and e["involvedObject"]["kind"] == "PodDisruptionBudget"
+                       and e["message"] == "No matching pods found" for e in events)
+
+        await eventually(no_pods_event, what="NoPods Event")
+        st = await eventually(lambda: _observed(api), what="status")
+        assert (st["expectedPods"], st["disruptionsAllowed"]) == (0, 0)
+
+
+async def _observed(api: Api) -> Obj | None:
+    st = await pdb_status(api)
+    return st if st.get("observedGeneration") == 1 else None

@@ -14,6 +14,7 @@ Upstream ``pkg/controller/disruption`` semantics, per budget:
 * ``currentHealthy`` = Ready pods that are not deleting and not in ``disruptedPods``;
   ``disruptedPods`` entries (written by the eviction subresource) are kept until the pod is
   gone or deleting, or for 2 minutes;
+* no matching pods → Event ``NoPods`` ("No matching pods found");
 * ``disruptionsAllowed = currentHealthy - desiredHealthy`` (0 when negative or when no pods
   are expected), ``observedGeneration``, and condition ``DisruptionAllowed``
   (``SufficientPods`` / ``InsufficientPods``).
@@ -34,6 +35,7 @@ from suanli.controllers._controller import QueueController
 from suanli.controllers._pods import DEPLOYMENTS, PODS, REPLICASETS, controller_of, is_ready, rfc3339, timestamp
 from suanli.kinds.pdb import disruption_allowed_condition
 from suanli.runtime.clock import Clock
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
 
@@ -69,6 +71,7 @@ class DisruptionController(QueueController):
     def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 1,
                  factory: SharedInformerFactory | None = None) -> None:
         super().__init__(client, clock=clock, workers=workers, factory=factory)
+        self.events = EventRecorder(client, "controllermanager", clock=self.clock)
         self.pdbs = self.watch(PDBS)
         self.pods = self.watch(PODS)
         self.scalables = {kind: self.watch(gvr) for kind, gvr in (
@@ -106,6 +109,8 @@ class DisruptionController(QueueController):
             return
         now = self.clock.now()
         pods = [p for p in self.pods.list(ns) if _selects(pdb, p["metadata"].get("labels") or {})]
+        if not pods:
+            await self.events.record(pdb, "Normal", "NoPods", "No matching pods found")
         try:
             expected, desired = self._expected(pdb, pods)
         except SyncError as err:
