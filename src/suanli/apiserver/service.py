@@ -60,15 +60,15 @@ log = logging.getLogger(__name__)
 
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+PDB_BUCKET = "policy/poddisruptionbudgets"
 # Kinds whose status is reset on create (upstream PrepareForCreate); nodes keep theirs.
 _STATUS_RESET_ON_CREATE = frozenset({
     "pods", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets",
     "batch/jobs", "batch/cronjobs", "autoscaling/horizontalpodautoscalers", "services",
-    "replicationcontrollers", "policy/poddisruptionbudgets", "networking.k8s.io/ingresses", "persistentvolumes",
+    "replicationcontrollers", PDB_BUCKET, "networking.k8s.io/ingresses", "persistentvolumes",
     "persistentvolumeclaims", "certificates.k8s.io/certificatesigningrequests",
 })
 CRD_BUCKET = "apiextensions.k8s.io/customresourcedefinitions"
-PDB_BUCKET = "policy/poddisruptionbudgets"
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 NAMESPACE_BUCKET = "namespaces"
 
