@@ -13,7 +13,7 @@ import pytest
 
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
-from suanli.apiserver.admission_storage import DefaultStorageClass, default_class_name, store_class_lister
+from suanli.apiserver.admission_storage import DefaultStorageClass, store_class_lister
 from suanli.controllers._pods import PODS
 from suanli.controllers.persistentvolume import (
     PROVISIONER,
@@ -25,6 +25,7 @@ from suanli.controllers.persistentvolume import (
     default_storage_class,
     find_best_match,
 )
+from suanli.kinds.storageclass import default_class_name
 from tests.controllers.conftest import Api, eventually, running
 
 NS = "default"

@@ -1,10 +1,9 @@
 """``DefaultStorageClass`` admission (upstream ``plugin/pkg/admission/storage/storageclass/setdefault``).
 
 On PersistentVolumeClaim CREATE, a claim with no ``spec.storageClassName`` (absent or null —
-an empty string explicitly asks for no class) gets the default StorageClass: the class
-annotated ``storageclass.kubernetes.io/is-default-class: "true"`` (or the beta annotation).
-With several defaults the newest wins (by ``creationTimestamp``, then name), as upstream
-since 1.26. No default class → the claim is left alone.
+an empty string explicitly asks for no class) gets the default StorageClass
+(:func:`suanli.kinds.storageclass.default_class_name`). No default class → the claim is left
+alone.
 """
 
 from __future__ import annotations
@@ -13,12 +12,12 @@ from collections.abc import Callable
 
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.admission import AdmissionRequest
+from suanli.kinds.storageclass import default_class_name
 from suanli.storage import Store
 
-__all__ = ["DefaultStorageClass", "default_class_name", "store_class_lister"]
+__all__ = ["DefaultStorageClass", "store_class_lister"]
 
 CLASSES_KEY = "storage.k8s.io/storageclasses"
-_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
 
 ClassLister = Callable[[], list[Obj]]
 
@@ -26,17 +25,6 @@ ClassLister = Callable[[], list[Obj]]
 def store_class_lister(store: Store) -> ClassLister:
     """A :data:`ClassLister` reading StorageClasses straight from ``store``."""
     return lambda: [so.obj for so in store.list(CLASSES_KEY, None).items]
-
-
-def default_class_name(classes: list[Obj]) -> str | None:
-    """The name of the default class among ``classes`` (newest wins), or None."""
-    defaults = [sc for sc in classes
-                if any((sc["metadata"].get("annotations") or {}).get(a) == "true" for a in _ANNOTATIONS)]
-    if not defaults:
-        return None
-    newest = max(defaults, key=lambda sc: (str(sc["metadata"].get("creationTimestamp") or ""),
-                                           str(sc["metadata"]["name"])))
-    return str(newest["metadata"]["name"])
 
 
 class DefaultStorageClass:

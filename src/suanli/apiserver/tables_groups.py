@@ -13,11 +13,10 @@ from typing import Any
 
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.tables import AGE, NAME, Column, human_duration, register_printer, translate_timestamp
+from suanli.kinds.storageclass import is_default_class
 
 __all__ = ["access_modes_string", "register_group_printers"]
 
-DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
-_BETA_DEFAULT_CLASS_ANNOTATION = "storageclass.beta.kubernetes.io/is-default-class"
 _MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX", "ReadWriteOncePod": "RWOP"}
 
 
@@ -45,11 +44,6 @@ def access_modes_string(modes: Any) -> str:
     """``RWO,ROX`` in upstream order (RWO, ROX, RWX, RWOP), each mode once."""
     present = {m for m in _l(modes) if isinstance(m, str)}
     return ",".join(short for mode, short in _MODES.items() if mode in present)
-
-
-def _is_default_class(sc: Obj) -> bool:
-    ann = _d(_d(sc.get("metadata")).get("annotations"))
-    return ann.get(DEFAULT_CLASS_ANNOTATION) == "true" or ann.get(_BETA_DEFAULT_CLASS_ANNOTATION) == "true"
 
 
 def _pv_row(pv: Obj, now: datetime) -> list[Any]:
@@ -93,7 +87,7 @@ def _pdb_row(pdb: Obj, now: datetime) -> list[Any]:
 
 
 def _storageclass_row(sc: Obj, now: datetime) -> list[Any]:
-    name = _name(sc) + (" (default)" if _is_default_class(sc) else "")
+    name = _name(sc) + (" (default)" if is_default_class(sc) else "")
     return [name, str(sc.get("provisioner") or ""), str(sc.get("reclaimPolicy") or "Delete"),
             str(sc.get("volumeBindingMode") or "Immediate"), bool(sc.get("allowVolumeExpansion")), _age(sc, now)]
 

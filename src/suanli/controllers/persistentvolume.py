@@ -44,6 +44,7 @@ from suanli.apimachinery.selectors import label_selector_from_object
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.controllers._pods import PODS
+from suanli.kinds.storageclass import DEFAULT_CLASS_ANNOTATION
 from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
@@ -67,7 +68,6 @@ PVS = GVR("", "v1", "persistentvolumes", namespaced=False)
 PVCS = GVR("", "v1", "persistentvolumeclaims")
 STORAGECLASSES = GVR("storage.k8s.io", "v1", "storageclasses", namespaced=False)
 PROVISIONER = "suanli.io/local-path"
-DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 BIND_COMPLETED = "pv.kubernetes.io/bind-completed"
 BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller"
