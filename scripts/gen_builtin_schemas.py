@@ -69,6 +69,25 @@ ROOTS: list[tuple[str, str, str, str]] = [
     ("V1ClusterRoleBinding", "rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"),
     ("V1CustomResourceDefinition", "apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
     ("V1Eviction", "policy", "v1", "Eviction"),
+    ("V1PodDisruptionBudget", "policy", "v1", "PodDisruptionBudget"),
+    ("V1PersistentVolume", "", "v1", "PersistentVolume"),
+    ("V1ReplicationController", "", "v1", "ReplicationController"),
+    ("V1StorageClass", "storage.k8s.io", "v1", "StorageClass"),
+    ("V1CSINode", "storage.k8s.io", "v1", "CSINode"),
+    ("V1CSIDriver", "storage.k8s.io", "v1", "CSIDriver"),
+    ("V1CSIStorageCapacity", "storage.k8s.io", "v1", "CSIStorageCapacity"),
+    ("V1VolumeAttachment", "storage.k8s.io", "v1", "VolumeAttachment"),
+    ("V1Ingress", "networking.k8s.io", "v1", "Ingress"),
+    ("V1IngressClass", "networking.k8s.io", "v1", "IngressClass"),
+    ("V1NetworkPolicy", "networking.k8s.io", "v1", "NetworkPolicy"),
+    ("V1EndpointSlice", "discovery.k8s.io", "v1", "EndpointSlice"),
+    ("V1RuntimeClass", "node.k8s.io", "v1", "RuntimeClass"),
+    ("V1APIService", "apiregistration.k8s.io", "v1", "APIService"),
+    ("V1CertificateSigningRequest", "certificates.k8s.io", "v1", "CertificateSigningRequest"),
+    ("V1MutatingWebhookConfiguration", "admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration"),
+    ("V1ValidatingWebhookConfiguration", "admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration"),
+    ("V1FlowSchema", "flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"),
+    ("V1PriorityLevelConfiguration", "flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration"),
     ("V1Status", "", "v1", "Status"),
     ("V1DeleteOptions", "", "v1", "DeleteOptions"),
 ]
@@ -103,6 +122,14 @@ GROUP_PACKAGE = {
     "policy": "io.k8s.api.policy",
     "rbac.authorization.k8s.io": "io.k8s.api.rbac",
     "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
+    "storage.k8s.io": "io.k8s.api.storage",
+    "networking.k8s.io": "io.k8s.api.networking",
+    "discovery.k8s.io": "io.k8s.api.discovery",
+    "node.k8s.io": "io.k8s.api.node",
+    "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration",
+    "certificates.k8s.io": "io.k8s.api.certificates",
+    "admissionregistration.k8s.io": "io.k8s.api.admissionregistration",
+    "flowcontrol.apiserver.k8s.io": "io.k8s.api.flowcontrol",
 }
 PREFIX_PACKAGE = {
     "Core": "io.k8s.api.core",
@@ -111,6 +138,11 @@ PREFIX_PACKAGE = {
     "Apiextensions": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
     "Authentication": "io.k8s.api.authentication",
     "Storage": "io.k8s.api.storage",
+    "Discovery": "io.k8s.api.discovery",
+    "Admissionregistration": "io.k8s.api.admissionregistration",
+    "Apiregistration": "io.k8s.kube-aggregator.pkg.apis.apiregistration",
+    "Flowcontrol": "io.k8s.api.flowcontrol",
+    "Networking": "io.k8s.api.networking",
 }
 
 CLASS_RE = re.compile(r"^([A-Z][a-z]+)?(V\d+(?:alpha\d+|beta\d+)?)([A-Z]\w*)$")
@@ -132,10 +164,15 @@ QUANTITY_FIELDS = {
     "size_limit",
     "divisor",
     "average_value",
+    "maximum_volume_size",
+    "pod_fixed",
     "value",
 }
 QUANTITY_CLASSES = {
     "V1ResourceRequirements",
+    "V1PersistentVolumeSpec",
+    "V1CSIStorageCapacity",
+    "V1Overhead",
     "V1VolumeResourceRequirements",
     "V1PodSpec",
     "V1NodeStatus",
@@ -249,6 +286,14 @@ LIST_EXT: dict[tuple[str, str], dict[str, Any]] = {
     ("V1ClusterRoleBinding", "subjects"): _ATOMIC,
     ("V1CustomResourceDefinitionSpec", "versions"): _ATOMIC,
     ("V1CustomResourceDefinitionStatus", "conditions"): _MAP_TYPE,
+    ("V1ValidatingWebhookConfiguration", "webhooks"): _MAP_NAME,
+    ("V1MutatingWebhookConfiguration", "webhooks"): _MAP_NAME,
+    ("V1PersistentVolumeSpec", "accessModes"): _ATOMIC,
+    ("V1PersistentVolumeClaimSpec", "accessModes"): _ATOMIC,
+    ("V1EndpointSlice", "endpoints"): _ATOMIC,
+    ("V1EndpointSlice", "ports"): _ATOMIC,
+    ("V1IngressSpec", "rules"): _ATOMIC,
+    ("V1IngressSpec", "tls"): _ATOMIC,
 }
 for _cls in (
     "V1PodStatus",
@@ -262,6 +307,11 @@ for _cls in (
     "V2HorizontalPodAutoscalerStatus",
     "V1PersistentVolumeClaimStatus",
     "V1LoadBalancerIngress",
+    "V1PodDisruptionBudgetStatus",
+    "V1CertificateSigningRequestStatus",
+    "V1APIServiceStatus",
+    "V1FlowSchemaStatus",
+    "V1PriorityLevelConfigurationStatus",
 ):
     LIST_EXT[(_cls, "conditions")] = _MAP_TYPE
 LIST_EXT[("V1JobStatus", "conditions")] = _ATOMIC

@@ -108,6 +108,15 @@ def test_root_lists_every_group_version() -> None:
         "apis/events.k8s.io/v1",
         "apis/metrics.k8s.io/v1beta1",
         "apis/scheduling.volcano.sh/v1beta1",
+        "apis/policy/v1",
+        "apis/storage.k8s.io/v1",
+        "apis/networking.k8s.io/v1",
+        "apis/discovery.k8s.io/v1",
+        "apis/node.k8s.io/v1",
+        "apis/apiregistration.k8s.io/v1",
+        "apis/certificates.k8s.io/v1",
+        "apis/admissionregistration.k8s.io/v1",
+        "apis/flowcontrol.apiserver.k8s.io/v1",
     } == set(paths)
     url = paths["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=")

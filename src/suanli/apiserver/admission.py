@@ -4,7 +4,10 @@ Later issues register plug-ins (queue defaulting, workload-type validation, …)
 :meth:`AdmissionChain.add_mutating` / :meth:`AdmissionChain.add_validating`. A plug-in
 sees every write of the resources it names (``resources`` = set of
 ``ResourceType.storage_key`` values, empty = all) and either returns or raises
-:class:`~suanli.apimachinery.errors.ApiError` to reject the request.
+:class:`~suanli.apimachinery.errors.ApiError` to reject the request. Webhooks
+(``apiserver/webhooks.py``) run after the in-process mutating plug-ins and after the
+validating ones, as upstream's MutatingAdmissionWebhook and ValidatingAdmissionWebhook
+close their chains.
 """
 
 from __future__ import annotations
@@ -74,10 +77,17 @@ class AdmissionChain:
 
     def run(self, request: AdmissionRequest) -> None:
         """Run every mutating plug-in, then every validating one, in registration order."""
+        self.run_mutating(request)
+        self.run_validating(request)
+
+    def run_mutating(self, request: AdmissionRequest) -> None:
         key = request.resource.storage_key
         for m in self.mutating:
             if not m.resources or key in m.resources:
                 m.mutate(request)
+
+    def run_validating(self, request: AdmissionRequest) -> None:
+        key = request.resource.storage_key
         for v in self.validating:
             if not v.resources or key in v.resources:
                 v.validate(request)

@@ -196,6 +196,8 @@ class ApiApp:
             resp = _json(err.code, err.status())
             if err.code == 401:
                 resp.extra_headers.append((b"www-authenticate", b'Bearer realm="suanli"'))
+            if err.retry_after_seconds:  # upstream sends Retry-After for a positive retryAfterSeconds
+                resp.extra_headers.append((b"retry-after", str(err.retry_after_seconds).encode()))
         await self._send(send, resp)
 
     def _authenticate(self, headers: dict[str, str]) -> None:

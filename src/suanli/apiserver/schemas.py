@@ -26,6 +26,9 @@ __all__ = ["SchemaSupport", "validate_object_meta"]
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _MAX_ANNOTATIONS_BYTES = 256 * 1024
+# kinds whose names follow their own rules (checked by the kind's validator): APIServices are
+# ``<version>.<group>`` (``v1.`` for the core group)
+_OWN_NAME_RULES = frozenset({"events", "apiregistration.k8s.io/apiservices"})
 
 
 def _kind_key(rt: ResourceType) -> str:
@@ -138,7 +141,7 @@ class SchemaSupport:
             if defaulted is not obj:
                 obj.clear()
                 obj.update(defaulted)
-        causes = validate_object_meta(obj.get("metadata"), check_name=rt.storage_key != "events")
+        causes = validate_object_meta(obj.get("metadata"), check_name=rt.storage_key not in _OWN_NAME_RULES)
         if node is not None:
             causes.extend(structural.validate(obj, node))
         if rt.builtin:

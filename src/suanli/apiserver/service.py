@@ -43,6 +43,8 @@ from suanli.apimachinery.selectors import (
 from suanli.apiserver.admission import AdmissionChain, AdmissionRequest, Operation
 from suanli.apiserver.context import RequestContext
 from suanli.apiserver.schemas import SchemaSupport
+from suanli.apiserver.webhooks import WebhookDispatcher
+from suanli.kinds.pdb import budgets_for, can_ignore_budget, check_and_decrement, pod_ready
 from suanli.kinds.registry import Registry, ResourceType
 from suanli.storage import (
     AlreadyExistsError,
@@ -58,10 +60,13 @@ log = logging.getLogger(__name__)
 
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+PDB_BUCKET = "policy/poddisruptionbudgets"
 # Kinds whose status is reset on create (upstream PrepareForCreate); nodes keep theirs.
 _STATUS_RESET_ON_CREATE = frozenset({
     "pods", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets",
     "batch/jobs", "batch/cronjobs", "autoscaling/horizontalpodautoscalers", "services",
+    "replicationcontrollers", PDB_BUCKET, "networking.k8s.io/ingresses", "persistentvolumes",
+    "persistentvolumeclaims", "certificates.k8s.io/certificatesigningrequests",
 })
 CRD_BUCKET = "apiextensions.k8s.io/customresourcedefinitions"
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
@@ -166,6 +171,8 @@ class ApiService:
         self.registry = registry
         self.admission = admission or AdmissionChain()
         self.schemas = schemas or SchemaSupport(registry)
+        #: dynamic admission (Mutating/ValidatingWebhookConfigurations); None = never called
+        self.webhooks: WebhookDispatcher | None = WebhookDispatcher(store)
         self._now = now
         self._background: set[asyncio.Task[None]] = set()
 
@@ -310,7 +317,7 @@ class ApiService:
         if rt.storage_key in _STATUS_RESET_ON_CREATE or (not rt.builtin and "status" in rt.subresources):
             obj.pop("status", None)
         self.schemas.normalize(rt, obj, None, ctx)
-        self._admit("CREATE", rt, ns, name, obj, None, "", ctx)
+        await self._admit("CREATE", rt, ns, name, obj, None, "", ctx)
         if rt.storage_key == CRD_BUCKET:
             self._prepare_crd(obj, None)
         if rt.storage_key == NAMESPACE_BUCKET:
@@ -372,12 +379,18 @@ class ApiService:
             raise ApiError(403, "Forbidden", f"{rt.plural} is forbidden: unable to create new content in "
                            f"namespace {ns} because it is being terminated", kind=rt.plural)
 
-    def _admit(self, op: Operation, rt: ResourceType, ns: str, name: str, obj: Obj | None, old: Obj | None,
-               sub: str, ctx: RequestContext) -> None:
-        if not self.admission.applies(rt.storage_key):
+    async def _admit(self, op: Operation, rt: ResourceType, ns: str, name: str, obj: Obj | None,
+                     old: Obj | None, sub: str, ctx: RequestContext) -> None:
+        hooks = self.webhooks is not None and self.webhooks.has_webhooks(rt.storage_key)
+        if not hooks and not self.admission.applies(rt.storage_key):
             return  # no plug-in for this resource: nothing could mutate, reject or warn
         req = AdmissionRequest(op, rt, ns, name, obj, old, sub, ctx.user, ctx.dry_run)
-        self.admission.run(req)
+        self.admission.run_mutating(req)
+        if hooks and self.webhooks is not None:
+            await self.webhooks.mutate(req)
+        self.admission.run_validating(req)
+        if hooks and self.webhooks is not None:
+            await self.webhooks.validate(req)
         ctx.warnings.extend(req.warnings)
 
     # ------------------------------------------------------------------ update
@@ -434,7 +447,7 @@ class ApiService:
     def _check_subresource(self, rt: ResourceType, subresource: str, verb: str) -> None:
         if subresource and subresource not in rt.subresources:
             raise ApiError.not_found(f"{rt.plural}/{subresource}", "", rt.group)
-        if subresource and subresource != "status":
+        if subresource and subresource not in ("status", "approval"):
             raise ApiError.method_not_allowed(f"{verb} is not supported on {rt.plural}/{subresource}")
 
     @staticmethod
@@ -480,6 +493,11 @@ class ApiService:
                 if key in meta:
                     new["metadata"][key] = meta[key]
             obj = new
+        elif subresource == "approval":
+            # certificates.k8s.io approval: only status.conditions change (upstream csrApprovalStrategy)
+            new = deep_copy(old)
+            new.setdefault("status", {})["conditions"] = (obj.get("status") or {}).get("conditions")
+            obj = new
         elif has_status_sub:
             if "status" in old:
                 obj["status"] = old["status"]
@@ -493,7 +511,7 @@ class ApiService:
         self.schemas.normalize(rt, obj, old, ctx)
         if subresource != "status" and rt.has_spec_generation and _spec_changed(old, obj):
             obj["metadata"]["generation"] = int(old["metadata"].get("generation") or 0) + 1
-        self._admit("UPDATE", rt, ns, name, obj, old, subresource, ctx)
+        await self._admit("UPDATE", rt, ns, name, obj, old, subresource, ctx)
         if rt.storage_key == CRD_BUCKET:
             self._prepare_crd(obj, old)
         if not managed and "managedFields" not in (obj.get("metadata") or {}):
@@ -641,7 +659,7 @@ class ApiService:
         grace = options.get("gracePeriodSeconds")
         if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
             raise ApiError.bad_request("gracePeriodSeconds: must be an integer")
-        self._admit("DELETE", rt, ns, name, None, current.obj, "", ctx)
+        await self._admit("DELETE", rt, ns, name, None, current.obj, "", ctx)
         finalizers = list(meta.get("finalizers") or [])
         if policy == "Orphan" and "orphan" not in finalizers:
             finalizers.append("orphan")
@@ -772,7 +790,9 @@ class ApiService:
             raise ApiError.conflict("pods", name, "the object has been modified; please retry") from None
 
     async def evict(self, namespace: str, name: str, eviction: Obj, ctx: RequestContext | None = None) -> None:
-        """POST pods/{name}/eviction: delete the pod with the eviction's DeleteOptions."""
+        """POST pods/{name}/eviction: delete the pod with the eviction's DeleteOptions, after taking one
+        disruption from the PodDisruptionBudget guarding it (429 TooManyRequests when none is left)."""
+        ctx = ctx or RequestContext()
         pods = self.resource("", "v1", "pods")
         if not isinstance(eviction, dict):
             raise ApiError.bad_request("Eviction must be an object")
@@ -780,7 +800,44 @@ class ApiService:
         if emeta.get("name") not in (None, name):
             raise ApiError.bad_request("name in URL does not match name in Eviction object")
         opts = eviction.get("deleteOptions") or {}
+        if not isinstance(opts, dict):
+            raise ApiError.bad_request("deleteOptions must be an object")
+        pod = self.get(pods, namespace, name).obj
+        if not can_ignore_budget(pod):
+            await self._consume_budget(pod, ctx)
         await self.delete(pods, namespace, name, opts, ctx)
+
+    async def _consume_budget(self, pod: Obj, ctx: RequestContext) -> None:
+        """Decrement the one PodDisruptionBudget guarding ``pod`` or raise 429 (upstream eviction.go)."""
+        ns = pod["metadata"]["namespace"]
+        for _attempt in range(5):  # re-read the budget on a write conflict
+            listed = self.store.list(PDB_BUCKET, ns).items
+            budgets = budgets_for(pod, [so.obj for so in listed])
+            if not budgets:
+                return
+            if len(budgets) > 1:
+                raise ApiError.internal("This pod has more than one PodDisruptionBudget, which the eviction "
+                                        "subresource does not support.")
+            pdb = budgets[0]
+            status = pdb.get("status") or {}
+            if not pod_ready(pod):
+                # an unhealthy pod does not count towards currentHealthy: evicting it costs nothing when the
+                # budget allows it (AlwaysAllow) or is already met (IfHealthyBudget)
+                policy = (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy")
+                desired, healthy = int(status.get("desiredHealthy") or 0), int(status.get("currentHealthy") or 0)
+                if policy == "AlwaysAllow" or (desired > 0 and healthy >= desired):
+                    return
+            new = deep_copy(pdb)
+            new["status"] = check_and_decrement(pdb, pod["metadata"]["name"], self._now())
+            if ctx.dry_run:
+                return
+            rv = next(so.rv for so in listed if so.obj is pdb)
+            try:
+                await self.store.update(PDB_BUCKET, new, expected_rv=rv)
+                return
+            except ConflictError:
+                continue
+        raise ApiError.conflict("poddisruptionbudgets", "", "the budget kept changing; please retry", "policy")
 
     # ------------------------------------------------------------------ scale subresource
 
@@ -800,7 +857,9 @@ class ApiService:
             elif isinstance(sel, dict):
                 selector = str(label_selector_from_object(sel))
         if not selector and rt.builtin:
-            ms = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            sel = (obj.get("spec") or {}).get("selector") or {}
+            # a ReplicationController's selector is a plain label map, not a LabelSelector
+            ms = sel if rt.kind == "ReplicationController" else sel.get("matchLabels") or {}
             selector = ",".join(f"{k}={v}" for k, v in sorted(ms.items()))
         m = obj["metadata"]
         scale_meta = {k: m[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")

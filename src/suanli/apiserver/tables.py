@@ -86,6 +86,7 @@ def register_printer(group: str, plural: str, columns: Sequence[Column], row_fn:
 
 def printer_for(rt: ResourceType) -> Printer:
     """The registered printer, else one built from ``rt.printer_columns``, else NAME + AGE."""
+    _load_group_printers()
     found = _PRINTERS.get((rt.group, rt.plural))
     if found is not None:
         return found
@@ -95,6 +96,14 @@ def printer_for(rt: ResourceType) -> Printer:
 
 
 # -- time --------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _load_group_printers() -> None:
+    """Register the printers of :mod:`suanli.apiserver.tables_groups` (once; it imports this module)."""
+    from suanli.apiserver.tables_groups import register_group_printers
+
+    register_group_printers()
 
 
 def human_duration(seconds: float) -> str:

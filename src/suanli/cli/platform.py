@@ -19,6 +19,7 @@ from typing import Any
 import uvicorn
 
 from suanli.apimachinery.errors import ApiError
+from suanli.apiserver.admission_storage import DefaultStorageClass, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
@@ -30,6 +31,7 @@ from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
 from suanli.controllers.garbage_collector import GarbageCollector
 from suanli.controllers.job import JobController
+from suanli.controllers.kind_controllers import kind_controllers
 from suanli.controllers.namespace import NamespaceController
 from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
 from suanli.controllers.podgroup import PodGroupController
@@ -40,6 +42,7 @@ from suanli.kinds.builtin import builtin_resource_types
 from suanli.kinds.registry import Registry
 from suanli.kinds.volcano import QUEUES, default_queue, volcano_crds
 from suanli.node.agent import METRICS_BUCKETS, AgentConfig, ProcessAgent, SimAgent
+from suanli.node.agent.process import default_node_name
 from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
@@ -129,6 +132,7 @@ class Platform:
             self.service.admission.add_mutating(m)
         for v in validating:
             self.service.admission.add_validating(v)
+        self.service.admission.add_mutating(DefaultStorageClass(store_class_lister(self.store)))
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
@@ -221,6 +225,8 @@ class Platform:
             QueueStateController(self.client, factory=shared),
             LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
             SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
+            *kind_controllers(self.client, shared, self.registry, volume_root=self.options.data_dir / "volumes",
+                              host_node=default_node_name() if self.options.host_node else None),
         ]
         if self.options.host_node:
             controllers.append(ProcessAgent(self.client, self.logs.root, devices=self.devices,

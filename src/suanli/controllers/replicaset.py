@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.selectors import LabelSelector, label_selector_from_object
 from suanli.client.protocol import Client
@@ -76,9 +77,15 @@ async def slow_start_batch(count: int, initial: int, fn: Callable[[], Awaitable[
 
 
 class ReplicaSetController(QueueController):
-    """Reconciles every ReplicaSet; construct with a Client and call ``run()``/``stop()``."""
+    """Reconciles every ReplicaSet; construct with a Client and call ``run()``/``stop()``.
+
+    Subclasses reuse the logic for another replica-set-like kind by overriding ``resource``,
+    ``kind`` and :meth:`selector_of` (see ``replicationcontroller.py``).
+    """
 
     name = "replicaset-controller"
+    resource: GVR = REPLICASETS
+    kind = "ReplicaSet"
 
     def __init__(
         self, client: Client, *, clock: Clock | None = None, workers: int = 2, burst: int = BURST_REPLICAS,
@@ -88,7 +95,7 @@ class ReplicaSetController(QueueController):
         self.recorder = EventRecorder(client, "replicaset-controller", clock=self.clock)
         self.burst = burst
         self.expectations = Expectations(self.clock)
-        self.rs_informer = self.watch(REPLICASETS)
+        self.rs_informer = self.watch(self.resource)
         self.pod_informer = self.watch(PODS, indexers={CONTROLLER_INDEX: controller_uid_index})
         self.rs_informer.add_handler(self._rs_changed, lambda _o, n: self._rs_changed(n), self._rs_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
@@ -108,7 +115,7 @@ class ReplicaSetController(QueueController):
         ``ref`` when already looked up), else None."""
         if ref is None:
             ref = controller_of(pod)
-        if ref is None or ref.get("kind") != "ReplicaSet" or not str(ref.get("apiVersion", "")).startswith("apps/"):
+        if ref is None or ref.get("kind") != self.kind or ref.get("apiVersion") != self.resource.api_version:
             return None
         ns = pod["metadata"]["namespace"]
         rs = self.rs_informer.get(ns, str(ref.get("name")))
@@ -120,7 +127,7 @@ class ReplicaSetController(QueueController):
         labels = pod["metadata"].get("labels") or {}
         for rs in self.rs_informer.list(pod["metadata"]["namespace"]):
             try:
-                if _selector(rs).matches(labels):
+                if self.selector_of(rs).matches(labels):
                     self.queue.add(object_key(rs))
             except ApiError:
                 continue
@@ -164,7 +171,7 @@ class ReplicaSetController(QueueController):
         key = self._owner_key(pod)
         if key is None:
             ref = controller_of(pod)
-            if ref is None or ref.get("kind") != "ReplicaSet":
+            if ref is None or ref.get("kind") != self.kind:
                 return
             key = f"{pod['metadata']['namespace']}/{ref.get('name')}"
         self.expectations.deletion_observed(key, object_key(pod))
@@ -179,9 +186,9 @@ class ReplicaSetController(QueueController):
             self.expectations.forget(key)
             return
         try:
-            selector = _selector(rs)
+            selector = self.selector_of(rs)
         except ApiError as err:
-            log.warning("replicaset %s: invalid selector: %s", key, err)
+            log.warning("%s %s: invalid selector: %s", self.kind, key, err)
             return
         need_sync = self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp")
         candidates = [p for p in self.pod_informer.list(ns) if is_active(p)]
@@ -280,11 +287,14 @@ class ReplicaSetController(QueueController):
             return
         m = rs["metadata"]
         try:
-            await self.client.patch(REPLICASETS, m["name"], {"status": status}, m["namespace"], subresource="status")
+            await self.client.patch(self.resource, m["name"], {"status": status}, m["namespace"],
+                                    subresource="status")
         except ApiError as err:
             if err.code != 404:
                 raise
 
 
-def _selector(rs: Obj) -> LabelSelector:
-    return label_selector_from_object((rs.get("spec") or {}).get("selector"))
+    @staticmethod
+    def selector_of(rs: Obj) -> LabelSelector:
+        """The owner's pod selector (a ``LabelSelector`` object for ReplicaSets)."""
+        return label_selector_from_object((rs.get("spec") or {}).get("selector"))

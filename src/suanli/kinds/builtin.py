@@ -99,6 +99,7 @@ _PACKAGES = {
     "rbac.authorization.k8s.io": "io.k8s.api.rbac",
     "apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
     "policy": "io.k8s.api.policy",
+    "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration",
 }
 
 
@@ -211,6 +212,51 @@ def builtin_resource_types() -> list[ResourceType]:
             generation=False,
         ),
         _rt("", "v1", "PodTemplate", "podtemplates", generation=False),
+        _rt("", "v1", "PersistentVolume", "persistentvolumes", False, short=("pv",), sub=("status",),
+            generation=False),
+        _rt(
+            "",
+            "v1",
+            "ReplicationController",
+            "replicationcontrollers",
+            short=("rc",),
+            categories=all_,
+            sub=("status", "scale"),
+            scale=ScaleSpec(".spec.replicas", ".status.replicas", None),
+            fields=("status.replicas",),
+        ),
+        # policy/v1
+        _rt("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short=("pdb",), sub=("status",)),
+        # storage.k8s.io/v1
+        _rt("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, short=("sc",), generation=False),
+        _rt("storage.k8s.io", "v1", "CSINode", "csinodes", False, generation=False),
+        _rt("storage.k8s.io", "v1", "CSIDriver", "csidrivers", False, generation=False),
+        _rt("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", generation=False),
+        _rt("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", False, sub=("status",),
+            generation=False),
+        # networking.k8s.io/v1 (stored only)
+        _rt("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),
+        _rt("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False, generation=False),
+        _rt("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
+        # discovery.k8s.io/v1
+        _rt("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", generation=False),
+        # node.k8s.io/v1
+        _rt("node.k8s.io", "v1", "RuntimeClass", "runtimeclasses", False, generation=False),
+        # apiregistration.k8s.io/v1
+        _rt("apiregistration.k8s.io", "v1", "APIService", "apiservices", False, sub=("status",),
+            generation=False),
+        # certificates.k8s.io/v1
+        _rt("certificates.k8s.io", "v1", "CertificateSigningRequest", "certificatesigningrequests", False,
+            short=("csr",), sub=("status", "approval"), fields=("spec.signerName",), generation=False),
+        # admissionregistration.k8s.io/v1 (called by the admission chain, see apiserver/webhooks.py)
+        _rt("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration",
+            "mutatingwebhookconfigurations", False, generation=False),
+        _rt("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+            "validatingwebhookconfigurations", False, generation=False),
+        # flowcontrol.apiserver.k8s.io/v1 (stored only)
+        _rt("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", "flowschemas", False, sub=("status",)),
+        _rt("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration", "prioritylevelconfigurations",
+            False, sub=("status",)),
         # events.k8s.io/v1 — own bucket (not shared with core Events)
         _rt(
             "events.k8s.io",

@@ -388,6 +388,61 @@ _DEFAULTERS: dict[str, Callable[[Obj, bool], None]] = {
 }
 
 
+# -- storage, policy, core/v1 ReplicationController, admissionregistration (issue 10) -----------
+
+
+def _pv(obj: Obj, create: bool) -> None:
+    spec = _dict(obj, "spec")
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+    if create:
+        _dict(obj, "status").setdefault("phase", "Pending")
+
+
+def _storageclass(obj: Obj, create: bool) -> None:
+    obj.setdefault("reclaimPolicy", "Delete")
+    obj.setdefault("volumeBindingMode", "Immediate")
+
+
+def _replicationcontroller(obj: Obj, create: bool) -> None:
+    """Upstream ``SetDefaults_ReplicationController``: selector and labels from the template."""
+    spec = _dict(obj, "spec")
+    template = spec.get("template")
+    tlabels = ((template.get("metadata") or {}).get("labels") or {}) if isinstance(template, dict) else {}
+    if tlabels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(tlabels)
+        meta = _dict(obj, "metadata")
+        if not meta.get("labels"):
+            meta["labels"] = dict(tlabels)
+    spec.setdefault("replicas", 1)
+    _default_template(template)
+
+
+def _webhook_configuration(obj: Obj, create: bool) -> None:
+    """Upstream admissionregistration/v1 defaults for every webhook of a configuration."""
+    mutating = obj.get("kind") == "MutatingWebhookConfiguration"
+    for hook in _list(obj, "webhooks"):
+        if not isinstance(hook, dict):
+            continue
+        hook.setdefault("failurePolicy", "Fail")
+        hook.setdefault("matchPolicy", "Equivalent")
+        hook.setdefault("timeoutSeconds", 10)
+        if not isinstance(hook.get("namespaceSelector"), dict):
+            hook["namespaceSelector"] = {}
+        if not isinstance(hook.get("objectSelector"), dict):
+            hook["objectSelector"] = {}
+        if mutating:
+            hook.setdefault("reinvocationPolicy", "Never")
+        for rule in _list(hook, "rules"):
+            if isinstance(rule, dict):
+                rule.setdefault("scope", "*")
+        service = (hook.get("clientConfig") or {}).get("service") if isinstance(hook.get("clientConfig"), dict) \
+            else None
+        if isinstance(service, dict):
+            service.setdefault("port", 443)
+
+
 def apply_builtin_defaults(key: str, obj: Obj, create: bool = True) -> None:
     """Apply upstream defaults for kind ``key`` (see :func:`kind_key`) to ``obj`` in place.
 
@@ -564,17 +619,47 @@ def _check_resources(errs: _Errs, resources: Any, path: str) -> None:
                 continue
             if q.numerator < 0:  # a Fraction's sign is its numerator's (cheaper than ``q < 0``)
                 errs.invalid(f"{path}.{section}[{name}]", value, "must be greater than or equal to 0")
+    for section, values in (("limits", limits), ("requests", requests)):
+        for name, value in values.items():
+            if is_extended_resource(str(name)) and not _is_integer_quantity(value):
+                errs.invalid(f"{path}.{section}[{name}]", value, "must be an integer")
     for name, value in requests.items():
-        if name in limits:
-            try:
-                if parse_quantity(value) > parse_quantity(limits[name]):
-                    errs.invalid(
-                        f"{path}.requests",
-                        value,
-                        f"must be less than or equal to {name} limit of {limits[name]}",
-                    )
-            except (ValueError, TypeError):
-                continue
+        if name not in limits:
+            if not overcommit_allowed(str(name)):
+                errs.required(f"{path}.limits", "Limit must be set for non overcommitable resources")
+            continue
+        try:
+            req, lim = parse_quantity(value), parse_quantity(limits[name])
+        except (ValueError, TypeError):
+            continue
+        if req != lim and not overcommit_allowed(str(name)):
+            errs.invalid(f"{path}.requests", value, f"must be equal to {name} limit of {limits[name]}")
+        elif req > lim:
+            errs.invalid(f"{path}.requests", value, f"must be less than or equal to {name} limit of {limits[name]}")
+
+
+def is_native_resource(name: str) -> bool:
+    """Upstream ``IsNativeResource``: no domain prefix, or a ``*kubernetes.io/`` one."""
+    return "/" not in name or "kubernetes.io/" in name
+
+
+def is_extended_resource(name: str) -> bool:
+    """Upstream ``IsExtendedResourceName``: a domain-prefixed, non-native name not starting with
+    ``requests.`` (``nvidia.com/gpu``, ``huawei.com/Ascend910``)."""
+    return not is_native_resource(name) and not name.startswith("requests.")
+
+
+def overcommit_allowed(name: str) -> bool:
+    """Upstream ``IsOvercommitAllowed``: native resources other than hugepages may have requests
+    below their limits; extended resources and hugepages need ``requests == limits``."""
+    return is_native_resource(name) and not name.startswith("hugepages-")
+
+
+def _is_integer_quantity(value: Any) -> bool:
+    try:
+        return parse_quantity(value).denominator == 1
+    except (ValueError, TypeError):
+        return True  # malformed quantities are reported once, by the format check
 
 
 def _check_pod_spec(errs: _Errs, spec: Any, path: str, restart_policies: tuple[str, ...]) -> None:
@@ -878,6 +963,176 @@ _VALIDATORS: dict[str, tuple[str, Callable[[_Errs, Obj], None] | None]] = {
 }
 
 
+def _v_replicationcontroller(errs: _Errs, obj: Obj) -> None:
+    """Upstream ``ValidateReplicationControllerSpec``: a non-empty map selector matching the template."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errs.required("spec")
+        return
+    _check_non_negative(errs, spec, "spec", "replicas", "minReadySeconds")
+    selector = spec.get("selector")
+    template = spec.get("template") if isinstance(spec.get("template"), dict) else None
+    if not isinstance(selector, dict) or not selector:
+        errs.required("spec.selector")
+    if template is None:
+        errs.required("spec.template")
+        return
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    if isinstance(selector, dict) and selector and any(labels.get(k) != v for k, v in selector.items()):
+        errs.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
+    _check_labels(errs, labels, "spec.template.metadata.labels")
+    _check_pod_spec(errs, template.get("spec"), "spec.template.spec", ("Always",))
+
+
+def _check_int_or_percent(errs: _Errs, path: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        errs.invalid(path, value, "must be an integer or percentage (e.g '5%')")
+    elif isinstance(value, int):
+        if value < 0:
+            errs.invalid(path, value, "must be greater than or equal to 0")
+    elif not re.fullmatch(r"[0-9]+%", value):
+        errs.invalid(path, value, "a valid percent string must be a numeric string followed by an ending '%' "
+                     "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')")
+    elif int(value[:-1]) > 100:
+        errs.invalid(path, value, "must not be greater than 100%")
+
+
+def _v_pdb(errs: _Errs, obj: Obj) -> None:
+    """Upstream ``ValidatePodDisruptionBudgetSpec``."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    min_a, max_u = spec.get("minAvailable"), spec.get("maxUnavailable")
+    if min_a is not None and max_u is not None:
+        errs.invalid("spec", spec, "minAvailable and maxUnavailable cannot be both set")
+    if min_a is not None:
+        _check_int_or_percent(errs, "spec.minAvailable", min_a)
+    if max_u is not None:
+        _check_int_or_percent(errs, "spec.maxUnavailable", max_u)
+    policy = spec.get("unhealthyPodEvictionPolicy")
+    if policy is not None and policy not in ("AlwaysAllow", "IfHealthyBudget"):
+        errs.unsupported("spec.unhealthyPodEvictionPolicy", policy, ("AlwaysAllow", "IfHealthyBudget"))
+
+
+_ACCESS_MODES = ("ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod")
+
+
+def _check_access_modes(errs: _Errs, modes: Any, path: str, detail: str) -> None:
+    if not isinstance(modes, list) or not modes:
+        errs.required(path, detail)
+        return
+    for mode in modes:
+        if mode not in _ACCESS_MODES:
+            errs.unsupported(path, mode, _ACCESS_MODES)
+    if "ReadWriteOncePod" in modes and len(modes) > 1:
+        errs.items.append(Cause(path, "Forbidden: may not use ReadWriteOncePod with other access modes",
+                                "FieldValueForbidden"))
+
+
+def _v_pvc(errs: _Errs, obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errs.required("spec")
+        return
+    _check_access_modes(errs, spec.get("accessModes"), "spec.accessModes", "at least 1 access mode is required")
+    storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage") \
+        if isinstance(spec.get("resources"), dict) else None
+    if storage is None and not spec.get("dataSource") and not spec.get("dataSourceRef"):
+        errs.required("spec.resources[storage]")
+
+
+_PV_SOURCES = ("hostPath", "local", "nfs", "csi", "iscsi", "fc", "gcePersistentDisk", "awsElasticBlockStore",
+               "azureDisk", "azureFile", "cephfs", "cinder", "flexVolume", "flocker", "glusterfs",
+               "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume")
+
+
+def _v_pv(errs: _Errs, obj: Obj) -> None:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errs.required("spec")
+        return
+    _check_access_modes(errs, spec.get("accessModes"), "spec.accessModes", "must specify at least 1 access mode")
+    if not (spec.get("capacity") or {}).get("storage") if isinstance(spec.get("capacity"), dict) else True:
+        errs.required("spec.capacity")
+    sources = [k for k in _PV_SOURCES if spec.get(k) is not None]
+    if not sources:
+        errs.required("spec", "must specify a volume type")
+    elif len(sources) > 1:
+        errs.items.append(Cause(f"spec.{sources[1]}", "Forbidden: may not specify more than 1 volume type",
+                                "FieldValueForbidden"))
+    policy = spec.get("persistentVolumeReclaimPolicy")
+    if policy is not None and policy not in ("Delete", "Recycle", "Retain"):
+        errs.unsupported("spec.persistentVolumeReclaimPolicy", policy, ("Delete", "Recycle", "Retain"))
+
+
+def _v_storageclass(errs: _Errs, obj: Obj) -> None:
+    if not obj.get("provisioner"):
+        errs.required("provisioner")
+    policy = obj.get("reclaimPolicy")
+    if policy is not None and policy not in ("Delete", "Retain"):
+        errs.unsupported("reclaimPolicy", policy, ("Delete", "Retain"))
+    mode = obj.get("volumeBindingMode")
+    if mode is not None and mode not in ("Immediate", "WaitForFirstConsumer"):
+        errs.unsupported("volumeBindingMode", mode, ("Immediate", "WaitForFirstConsumer"))
+
+
+def _v_webhooks(errs: _Errs, obj: Obj) -> None:
+    """Upstream ``validateWebhook`` essentials: names, clientConfig, sideEffects, review versions."""
+    seen: set[str] = set()
+    for i, hook in enumerate(_list(obj, "webhooks")):
+        path = f"webhooks[{i}]"
+        if not isinstance(hook, dict):
+            continue
+        name = hook.get("name")
+        if not name:
+            errs.required(f"{path}.name")
+        elif not isinstance(name, str) or len(name.split(".")) < 3 or not _DNS1123_SUBDOMAIN.match(name):
+            errs.invalid(f"{path}.name", name, "should be a domain with at least three segments separated by dots")
+        elif name in seen:
+            errs.duplicate(f"{path}.name", name)
+        else:
+            seen.add(name)
+        if hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
+            if hook.get("sideEffects") is None:
+                errs.unsupported(f"{path}.sideEffects", "", ("None", "NoneOnDryRun"))
+            else:
+                errs.unsupported(f"{path}.sideEffects", hook.get("sideEffects"), ("None", "NoneOnDryRun"))
+        versions = hook.get("admissionReviewVersions")
+        if not isinstance(versions, list) or not versions:
+            errs.required(f"{path}.admissionReviewVersions", "must specify one of v1, v1beta1")
+        elif not any(v in ("v1", "v1beta1") for v in versions):
+            errs.invalid(f"{path}.admissionReviewVersions", versions, "must include at least one of v1, v1beta1")
+        policy = hook.get("failurePolicy")
+        if policy is not None and policy not in ("Fail", "Ignore"):
+            errs.unsupported(f"{path}.failurePolicy", policy, ("Fail", "Ignore"))
+        timeout = hook.get("timeoutSeconds")
+        if isinstance(timeout, int) and not 1 <= timeout <= 30:
+            errs.invalid(f"{path}.timeoutSeconds", timeout, "the timeout value must be between 1 and 30 seconds")
+        cc = hook.get("clientConfig") if isinstance(hook.get("clientConfig"), dict) else {}
+        assert isinstance(cc, dict)
+        url, svc = cc.get("url"), cc.get("service")
+        if (url is None) == (svc is None):
+            errs.required(f"{path}.clientConfig", "exactly one of url or service is required")
+        elif isinstance(url, str) and not url.startswith("https://"):
+            errs.invalid(f"{path}.clientConfig.url", url, "'https' is the only allowed URL scheme")
+        elif isinstance(svc, dict):
+            for fld in ("namespace", "name"):
+                if not svc.get(fld):
+                    errs.required(f"{path}.clientConfig.service.{fld}", f"service {fld} is required")
+
+
+def _v_apiservice(errs: _Errs, obj: Obj) -> None:
+    """kube-aggregator: the name must be ``<spec.version>.<spec.group>`` (``v1.`` for the core group)."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    required = f"{spec.get('version') or ''}.{spec.get('group') or ''}"
+    name = (obj.get("metadata") or {}).get("name")
+    if name and name != required:
+        errs.invalid("metadata.name", name, f'must be `spec.version+"."+spec.group`: "{required}"')
+    if not spec.get("version"):
+        errs.required("spec.version")
+
+
 def validate_builtin(key: str, obj: Obj) -> list[Cause]:
     """Semantic validation of a built-in object (kind ``key``); empty list = valid.
 
@@ -894,3 +1149,23 @@ def validate_builtin(key: str, obj: Obj) -> list[Cause]:
     if check is not None:
         check(errs, obj)
     return errs.items
+
+
+# issue-10 kinds: registered after their functions are defined
+_DEFAULTERS.update({
+    "PersistentVolume": _pv,
+    "ReplicationController": _replicationcontroller,
+    "StorageClass.storage.k8s.io": _storageclass,
+    "MutatingWebhookConfiguration.admissionregistration.k8s.io": _webhook_configuration,
+    "ValidatingWebhookConfiguration.admissionregistration.k8s.io": _webhook_configuration,
+})
+_VALIDATORS.update({
+    "PersistentVolume": ("subdomain", _v_pv),
+    "PersistentVolumeClaim": ("subdomain", _v_pvc),
+    "ReplicationController": ("subdomain", _v_replicationcontroller),
+    "PodDisruptionBudget.policy": ("subdomain", _v_pdb),
+    "StorageClass.storage.k8s.io": ("subdomain", _v_storageclass),
+    "MutatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
+    "ValidatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
+    "APIService.apiregistration.k8s.io": ("path", _v_apiservice),
+})

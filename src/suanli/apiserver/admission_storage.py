@@ -1,0 +1,47 @@
+"""``DefaultStorageClass`` admission (upstream ``plugin/pkg/admission/storage/storageclass/setdefault``).
+
+On PersistentVolumeClaim CREATE, a claim with no ``spec.storageClassName`` (absent or null —
+an empty string explicitly asks for no class) gets the default StorageClass
+(:func:`suanli.kinds.storageclass.default_class_name`). No default class → the claim is left
+alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from suanli.apimachinery.objects import Obj
+from suanli.apiserver.admission import AdmissionRequest
+from suanli.kinds.storageclass import default_class_name
+from suanli.storage import Store
+
+__all__ = ["DefaultStorageClass", "store_class_lister"]
+
+CLASSES_KEY = "storage.k8s.io/storageclasses"
+
+ClassLister = Callable[[], list[Obj]]
+
+
+def store_class_lister(store: Store) -> ClassLister:
+    """A :data:`ClassLister` reading StorageClasses straight from ``store``."""
+    return lambda: [so.obj for so in store.list(CLASSES_KEY, None).items]
+
+
+class DefaultStorageClass:
+    """Mutating plug-in: fill ``spec.storageClassName`` of new claims from the default class."""
+
+    name = "DefaultStorageClass"
+    resources = frozenset({"persistentvolumeclaims"})
+
+    def __init__(self, classes: ClassLister) -> None:
+        self._classes = classes
+
+    def mutate(self, request: AdmissionRequest) -> None:
+        if request.operation != "CREATE" or request.subresource or request.obj is None:
+            return
+        spec = request.obj.get("spec")
+        if not isinstance(spec, dict) or spec.get("storageClassName") is not None:
+            return
+        name = default_class_name(self._classes())
+        if name is not None:
+            spec["storageClassName"] = name

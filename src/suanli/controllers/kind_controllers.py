@@ -1,0 +1,36 @@
+"""The controllers behind the issue-10 built-in kinds, built in one place for ``suanli up``.
+
+:func:`kind_controllers` returns, unstarted: the PersistentVolume binder/provisioner, the
+disruption (PodDisruptionBudget status) controller, the ReplicationController controller and
+the Endpoints/EndpointSlice controller and the local APIService registrar, all on the shared informer ``factory``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from suanli.client.protocol import Client
+from suanli.controllers.apiservice import APIServiceRegistrar
+from suanli.controllers.disruption import DisruptionController
+from suanli.controllers.endpoints import EndpointsController
+from suanli.controllers.persistentvolume import PersistentVolumeController
+from suanli.controllers.replicationcontroller import ReplicationControllerController
+from suanli.kinds.registry import Registry
+from suanli.runtime.informer_factory import SharedInformerFactory
+
+__all__ = ["kind_controllers"]
+
+
+def kind_controllers(client: Client, factory: SharedInformerFactory, registry: Registry, *,
+                     host_node: str | None, volume_root: Path | None) -> list[Any]:
+    """Controllers for PVs/PVCs, PDBs, RCs, Endpoints and local APIServices (each has ``run()``
+    and ``stop()``). ``host_node`` (the process-runtime node, if any) gets real local-path
+    directories under ``volume_root``."""
+    return [
+        APIServiceRegistrar(client, registry),
+        PersistentVolumeController(client, factory=factory, host_node=host_node, volume_root=volume_root),
+        DisruptionController(client, factory=factory),
+        ReplicationControllerController(client, factory=factory),
+        EndpointsController(client, factory=factory),
+    ]
