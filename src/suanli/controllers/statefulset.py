@@ -49,8 +49,15 @@ from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apimachinery.selectors import label_selector_from_object
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
-from suanli.controllers._pods import PODS, claim, controller_of, is_available, is_ready, owner_reference, \
-    pod_from_template
+from suanli.controllers._pods import (
+    PODS,
+    claim,
+    controller_of,
+    is_available,
+    is_ready,
+    owner_reference,
+    pod_from_template,
+)
 from suanli.controllers.deployment import pod_template_hash
 from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
@@ -119,7 +126,7 @@ def revision_data(sts: Obj) -> Obj:
 
 
 def _template_of(revision: Obj) -> Obj:
-    template = deep_copy(((revision.get("data") or {}).get("spec") or {}).get("template") or {})
+    template: Obj = deep_copy(((revision.get("data") or {}).get("spec") or {}).get("template") or {})
     template.pop("$patch", None)
     return template
 
@@ -222,27 +229,28 @@ def plan(sts: Obj, pods: list[Obj], current: str, update: str, *, now: float) ->
     first_unhealthy = unhealthy[0] if unhealthy else None
 
     def revision_for(ordinal: int) -> str:
-        if strategy.get("type", "RollingUpdate") == "RollingUpdate":
-            if (rolling is None and ordinal < current_replicas) or (rolling is not None and ordinal < partition):
-                return current
+        rolling_type = strategy.get("type", "RollingUpdate") == "RollingUpdate"
+        if rolling_type and ((rolling is None and ordinal < current_replicas) or
+                             (rolling is not None and ordinal < partition)):
+            return current
         return update
 
     actions: list[Action] = []
     if sts["metadata"].get("deletionTimestamp"):
         return actions
-    for index, pod in enumerate(replicas):
+    for index, slot in enumerate(replicas):
         ordinal = start + index
-        if pod is not None and _phase(pod) in ("Failed", "Succeeded") and not _terminating(pod):
+        if slot is not None and _phase(slot) in ("Failed", "Succeeded") and not _terminating(slot):
             actions.append(Action("delete", ordinal, reason="recreate"))
             if monotonic:
                 return actions
             continue
-        if pod is None:
+        if slot is None:
             actions.append(Action("create", ordinal, revision_for(ordinal)))
             if monotonic:
                 return actions
             continue
-        if monotonic and (_terminating(pod) or not _running_available(pod, min_ready, now)):
+        if monotonic and (_terminating(slot) or not _running_available(slot, min_ready, now)):
             return actions
     for pod in condemned:
         ordinal = parent_and_ordinal(pod)[1]
@@ -258,11 +266,11 @@ def plan(sts: Obj, pods: list[Obj], current: str, update: str, *, now: float) ->
     if actions or rolling is None:
         return actions
     for index in range(count - 1, partition - 1, -1):
-        pod = replicas[index]
-        assert pod is not None  # every slot was filled above or we returned
-        if _revision_of(pod) != update and not _terminating(pod):
+        target = replicas[index]
+        assert target is not None  # every slot was filled above or we returned
+        if _revision_of(target) != update and not _terminating(target):
             return [Action("delete", start + index, reason="update")]
-        if not _healthy(pod):
+        if not _healthy(target):
             return []
     return []
 
