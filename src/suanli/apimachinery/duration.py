@@ -1,0 +1,39 @@
+"""Go-style durations (``time.ParseDuration``), shared by every layer that reads them.
+
+A sequence of decimal numbers with units ``ns us µs ms s m h``, e.g. ``"1h30m"`` → 5400.0,
+``"1.5s"`` → 1.5, ``"300ms"`` → 0.3; an optional sign; ``"0"`` alone is 0.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["parse_duration"]
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration string; ``"0"`` is 0. Raises ValueError on bad input.
+
+    >>> parse_duration("1m30s")
+    90.0
+    """
+    s = text.strip()
+    sign = 1.0
+    if s[:1] in "+-" and s:
+        sign = -1.0 if s[0] == "-" else 1.0
+        s = s[1:]
+    if s == "0":
+        return 0.0
+    if not s:
+        raise ValueError(f"invalid duration {text!r}")
+    pos, total = 0, 0.0
+    while pos < len(s):
+        m = _PART.match(s, pos)
+        if m is None:
+            raise ValueError(f"invalid duration {text!r}")
+        total += float(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    return sign * total
