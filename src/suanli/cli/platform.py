@@ -26,6 +26,7 @@ from suanli.apiserver.service import ApiService
 from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
+from suanli.controllers.cronjob import CronJobController
 from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
 from suanli.controllers.garbage_collector import GarbageCollector
@@ -34,6 +35,7 @@ from suanli.controllers.namespace import NamespaceController
 from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
 from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.replicaset import ReplicaSetController
+from suanli.controllers.statefulset import StatefulSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.builtin import builtin_resource_types
 from suanli.kinds.registry import Registry
@@ -43,6 +45,7 @@ from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
 from suanli.node.nfd.crds import ensure_crds, nfd_crds
+from suanli.runtime.clock import OffsetClock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
 from suanli.runtime.metrics import default_registry
@@ -73,6 +76,8 @@ class PlatformOptions:
     seed: int = 0
     host_node: bool = True
     scheduler_config: Path | None = None
+    #: end-to-end tests only: time-driven controllers (CronJob) run ahead by the seconds in this file
+    clock_offset_file: Path | None = None
 
 
 async def _tune_gc(interval: float = 1.0) -> None:
@@ -211,6 +216,9 @@ class Platform:
             DeploymentController(self.client, factory=shared),
             JobController(self.client, factory=shared),
             DaemonSetController(self.client, factory=shared),
+            StatefulSetController(self.client, factory=shared),
+            CronJobController(self.client, factory=shared, clock=None if self.options.clock_offset_file is None
+                              else OffsetClock(self.options.clock_offset_file)),
             NPUClusterPolicyController(self.client, factory=shared),
             KAEClusterPolicyController(self.client, factory=shared),
             NodeFeatureReporter(self.client),

@@ -193,8 +193,8 @@ class CronJobController(QueueController):
             return requeue_after(cj, now, schedule)
         deadline = spec.get("startingDeadlineSeconds")
         if deadline is not None and scheduled.timestamp() + int(deadline) < now.timestamp():
-            await self.events.record(cj, "Warning", "MissSchedule",
-                                     f"Missed scheduled time to start a job: {format_datetime(scheduled.astimezone(UTC))}")
+            when = format_datetime(scheduled.astimezone(UTC))
+            await self.events.record(cj, "Warning", "MissSchedule", f"Missed scheduled time to start a job: {when}")
             return requeue_after(cj, now, schedule)
         name = job_name(cj["metadata"]["name"], scheduled)
         active: list[Obj] = status["active"]
