@@ -13,6 +13,7 @@ asks a :class:`Clock`, so tests drive time explicitly with :class:`FakeClock`::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import os
 import time
@@ -161,10 +162,8 @@ class OffsetClock:
             return self._offset
         if stamp != self._stamp:
             self._stamp = stamp
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 self._offset = max(self._offset, float(self.path.read_text().strip() or 0))
-            except (OSError, ValueError):
-                pass
         return self._offset
 
     def now(self) -> float:
