@@ -22,6 +22,7 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.admission_volcano import store_queue_lookup, volcano_admission
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
+from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
 from suanli.apiserver.service import ApiService
 from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
@@ -30,11 +31,13 @@ from suanli.controllers.cronjob import CronJobController
 from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
 from suanli.controllers.garbage_collector import GarbageCollector
+from suanli.controllers.ipam import NodeIpamController
 from suanli.controllers.job import JobController
 from suanli.controllers.namespace import NamespaceController
 from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
 from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.replicaset import ReplicaSetController
+from suanli.controllers.serviceaccount import RootCAPublisher, ServiceAccountsController
 from suanli.controllers.statefulset import StatefulSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.builtin import builtin_resource_types
@@ -133,6 +136,7 @@ class Platform:
             self.service.admission.add_mutating(m)
         for v in validating:
             self.service.admission.add_validating(v)
+        self.service.admission.add_validating(SystemPriorityClassAdmission())
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
@@ -144,6 +148,7 @@ class Platform:
         # GPUs have no operator in the demo pool, so only NPU and KAE devices wait for theirs.
         self.devices = registry_for_profiles(operator_classes=frozenset({"npu", "kae"}))
         self._server: uvicorn.Server | None = None
+        self._ca_pem: bytes | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self.url = ""
@@ -156,6 +161,7 @@ class Platform:
                              lambda p: [str((p.get("spec") or {}).get("nodeName") or "")])
         self.service.restore_crds()
         await self._ensure_namespaces()
+        await self._ensure_priority_classes()
         await ensure_crds(self.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
         try:
             await self.client.create(QUEUES, default_queue())
@@ -169,7 +175,7 @@ class Platform:
             hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]
             material = ensure_tls_material(o.data_dir, hosts)
             ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key)}
-            ca_pem = material.ca_pem
+            ca_pem = self._ca_pem = material.ca_pem
         # Not behind a proxy: no X-Forwarded-* rewriting (uvicorn's default wraps every request in it).
         config = uvicorn.Config(self.app, host=o.host, port=o.port, loop="none", http="httptools",
                                 lifespan="off", log_level="warning", access_log=False, proxy_headers=False,
@@ -199,6 +205,14 @@ class Platform:
                 await self.service.create(ns_rt, "", {"apiVersion": "v1", "kind": "Namespace",
                                                       "metadata": {"name": name}})
 
+    async def _ensure_priority_classes(self) -> None:
+        """The built-in ``system-*`` PriorityClasses (kube-apiserver creates them at start-up too)."""
+        rt = self.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
+        assert rt is not None
+        for pc in system_priority_classes():
+            if self.store.get(rt.storage_key, "", pc["metadata"]["name"]) is None:
+                await self.service.create(rt, "", pc)
+
     async def _ensure_scheduler_configmap(self) -> None:
         """``volcano-system/volcano-scheduler-configmap`` holds the configuration this run uses (the
         ``--scheduler-config`` file, else the default) unless a user edited it."""
@@ -217,6 +231,8 @@ class Platform:
             JobController(self.client, factory=shared),
             DaemonSetController(self.client, factory=shared),
             StatefulSetController(self.client, factory=shared),
+            ServiceAccountsController(self.client, factory=shared),
+            NodeIpamController(self.client, factory=shared),
             CronJobController(self.client, factory=shared, clock=None if self.options.clock_offset_file is None
                               else OffsetClock(self.options.clock_offset_file)),
             NPUClusterPolicyController(self.client, factory=shared),
@@ -226,8 +242,11 @@ class Platform:
             PodGroupController(self.client, factory=shared),
             VolcanoJobController(self.client, factory=shared),
             LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
-            SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
+            SimAgent(self.client, devices=self.devices,
+                     config=AgentConfig(seed=self.options.seed, require_pod_cidr=True)),
         ]
+        if self._ca_pem is not None:  # plain HTTP (--insecure-http) has no CA to publish
+            controllers.append(RootCAPublisher(self.client, self._ca_pem, factory=shared))
         if self.options.host_node:
             controllers.append(ProcessAgent(self.client, self.logs.root, devices=self.devices,
                                             data_path=self.options.data_dir))
