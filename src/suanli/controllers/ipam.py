@@ -70,10 +70,11 @@ class NodeIpamController(QueueController):
 
     def __init__(self, client: Client, *, cluster_cidr: str = DEFAULT_CLUSTER_CIDR, node_mask: int = 24,
                  clock: Clock | None = None, factory: SharedInformerFactory | None = None) -> None:
-        super().__init__(client, clock=clock, workers=1, factory=factory)
-        self.cluster = ipaddress.IPv4Network(cluster_cidr, strict=True)
-        if not self.cluster.prefixlen <= node_mask <= 30:
+        cluster = ipaddress.IPv4Network(cluster_cidr, strict=True)
+        if not cluster.prefixlen <= node_mask <= 30:
             raise ValueError(f"node CIDR mask /{node_mask} does not fit the cluster CIDR {cluster_cidr}")
+        super().__init__(client, clock=clock, workers=1, factory=factory)
+        self.cluster = cluster
         self.node_mask = node_mask
         self.events = EventRecorder(client, self.name, clock=self.clock)
         self.nodes = self.watch(NODES)
