@@ -297,6 +297,9 @@ class NodeAgent:
             for pod in self.pods_on_node(name):
                 self.enqueue_pod(pod)
             return
+        if (old.get("spec") or {}).get("podCIDR") != (node.get("spec") or {}).get("podCIDR"):
+            for pod in self.pods_on_node(name):  # pods waiting for the node's pod network (NetworkNotReady)
+                self.enqueue_pod(pod)
         failed = _annotation(node, INJECT_FAILURE_ANNOTATION) == "NotReady"
         if failed != rec.failed or _annotation(old, INJECT_FAILURE_ANNOTATION) != _annotation(
                 node, INJECT_FAILURE_ANNOTATION):
