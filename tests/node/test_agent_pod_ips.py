@@ -8,10 +8,10 @@ import ipaddress
 from collections.abc import AsyncIterator
 
 import pytest
+from tests.node.test_agent_sim import SEED, Stack, fake_node, phase, pod
 
 from suanli.node.agent import AgentConfig, SimAgent
 from suanli.node.agent.framework import NODES, PODS
-from tests.node.test_agent_sim import SEED, Stack, fake_node, phase, pod
 
 
 def with_cidr(name: str, cidr: str) -> dict[str, object]:
