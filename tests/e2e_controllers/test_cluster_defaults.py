@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from tests.conftest import Kubectl, Server
 from tests.e2e.conftest import K, wait_until
 
@@ -25,3 +27,20 @@ def test_system_priority_classes_are_listed_and_cannot_be_deleted(kc: Kubectl) -
     assert "this is a system priority class and cannot be deleted" in proc.stderr
     proc = kc.run("create", "priorityclass", "system-mine", "--value=5", check=False)
     assert proc.returncode != 0 and "metadata.name" in proc.stderr
+
+
+def test_service_account_token_secret_is_filled_and_authenticates(k: K, kc: Kubectl) -> None:
+    k("create", "serviceaccount", "robot")
+    k.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {
+        "name": "robot-token", "annotations": {"kubernetes.io/service-account.name": "robot"}},
+        "type": "kubernetes.io/service-account-token"})
+    secret = wait_until(lambda: (s := k.json("secret", "robot-token")).get("data", {}).get("token") and s,
+                        what="the token controller to fill the secret")
+    assert base64.b64decode(secret["data"]["namespace"]).decode() == k.ns
+    uid = k.json("serviceaccount", "robot")["metadata"]["uid"]
+    assert secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == uid
+    token = base64.b64decode(secret["data"]["token"]).decode()
+    assert k.run("get", "pods", "--token", token).returncode == 0
+    k("delete", "secret", "robot-token")
+    denied = k.run("get", "pods", "--token", token, check=False)
+    assert denied.returncode != 0 and "Unauthorized" in denied.stderr

@@ -23,6 +23,7 @@ from suanli.apiserver.admission_volcano import store_queue_lookup, volcano_admis
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
+from suanli.apiserver.satokens import ServiceAccountTokens, legacy_claims
 from suanli.apiserver.service import ApiService
 from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
@@ -38,6 +39,7 @@ from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterP
 from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.replicaset import ReplicaSetController
 from suanli.controllers.serviceaccount import RootCAPublisher, ServiceAccountsController
+from suanli.controllers.serviceaccount_token import TokensController
 from suanli.controllers.statefulset import StatefulSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.builtin import builtin_resource_types
@@ -139,8 +141,10 @@ class Platform:
         self.service.admission.add_validating(SystemPriorityClassAdmission())
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
+        self.sa_tokens = ServiceAccountTokens(options.data_dir, secrets=self._stored("secrets"),
+                                              accounts=self._stored("serviceaccounts"))
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
-                          bookmark_interval=options.bookmark_interval)
+                          bookmark_interval=options.bookmark_interval, token_verifier=self.sa_tokens.verify)
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)
@@ -152,6 +156,12 @@ class Platform:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self.url = ""
+
+    def _stored(self, bucket: str) -> Callable[[str, str], dict[str, Any] | None]:
+        def lookup(namespace: str, name: str) -> dict[str, Any] | None:
+            so = self.store.get(bucket, namespace, name)
+            return None if so is None else so.obj
+        return lookup
 
     async def start(self) -> None:
         """Open the store, restore CRDs, bind the socket and start controllers; ready when this returns."""
@@ -247,6 +257,9 @@ class Platform:
         ]
         if self._ca_pem is not None:  # plain HTTP (--insecure-http) has no CA to publish
             controllers.append(RootCAPublisher(self.client, self._ca_pem, factory=shared))
+        controllers.append(TokensController(
+            self.client, lambda ns, secret, sa, uid: self.sa_tokens.issue(legacy_claims(ns, secret, sa, uid)),
+            self._ca_pem, factory=shared))
         if self.options.host_node:
             controllers.append(ProcessAgent(self.client, self.logs.root, devices=self.devices,
                                             data_path=self.options.data_dir))
