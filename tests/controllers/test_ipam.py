@@ -7,7 +7,8 @@ import ipaddress
 import pytest
 
 from suanli.apimachinery.objects import Obj
-from suanli.controllers.ipam import NODES, NodeIpamController, free_subnet
+from suanli.controllers.ipam import NODES, NodeIpamController, free_subnet, subnet_indexes
+from suanli.runtime.events import EVENTS
 from tests.controllers.conftest import Api, eventually, running
 
 CLUSTER = ipaddress.IPv4Network("10.244.0.0/16")
@@ -67,3 +68,29 @@ async def _all_set(api: Api, n: int) -> dict[str, str] | None:
 async def test_rejects_a_node_mask_that_does_not_fit(api: Api) -> None:
     with pytest.raises(ValueError, match="does not fit"):
         NodeIpamController(api.client, cluster_cidr="10.0.0.0/24", node_mask=16)
+
+
+async def test_exhausted_range_waits_with_an_event_until_a_node_goes(api: Api) -> None:
+    async with running(NodeIpamController(api.client, cluster_cidr="10.9.0.0/23", node_mask=24)):
+        for name in ("n1", "n2", "n3"):
+            await api.client.create(NODES, node(name))
+        await eventually(lambda: _event(api, "n3", "CIDRNotAvailable"), what="CIDRNotAvailable for n3")
+        got = await cidrs(api)
+        assert sorted([got["n1"], got["n2"]]) == ["10.9.0.0/24", "10.9.1.0/24"] and not got["n3"]
+        freed = got["n1"]
+        await api.client.delete(NODES, "n1")
+        after = await eventually(lambda: _all_set(api, 2), what="n3 gets the freed subnet")
+        assert after["n3"] == freed
+
+
+async def _event(api: Api, name: str, reason: str) -> bool:
+    events = (await api.client.list(EVENTS, "default"))["items"]
+    return any(e["reason"] == reason and e["involvedObject"]["name"] == name for e in events)
+
+
+@pytest.mark.parametrize(("cidr", "want"), [
+    ("10.244.2.0/23", range(2, 4)), ("10.244.5.7/32", range(5, 6)), ("10.0.0.0/8", range(256)),
+    ("10.0.0.0/24", range(0)), ("fd00::/64", range(0)), ("bogus", range(0)),
+], ids=["wider", "single-address", "covers-all", "outside", "ipv6", "invalid"])
+def test_subnet_indexes(cidr: str, want: range) -> None:
+    assert subnet_indexes(CLUSTER, 24, cidr) == want

@@ -32,7 +32,7 @@ from suanli.controllers.cronjob import CronJobController
 from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
 from suanli.controllers.garbage_collector import GarbageCollector
-from suanli.controllers.ipam import NodeIpamController
+from suanli.controllers.ipam import DEFAULT_CLUSTER_CIDR, NodeIpamController, check_cluster_cidr
 from suanli.controllers.job import JobController
 from suanli.controllers.namespace import NamespaceController
 from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
@@ -83,6 +83,8 @@ class PlatformOptions:
     scheduler_config: Path | None = None
     #: end-to-end tests only: time-driven controllers (CronJob) run ahead by the seconds in this file
     clock_offset_file: Path | None = None
+    cluster_cidr: str = DEFAULT_CLUSTER_CIDR
+    node_cidr_mask_size: int = 24
 
 
 async def _tune_gc(interval: float = 1.0) -> None:
@@ -117,7 +119,8 @@ class Platform:
     """Start/stop the whole embedded control plane.
 
     Raises :class:`~suanli.scheduler.core.config.ConfigError` (or ``OSError``) at construction, before
-    anything starts, if ``options.scheduler_config`` cannot be read or is invalid.
+    anything starts, if ``options.scheduler_config`` cannot be read or is invalid, and ``ValueError`` if
+    the cluster CIDR or node mask size cannot be used.
     """
 
     def __init__(self, options: PlatformOptions) -> None:
@@ -126,6 +129,7 @@ class Platform:
         #: the volcano-scheduler.conf this run uses (put into volcano-scheduler-configmap at start)
         self.scheduler_config_text = DEFAULT_CONFIG_TEXT if path is None else path.read_text()
         parse_config(self.scheduler_config_text)  # what Volcano rejects fails here; unknown keys only warn
+        check_cluster_cidr(options.cluster_cidr, options.node_cidr_mask_size)  # ValueError before anything starts
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
         options.data_dir.mkdir(parents=True, exist_ok=True)
@@ -242,7 +246,8 @@ class Platform:
             DaemonSetController(self.client, factory=shared),
             StatefulSetController(self.client, factory=shared),
             ServiceAccountsController(self.client, factory=shared),
-            NodeIpamController(self.client, factory=shared),
+            NodeIpamController(self.client, cluster_cidr=self.options.cluster_cidr,
+                               node_mask=self.options.node_cidr_mask_size, factory=shared),
             CronJobController(self.client, factory=shared, clock=None if self.options.clock_offset_file is None
                               else OffsetClock(self.options.clock_offset_file)),
             NPUClusterPolicyController(self.client, factory=shared),
