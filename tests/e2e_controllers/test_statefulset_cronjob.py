@@ -125,3 +125,27 @@ def test_cronjob_fires_on_a_fake_clock(k: K, clock_file: Path) -> None:
     wait_until(lambda: len(k.json("jobs")["items"]) >= 2 or None, timeout=30, what="the second activation")
     wait_until(lambda: len(k.json("jobs")["items"]) == 1 and (k.json("cronjob", "tick").get("status") or {})
                .get("lastSuccessfulTime"), timeout=60, what="history trimmed to one successful job")
+
+
+def test_statefulset_rollout_history_and_undo(k: K) -> None:
+    k.apply(statefulset("hist", 1))
+    k("rollout", "status", "statefulset/hist", "--timeout=60s")
+    k("set", "image", "statefulset/hist", "main=nginx:1.28")
+    k("rollout", "status", "statefulset/hist", "--timeout=60s")
+    history = k("rollout", "history", "statefulset/hist")
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["1", "2"]
+    k("rollout", "undo", "statefulset/hist")
+    k("rollout", "status", "statefulset/hist", "--timeout=60s")
+    assert pods_by_name(k, "hist")["hist-0"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    revisions = sorted(int(r) for r in k("get", "controllerrevisions", "-o",
+                                         "jsonpath={.items[*].revision}").split())
+    assert revisions == [2, 3]  # the rollback renumbered revision 1 as 3
+
+
+def test_finished_job_deleted_after_its_ttl(k: K) -> None:
+    k.apply({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "short"},
+             "spec": {"ttlSecondsAfterFinished": 1, "template": {
+                 "metadata": {"annotations": {"suanli.io/sim-duration": "1s"}},
+                 "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:1.36"}]}}}})
+    wait_until(lambda: k.exists("job", "short"), what="the job")
+    wait_until(lambda: not k.exists("job", "short"), timeout=30, what="the finished job deleted by its TTL")
