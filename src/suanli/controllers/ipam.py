@@ -154,8 +154,10 @@ class NodeIpamController(QueueController):
         index = lowest_free(1 << (self.node_mask - self.cluster.prefixlen), set(self._used))
         if index is None:
             if key not in self._waiting:
+                # one warning per exhaustion, not per node (5,000 simulated nodes would flood the log)
+                log.log(logging.DEBUG if self._waiting else logging.WARNING, "node %s: no pod CIDR left in %s%s",
+                        key, self.cluster, "" if self._waiting else " (further nodes wait silently)")
                 self._waiting.add(key)
-                log.warning("node %s: no pod CIDR left in %s", key, self.cluster)
                 await self.events.record(node, "Warning", "CIDRNotAvailable",
                                          f"Node {key} status is now: CIDRNotAvailable")
             return

@@ -348,8 +348,8 @@ class StatefulSetController(QueueController):
     async def reconcile(self, key: str) -> None:
         ns, _, name = key.partition("/")
         cached = self.sets.get(ns, name)
-        if cached is None:
-            return
+        if cached is None or cached["metadata"].get("deletionTimestamp"):
+            return  # the garbage collector removes its pods and revisions
         sts = deep_copy(cached)
         uid = sts["metadata"]["uid"]
         selector = label_selector_from_object((sts.get("spec") or {}).get("selector"))
