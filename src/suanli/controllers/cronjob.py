@@ -59,6 +59,14 @@ def _finished(job: Obj) -> str | None:
     return None
 
 
+def _newer(a: Obj, b: Obj) -> bool:
+    """Whether ``a``'s resourceVersion is later than ``b``'s (numeric versions; opaque ones: never)."""
+    try:
+        return int(a["metadata"]["resourceVersion"]) > int(b["metadata"]["resourceVersion"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
 def job_from_template(cj: Obj, scheduled: datetime) -> Obj:
     """The Job for activation ``scheduled`` (upstream ``getJobFromTemplate2``)."""
     spec = cj.get("spec") or {}
@@ -85,10 +93,17 @@ class CronJobController(QueueController):
         self.events = EventRecorder(client, self.name, clock=self.clock)
         self.cronjobs = self.watch(CRONJOBS)
         self.jobs = self.watch(JOBS)
-        self.cronjobs.add_handler(self._enqueue, self._cronjob_updated, self._enqueue)
+        self.cronjobs.add_handler(self._enqueue, self._cronjob_updated, self._deleted)
+        #: the CronJob as this controller last wrote it, until the informer catches up (a Job can be
+        #: seen before the status that lists it: without this it would look unexpected)
+        self._written: dict[str, Obj] = {}
         self.jobs.add_handler(self._job_changed, lambda _o, n: self._job_changed(n), self._job_changed)
 
     def _enqueue(self, cj: Obj) -> None:
+        self.queue.add(object_key(cj))
+
+    def _deleted(self, cj: Obj) -> None:
+        self._written.pop(object_key(cj), None)
         self.queue.add(object_key(cj))
 
     def _cronjob_updated(self, old: Obj, new: Obj) -> None:
@@ -107,6 +122,12 @@ class CronJobController(QueueController):
         cached = self.cronjobs.get(ns, name)
         if cached is None:
             return
+        written = self._written.get(key)
+        if written is not None:
+            if written["metadata"].get("uid") == cached["metadata"].get("uid") and _newer(written, cached):
+                cached = written
+            else:
+                del self._written[key]
         cj = deep_copy(cached)
         uid = cj["metadata"]["uid"]
         jobs = [j for j in self.jobs.list(ns) if (controller_of(j) or {}).get("uid") == uid]
@@ -118,7 +139,7 @@ class CronJobController(QueueController):
         if status != (cached.get("status") or {}):
             if not status.get("active"):
                 status.pop("active", None)
-            await self.client.update(CRONJOBS, cj, ns, subresource="status")
+            self._written[key] = await self.client.update(CRONJOBS, cj, ns, subresource="status")
         if requeue is not None:
             self.queue.add_after(key, requeue)
 
