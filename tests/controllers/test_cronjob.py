@@ -166,3 +166,22 @@ async def _active(api: Api, name: str, n: int) -> bool:
 async def _event(api: Api, name: str, reason: str) -> bool:
     events = (await api.client.list(EVENTS, NS))["items"]
     return any(e.get("reason") == reason and e["involvedObject"]["name"] == name for e in events)
+
+
+@pytest.mark.parametrize(("zone", "annotations", "stamp"), [
+    ("UTC", {"x": "y"}, "2016-05-19T10:00:00Z"),
+    (None, {"x": "y"}, "2016-05-19T10:00:00Z"),
+    ("Europe/Rome", {"x": "y", "z": "x"}, "2016-05-19T12:00:00+02:00"),
+], ids=["utc-zone-one-annotation", "no-zone-one-annotation", "rome-zone-two-annotations"])
+def test_job_from_template_table(zone: str | None, annotations: dict[str, str], stamp: str) -> None:
+    """Upstream TestGetJobFromTemplate2: labels copied, annotations copied plus the scheduled timestamp."""
+    cj = cronjob("mycronjob")
+    cj["metadata"].update(namespace="snazzycats", uid="1a2b3c")
+    cj["spec"]["jobTemplate"]["metadata"] = {"labels": {"a": "b"}, "annotations": annotations}
+    if zone is not None:
+        cj["spec"]["timeZone"] = zone
+    job = job_from_template(cj, datetime(2016, 5, 19, 10, 0, tzinfo=UTC))
+    assert job["metadata"]["name"].startswith("mycronjob-")
+    assert job["metadata"]["labels"] == {"a": "b"}
+    assert job["metadata"]["annotations"] == {**annotations, SCHEDULED_TIMESTAMP_ANNOTATION: stamp}
+    assert job["metadata"]["namespace"] == "snazzycats"
