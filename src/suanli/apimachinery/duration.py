@@ -1,4 +1,8 @@
-"""Go ``time.Duration`` strings (``metav1.Duration`` fields): parsing and Go's rendering."""
+"""Go-style durations (``time.ParseDuration`` and ``Duration.String``), shared by every layer that reads them.
+
+A sequence of decimal numbers with units ``ns us µs ms s m h``, e.g. ``"1h30m"`` → 5400.0,
+``"1.5s"`` → 1.5, ``"300ms"`` → 0.3; an optional sign; ``"0"`` alone is 0.
+"""
 
 from __future__ import annotations
 

@@ -123,9 +123,11 @@ class ApiApp:
 
     def __init__(self, service: ApiService, *, token: str | None, allow_anonymous: bool = False,
                  logs: FileLogBackend | None = None, bookmark_interval: float = 30.0,
-                 max_body: int = MAX_BODY) -> None:
+                 max_body: int = MAX_BODY, token_verifier: Callable[[str], str | None] | None = None) -> None:
         self.service = service
         self.token = token
+        #: accepts other bearer tokens (service-account tokens): their user name, or None
+        self.token_verifier = token_verifier
         self.allow_anonymous = allow_anonymous
         self.logs = logs
         self.bookmark_interval = bookmark_interval
@@ -205,6 +207,8 @@ class ApiApp:
             return
         auth = headers.get("authorization", "")
         if auth.startswith("Bearer ") and auth[7:].strip() == self.token:
+            return
+        if auth.startswith("Bearer ") and self.token_verifier is not None and self.token_verifier(auth[7:].strip()):
             return
         if self.allow_anonymous and not auth:
             return

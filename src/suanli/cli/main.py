@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
                          "ConfigMap volcano-system/volcano-scheduler-configmap (what the scheduler runs) "
                          "unless a user edited that ConfigMap")
     up.add_argument("--log-level", default="info", help="log level (debug, info, warning)")
+    up.add_argument("--cluster-cidr", default="10.244.0.0/16",
+                    help="range node pod subnets (spec.podCIDR) are allocated from (default 10.244.0.0/16)")
+    up.add_argument("--node-cidr-mask-size", type=int, default=24,
+                    help="prefix length of each node's pod subnet (default 24: 256 nodes in a /16)")
+    # end-to-end tests only: the CronJob controller's clock runs ahead by the seconds in this file
+    up.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
     sub.add_parser("version", help="print the version")
     sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
     sim.add_argument("args", nargs=argparse.REMAINDER)
@@ -69,13 +75,14 @@ async def _up(args: argparse.Namespace) -> int:
     opts = PlatformOptions(host=args.host, port=args.port, data_dir=args.data_dir, kubeconfig=args.kubeconfig,
                            tls=not args.insecure_http, anonymous=args.anonymous, demo=not args.no_demo,
                            host_node=not args.no_demo, scheduler_config=args.scheduler_config,
-                           fsync=args.fsync)
+                           fsync=args.fsync, clock_offset_file=args.clock_offset_file,
+                           cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size)
     try:
         platform = Platform(opts)
     except ConfigError as err:
         print(f"error: --scheduler-config {args.scheduler_config}: {err}", file=sys.stderr, flush=True)
         return 2
-    except OSError as err:
+    except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2
     stop = asyncio.Event()

@@ -23,13 +23,17 @@ from suanli.apiserver.admission_storage import DefaultStorageClass, store_class_
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
+from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
+from suanli.apiserver.satokens import ServiceAccountTokens, legacy_claims
 from suanli.apiserver.service import ApiService
 from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
+from suanli.controllers.cronjob import CronJobController
 from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
 from suanli.controllers.garbage_collector import GarbageCollector
+from suanli.controllers.ipam import DEFAULT_CLUSTER_CIDR, NodeIpamController, check_cluster_cidr
 from suanli.controllers.job import JobController
 from suanli.controllers.kind_controllers import kind_controllers
 from suanli.controllers.namespace import NamespaceController
@@ -37,6 +41,9 @@ from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterP
 from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.queue import QueueStateController
 from suanli.controllers.replicaset import ReplicaSetController
+from suanli.controllers.serviceaccount import RootCAPublisher, ServiceAccountsController
+from suanli.controllers.serviceaccount_token import TokensController
+from suanli.controllers.statefulset import StatefulSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.builtin import builtin_resource_types
 from suanli.kinds.registry import Registry
@@ -47,6 +54,7 @@ from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
 from suanli.node.nfd.crds import ensure_crds, nfd_crds
+from suanli.runtime.clock import OffsetClock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
 from suanli.runtime.metrics import default_registry
@@ -77,6 +85,10 @@ class PlatformOptions:
     seed: int = 0
     host_node: bool = True
     scheduler_config: Path | None = None
+    #: end-to-end tests only: time-driven controllers (CronJob) run ahead by the seconds in this file
+    clock_offset_file: Path | None = None
+    cluster_cidr: str = DEFAULT_CLUSTER_CIDR
+    node_cidr_mask_size: int = 24
 
 
 async def _tune_gc(interval: float = 1.0) -> None:
@@ -111,7 +123,8 @@ class Platform:
     """Start/stop the whole embedded control plane.
 
     Raises :class:`~suanli.scheduler.core.config.ConfigError` (or ``OSError``) at construction, before
-    anything starts, if ``options.scheduler_config`` cannot be read or is invalid.
+    anything starts, if ``options.scheduler_config`` cannot be read or is invalid, and ``ValueError`` if
+    the cluster CIDR or node mask size cannot be used.
     """
 
     def __init__(self, options: PlatformOptions) -> None:
@@ -120,6 +133,7 @@ class Platform:
         #: the volcano-scheduler.conf this run uses (put into volcano-scheduler-configmap at start)
         self.scheduler_config_text = DEFAULT_CONFIG_TEXT if path is None else path.read_text()
         parse_config(self.scheduler_config_text)  # what Volcano rejects fails here; unknown keys only warn
+        check_cluster_cidr(options.cluster_cidr, options.node_cidr_mask_size)  # ValueError before anything starts
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
         options.data_dir.mkdir(parents=True, exist_ok=True)
@@ -133,10 +147,13 @@ class Platform:
         for v in validating:
             self.service.admission.add_validating(v)
         self.service.admission.add_mutating(DefaultStorageClass(store_class_lister(self.store)))
+        self.service.admission.add_validating(SystemPriorityClassAdmission())
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
+        self.sa_tokens = ServiceAccountTokens(options.data_dir, secrets=self._stored("secrets"),
+                                              accounts=self._stored("serviceaccounts"))
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
-                          bookmark_interval=options.bookmark_interval)
+                          bookmark_interval=options.bookmark_interval, token_verifier=self.sa_tokens.verify)
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)
@@ -144,9 +161,16 @@ class Platform:
         # GPUs have no operator in the demo pool, so only NPU and KAE devices wait for theirs.
         self.devices = registry_for_profiles(operator_classes=frozenset({"npu", "kae"}))
         self._server: uvicorn.Server | None = None
+        self._ca_pem: bytes | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self.url = ""
+
+    def _stored(self, bucket: str) -> Callable[[str, str], dict[str, Any] | None]:
+        def lookup(namespace: str, name: str) -> dict[str, Any] | None:
+            so = self.store.get(bucket, namespace, name)
+            return None if so is None else so.obj
+        return lookup
 
     async def start(self) -> None:
         """Open the store, restore CRDs, bind the socket and start controllers; ready when this returns."""
@@ -156,6 +180,7 @@ class Platform:
                              lambda p: [str((p.get("spec") or {}).get("nodeName") or "")])
         self.service.restore_crds()
         await self._ensure_namespaces()
+        await self._ensure_priority_classes()
         await ensure_crds(self.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
         try:
             await self.client.create(QUEUES, default_queue())
@@ -169,7 +194,7 @@ class Platform:
             hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]
             material = ensure_tls_material(o.data_dir, hosts)
             ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key)}
-            ca_pem = material.ca_pem
+            ca_pem = self._ca_pem = material.ca_pem
         # Not behind a proxy: no X-Forwarded-* rewriting (uvicorn's default wraps every request in it).
         config = uvicorn.Config(self.app, host=o.host, port=o.port, loop="none", http="httptools",
                                 lifespan="off", log_level="warning", access_log=False, proxy_headers=False,
@@ -199,6 +224,14 @@ class Platform:
                 await self.service.create(ns_rt, "", {"apiVersion": "v1", "kind": "Namespace",
                                                       "metadata": {"name": name}})
 
+    async def _ensure_priority_classes(self) -> None:
+        """The built-in ``system-*`` PriorityClasses (kube-apiserver creates them at start-up too)."""
+        rt = self.registry.get("scheduling.k8s.io", "v1", "priorityclasses")
+        assert rt is not None
+        for pc in system_priority_classes():
+            if self.store.get(rt.storage_key, "", pc["metadata"]["name"]) is None:
+                await self.service.create(rt, "", pc)
+
     async def _ensure_scheduler_configmap(self) -> None:
         """``volcano-system/volcano-scheduler-configmap`` holds the configuration this run uses (the
         ``--scheduler-config`` file, else the default) unless a user edited it."""
@@ -216,6 +249,12 @@ class Platform:
             DeploymentController(self.client, factory=shared),
             JobController(self.client, factory=shared),
             DaemonSetController(self.client, factory=shared),
+            StatefulSetController(self.client, factory=shared),
+            ServiceAccountsController(self.client, factory=shared),
+            NodeIpamController(self.client, cluster_cidr=self.options.cluster_cidr,
+                               node_mask=self.options.node_cidr_mask_size, factory=shared),
+            CronJobController(self.client, factory=shared, clock=None if self.options.clock_offset_file is None
+                              else OffsetClock(self.options.clock_offset_file)),
             NPUClusterPolicyController(self.client, factory=shared),
             KAEClusterPolicyController(self.client, factory=shared),
             NodeFeatureReporter(self.client),
@@ -224,10 +263,16 @@ class Platform:
             VolcanoJobController(self.client, factory=shared),
             QueueStateController(self.client, factory=shared),
             LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
-            SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
+            SimAgent(self.client, devices=self.devices,
+                     config=AgentConfig(seed=self.options.seed, require_pod_cidr=True)),
             *kind_controllers(self.client, shared, self.registry, volume_root=self.options.data_dir / "volumes",
                               host_node=default_node_name() if self.options.host_node else None),
         ]
+        if self._ca_pem is not None:  # plain HTTP (--insecure-http) has no CA to publish
+            controllers.append(RootCAPublisher(self.client, self._ca_pem, factory=shared))
+        controllers.append(TokensController(
+            self.client, lambda ns, secret, sa, uid: self.sa_tokens.issue(legacy_claims(ns, secret, sa, uid)),
+            self._ca_pem, factory=shared))
         if self.options.host_node:
             controllers.append(ProcessAgent(self.client, self.logs.root, devices=self.devices,
                                             data_path=self.options.data_dir))

@@ -13,11 +13,14 @@ asks a :class:`Clock`, so tests drive time explicitly with :class:`FakeClock`::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
+import os
 import time
+from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "RealClock"]
+__all__ = ["Clock", "FakeClock", "OffsetClock", "RealClock"]
 
 
 class Clock(Protocol):
@@ -134,3 +137,42 @@ class FakeClock:
     def _drop_tombstones(self) -> None:
         while self._sleepers and self._sleepers[0][2].done():
             heapq.heappop(self._sleepers)
+
+
+class OffsetClock:
+    """The process clock moved forward by a number of seconds read from a file (end-to-end tests only).
+
+    ``suanli up --clock-offset-file PATH`` gives it to the time-driven controllers (CronJob), so a
+    test outside the process can make time pass by writing e.g. ``"3600"`` to ``PATH``. The file
+    is re-read when its modification time changes; a missing, empty or unparseable file, or a
+    smaller value, leaves the offset where it was (time never goes backwards). Sleepers poll
+    every ``poll`` seconds, so a jump wakes them within that delay.
+    """
+
+    def __init__(self, path: Path, poll: float = 0.05) -> None:
+        self.path = path
+        self.poll = poll
+        self._offset = 0.0
+        self._stamp: int | None = None
+
+    def offset(self) -> float:
+        try:
+            stamp = os.stat(self.path).st_mtime_ns
+        except OSError:
+            return self._offset
+        if stamp != self._stamp:
+            self._stamp = stamp
+            with contextlib.suppress(OSError, ValueError):
+                self._offset = max(self._offset, float(self.path.read_text().strip() or 0))
+        return self._offset
+
+    def now(self) -> float:
+        return time.time() + self.offset()
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset()
+
+    async def sleep(self, seconds: float) -> None:
+        deadline = self.monotonic() + seconds
+        while (remaining := deadline - self.monotonic()) > 0:
+            await asyncio.sleep(min(remaining, self.poll))

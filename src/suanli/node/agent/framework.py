@@ -77,6 +77,7 @@ __all__ = [
     "NODES",
     "PODS",
     "AgentConfig",
+    "NetworkNotReady",
     "NoDevices",
     "NodeAgent",
     "NodeRecord",
@@ -143,6 +144,13 @@ class AgentConfig:
     backoff_cap: float = 300.0
     workers: int = 16
     seed: int = 0
+    #: pods start only once their node has ``spec.podCIDR`` (set by the node IPAM controller);
+    #: False lets agents without an IPAM controller fall back to a subnet of their own
+    require_pod_cidr: bool = False
+
+
+class NetworkNotReady(Exception):
+    """Raised by :meth:`NodeAgent.pod_addresses` while the node has no pod network yet; the pod is retried."""
 
 
 @dataclass
@@ -305,6 +313,9 @@ class NodeAgent:
             for pod in self.pods_on_node(name):
                 self.enqueue_pod(pod)
             return
+        if (old.get("spec") or {}).get("podCIDR") != (node.get("spec") or {}).get("podCIDR"):
+            for pod in self.pods_on_node(name):  # pods waiting for the node's pod network (NetworkNotReady)
+                self.enqueue_pod(pod)
         failed = _annotation(node, INJECT_FAILURE_ANNOTATION) == "NotReady"
         if failed != rec.failed or _annotation(old, INJECT_FAILURE_ANNOTATION) != _annotation(
                 node, INJECT_FAILURE_ANNOTATION) or _unschedulable(node) != rec.unschedulable:
@@ -398,9 +409,9 @@ class NodeAgent:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                level = logging.DEBUG if isinstance(exc, ApiError) and exc.code in (404, 409) else logging.WARNING
-                log.log(level, "%s: syncing %s failed: %s", type(self).__name__, key, exc,
-                        exc_info=not isinstance(exc, ApiError))
+                quiet = isinstance(exc, NetworkNotReady) or (isinstance(exc, ApiError) and exc.code in (404, 409))
+                log.log(logging.DEBUG if quiet else logging.WARNING, "%s: syncing %s failed: %s",
+                        type(self).__name__, key, exc, exc_info=not isinstance(exc, ApiError | NetworkNotReady))
                 self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)

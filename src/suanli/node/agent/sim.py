@@ -4,8 +4,12 @@ Manages every Node annotated ``kwok.x-k8s.io/node: fake``. A node created with a
 ``status`` keeps it; one annotated ``suanli.io/hardware-profile: <name>`` without
 capacity gets the profile's capacity/allocatable, nodeInfo and labels (only labels not
 already set); one with neither gets kwok's defaults (cpu ``1k``, memory ``1Ti``, pods
-``1M``). Addresses come from a per-node /24 (``spec.podCIDR`` if set, else
-``10.<i/256>.<i%256>.0/24`` for the i-th node seen): ``.1`` is the host, pods get ``.2``…
+``1M``). The node's InternalIP is ``.1`` of ``spec.podCIDR`` when the node is first seen
+with one, else of ``10.<i/256>.<i%256>.0/24`` for the i-th node seen. Pod IPs come from
+``spec.podCIDR`` (``.2`` upwards, never one a live pod on the node holds, also after a
+restart); without one a pod waits when ``AgentConfig.require_pod_cidr`` is set (``suanli up``,
+which runs the node IPAM controller), else uses the discovery-order subnet. A kwok node may
+hold more pods than its /24 has addresses; beyond that, addresses repeat.
 
 Pods bound to a fake node go Pending → Running at once and by default run until deleted.
 Pod annotations shape the run:
@@ -35,7 +39,13 @@ from fractions import Fraction
 from suanli.apimachinery.objects import Obj, parse_time
 from suanli.apimachinery.quantity import parse_quantity
 from suanli.client.protocol import Client
-from suanli.node.agent.framework import INJECT_FAILURE_ANNOTATION, AgentConfig, NodeAgent, NodeRecord
+from suanli.node.agent.framework import (
+    INJECT_FAILURE_ANNOTATION,
+    AgentConfig,
+    NetworkNotReady,
+    NodeAgent,
+    NodeRecord,
+)
 from suanli.node.agent.metrics import Usage
 from suanli.node.agent.status import ContainerState, PodState
 from suanli.node.agent.timing import jittered, parse_duration, parse_percent, seeded_random
@@ -86,7 +96,7 @@ class SimAgent(NodeAgent):
                  profiles: Callable[[str], HardwareProfile] = load_profile) -> None:
         super().__init__(client, clock=clock, devices=devices, config=config)
         self.profiles = profiles
-        self._ips: dict[str, set[int]] = {}
+        self._ips: dict[str, set[int]] = {}  # node -> pod addresses in use (as integers)
         self._cidrs: dict[str, ipaddress.IPv4Network] = {}
 
     async def kill_pod(self, ps: PodState, pod: Obj, grace: float) -> None:
@@ -169,29 +179,51 @@ class SimAgent(NodeAgent):
 
     # ------------------------------------------------------------------ pods
 
+    def _pod_net(self, node: Obj, rec: NodeRecord) -> ipaddress.IPv4Network:
+        """The node's ``spec.podCIDR``; without one, :class:`NetworkNotReady` when the config requires
+        it, else the agent's own discovery-order subnet."""
+        pod_cidr = (node.get("spec") or {}).get("podCIDR")
+        if pod_cidr:
+            try:
+                return ipaddress.IPv4Network(str(pod_cidr), strict=False)
+            except ValueError:
+                pass
+        if self.config.require_pod_cidr:
+            raise NetworkNotReady(f"node {rec.name} has no spec.podCIDR yet")
+        return self._cidr(node, rec)
+
     def pod_addresses(self, ps: PodState, node: Obj, rec: NodeRecord) -> tuple[str, str]:
-        net = self._cidr(node, rec)
+        """A free address of the node's pod subnet (``.2`` upwards), or the pod's own one when it already
+        has an address in it (a pod adopted after a restart). The first allocation on a node after
+        start-up records the addresses of every pod already on it, so none is handed out twice."""
+        net = self._pod_net(node, rec)
         host = ""
         for a in (node.get("status") or {}).get("addresses") or []:
             if a.get("type") == "InternalIP":
                 host = str(a.get("address"))
                 break
-        used = self._ips.setdefault(rec.name, set())
-        size = max(net.num_addresses - 3, 1)
-        offset = 2
-        for i in range(size):
-            cand = 2 + (len(used) + i) % size
-            if cand not in used:
-                offset = cand
-                break
-        used.add(offset)
-        ps.extra["ip_offset"] = offset
-        return str(net.network_address + offset), host or str(net.network_address + 1)
+        used = self._ips.get(rec.name)
+        if used is None:
+            used = self._ips[rec.name] = {ip for p in self.pods_on_node(rec.name) if (ip := _pod_ip_int(p))
+                                          is not None and (p.get("status") or {}).get("phase") not in
+                                          ("Succeeded", "Failed")}
+        pod = self.get_pod(ps.key)
+        own = _pod_ip_int(pod) if pod is not None else None
+        if own is not None and ipaddress.IPv4Address(own) in net:
+            address = own
+        else:
+            first, size = int(net.network_address) + 2, max(net.num_addresses - 3, 1)
+            start = len(used) % size
+            address = next((first + (start + i) % size for i in range(size) if first + (start + i) % size
+                            not in used), first + start)
+        used.add(address)
+        ps.extra["ip"] = address
+        return str(ipaddress.IPv4Address(address)), host or str(net.network_address + 1)
 
     def release_pod(self, ps: PodState) -> None:
-        offset = ps.extra.pop("ip_offset", None)
-        if offset is not None:
-            self._ips.get(ps.node, set()).discard(offset)
+        address = ps.extra.pop("ip", None)
+        if address is not None:
+            self._ips.get(ps.node, set()).discard(address)
 
     def _run_time(self, ps: PodState, pod: Obj, c: ContainerState) -> float | None:
         text = _ann(pod, SIM_DURATION_ANNOTATION)
@@ -281,3 +313,13 @@ def _qty(text: object) -> Fraction:
         return parse_quantity(str(text))
     except ValueError:
         return Fraction(0)
+
+
+def _pod_ip_int(pod: Obj) -> int | None:
+    ip = (pod.get("status") or {}).get("podIP")
+    if not ip:
+        return None
+    try:
+        return int(ipaddress.IPv4Address(str(ip)))
+    except ValueError:
+        return None
