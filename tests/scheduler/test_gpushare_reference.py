@@ -18,11 +18,13 @@ from suanli.scheduler.core.gpushare import (
     schedule_one,
 )
 from suanli.scheduler.core.gpushare.frag import FragCache
-from suanli.scheduler.core.gpushare.policies import BestFitPolicy
+from suanli.scheduler.core.gpushare.policies import BestFitPolicy, DotProductPolicy, fgd_score
 from suanli.scheduler.core.gpushare.reference import (
     ref_bestfit_score,
+    ref_dotproduct_score,
     ref_feasible,
     ref_fgd_score,
+    ref_fgd_upstream_score,
     ref_node_frag,
 )
 
@@ -94,16 +96,21 @@ def test_vectorised_scores_match_reference(
         assert frag[n] == ref_node_frag(typical, int(state.cpu_free[n]), gpus, _model(state, n))
     cache = FragCache(typical, state)
     bestfit = BestFitPolicy(PolicyContext(typical), state)
+    dotproduct = DotProductPolicy(PolicyContext(typical), state)
     for pod in probes:
         mask = feasible_nodes(state, pod)
         assert list(mask) == [ref_feasible(state, pod, n) for n in range(state.num_nodes)]
         delta, gpu = cache.deltas(state, pod, mask)
+        upstream, up_gpu = cache.deltas(state, pod, mask, fgd_score)
         bf = bestfit.score(state, pod, mask)
+        dp = dotproduct.score(state, pod, mask)
         for n in np.flatnonzero(mask):
             ref_delta, ref_gpu = ref_fgd_score(state, pod, typical, int(n))
             assert delta[n] == ref_delta
             assert gpu[n] == ref_gpu
+            assert (upstream[n], up_gpu[n]) == ref_fgd_upstream_score(state, pod, typical, int(n))
             assert bf[n] == ref_bestfit_score(state, pod, int(n))
+            assert dp[n] == ref_dotproduct_score(state, pod, int(n))
         assert np.all(np.isneginf(delta[~mask]))
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from suanli.scheduler.core.gpushare import MILLI, NodeSpec, PodRequest, TypicalPods
 from suanli.sim.cli import main, parse_seeds
-from suanli.sim.fgd import replay, run_experiment, sample_workload
+from suanli.sim.fgd import allocation_at, node_rank, replay, run_experiment, sample_workload
 
 NODES = [
     NodeSpec(f"n{i}", 32000, 131072, g, m) for i, (g, m) in enumerate([(8, "G2"), (2, "T4"), (4, "V100")] * 4)
@@ -25,13 +26,54 @@ PODS = [
 CAP = sum(n.gpu for n in NODES) * MILLI
 
 
-def test_sample_reaches_the_tune_target_and_stops() -> None:
+def _count(pods: list[PodRequest]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in pods:
+        out[p.name] = out.get(p.name, 0) + 1
+    return out
+
+
+def test_tune_up_shuffles_the_list_then_appends_draws_below_the_target() -> None:
     pods = sample_workload(PODS, CAP, 1.3, seed=42)
-    total = sum(p.total_gpu_milli for p in pods)
-    assert total >= 1.3 * CAP
-    assert total - pods[-1].total_gpu_milli < 1.3 * CAP
+    # The whole list comes first, shuffled; then draws with replacement.
+    assert sorted(p.name for p in pods[: len(PODS)]) == sorted(p.name for p in PODS)
+    assert [p.name for p in pods[: len(PODS)]] != [p.name for p in PODS] or len(PODS) < 2
+    # Upstream's stopping rule: every appended draw passed total + per-GPU milli <= target.
+    target = 1.3 * CAP
+    total = sum(p.total_gpu_milli for p in PODS)
+    for p in pods[len(PODS) :]:
+        assert total + p.gpu_milli <= target
+        total += p.total_gpu_milli
+    assert total == sum(p.total_gpu_milli for p in pods)
+    assert total > target - 1000  # it stops only when a draw would cross the target
     assert pods == sample_workload(PODS, CAP, 1.3, seed=42)
     assert pods != sample_workload(PODS, CAP, 1.3, seed=43)
+
+
+def test_tune_down_removes_random_pods_until_within_the_target() -> None:
+    many = PODS * 20  # 20 copies request far more than 0.5 x capacity
+    pods = sample_workload(many, CAP, 0.5, seed=1)
+    assert sum(p.total_gpu_milli for p in pods) <= 0.5 * CAP
+    counts = _count(pods)
+    assert all(counts[name] <= 20 for name in counts)
+    assert len(pods) < len(many)
+
+
+def test_allocation_at_tune_reads_the_artifacts_rounding_window() -> None:
+    # Capacity 1000 milli. Arrived % 129.0, 129.6, 130.0, 130.5, 130.6: rounded half to even
+    # 129, 130, 130, 130, 131 -> the 130 window holds allocations 90.5%, 91.0%, 91.2%.
+    arrived = np.array([1290, 1296, 1300, 1305, 1306])
+    allocated = np.array([900, 905, 910, 912, 913])
+    assert allocation_at(arrived, allocated, 1000, 130) == pytest.approx(0.909)
+    # No sample rounds to 128: the +-1 window (127..129) holds only the first.
+    assert allocation_at(arrived, allocated, 1000, 128) == pytest.approx(0.90)
+    assert np.isnan(allocation_at(arrived, allocated, 1000, 100))
+
+
+def test_node_rank_is_a_seeded_permutation() -> None:
+    assert sorted(node_rank(50, 42)) == list(range(50))
+    assert list(node_rank(50, 42)) == list(node_rank(50, 42))
+    assert list(node_rank(50, 42)) != list(node_rank(50, 43))
 
 
 def test_sample_rejects_trace_without_gpu_requests() -> None:
@@ -48,9 +90,13 @@ def test_replay_accounting_is_consistent(policy: str) -> None:
     placed = [p for p, x in zip(workload, r.placements, strict=True) if x is not None]
     assert r.allocated_gpu_milli == sum(p.total_gpu_milli for p in placed) <= CAP
     assert r.failed == len(workload) - len(placed)
-    assert r.unallocated_gpus == pytest.approx((CAP - r.allocated_gpu_milli) / MILLI)
+    assert r.final_unallocated_gpus == pytest.approx((CAP - r.allocated_gpu_milli) / MILLI)
+    # Read at 130%: never above the final allocation (allocation only grows).
+    assert r.unallocated_gpus == pytest.approx((1 - r.allocation_at_tune) * CAP / MILLI)
+    assert r.allocation_at_tune <= round(r.allocation_ratio, 4) + 1e-9
     arrived_pct = 100 * sum(p.total_gpu_milli for p in workload) / CAP
-    assert r.arrived_pct[0] == 0 and 130 <= r.arrived_pct[-1] <= arrived_pct
+    assert arrived_pct > 130 - 100 * MILLI / CAP  # tuned to within one GPU of the target
+    assert r.arrived_pct[0] == 0 and r.arrived_pct[-1] <= arrived_pct < r.arrived_pct[-1] + 1
     assert all(
         a <= b + 1e-12 for a, b in zip(r.allocation_ratio_curve, r.allocation_ratio_curve[1:], strict=False)
     )
@@ -118,7 +164,10 @@ def test_cli_fgd_writes_summary_curves_and_plot(tmp_path: Path) -> None:
     assert doc["policy"] == "fgd" and doc["cluster_gpus"] == CAP // MILLI
     assert [s["seed"] for s in doc["seeds"]] == [42, 43]
     for s in doc["seeds"]:
-        assert s["unallocated_gpus"] == pytest.approx(doc["cluster_gpus"] - s["allocated_gpu_milli"] / MILLI)
+        assert s["final_unallocated_gpus"] == pytest.approx(
+            doc["cluster_gpus"] - s["allocated_gpu_milli"] / MILLI
+        )
+        assert s["unallocated_gpus"] == pytest.approx((1 - s["allocation_ratio_at_tune"]) * doc["cluster_gpus"])
         assert s["allocation_ratio"] == pytest.approx(s["allocated_gpu_milli"] / CAP)
         assert set(s) >= {
             "seed",

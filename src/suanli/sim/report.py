@@ -15,7 +15,12 @@ __all__ = ["comparison_rows", "summary", "write_comparison", "write_policy"]
 
 
 def summary(policy: str, results: Sequence[ReplayResult], tune: float) -> dict[str, Any]:
-    """The ``summary.json`` document for one policy (values at the tune target)."""
+    """The ``summary.json`` document for one policy.
+
+    ``unallocated_gpus`` is read at the tune target as the artifact reads it
+    (``(1 - allocation_ratio_at_tune) x GPUs``); ``final_unallocated_gpus``
+    and ``allocation_ratio`` are after the last pod.
+    """
     unalloc = [r.unallocated_gpus for r in results]
     frag = [r.fragmentation_rate for r in results]
     return {
@@ -29,6 +34,8 @@ def summary(policy: str, results: Sequence[ReplayResult], tune: float) -> dict[s
                 "failed_pods": r.failed,
                 "allocated_gpu_milli": r.allocated_gpu_milli,
                 "unallocated_gpus": r.unallocated_gpus,
+                "allocation_ratio_at_tune": r.allocation_at_tune,
+                "final_unallocated_gpus": r.final_unallocated_gpus,
                 "allocation_ratio": r.allocation_ratio,
                 "fragmentation_rate": r.fragmentation_rate,
                 "seconds": r.seconds,

@@ -24,7 +24,7 @@ not fit -> 1000, ``F = 1300``. FGD picks the first (largest decrease).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +83,16 @@ class TypicalPods:
     @property
     def total_weight(self) -> int:
         return int(self.weight.sum())
+
+    @property
+    def cpu_per_gpu_milli(self) -> float:
+        """Milli-CPU the typical mix requests per milli-GPU (``inf`` if it requests no GPU).
+
+        Example: 1 x (4000 CPU, 1 GPU) and 1 x (12000 CPU, CPU-only) -> 16000 / 1000 = 16.
+        """
+        gpu = int((self.weight * self.milli * self.num).sum())
+        cpu = int((self.weight * self.cpu).sum())
+        return cpu / gpu if gpu else float("inf")
 
 
 class _Tables:
@@ -146,6 +156,10 @@ class FragCache:
     of ``F`` achievable by placing ``pod`` there (``-inf`` where infeasible) and
     the GPU index achieving it (sharing pods; -1 otherwise). GPUs of one node
     with equal free milli are equivalent; the lowest index represents them.
+    With ``transform``, every candidate's decrease in milli (``dF / W``) is
+    first mapped through it (e.g. upstream's integer score) and the best GPU is
+    the lowest index with the best transformed value; with ``tight_gpu``, the
+    one among those with the least free milli (then the lowest index).
     """
 
     def __init__(self, typical: TypicalPods, state: ClusterState) -> None:
@@ -171,7 +185,13 @@ class FragCache:
         self.seen[dirty] = state.version[dirty]
 
     def deltas(
-        self, state: ClusterState, pod: PodRequest, feasible: BoolArray
+        self,
+        state: ClusterState,
+        pod: PodRequest,
+        feasible: BoolArray,
+        transform: Callable[[FloatArray], FloatArray] | None = None,
+        *,
+        tight_gpu: bool = False,
     ) -> tuple[FloatArray, IntArray]:
         self.refresh(state)
         n = state.num_nodes
@@ -187,7 +207,8 @@ class FragCache:
             cnt = self.cnt_ge[nodes] - k if k else self.cnt_ge[nodes]
             idle = self.idle[nodes] - k * MILLI
             f_new = self.t.frag(cpu_new, idle, cnt, self.sum_lt[nodes], model)
-            score[nodes] = self.F[nodes] - f_new
+            d = (self.F[nodes] - f_new).astype(np.float64)
+            score[nodes] = d if transform is None else transform(d / self.t.W)
             return score, best_gpu
         m = pod.gpu_milli
         free = state.gpu_free[nodes]
@@ -202,8 +223,13 @@ class FragCache:
         slt = self.sum_lt[ridx] - f * (f < u) + f2 * (f2 < u)
         f_new = self.t.frag(cpu_new[rows], self.idle[ridx] - m, cnt, slt, model[rows])
         table = np.full(free.shape, -np.inf)
-        table[rows, cols] = (self.F[ridx] - f_new).astype(np.float64)
-        g = table.argmax(axis=1)
+        d = (self.F[ridx] - f_new).astype(np.float64)
+        table[rows, cols] = d if transform is None else transform(d / self.t.W)
+        if tight_gpu:
+            top = table == table.max(axis=1)[:, None]
+            g = np.where(top, free, np.iinfo(np.int64).max).argmin(axis=1)
+        else:
+            g = table.argmax(axis=1)
         score[nodes] = table[np.arange(nodes.size), g]
         best_gpu[nodes] = g
         return score, best_gpu

@@ -142,9 +142,14 @@ class ClusterState:
     every change of a node, so caches can refresh only dirty rows) and
     ``affinity[N, A]`` (number of GPU pods per affinity tag: column 0 sharing,
     column k = k whole GPUs).
+
+    ``rank[N]`` orders nodes for tie-breaking: among equally scored nodes the
+    one with the lowest rank wins. It defaults to the node index; the FGD
+    experiment passes a seeded permutation, as the upstream simulator prefixes
+    node names with a random permutation and breaks ties by the smallest name.
     """
 
-    def __init__(self, nodes: Sequence[NodeSpec]) -> None:
+    def __init__(self, nodes: Sequence[NodeSpec], rank: Sequence[int] | IntArray | None = None) -> None:
         self.names: list[str] = [n.name for n in nodes]
         self.models: list[str] = sorted({n.model for n in nodes if n.model})
         index = {m: i for i, m in enumerate(self.models)}
@@ -163,6 +168,11 @@ class ClusterState:
         self.version: IntArray = np.zeros(n, dtype=np.int64)
         self.affinity: IntArray = np.zeros((n, width + 1), dtype=np.int64)
         self._spec_masks: dict[frozenset[str], BoolArray] = {}
+        self.rank: IntArray = (
+            np.arange(n, dtype=np.int64) if rank is None else np.asarray(rank, dtype=np.int64).reshape(n)
+        )
+        if rank is not None and np.unique(self.rank).size != n:
+            raise ValueError("rank must give every node a distinct value")
 
     @property
     def num_nodes(self) -> int:
@@ -197,6 +207,7 @@ class ClusterState:
         other.version = self.version.copy()
         other.affinity = self.affinity.copy()
         other._spec_masks = self._spec_masks
+        other.rank = self.rank
         return other
 
     def spec_mask(self, spec: frozenset[str]) -> BoolArray:

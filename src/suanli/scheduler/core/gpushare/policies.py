@@ -3,10 +3,12 @@
 Every policy implements :class:`Policy`: ``score`` rates all nodes at once
 (higher is better; only entries where ``feasible`` is true are read) and
 ``select_gpus`` picks the GPUs on the chosen node. :func:`schedule_one` takes
-the highest score, ties going to the lowest node index.
+the highest score, ties going to the node of lowest ``state.rank``.
 
-Scores are exact integers (stored as float64, exact below 2**53) so that ties
-are real ties and the reference implementation agrees bit for bit.
+The upstream policies (``random`` ... ``fgd``) score exactly as the
+hkust-adsl simulator's score plugins do, including their truncation to the
+kube-scheduler integer range 0-100 (``int64(...)`` in Go); the many ties this
+creates are part of their behaviour. Scores are integers stored as float64.
 """
 
 from __future__ import annotations
@@ -92,12 +94,17 @@ def make_policy(name: str, context: PolicyContext, state: ClusterState) -> Polic
 
 
 def schedule_one(state: ClusterState, pod: PodRequest, policy: Policy) -> Placement | None:
-    """Place ``pod`` with ``policy`` and bind it; None (state unchanged) if no node fits."""
+    """Place ``pod`` with ``policy`` and bind it; None (state unchanged) if no node fits.
+
+    The highest score wins; among equal scores the node with the lowest
+    ``state.rank`` (upstream: the smallest node name).
+    """
     feasible = feasible_nodes(state, pod)
     if not feasible.any():
         return None
     scores = np.where(feasible, policy.score(state, pod, feasible), -np.inf)
-    node = int(np.argmax(scores))
+    top = scores == scores.max()
+    node = int(np.argmin(np.where(top, state.rank, np.iinfo(np.int64).max)))
     placement = Placement(node, policy.select_gpus(state, pod, node))
     state.bind(pod, placement)
     return placement
@@ -144,37 +151,46 @@ class _BestFitGpuMixin:
 
 
 class DotProductPolicy(_BestFitGpuMixin):
-    """Smallest dot product of the node's free vector and the pod's request.
+    """Tetris: the smaller the dot product of node free and pod request, the better.
 
-    Vectors are ``[cpu, gpu]`` normalised by ``(128000, 8000)`` (GPU merged over
-    the node); score ``= -(cpu_free*c + 256*idle*g)``, i.e. the dot product
-    scaled by ``128000**2`` and negated.
+    Upstream ``DotProductScore`` with ``dimExtMethod: merge``, ``normMethod:
+    max`` (the artifact's setting): vectors ``[cpu, gpu]`` with the node's GPUs
+    merged into one dimension, each divided by ``(128000, 8000)``;
+    score ``= int(100 * (1 - dot / 2))``. GPUs: best fit (``gpuSelMethod: best``).
     """
 
     name = "dotproduct"
 
     def __init__(self, context: PolicyContext, state: ClusterState) -> None:
-        self.ratio = (MAX_SPEC_CPU // MAX_SPEC_GPU) ** 2
+        pass
 
     def score(self, state: ClusterState, pod: PodRequest, feasible: BoolArray) -> FloatArray:
-        dot = state.cpu_free * pod.cpu_milli + self.ratio * _idle(state) * pod.total_gpu_milli
-        return -dot.astype(np.float64)
+        dot = (state.cpu_free / MAX_SPEC_CPU) * (pod.cpu_milli / MAX_SPEC_CPU) + (_idle(state) / MAX_SPEC_GPU) * (
+            pod.total_gpu_milli / MAX_SPEC_GPU
+        )
+        out: FloatArray = np.trunc(100.0 * (1.0 - dot / 2.0))
+        return out
 
 
 class BestFitPolicy(_BestFitGpuMixin):
-    """Least leftover: ``0.5*(cpu_free-c)/128000 + 0.5*(idle-g)/8000``, minimised.
+    """Least leftover: ``s = 0.5*(cpu_free-c)/128000 + 0.5*(idle-g)/8000``.
 
-    Integer form: score ``= -((cpu_free - c) + 16*(idle - g))``.
+    Upstream ``BestFitScore``: ``int(100 * (1 - s))``. Its min-max
+    ``NormalizeScore`` over the feasible nodes is monotone and keeps the set of
+    top nodes, so it is not applied. GPUs: best fit.
     """
 
     name = "bestfit"
 
     def __init__(self, context: PolicyContext, state: ClusterState) -> None:
-        self.ratio = MAX_SPEC_CPU // MAX_SPEC_GPU
+        pass
 
     def score(self, state: ClusterState, pod: PodRequest, feasible: BoolArray) -> FloatArray:
-        left = (state.cpu_free - pod.cpu_milli) + self.ratio * (_idle(state) - pod.total_gpu_milli)
-        return -left.astype(np.float64)
+        left = (state.cpu_free - pod.cpu_milli) / MAX_SPEC_CPU * 0.5 + (
+            _idle(state) - pod.total_gpu_milli
+        ) / MAX_SPEC_GPU * 0.5
+        out: FloatArray = np.trunc((1.0 - left) * 100.0)
+        return out
 
 
 class GpuPackingPolicy(_BestFitGpuMixin):
@@ -236,22 +252,34 @@ class GpuClusteringPolicy(_BestFitGpuMixin):
         return (base + bonus).astype(np.float64)
 
 
+def fgd_score(delta_milli: FloatArray) -> FloatArray:
+    """Upstream FGD's node score for a fragmentation decrease ``delta_milli``:
+    ``int(100 * sigmoid(delta_milli / 1000))``, e.g. 0 -> 50, 100 -> 52, 1000 -> 73."""
+    out: FloatArray = np.trunc(1.0 / (1.0 + np.exp(-delta_milli / 1000.0)) * 100.0)
+    return out
+
+
 class FGDPolicy:
     """Fragmentation Gradient Descent: the node/GPU with the largest decrease of ``F``.
 
-    ``F`` is defined in :mod:`~suanli.scheduler.core.gpushare.frag`. Sharing pods
-    go to the GPU that achieved the node's score (lowest index on ties); whole
-    GPU pods to the lowest-index free GPUs.
+    ``F`` is defined in :mod:`~suanli.scheduler.core.gpushare.frag`. As upstream
+    ``FGDScore``, the decrease in milli is scored by :func:`fgd_score`, so
+    decreases closer than about 40 milli tie. Sharing pods go to the GPU with
+    the best score (lowest index on ties); whole GPU pods to the lowest-index
+    free GPUs.
     """
 
     name = "fgd"
+    #: Among GPUs of a node with the best score, take the tightest (else the lowest index).
+    tight_gpu = False
 
     def __init__(self, context: PolicyContext, state: ClusterState) -> None:
         self.cache = FragCache(context.typical, state)
         self._last: tuple[PodRequest, npt.NDArray[np.int64]] | None = None
 
     def frag_scores(self, state: ClusterState, pod: PodRequest, feasible: BoolArray) -> FloatArray:
-        delta, best = self.cache.deltas(state, pod, feasible)
+        """Upstream FGD score per node (``-inf`` where infeasible); remembers the GPUs."""
+        delta, best = self.cache.deltas(state, pod, feasible, fgd_score, tight_gpu=self.tight_gpu)
         self._last = (pod, best)
         return delta
 
@@ -262,35 +290,51 @@ class FGDPolicy:
         if pod.is_share:
             if self._last is not None and self._last[0] is pod and self._last[1][node] >= 0:
                 return (int(self._last[1][node]),)
-            _, best = self.cache.deltas(state, pod, np.arange(state.num_nodes) == node)
+            only = np.arange(state.num_nodes) == node
+            _, best = self.cache.deltas(state, pod, only, fgd_score, tight_gpu=self.tight_gpu)
             return (int(best[node]),)
         return bestfit_gpus(state, pod, node)
 
 
 class FGDPackPolicy(FGDPolicy):
-    """Ours: FGD plus a gentle GPU best-fit pull.
+    """Ours: FGD's decision, with its ties broken towards balanced nodes.
 
-    ``score = dF / W - lam * (idle - g)`` with ``lam = 1 / LAM_DEN``: the
-    fragmentation decrease (in milli, ``W`` = total typical weight) minus a
-    small charge per milli of GPU the node would still have free after the
-    placement. Integer form: ``LAM_DEN * dF - W * (idle - g)``.
+    Score ``= 10 * fgd_score(dF) - key``, ``key in [0, 1)``: the node FGD rates
+    highest; among nodes it rates equally (its integer score puts all
+    decreases within ~40 milli, and all large ones, in one class), the one
+    whose CPU:GPU imbalance grows least. A node's imbalance is
+    ``|cpu_free / R - idle|`` (in GPU milli), where ``R`` is the CPU the typical
+    pods request per GPU (:attr:`TypicalPods.cpu_per_gpu_milli`); a placement
+    that leaves a node's free CPU and free GPU in the proportion the workload
+    asks for keeps both usable. Remaining ties: best fit (BestFit's leftover),
+    then the node rank. A sharing pod takes, among the GPUs of that node with
+    the best FGD score, the one with the least free milli.
 
-    Why it helps: FGD's ``dF`` is exactly zero or nearly flat for many
-    candidates (every pristine node of a model looks the same, and a pod that
-    fits a typical "hole" everywhere changes ``F`` equally), so FGD spreads
-    pods over fresh nodes by index order. The packing term breaks those
-    near-ties towards nodes that are already partly used, keeping whole
-    nodes free for the multi-GPU and large-CPU pods that arrive later, while
-    ``dF`` still dominates whenever fragmentation really differs.
+    Upstream FGD breaks these ties by a random but fixed node order; ordering
+    them by CPU:GPU balance instead sends CPU-heavy pods to CPU-rich nodes and
+    GPU pods with little CPU to CPU-poor ones, so fewer GPUs end up on nodes
+    without CPU (see docs/simulation.md for the measurements and the variants
+    that did not help).
     """
 
     name = "fgdpack"
-    LAM_DEN = 20
+    tight_gpu = True
+
+    def __init__(self, context: PolicyContext, state: ClusterState) -> None:
+        super().__init__(context, state)
+        ratio = context.typical.cpu_per_gpu_milli
+        self.inv_ratio = 0.0 if not np.isfinite(ratio) or ratio <= 0 else 1.0 / ratio
 
     def score(self, state: ClusterState, pod: PodRequest, feasible: BoolArray) -> FloatArray:
-        delta = self.frag_scores(state, pod, feasible)
-        left = _idle(state) - pod.total_gpu_milli
-        return self.LAM_DEN * delta - self.cache.t.W * left.astype(np.float64)
+        q = self.frag_scores(state, pod, feasible)
+        cpu_now, gpu_now = state.cpu_free, _idle(state)
+        cpu_left, gpu_left = cpu_now - pod.cpu_milli, gpu_now - pod.total_gpu_milli
+        grow = np.abs(cpu_left * self.inv_ratio - gpu_left) - np.abs(cpu_now * self.inv_ratio - gpu_now)
+        # |grow| <= cpu/R + gpu of one pod, well below 4 x 8000 milli: the clip only guards the range.
+        balance = np.clip(grow / (8 * MAX_SPEC_GPU) + 0.5, 0.0, 0.99)
+        fit = np.clip(cpu_left / MAX_SPEC_CPU * 0.5 + gpu_left / MAX_SPEC_GPU * 0.5, 0.0, 1.0)
+        out: FloatArray = 10.0 * q - balance - 0.005 * fit
+        return out
 
 
 for _cls in (

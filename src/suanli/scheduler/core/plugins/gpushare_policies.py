@@ -11,9 +11,10 @@ task into a ``PodRequest``: ``nvidia.com/gpu: k`` or ``volcano.sh/gpu-number: k`
 ``ceil(1000 x M / card_memory)`` milli. Typical pods (FGD) are all the
 snapshot's tasks. Pods already bound occupy their GPUs in index order.
 
-The policy's raw score (for FGD, the fragmentation decrease) is added to the
-node-order sum, multiplied by ``<name>.weight`` (default 1); use these plugins
-alone, or with large weights, as their scales differ from the 0-100 plugins.
+The policy's score is added to the node-order sum, multiplied by
+``<name>.weight`` (default 1). The upstream policies score in 0-100 as the
+artifact's plugins do (FGD: ``int(100 * sigmoid(decrease / 1000))``);
+``fgdpack`` scores ``10 x`` FGD's score minus a best-fit term below 1.
 GPU indices are not chosen here (``deviceshare`` does that for binds).
 """
 
