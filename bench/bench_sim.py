@@ -11,11 +11,13 @@ GPU-node and pod lists.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from suanli.scheduler.core.gpushare import MILLI, PodRequest, TypicalPods, policy_names
 from suanli.sim.cli import parse_seeds
@@ -23,7 +25,9 @@ from suanli.sim.fgd import replay, run_experiment, sample_workload
 from suanli.sim.published import PUBLISHED_UNALLOCATED_GPUS, deviation
 from suanli.sim.traces import load_nodes, load_pods
 
-TRACE = "/work/shared/traces/alibaba-gpu-v2023/"
+#: ``shared/`` lies beside the repository checkout; ``$SUANLI_OPENB_TRACES`` overrides it.
+TRACE = (os.environ.get("SUANLI_OPENB_TRACES")
+         or str(Path(__file__).resolve().parents[2] / "shared" / "traces" / "alibaba-gpu-v2023")) + "/"
 #: GPU models of the openb cluster and their largest node (GPUs), and the model sets
 #: the type-constrained variant draws from (each hosts a pod of up to that many GPUs).
 MODEL_SETS: list[tuple[frozenset[str], int]] = [

@@ -4,7 +4,7 @@ The full run (7 policies x seeds 42-51) is the benchmark ``python -m bench sim``
 this test replays seeds 42-44 of the default openb trace for every published
 policy and requires each mean within 5% of the artifact's 10-seed mean
 (``suanli.sim.published``), and ``fgdpack`` below the published FGD. The trace
-is read from ``$SUANLI_OPENB_TRACES`` (default: the shared copy on this machine).
+is read from ``$SUANLI_OPENB_TRACES`` (default: ``shared/traces/alibaba-gpu-v2023`` beside the checkout).
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from suanli.sim.fgd import run_experiment
 from suanli.sim.published import PUBLISHED_UNALLOCATED_GPUS, deviation
 from suanli.sim.traces import load_nodes, load_pods
 
-TRACES = Path(os.environ.get("SUANLI_OPENB_TRACES", "/work/shared/traces/alibaba-gpu-v2023"))
+#: ``shared/`` lies beside the repository checkout (as in CI); ``$SUANLI_OPENB_TRACES`` overrides it.
+TRACES = Path(os.environ.get("SUANLI_OPENB_TRACES")
+              or Path(__file__).resolve().parents[3] / "shared" / "traces" / "alibaba-gpu-v2023")
 SEEDS = [42, 43, 44]
 PUBLISHED = PUBLISHED_UNALLOCATED_GPUS["default"]
 
