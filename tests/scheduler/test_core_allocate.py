@@ -36,13 +36,15 @@ def nodes(n: int, cpu: str = "2", mem: str = "4Gi", **extra: str) -> list[dict[s
         (2, 3, None, 3),
         (1, 3, None, 0),
         (1, 2, None, 2),
-        (2, 1, {"master": 2}, 0),
+        (2, 3, {"master": 2}, 0),
+        (2, 1, {"master": 2}, 4),
     ],
     ids=[
         "gang-fits-all-bind",
         "gang-does-not-fit-nothing-binds",
         "min-member-met-binds-what-fits",
         "task-min-member-unmet-nothing-binds",
+        "task-minimums-ignored-when-min-member-below-their-sum",
     ],
 )
 def test_gang_all_or_nothing(

@@ -67,6 +67,7 @@ __all__ = [
     "TaskStatus",
     "snapshot_from_objects",
     "task_columns",
+    "task_role",
 ]
 
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
@@ -523,7 +524,7 @@ def snapshot_from_objects(
             namespace=ns,
             name=name,
             job=job_key,
-            role=str(ann.get(TASK_SPEC_ANNOTATION) or ""),
+            role=task_role(m),
             request=request,
             priority=prio,
             status=status,
@@ -580,6 +581,16 @@ def snapshot_from_objects(
         priority_classes=classes,
         columns=task_columns(tasks, jobs, queue_infos, D),
     )
+
+
+def task_role(meta: Mapping[str, Any]) -> str:
+    """A pod's task name: the ``volcano.sh/task-spec`` annotation, else the label of that
+    name (Volcano's ``getTaskRole``; its Job controller writes both), else ``""``."""
+    for source in (meta.get("annotations"), meta.get("labels")):
+        value = (source or {}).get(TASK_SPEC_ANNOTATION)
+        if value:
+            return str(value)
+    return ""
 
 
 def _queue_info(q: Obj, dim_index: Mapping[str, int], dims: int) -> QueueInfo:

@@ -1,13 +1,22 @@
-"""``gang``: all-or-nothing by ``minMember`` and per-task ``minTaskMember``.
+"""``gang``: all-or-nothing by ``minMember`` and per-task ``minTaskMember`` (Volcano's gang).
 
-* valid: at least ``minMember`` non-failed tasks exist, and per task name at
-  least its ``minTaskMember`` → else ``("NotEnoughPods", …)``;
-* ready: ready tasks (Allocated/Bound/Running/Succeeded) ≥ minMember and per
-  task name ≥ its minimum;
-* pipelined: ready + pipelined satisfies the same counts (permit, else reject);
-* starving: ready + pipelined < minMember;
-* job order: jobs not yet ready first;
+Counts (session :class:`~suanli.scheduler.core.session.JobCounts`): *ready* =
+Allocated/Bound/Running/Succeeded, *pipelined*, and pending best-effort tasks (no
+requests), which count as ready because nothing can keep them from running.
+The per-task checks apply only when ``minMember ≥ Σ minTaskMember`` (otherwise
+the job minimum alone decides, as upstream); a task name with minimum 0 is not checked.
+
+* valid: per task name, live tasks (pending, pipelined or ready; not failed or
+  releasing) ≥ its minimum → else ``("NotEnoughPodsOfTask", …)``; live tasks ≥
+  minMember → else ``("NotEnoughPods", …)``;
+* ready: ready + best-effort ≥ minMember, and per task name;
+* pipelined: ready + pipelined + best-effort ≥ minMember, and per task name (permit, else reject);
+* starving: ready + pipelined < minMember (task names ignored);
+* job order: jobs not yet ready (job minimum only) first;
 * victims (preempt/reclaim): a victim's job must keep ≥ minMember ready tasks.
+
+The task name is the pod's ``volcano.sh/task-spec`` annotation or label
+(:func:`~suanli.scheduler.core.snapshot.task_role`).
 """
 
 from __future__ import annotations
@@ -16,10 +25,31 @@ from collections.abc import Sequence
 
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin
-from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import JobInfo, TaskInfo, TaskStatus
+from suanli.scheduler.core.session import JobCounts, Session
+from suanli.scheduler.core.snapshot import READY_STATES, JobInfo, TaskInfo, TaskStatus
 
-__all__ = ["GangPlugin"]
+__all__ = ["GangPlugin", "role_minimums"]
+
+_LIVE = READY_STATES | {TaskStatus.PIPELINED, TaskStatus.PENDING}
+
+
+def role_minimums(job: JobInfo) -> dict[str, int]:
+    """The per-task-name minimums that apply: none when ``minMember < Σ minTaskMember``,
+    else the non-zero entries of ``minTaskMember``."""
+    mins = job.min_task_member
+    if not mins or job.min_member < sum(mins.values()):
+        return {}
+    return {role: need for role, need in mins.items() if need > 0}
+
+
+def _roles_met(job: JobInfo, c: JobCounts, with_pipelined: bool) -> bool:
+    for role, need in role_minimums(job).items():
+        got = c.role_ready.get(role, 0) + c.role_best_effort.get(role, 0)
+        if with_pipelined:
+            got += c.role_pipelined.get(role, 0)
+        if got < need:
+            return False
+    return True
 
 
 class GangPlugin(BasePlugin):
@@ -27,44 +57,34 @@ class GangPlugin(BasePlugin):
 
     def on_session_open(self, ssn: Session) -> None:
         def valid(job: JobInfo) -> tuple[str, str] | None:
-            alive = [ssn.tasks[i] for i in job.tasks if ssn.status[i] is not TaskStatus.FAILED]
+            status, tasks = ssn.status, ssn.tasks
+            alive = [tasks[i] for i in job.tasks if status[i] in _LIVE]
+            for role, need in role_minimums(job).items():
+                if sum(1 for t in alive if t.role == role) < need:
+                    return ("NotEnoughPodsOfTask", "Not enough valid pods of each task for gang-scheduling")
             if len(alive) < job.min_member:
                 return (
                     "NotEnoughPods",
                     f"Not enough valid tasks for gang-scheduling, valid: {len(alive)}, min: {job.min_member}",
                 )
-            for role, need in job.min_task_member.items():
-                have = sum(1 for t in alive if t.role == role)
-                if have < need:
-                    return (
-                        "NotEnoughPods",
-                        f"Not enough valid {role} tasks for gang-scheduling, valid: {have}, min: {need}",
-                    )
             return None
 
-        def satisfied(job: JobInfo, with_pipelined: bool) -> bool:
-            c = ssn.counts(job.uid)
-            n = c.ready + (c.pipelined if with_pipelined else 0)
-            if n < job.min_member:
-                return False
-            for role, need in job.min_task_member.items():
-                got = c.role_ready.get(role, 0) + (c.role_pipelined.get(role, 0) if with_pipelined else 0)
-                if got < need:
-                    return False
-            return True
-
         def ready(job: JobInfo) -> bool:
-            return satisfied(job, False)
+            c = ssn.counts(job.uid)
+            return c.ready + c.best_effort >= job.min_member and _roles_met(job, c, False)
 
         def pipelined(job: JobInfo) -> int:
-            return PERMIT if satisfied(job, True) else REJECT
+            c = ssn.counts(job.uid)
+            ok = c.ready + c.pipelined + c.best_effort >= job.min_member and _roles_met(job, c, True)
+            return PERMIT if ok else REJECT
 
         def starving(job: JobInfo) -> bool:
             c = ssn.counts(job.uid)
             return c.ready + c.pipelined < job.min_member
 
         def job_order(job: JobInfo) -> int:
-            return 1 if satisfied(job, False) else 0
+            c = ssn.counts(job.uid)
+            return 1 if c.ready + c.best_effort >= job.min_member else 0
 
         def victims(actor: TaskInfo, candidates: Sequence[TaskInfo]) -> list[TaskInfo]:
             left: dict[str, int] = {}
