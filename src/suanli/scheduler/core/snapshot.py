@@ -178,6 +178,8 @@ class QueueInfo:
     affinity: Obj
     creation: str
     obj: Obj | None = None
+    #: ``spec.priority``: queues of higher priority allocate first (capacity, proportion)
+    priority: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -617,4 +619,12 @@ def _queue_info(q: Obj, dim_index: Mapping[str, int], dims: int) -> QueueInfo:
         affinity=dict(spec.get("affinity") or {}),
         creation=str(m.get("creationTimestamp") or ""),
         obj=q,
+        priority=_int_or_zero(spec.get("priority")),
     )
+
+
+def _int_or_zero(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
