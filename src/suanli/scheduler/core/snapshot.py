@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_QUEUE",
     "GROUP_NAME_ANNOTATION",
     "QUEUE_NAME_ANNOTATION",
+    "ROOT_QUEUE",
     "STATUS_CODE",
     "TASK_SPEC_ANNOTATION",
     "JobInfo",
@@ -73,6 +74,8 @@ __all__ = [
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
 QUEUE_NAME_ANNOTATION = "scheduling.volcano.sh/queue-name"
 TASK_SPEC_ANNOTATION = "volcano.sh/task-spec"
+#: The implicit top of the queue hierarchy: a queue without ``spec.parent`` hangs under it.
+ROOT_QUEUE = "root"
 PREEMPTABLE_ANNOTATION = "volcano.sh/preemptable"
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_PODS = 110

@@ -50,12 +50,11 @@ from suanli.scheduler.core.plugins._base import BasePlugin
 from suanli.scheduler.core.plugins._queues import QueueUsage
 from suanli.scheduler.core.resources import CPU, MEMORY, PODS, BoolArray, FloatArray
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import JobInfo, QueueInfo, TaskInfo
+from suanli.scheduler.core.snapshot import ROOT_QUEUE, JobInfo, QueueInfo, TaskInfo
 
-__all__ = ["ROOT_QUEUE", "CapacityPlugin"]
+__all__ = ["CapacityPlugin"]
 
 EPS = 1e-9
-ROOT_QUEUE = "root"
 
 
 @dataclass(slots=True)

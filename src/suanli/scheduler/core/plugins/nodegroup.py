@@ -33,7 +33,7 @@ from suanli.scheduler.core.framework import Rows, rows_of
 from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
 from suanli.scheduler.core.resources import BoolArray, FloatArray
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import TaskInfo
+from suanli.scheduler.core.snapshot import ROOT_QUEUE, TaskInfo
 
 __all__ = ["GROUP_LABEL", "NO_AFFINITY", "NO_LABEL", "UNSATISFIED", "NodeGroupPlugin"]
 
@@ -43,7 +43,6 @@ NO_AFFINITY = "node group affinity not specified"
 UNSATISFIED = "node does not satisfy the node group affinity"
 _REQ = "requiredDuringSchedulingIgnoredDuringExecution"
 _PREF = "preferredDuringSchedulingIgnoredDuringExecution"
-_ROOT = "root"
 
 
 def _flag(args: Any, key: str, default: bool) -> bool:
@@ -79,9 +78,9 @@ class NodeGroupPlugin(BasePlugin):
             spec = (q.obj or {}).get("spec") or {}
             if spec.get("affinity") is not None:
                 return dict(q.affinity)
-            if not self.hierarchy or name == _ROOT:
+            if not self.hierarchy or name == ROOT_QUEUE:
                 return None
-            name = q.parent or _ROOT
+            name = q.parent or ROOT_QUEUE
         return None
 
     def _masks(self, queue: str) -> tuple[BoolArray, FloatArray, list[tuple[str, BoolArray]]]:
