@@ -72,12 +72,12 @@ CASES = {
     ),
     "inqueue-job-with-bound-tasks-not-counted-twice-against-capability": Case(
         nodes=[node("n1", res("4", "8Gi", **P10))],
-        pods=[*(pod("ns1", f"pA{i}", "n1", "Pending", res("1", "1Gi"), "pgA") for i in (1, 2, 3)),
-              pend("pB1", res("1", "1Gi"), "pgB")],
-        podgroups=[pg("pgA", "ns1", "q1", 3, None, "Inqueue", min_resources=res("3", "3Gi")),
-                   pg("pgB", "ns1", "q1", 1, None, "Pending", min_resources=res("1", "1Gi"))],
+        pods=[*(pod("ns1", f"pa{i}", "n1", "Pending", res("1", "1Gi"), "pga") for i in (1, 2, 3)),
+              pend("pb1", res("1", "1Gi"), "pgb")],
+        podgroups=[pg("pga", "ns1", "q1", 3, None, "Inqueue", min_resources=res("3", "3Gi")),
+                   pg("pgb", "ns1", "q1", 1, None, "Pending", min_resources=res("1", "1Gi"))],
         queues=[queue("q1", capability=res("4", "8Gi"))],
-        conf=ALL_ON, binds={"ns1/pB1": "n1"},
+        conf=ALL_ON, binds={"ns1/pb1": "n1"},
     ),
 }
 
