@@ -40,7 +40,7 @@ def test_gang_that_fits_per_pod_but_not_as_a_whole_keeps_the_gang_message() -> N
 
 def test_gang_stopped_by_queue_quota_explains_every_pod_by_the_quota() -> None:
     pods = [build_pod("ns", f"p{i}", req={"cpu": "3"}, group="pg") for i in range(3)]
-    pg = build_podgroup("ns", "pg", "default", 3, phase="Pending", min_resources={"cpu": "3"})
+    pg = build_podgroup("ns", "pg", "default", 3, phase="Pending", min_resources={"cpu": "9"})
     d = run(NODES, pods, [pg])
     assert d.binds == ()
     assert {u.name: u.message for u in d.unschedulable} == {

@@ -20,7 +20,7 @@ allocated`` on every dimension; allocatable — and preemptive (may reclaim) —
 the queue is Open and ``allocated + request ≤ deserved`` on the dimensions the task
 requests; reclaimable victims from queues that stay at or above deserved after
 losing them; enqueueable when the queue is Open and ``allocated + inqueue +
-minResources ≤ realCapability``.
+minResources ≤ capability`` (upstream: realCapability; docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -105,7 +105,6 @@ class ProportionPlugin(BasePlugin):
         req = [self.usage.request[n] for n in names]
         guar = [q.guarantee for q in qs]
         caps = real_capabilities(total, qs)
-        self.real_cap = dict(zip(names, caps, strict=True))
         self.deserved = dict(zip(names, water_fill(total, [q.weight for q in qs], req, caps, guar), strict=True))
         for n in names:
             self.deserved[n][PODS] = 0.0
@@ -155,7 +154,9 @@ class ProportionPlugin(BasePlugin):
             need[PODS] = 0.0
             alloc = self.usage.allocated[queue.name].tolist()
             inq = self.usage.inqueue[queue.name].tolist()
-            cap = self.real_cap[queue.name].tolist()
+            # Deviation: upstream compares with realCapability (at most the cluster total); a
+            # queue without capability admits any job here, as Volcano before realCapability.
+            cap = queue.capability.tolist()
             if all(alloc[d] + inq[d] + n <= cap[d] for d, n in enumerate(need) if n > 0):
                 return PERMIT
             ssn.job_messages[job.uid] = f"queue {queue.name} capability exceeded"
