@@ -115,13 +115,16 @@ class Allocate:
             if jobs:
                 heapq.heappush(qheap, (ssn.queue_key(queue), next(counter), qname))
 
-    def _fits_nowhere(self, ssn: Session, job: JobInfo, task: TaskInfo) -> bool:
-        """True when ``task`` has no feasible node. A task of the same spec in the same job
-        that failed while no node has changed since fails again without a search."""
+    def _best_node(self, ssn: Session, job: JobInfo, task: TaskInfo) -> tuple[int, bool] | None:
+        """:meth:`Session.best_node`, except that a task of the same spec in the same job that
+        found no node while no node has changed since finds none again without a search."""
         key = (job.uid, task.spec_key)
         if self._fail_at.get(key) == len(ssn.node_log):
-            return True
-        return ssn.best_node(task) is None
+            return None
+        best = ssn.best_node(task)
+        if best is None:
+            self._fail_at[key] = len(ssn.node_log)
+        return best
 
     def _allocate_job(self, ssn: Session, job: JobInfo, sheet: deque[TaskInfo]) -> bool:
         """Work through ``job``'s worksheet (consumed as tasks are tried); True if the job
@@ -138,9 +141,8 @@ class Allocate:
                 continue
             if task.role and task.role in failed:
                 continue  # a task of this name already fits no node
-            best = None if self._fits_nowhere(ssn, job, task) else ssn.best_node(task)
+            best = self._best_node(ssn, job, task)
             if best is None:
-                self._fail_at[(job.uid, task.spec_key)] = len(ssn.node_log)
                 if not failed:
                     ssn.job_messages[job.uid] = ssn.explain(task)
                 failed.add(task.role)

@@ -30,7 +30,8 @@ from suanli.scheduler.core.snapshot import READY_STATES, JobInfo, TaskInfo, Task
 
 __all__ = ["GangPlugin", "role_minimums"]
 
-_LIVE = READY_STATES | {TaskStatus.PIPELINED, TaskStatus.PENDING}
+_FAILED, _RELEASING = TaskStatus.FAILED, TaskStatus.RELEASING
+assert READY_STATES | {TaskStatus.PIPELINED, TaskStatus.PENDING} == set(TaskStatus) - {_FAILED, _RELEASING}
 
 
 def role_minimums(job: JobInfo) -> dict[str, int]:
@@ -58,7 +59,8 @@ class GangPlugin(BasePlugin):
     def on_session_open(self, ssn: Session) -> None:
         def valid(job: JobInfo) -> tuple[str, str] | None:
             status, tasks = ssn.status, ssn.tasks
-            alive = [tasks[i] for i in job.tasks if status[i] in _LIVE]
+            # live: pending, pipelined or ready (identity tests: Enum hashing runs Python code)
+            alive = [tasks[i] for i in job.tasks if status[i] is not _FAILED and status[i] is not _RELEASING]
             for role, need in role_minimums(job).items():
                 if sum(1 for t in alive if t.role == role) < need:
                     return ("NotEnoughPodsOfTask", "Not enough valid pods of each task for gang-scheduling")
@@ -71,11 +73,13 @@ class GangPlugin(BasePlugin):
 
         def ready(job: JobInfo) -> bool:
             c = ssn.counts(job.uid)
-            return c.ready + c.best_effort >= job.min_member and _roles_met(job, c, False)
+            ok = c.ready + c.best_effort >= job.min_member
+            return ok and (not job.min_task_member or _roles_met(job, c, False))
 
         def pipelined(job: JobInfo) -> int:
             c = ssn.counts(job.uid)
-            ok = c.ready + c.pipelined + c.best_effort >= job.min_member and _roles_met(job, c, True)
+            ok = c.ready + c.pipelined + c.best_effort >= job.min_member
+            ok = ok and (not job.min_task_member or _roles_met(job, c, True))
             return PERMIT if ok else REJECT
 
         def starving(job: JobInfo) -> bool:
