@@ -10,6 +10,7 @@ appear; rows that evict (reclaim) are left to the core tables.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,12 @@ SUBSET: dict[str, Case] = {
         "unset-scalar-capability-inherited-from-parent",
         "job-not-enqueued-when-an-ancestor-capability-is-used-up",
     )
+} | {
+    # the same hierarchy with no root Queue in the case: the one `suanli up` creates is the parent
+    "capacity/pod-in-leaf-queue-under-the-server-root-allocatable": dataclasses.replace(
+        cap.ALL["pod-in-leaf-queue-allocatable"],
+        queues=[q for q in cap.ALL["pod-in-leaf-queue-allocatable"].queues if q["metadata"]["name"] != "root"],
+    ),
 } | {
     "proportion/" + k: prop.CASES[k] for k in (
         "queues-allocate-in-queue-priority-order",

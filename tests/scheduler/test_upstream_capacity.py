@@ -320,3 +320,12 @@ ALL = {**FLAT_CASES, **ENQUEUE_CASES, **HIERARCHY_CASES}
 @pytest.mark.parametrize("case", list(ALL.values()), ids=list(ALL))
 def test_capacity_table(case: Case) -> None:
     check_core(case)
+
+
+def test_hierarchy_without_a_root_queue_object_uses_the_implicit_root() -> None:
+    """Not an upstream row: the leaf/inner rows with no ``root`` Queue in the cluster (the capacity
+    plugin then supplies the unlimited implicit root)."""
+    rows = {"pod-in-leaf-queue-allocatable": {"ns1/p1": "n1"}, "pod-in-inner-queue-not-allocatable": {}}
+    for name, binds in rows.items():
+        case = HIERARCHY_CASES[name]
+        check_core(Case(**{**case.__dict__, "queues": [q for q in case.queues if q is not ROOT], "binds": binds}))
