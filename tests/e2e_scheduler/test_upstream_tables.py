@@ -31,6 +31,8 @@ pytestmark = pytest.mark.e2e
 SUBSET: dict[str, Case] = {
     "allocate/" + k: alloc.ALL[k] for k in (
         "task-whose-node-selector-matches-nothing-does-not-stop-the-job",
+        "failed-task-name-skipped-and-others-placed-until-each-minimum-is-met",
+        "task-name-below-its-minimum-stops-the-job-and-nothing-binds",
         "two-queues-take-turns-on-one-node",
         "job-too-large-for-the-cluster-does-not-block-other-queues",
         "queue-share-is-updated-before-the-queue-goes-back",
