@@ -1,6 +1,8 @@
 """``priority``: PriorityClass values order jobs and tasks (higher first); a preemptor may
 evict only lower-priority work — a task of another job when that job's priority is
-lower than the preemptor's job, a task of the same job when its own priority is lower."""
+lower than the preemptor's job, a task of the same job when its own priority is lower.
+A job is starving while it has tasks that are neither ready nor pipelined (upstream's
+``jobStarvingFn``; with gang in the same tier, gang's stricter minimum decides)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,11 @@ class PriorityPlugin(BasePlugin):
                     out.append(t)
             return out
 
+        def starving(job: JobInfo) -> bool:
+            c = ssn.counts(job.uid)
+            return c.ready + c.pipelined < len(job.tasks)
+
         ssn.add_job_order_fn(self.name, job_order)
+        ssn.add_job_starving_fn(self.name, starving)
         ssn.add_task_order_fn(self.name, task_order)
         ssn.add_preemptable_fn(self.name, victims)
