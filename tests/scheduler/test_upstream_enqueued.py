@@ -55,3 +55,25 @@ def test_job_refused_by_a_co_tier_plugin_charges_no_inqueue(rejecter: None, plug
         binds={},
         phases={"ns1/pga": "Pending", "ns1/pgb": "Inqueue"},
     ))
+
+
+@pytest.mark.parametrize("plugin", ["capacity", "proportion"])
+def test_inqueue_job_with_bound_tasks_is_not_counted_twice(plugin: str) -> None:
+    """``TestNoDoubleCountingForInqueueJobWithBindingTasks`` (capacity and proportion), both cycles:
+    cycle 1 binds the three tasks of the Inqueue job ``pga``; in cycle 2 they are bound but ``pga``
+    is still Inqueue, and ``pgb`` (1 CPU) must still fit the queue's 4 CPUs."""
+    q1 = queue("q1", capability=res("4", "8Gi"))
+    cfg = conf("enqueue, allocate", (plugin, ["Allocatable", "Overused", "JobEnqueued"]))
+    n1 = node("n1", res("4", "8Gi", pods="10"))
+    pga = pg("pga", "ns1", "q1", 3, None, "Inqueue", min_resources=res("3", "3Gi"))
+    first = check_core(Case(
+        nodes=[n1], pods=[pod("ns1", f"pa{i}", "", "Pending", res("1", "1Gi"), "pga") for i in (1, 2, 3)],
+        podgroups=[pga], queues=[q1], conf=cfg,
+        binds={f"ns1/pa{i}": "n1" for i in (1, 2, 3)},
+    ))
+    bound = [pod("ns1", b.name, b.node, "Pending", res("1", "1Gi"), "pga") for b in first.binds]
+    check_core(Case(
+        nodes=[n1], pods=[*bound, pod("ns1", "pb1", "", "Pending", res("1", "1Gi"), "pgb")],
+        podgroups=[pga, pg("pgb", "ns1", "q1", 1, None, "Pending", min_resources=res("1", "1Gi"))],
+        queues=[q1], conf=cfg, binds={"ns1/pb1": "n1"},
+    ))
