@@ -5,7 +5,8 @@ first cycle that can place anything sees the whole case), then the binds and Pod
 phases read back over HTTP.
 
 Rows are chosen so that the outcome does not depend on the order in which the case's nodes
-appear; rows that evict (reclaim) are left to the core tables.
+appear; rows that evict (reclaim) are left to the core tables. The nodegroup rows (scores and
+predicate per node upstream) are replayed as placements of their one pod, created after the nodes.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from tests.e2e.conftest import manifest, wait_until
 from tests.e2e_scheduler.conftest import wait_cycles
 from tests.scheduler import test_upstream_allocate as alloc
 from tests.scheduler import test_upstream_capacity as cap
+from tests.scheduler import test_upstream_nodegroup as ng
 from tests.scheduler import test_upstream_proportion as prop
-from tests.scheduler._upstream import Case
+from tests.scheduler._upstream import Case, conf, pg, pod, res
 
 pytestmark = pytest.mark.e2e
 
@@ -60,6 +62,23 @@ SUBSET: dict[str, Case] = {
 }
 
 
+
+def _nodegroup_case(qname: str, queues: list[dict[str, Any]], args: dict[str, Any], hierarchy: bool,
+                    scores: dict[str, float], passing: set[str]) -> Case:
+    """A TestNodeGroup row as a placement: its one pod must bind to the best passing node (highest
+    score, ties to the first node), or nowhere when no node passes."""
+    names = [n["metadata"]["name"] for n in ng.NODES]
+    best = max((n for n in names if n in passing), key=lambda n: (scores[n], -names.index(n)), default=None)
+    switches = ["NodeOrder", "Predicate", *(["Hierarchy"] if hierarchy else [])]
+    return Case(nodes=ng.NODES, pods=[pod("c1", "p", "", "Pending", res("2", "4Gi"), "pg")],
+                podgroups=[pg("pg", "c1", qname, 0)], queues=queues,
+                conf=conf("allocate", ("nodegroup", switches, args)), binds={"c1/p": best} if best else {})
+
+
+#: one pending pod each: created after the nodes, so the first cycle sees every node
+NODES_FIRST = {"nodegroup/" + k: _nodegroup_case(*row) for k, row in ng.CASES.items()}
+SUBSET |= NODES_FIRST
+
 def _clean(obj: dict[str, Any]) -> dict[str, Any]:
     """The object as a user would write it: no uid, no creation timestamp."""
     out = json.loads(json.dumps(obj))
@@ -68,13 +87,18 @@ def _clean(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def apply_case(kc: Kubectl, case: Case) -> None:
-    """Create the case's objects: namespaces, priority classes, queues, PodGroups, pods, nodes last."""
+def apply_case(kc: Kubectl, case: Case, *, nodes_first: bool = False) -> None:
+    """Create the case's objects: namespaces, priority classes, queues, PodGroups, pods, and the
+    nodes last (or first, for a case with one pending pod)."""
     namespaces = sorted({o["metadata"]["namespace"] for o in (*case.pods, *case.podgroups)})
     objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in namespaces]
     objs += [_clean(o) for o in (*case.pcs, *case.queues, *case.podgroups, *case.pods)]
+    nodes = manifest(*(_clean(n) for n in case.nodes))
+    if nodes_first:
+        kc("apply", "-f", "-", input=nodes)
     kc("apply", "-f", "-", input=manifest(*objs))
-    kc("apply", "-f", "-", input=manifest(*(_clean(n) for n in case.nodes)))
+    if not nodes_first:
+        kc("apply", "-f", "-", input=nodes)
 
 
 def bound_now(kc: Kubectl, case: Case) -> dict[str, str]:
@@ -107,7 +131,7 @@ def case_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
 def test_ported_row_through_the_api(case_server: tuple[Case, Server]) -> None:
     case, srv = case_server
     kc = Kubectl(kubectl_binary(), srv.kubeconfig)
-    apply_case(kc, case)
+    apply_case(kc, case, nodes_first=any(case is c for c in NODES_FIRST.values()))
     expected = case.binds or {}
     if expected:
         wait_until(lambda: bound_now(kc, case) == expected or None, timeout=20, what=f"binds {expected}")
