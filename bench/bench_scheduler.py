@@ -362,12 +362,11 @@ def cycle_run(
     srv = start(base, tag)
     try:
         ensure_namespace(srv, ns)
-        if config is not None:
-            ensure_namespace(srv, "volcano-system")
+        if config is not None:  # replace the ConfigMap the platform created with the default
             status, body = http_json(
                 srv,
-                "POST",
-                "/api/v1/namespaces/volcano-system/configmaps",
+                "PUT",
+                "/api/v1/namespaces/volcano-system/configmaps/volcano-scheduler-configmap",
                 {
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
@@ -375,7 +374,7 @@ def cycle_run(
                     "data": {"volcano-scheduler.conf": config},
                 },
             )
-            if status != 201:
+            if status != 200:
                 raise RuntimeError(f"configmap: {status} {body}")
         create_all(srv, [(nodes_path(), b) for b in nodes])
         if podgroups:

@@ -12,7 +12,15 @@ import yaml
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
-from suanli.apiserver.admission_volcano import store_queue_lookup, volcano_admission
+from suanli.apiserver.admission import AdmissionRequest
+from suanli.apiserver.admission_volcano import (
+    CommandWarnings,
+    QueueValidation,
+    store_queue_children,
+    store_queue_lookup,
+    unsupported_job_fields,
+    volcano_admission,
+)
 from suanli.apiserver.service import ApiService
 from suanli.client.local import LocalClient
 from suanli.kinds.builtin import builtin_resource_types
@@ -32,7 +40,7 @@ async def client() -> AsyncIterator[LocalClient]:
     store = Store(None, compaction_interval=0)
     await store.start()
     service = ApiService(store, registry)
-    mutating, validating = volcano_admission(store_queue_lookup(store))
+    mutating, validating = volcano_admission(store_queue_lookup(store), store_queue_children(store))
     for m in mutating:
         service.admission.add_mutating(m)
     for v in validating:
@@ -154,11 +162,52 @@ async def test_queue_defaults_and_accepts_upstream_capacity_queue(client: LocalC
     assert out["spec"]["affinity"]["nodeGroupAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == ["g3"]
 
 
-async def test_default_queue_cannot_be_deleted(client: LocalClient) -> None:
+# Upstream validate_queue_test.go (DELETE cases) and validateQueueDeleting.
+@pytest.mark.parametrize(
+    ("name", "state", "error"),
+    [
+        ("default", None, "`default` queue can not be deleted"),
+        ("root", None, "`root` queue can not be deleted"),
+        ("open-state-for-delete", "Open", None),
+        ("closed-state-for-delete", "Closed", None),
+        ("queue-with-child-queues", "Open", "queue queue-with-child-queues can not be deleted because it has 1 "
+                                            "child queues: child-queue"),
+    ],
+    ids=["default-refused", "root-refused", "open-queue-deleted", "closed-queue-deleted", "parent-of-a-child-refused"],
+)
+async def test_queue_deletion(client: LocalClient, name: str, state: str | None, error: str | None) -> None:
+    if name != "default":
+        await client.create(QUEUES, queue(name))
+    if state:
+        await client.patch(QUEUES, name, {"status": {"state": state}}, subresource="status")
+    if name == "queue-with-child-queues":
+        await client.create(QUEUES, queue("child-queue", parent=name))
+    if error is None:
+        await client.delete(QUEUES, name)
+        with pytest.raises(ApiError) as gone:
+            await client.get(QUEUES, name)
+        assert gone.value.code == 404
+        return
     with pytest.raises(ApiError) as info:
-        await client.delete(QUEUES, "default")
-    assert info.value.code == 422
-    assert info.value.causes[0].field == "metadata.name"
+        await client.delete(QUEUES, name)
+    assert info.value.code == 400
+    assert info.value.message == f'admission webhook "validatequeue.volcano.sh" denied the request: {error}'
+    assert (await client.get(QUEUES, name))["metadata"]["name"] == name
+
+
+def test_queue_with_allocated_pods_is_kept_only_when_the_check_is_on() -> None:
+    q = queue("queue-with-jobs")
+    q["status"] = {"allocated": {"pods": "1"}}
+    registry = Registry()
+    registry.add_all(builtin_resource_types())
+    rt = registry.get("", "v1", "pods")
+    assert rt is not None
+    req = AdmissionRequest("DELETE", rt, "", "queue-with-jobs", None, q)
+    on = QueueValidation(lambda n: q, lambda n: [], allocated_pods_check=True)
+    with pytest.raises(ApiError) as info:
+        on.validate(req)
+    assert info.value.message.endswith("queue queue-with-jobs cannot be deleted because it has allocated Pods: 1")
+    QueueValidation(lambda n: q, lambda n: []).validate(req)  # off by default, as upstream
 
 
 @pytest.mark.parametrize(
@@ -374,3 +423,111 @@ async def test_example_manifests_are_admitted_unchanged(client: LocalClient) -> 
         for key, value in doc["spec"].items():
             if key != "tasks":
                 assert out["spec"][key] == value, key
+
+
+# -- Job plugins, dependsOn, timeouts and warnings ------------------------------------------------
+
+
+def _job(**spec: Any) -> Obj:
+    tasks = spec.pop("tasks", None) or [
+        {"name": "a", "replicas": 1, "template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}
+    ]
+    return {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "metadata": {"name": "j", "namespace": NS},
+            "spec": {"tasks": tasks, **spec}}
+
+
+def _task(name: str, **extra: Any) -> Obj:
+    return {"name": name, "replicas": 1, "template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}, **extra}
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "text"),
+    [
+        ({"plugins": {"bogus": []}}, "spec.plugins[bogus]", "unable to find job plugin: bogus"),
+        ({"tasks": [_task("a", dependsOn={"name": ["b"]}), _task("b", dependsOn={"name": ["a"]})]},
+         "spec.tasks", "doesn't form a directed acyclic graph(DAG)"),
+        ({"tasks": [_task("a", dependsOn={"name": ["missing"]})]},
+         "spec.tasks", "doesn't form a directed acyclic graph(DAG)"),
+        ({"tasks": [_task("a"), _task("b", dependsOn={"name": ["a"], "iteration": "some"})]},
+         "spec.tasks[1].dependsOn.iteration", "Unsupported value"),
+        ({"policies": [{"event": "PodPending", "action": "AbortJob", "timeout": "soon"}]},
+         "spec.policies[0].timeout", "must be a duration"),
+    ],
+    ids=["unknown-plugin", "dependency-cycle", "dependency-on-missing-task", "bad-iteration", "bad-timeout"],
+)
+async def test_job_admission_refuses(client: LocalClient, spec: Obj, field: str, text: str) -> None:
+    with pytest.raises(ApiError) as info:
+        await client.create(VCJOBS, _job(**spec), NS)
+    assert info.value.code == 422
+    assert any(c.field == field and text in c.message for c in info.value.causes), info.value.causes
+
+
+async def test_job_admission_accepts_a_dependency_chain(client: LocalClient) -> None:
+    tasks = [_task("a"), _task("b", dependsOn={"name": ["a"]}), _task("c", dependsOn={"name": ["a", "b"],
+                                                                                        "iteration": "any"})]
+    out = await client.create(VCJOBS, _job(tasks=tasks), NS)
+    assert out["spec"]["tasks"][2]["dependsOn"] == {"name": ["a", "b"], "iteration": "any"}
+
+
+@pytest.mark.parametrize(
+    ("plugins", "want"),
+    [
+        ({"mpi": []}, {"mpi": [], "svc": [], "ssh": []}),
+        ({"pytorch": ["--master=m"]}, {"pytorch": ["--master=m"], "svc": []}),
+        ({"tensorflow": [], "svc": ["--disable-network-policy"]},
+         {"tensorflow": [], "svc": ["--disable-network-policy"]}),
+        ({"env": []}, {"env": []}),
+    ],
+    ids=["mpi-adds-svc-and-ssh", "pytorch-adds-svc", "existing-svc-kept", "env-alone"],
+)
+async def test_default_plugins(client: LocalClient, plugins: Obj, want: Obj) -> None:
+    out = await client.create(VCJOBS, _job(plugins=plugins), NS)
+    assert out["spec"]["plugins"] == want
+
+
+@pytest.mark.parametrize(
+    ("spec", "warnings"),
+    [
+        ({"plugins": {"env": [], "svc": ["--disable-network-policy"], "ssh": []}}, []),
+        ({"plugins": {"svc": []}},
+         ["spec.plugins[svc]: no NetworkPolicy is created (Suanli does not serve networking.k8s.io)"]),
+        ({"plugins": {"ray": []}}, ["spec.plugins[ray]: the ray plugin is not supported by Suanli and is ignored"]),
+        ({"plugins": {"ssh": ["--no-root"]}},
+         ["spec.plugins[ssh]: flag provided but not defined: -no-root (this and later arguments are ignored)"]),
+        ({"volumes": [{"mountPath": "/data"}]},
+         ["spec.volumes: volumes are not supported by Suanli (no PersistentVolumeClaims are created)"]),
+        ({"policies": [{"event": "PodRunning", "action": "AbortJob"}]},
+         ["spec.policies[0]: the PodRunning event is not supported by Suanli; the policy never fires"]),
+    ],
+    ids=["supported-plugins-no-warning", "svc-network-policy", "unsupported-plugin", "removed-ssh-flag",
+         "volumes", "pod-running-policy"],
+)
+def test_unsupported_job_fields(spec: Obj, warnings: list[str]) -> None:
+    assert unsupported_job_fields(_job(**spec)["spec"]) == warnings
+
+
+@pytest.mark.parametrize(
+    ("target", "action", "warnings"),
+    [
+        ({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job"}, "AbortJob", []),
+        ({"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue"}, "CloseQueue", []),
+        ({"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job"}, "CloseQueue",
+         ['action: "CloseQueue" is not a job action; the Command is deleted without effect']),
+        ({"apiVersion": "scheduling.volcano.sh/v1beta1", "kind": "Queue"}, "AbortJob",
+         ['action: "AbortJob" is not a queue action; the Command is deleted without effect']),
+        ({"apiVersion": "apps/v1", "kind": "Deployment"}, "AbortJob",
+         ["target: Commands for apps/v1/Deployment are not executed by Suanli (only Volcano Jobs and Queues)"]),
+    ],
+    ids=["job-command-silent", "queue-command-silent", "unknown-job-action-warned", "unknown-queue-action-warned",
+         "other-target-warned"],
+)
+def test_command_warnings(target: Obj, action: str, warnings: list[str]) -> None:
+    registry = Registry()
+    registry.add_all(builtin_resource_types())
+    rt = registry.get("", "v1", "pods")
+    assert rt is not None
+    cmd = {"apiVersion": "bus.volcano.sh/v1alpha1", "kind": "Command", "metadata": {"name": "c"},
+           "target": {**target, "name": "x", "uid": "u"}, "action": action}
+    req = AdmissionRequest("CREATE", rt, NS, "c", cmd, None)
+    CommandWarnings().validate(req)
+    assert req.warnings == warnings

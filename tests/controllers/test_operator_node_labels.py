@@ -9,7 +9,7 @@ import pytest
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.controllers.operators import NPUClusterPolicyController, operator_crds
-from suanli.node.nfd.crds import ensure_crds
+from suanli.node.nfd.crds import ensure_crds, nfd_crds
 from tests.controllers.conftest import Api, eventually, running
 
 NODES = GVR("", "v1", "nodes", namespaced=False)
@@ -33,7 +33,7 @@ async def idle(ctrl: NPUClusterPolicyController, nodes: int) -> bool:
 
 @pytest.fixture
 async def ctrl(api: Api) -> AsyncIterator[NPUClusterPolicyController]:
-    await ensure_crds(api.client, operator_crds())
+    await ensure_crds(api.client, [*nfd_crds(), *operator_crds()])
     c = NPUClusterPolicyController(api.client, requeue_seconds=0.05)
     async with running(c):
         yield c

@@ -30,6 +30,7 @@ from suanli.controllers.operators.state import (
 )
 from suanli.node.devices import api as device_api
 from suanli.node.devices import registry_for_profiles
+from suanli.node.nfd.crds import nfd_crds
 from suanli.node.profiles import DeviceSpec, HardwareProfile
 from tests.controllers._device_stack import CRDS, DAEMONSETS, NODES, ApiStack, PodRunner, eventually
 
@@ -139,7 +140,7 @@ PROFILE = {device_api.PROFILE_ANNOTATION: "test-ascend"}
 async def stack() -> AsyncIterator[ApiStack]:
     s = ApiStack()
     await s.start()
-    for crd in operator_crds():
+    for crd in [*nfd_crds(), *operator_crds()]:
         await s.client.create(CRDS, crd)
     yield s
     await s.stop()

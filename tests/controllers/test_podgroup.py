@@ -96,7 +96,25 @@ async def test_replicaset_pods_share_one_podgroup_per_owner(vapi: Api) -> None:
         assert [(r["kind"], r["uid"]) for r in pg["metadata"]["ownerReferences"]] == [
             ("ReplicaSet", rs["metadata"]["uid"])
         ]
-        assert pg["metadata"]["annotations"] == {"scheduling.volcano.sh/queue-name": "research"}
+        assert "annotations" not in pg["metadata"]  # the queue annotation is read, not copied (as upstream)
+
+
+async def test_owner_group_min_member_sizes_the_group(vapi: Api) -> None:
+    """Upstream table "pod owners with group-min-member annotation": the ReplicaSet's
+    ``scheduling.volcano.sh/group-min-member: 2`` gives minMember 2 and twice one pod's requests;
+    its ``volcano.sh/*`` annotations are inherited, others are not."""
+    client = vapi.client
+    owner_annotations = {"scheduling.volcano.sh/group-min-member": "2", "volcano.sh/cooldown-time": "60s",
+                         "example.com/other": "x"}
+    async with running(ReplicaSetController(client), PodGroupController(client)):
+        body = replicaset("gang", 2, {})
+        body["metadata"]["annotations"] = owner_annotations
+        rs = await client.create(REPLICASETS, body, NS)
+        pg_name = f"podgroup-{rs['metadata']['uid']}"
+        pg = await eventually(lambda: _get(vapi, PODGROUPS, pg_name), what="group")
+        assert pg["spec"]["minMember"] == 2
+        assert pg["spec"]["minResources"] == {"cpu": "1", "memory": "512Mi", "nvidia.com/gpu": "2"}
+        assert pg["metadata"]["annotations"] == {"volcano.sh/cooldown-time": "60s"}
 
 
 async def test_standalone_pod_gets_its_own_group_removed_with_the_pod(vapi: Api) -> None:
@@ -217,3 +235,50 @@ def _annotation(api: Api, pod: str) -> str | None:
     assert so is not None
     value = (so.obj["metadata"].get("annotations") or {}).get(GROUP_NAME_ANNOTATION)
     return None if value is None else str(value)
+
+
+def _pod(**meta: Any) -> Obj:
+    return {"metadata": {"name": "pod1", "namespace": NS, "uid": "7a09885b", **meta},
+            "spec": pod_spec(priorityClassName="test-pc")}
+
+
+RS_REF = {"apiVersion": "app/v1", "kind": "ReplicaSet", "name": "rs1", "uid": "7a09885b-rs", "controller": True}
+
+
+@pytest.mark.parametrize(
+    ("pod", "owners", "name", "refs", "min_member", "gpus"),
+    [
+        (_pod(ownerReferences=[RS_REF]), {}, "podgroup-7a09885b-rs", [RS_REF], 1, "1"),
+        (_pod(), {}, "podgroup-7a09885b",
+         [{"apiVersion": "v1", "kind": "Pod", "name": "pod1", "uid": "7a09885b", "controller": True,
+           "blockOwnerDeletion": True}], 1, "1"),
+        (_pod(ownerReferences=[RS_REF]), {"scheduling.volcano.sh/group-min-member": "2"}, "podgroup-7a09885b-rs",
+         [RS_REF], 2, "2"),
+        (_pod(ownerReferences=[RS_REF]), {"scheduling.volcano.sh/group-min-member": "-1"}, "podgroup-7a09885b-rs",
+         [RS_REF], 1, "1"),
+        (_pod(ownerReferences=[RS_REF]), {"scheduling.volcano.sh/group-min-member": "two"}, "podgroup-7a09885b-rs",
+         [RS_REF], 1, "1"),
+    ],
+    ids=["owned-pod-takes-the-owner-uid-and-references", "standalone-pod-becomes-the-owner",
+         "owner-min-member-multiplies-min-resources", "negative-min-member-stays-1", "unparseable-min-member-stays-1"],
+)
+def test_podgroup_for_a_pod(pod: Obj, owners: dict[str, str], name: str, refs: list[Obj], min_member: int,
+                            gpus: str) -> None:
+    pg = PodGroupController.podgroup_for(pod, owners)
+    assert pg["metadata"]["name"] == name
+    assert pg["metadata"]["ownerReferences"] == refs
+    assert pg["spec"]["minMember"] == min_member
+    assert pg["spec"]["minResources"]["nvidia.com/gpu"] == gpus
+    assert pg["spec"]["priorityClassName"] == "test-pc"
+
+
+def test_podgroup_copies_only_upstreams_pod_annotations_and_labels() -> None:
+    pod = _pod(annotations={"volcano.sh/preemptable": "true", "volcano.sh/revocable-zone": "*",
+                            "volcano.sh/jdb-min-available": "1", "volcano.sh/jdb-max-unavailable": "2",
+                            "volcano.sh/task-spec": "worker", "scheduling.volcano.sh/queue-name": "research"},
+               labels={"volcano.sh/preemptable": "false", "volcano.sh/cooldown-time": "5m", "app": "x"})
+    pg = PodGroupController.podgroup_for(pod)
+    assert pg["spec"]["queue"] == "research"
+    assert pg["metadata"]["annotations"] == {"volcano.sh/preemptable": "true", "volcano.sh/revocable-zone": "*",
+                                             "volcano.sh/jdb-min-available": "1"}
+    assert pg["metadata"]["labels"] == {"volcano.sh/preemptable": "false", "volcano.sh/cooldown-time": "5m"}

@@ -19,7 +19,7 @@ from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.replicaset import ReplicaSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.volcano import volcano_crds
-from suanli.node.nfd.crds import ensure_crds
+from suanli.node.nfd.crds import ensure_crds, nfd_crds
 from suanli.runtime.informer_factory import SharedInformerFactory
 from tests.controllers.conftest import Api, eventually, running
 
@@ -49,7 +49,7 @@ async def live_pods(api: Api, app: str) -> list[Obj]:
 
 
 async def test_every_platform_controller_shares_one_pod_informer(api: Api, factory: SharedInformerFactory) -> None:
-    await ensure_crds(api.client, [*operator_crds(), *volcano_crds()])
+    await ensure_crds(api.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
     shared = factory
     background = [GarbageCollector(api.client, api.registry, factory=shared),
                   NamespaceController(api.client, api.registry, factory=shared)]  # run until cancelled
@@ -105,13 +105,16 @@ async def test_stopping_one_sharing_controller_keeps_the_other_working(api: Api,
         pass  # started the factory, then stopped: the shared pod informer must keep running
     async with running(rs_ctrl, deployments):
         await api.client.create(DEPLOYMENTS, deploy("api", 2), NS)
-        await eventually(lambda: _count(api, "api", 2), what="2 pods after a sharing controller stopped")
-        assert len(rs_ctrl.pod_informer.by_index("controller", _rs_uid(rs_ctrl, "api"))) == 2
+        await eventually(lambda: _count(api, "api", 2), timeout=20.0, what="2 pods after a sharing controller stopped")
+        # The shared informer sees the pods through its own watch, a moment after the API has them.
+        await eventually(lambda: _indexed_pods(rs_ctrl, "api") == 2, timeout=20.0,
+                         what="the shared pod informer indexing both pods under their ReplicaSet")
 
 
-def _rs_uid(ctrl: ReplicaSetController, app: str) -> str:
-    rs = next(r for r in ctrl.rs_informer.list(NS) if r["metadata"]["labels"].get("app") == app)
-    return str(rs["metadata"]["uid"])
+def _indexed_pods(ctrl: ReplicaSetController, app: str) -> int:
+    """Pods the controller's pod informer indexes under the ReplicaSet of ``app`` (0 before it sees the RS)."""
+    rs = [r for r in ctrl.rs_informer.list(NS) if r["metadata"]["labels"].get("app") == app]
+    return len(ctrl.pod_informer.by_index("controller", str(rs[0]["metadata"]["uid"]))) if rs else 0
 
 
 def test_private_factory_when_none_is_given(api: Api) -> None:

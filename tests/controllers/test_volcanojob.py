@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 from typing import Any
 
 import pytest
 
 from suanli.apimachinery.errors import ApiError
+from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.admission_volcano import store_queue_lookup, volcano_admission
 from suanli.controllers._pods import PODS
@@ -19,8 +21,9 @@ from suanli.controllers.volcanojob import (
     min_resources,
     policy_action,
 )
-from suanli.kinds.volcano import PODGROUPS, QUEUES, VCJOBS, default_queue, volcano_crds
+from suanli.kinds.volcano import COMMANDS, PODGROUPS, QUEUES, VCJOBS, default_queue, volcano_crds
 from suanli.node.nfd.crds import ensure_crds
+from suanli.runtime.clock import FakeClock
 from tests.controllers.conftest import Api, eventually, running
 
 NS = "default"
@@ -506,3 +509,182 @@ async def _job_gone(api: Api, name: str) -> bool:
     except ApiError as err:
         return err.code == 404
     return False
+
+
+# -- plugins, dependsOn, Commands, timeouts, events -------------------------------------------
+
+CONFIGMAPS = GVR("", "v1", "configmaps")
+SECRETS = GVR("", "v1", "secrets")
+SERVICES = GVR("", "v1", "services")
+EVENTS = GVR("", "v1", "events")
+
+
+async def enqueue(api: Api, job: Obj) -> None:
+    pg = await eventually(lambda: pg_of(api, job), what="podgroup")
+    await api.client.patch(PODGROUPS, pg["metadata"]["name"], {"status": {"phase": "Inqueue"}}, NS,
+                           subresource="status")
+
+
+async def job_events(api: Api, name: str) -> list[tuple[str, str, str]]:
+    items = (await api.client.list(EVENTS, NS))["items"]
+    return [(e["type"], e["reason"], e["message"]) for e in items
+            if e["involvedObject"]["name"] == name and e["involvedObject"]["kind"] == "Job"]
+
+
+async def get_or_none(api: Api, gvr: GVR, name: str) -> Obj | None:
+    try:
+        return await api.client.get(gvr, name, NS)
+    except ApiError as err:
+        if err.code == 404:
+            return None
+        raise
+
+
+def command(job: Obj, action: str) -> Obj:
+    ref = {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job", "name": job["metadata"]["name"],
+           "uid": job["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+    return {"apiVersion": "bus.volcano.sh/v1alpha1", "kind": "Command",
+            "metadata": {"generateName": f"{job['metadata']['name']}-{action.lower()}-", "namespace": NS,
+                         "ownerReferences": [ref]},
+            "target": ref, "action": action}
+
+
+async def test_svc_and_ssh_objects_follow_the_job_and_a_restart_renews_the_key(vapi: Api) -> None:
+    client = vapi.client
+    async with running(VolcanoJobController(client)):
+        job = await client.create(VCJOBS, vcjob("mpi", [task("master", 1), task("worker", 2)],
+                                                plugins={"svc": [], "ssh": []}), NS)
+        await enqueue(vapi, job)
+        await wait_pods(vapi, "mpi", 3)
+        svc = await client.get(SERVICES, "mpi", NS)
+        assert svc["spec"]["clusterIP"] == "None"
+        assert svc["spec"]["selector"] == {"volcano.sh/job-name": "mpi", "volcano.sh/job-namespace": NS}
+        cm = await client.get(CONFIGMAPS, "mpi-svc", NS)
+        assert cm["data"]["VC_WORKER_HOSTS"] == "mpi-worker-0.mpi,mpi-worker-1.mpi"
+        assert cm["data"]["master.host"] == "mpi-master-0.mpi"
+        secret = await client.get(SECRETS, "mpi-ssh", NS)
+        assert sorted(secret["data"]) == ["authorized_keys", "config", "id_rsa", "id_rsa.pub"]
+        st = await state(vapi, "mpi")
+        assert st["controlledResources"] == {"plugin-svc": "svc", "plugin-ssh": "ssh"}
+
+        await client.create(COMMANDS, command(job, "RestartJob"), NS)
+        await eventually(lambda: _retry(vapi, "mpi", 1), what="restarted by the command")
+        assert (await client.list(COMMANDS, NS))["items"] == []  # consumed, as upstream
+        await enqueue(vapi, job)
+        await wait_pods(vapi, "mpi", 3, version=1)
+
+        async def renewed() -> Obj | None:
+            s = await get_or_none(vapi, SECRETS, "mpi-ssh")
+            return s if s is not None and s["metadata"]["uid"] != secret["metadata"]["uid"] else None
+
+        again = await eventually(renewed, what="a new ssh Secret")
+        assert again["data"]["id_rsa"] != secret["data"]["id_rsa"]
+        assert await get_or_none(vapi, SERVICES, "mpi") is not None
+        events = await job_events(vapi, "mpi")
+        assert ("Normal", "CommandIssued", "Start to execute command RestartJob, and clean it up to make sure "
+                "executed not more than once.") in events
+        assert ("Normal", "ExecuteAction", "Start to execute action RestartJob ") in events
+
+
+async def test_dependent_task_waits_until_its_dependency_is_ready(vapi: Api) -> None:
+    client = vapi.client
+    async with running(VolcanoJobController(client)):
+        job = await client.create(
+            VCJOBS, vcjob("dag", [task("a", 1), task("b", 2, dependsOn={"name": ["a"]})], minAvailable=1), NS)
+        await enqueue(vapi, job)
+        (a0,) = await wait_pods(vapi, "dag", 1)
+        assert a0["metadata"]["name"] == "dag-a-0"  # b waits for a
+        def running_status(ready: bool) -> Obj:
+            return {"phase": "Running", "containerStatuses": [
+                {"name": "c", "ready": ready, "restartCount": 0, "image": "busybox", "imageID": "",
+                 "state": {"running": {}}}]}
+
+        await client.patch(PODS, "dag-a-0", {"status": running_status(False)}, NS, subresource="status")
+        await eventually(lambda: _counts(vapi, "dag", running=1), what="a-0 counted running")
+        assert [p["metadata"]["name"] for p in await live_pods(vapi, "dag")] == ["dag-a-0"]
+        await client.patch(PODS, "dag-a-0", {"status": running_status(True)}, NS, subresource="status")
+        pods = await wait_pods(vapi, "dag", 3)
+    assert [p["metadata"]["name"] for p in pods] == ["dag-a-0", "dag-b-0", "dag-b-1"]
+
+
+async def test_abort_and_resume_commands(vapi: Api) -> None:
+    client = vapi.client
+    async with running(VolcanoJobController(client)):
+        job = await client.create(VCJOBS, vcjob("cmd", [task("t", 2)]), NS)
+        await enqueue(vapi, job)
+        await wait_pods(vapi, "cmd", 2)
+        await client.create(COMMANDS, command(job, "AbortJob"), NS)
+        await eventually(lambda: phase_is(vapi, "cmd", "Aborted"), what="Aborted")
+        assert await live_pods(vapi, "cmd") == []
+        await client.create(COMMANDS, command(job, "ResumeJob"), NS)
+        st = await eventually(lambda: phase_is(vapi, "cmd", "Pending"), what="Pending again")
+        assert st["version"] == 1 and st["retryCount"] == 1
+        assert (await client.list(COMMANDS, NS))["items"] == []
+
+
+async def test_commands_for_other_kinds_are_left_alone(vapi: Api) -> None:
+    client = vapi.client
+    async with running(VolcanoJobController(client)):
+        job = await client.create(VCJOBS, vcjob("other", [task("t", 1)]), NS)
+        cmd = command(job, "AbortJob")
+        cmd["target"] = {**cmd["target"], "apiVersion": "example.com/v1"}
+        cmd["metadata"]["ownerReferences"] = []
+        made = await client.create(COMMANDS, cmd, NS)
+        marker = await client.create(COMMANDS, command(job, "SyncJob"), NS)
+        await eventually(lambda: _none(get_or_none(vapi, COMMANDS, marker["metadata"]["name"])),
+                         what="the Job command consumed")
+        assert await get_or_none(vapi, COMMANDS, made["metadata"]["name"]) is not None
+
+
+async def test_policy_timeout_delays_the_action(vapi: Api) -> None:
+    clock = FakeClock(wall_start=time.time())
+    client = vapi.client
+    async with running(VolcanoJobController(client, clock=clock)):
+        job = await client.create(VCJOBS, vcjob(
+            "slow", [task("t", 2, minAvailable=1)],
+            policies=[{"event": "PodFailed", "action": "RestartJob", "timeout": "30s"}]), NS)
+        await enqueue(vapi, job)
+        p0, p1 = await wait_pods(vapi, "slow", 2)
+        await set_phase(vapi, p1, "Running")
+        await set_phase(vapi, p0, "Failed", exit_code=1)  # the job runs on while the restart waits
+
+        async def announced() -> bool:
+            return ("Normal", "ExecuteAction", "Execute action RestartJob after 30s") in await job_events(vapi, "slow")
+
+        await eventually(announced, what="the delayed action announced")
+        assert (await state(vapi, "slow"))["version"] == 0
+        await eventually(lambda: clock.next_deadline() is not None, what="the timer set")
+        clock.advance(31)
+        await eventually(lambda: _retry(vapi, "slow", 1), what="restart after the timeout")
+
+
+async def test_podgroup_condition_becomes_a_job_warning(vapi: Api) -> None:
+    client = vapi.client
+    async with running(VolcanoJobController(client)):
+        job = await client.create(VCJOBS, vcjob("stuck", [task("t", 1)]), NS)
+        pg = await eventually(lambda: pg_of(vapi, job), what="podgroup")
+        cond = {"type": "Unschedulable", "status": "True", "reason": "NotEnoughResources",
+                "message": "1/1 tasks in gang unschedulable: 1 Insufficient cpu",
+                "lastTransitionTime": "2024-07-01T15:04:05Z", "transitionID": "x"}
+        await client.patch(PODGROUPS, pg["metadata"]["name"], {"status": {"conditions": [cond]}}, NS,
+                           subresource="status")
+        want = ("Warning", "PodGroupPending",
+                "PodGroup default:stuck unschedulable, reason: 1/1 tasks in gang unschedulable: 1 Insufficient cpu")
+
+        async def warned() -> bool:
+            return want in await job_events(vapi, "stuck")
+
+        await eventually(warned, what="PodGroupPending on the job")
+
+
+async def test_podgroup_carries_the_jobs_annotations_and_labels(vapi: Api) -> None:
+    client = vapi.client
+    async with running(VolcanoJobController(client)):
+        body = vcjob("meta", [task("t", 1)])
+        body["metadata"]["annotations"] = {"volcano.sh/preemptable": "true"}
+        body["metadata"]["labels"] = {"team": "a"}
+        job = await client.create(VCJOBS, body, NS)
+        pg = await eventually(lambda: pg_of(vapi, job), what="podgroup")
+    assert pg["metadata"]["annotations"]["volcano.sh/preemptable"] == "true"
+    assert pg["metadata"]["annotations"]["volcano.sh/job-name"] == "meta"
+    assert pg["metadata"]["labels"] == {"team": "a", "volcano.sh/job-name": "meta", "volcano.sh/job-namespace": NS}

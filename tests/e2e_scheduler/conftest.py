@@ -104,12 +104,13 @@ def queue(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def vcjob(name: str, replicas: int, requests: dict[str, Any], *, queue: str = "default",
-          min_available: int | None = None, priority_class: str | None = None, preemptable: bool = False,
+          min_available: int | None = None, priority_class: str | None = None, preemptable: bool | None = None,
           node_selector: dict[str, str] | None = None) -> dict[str, Any]:
-    """A one-task Volcano Job of ``replicas`` pods each requesting ``requests``."""
+    """A one-task Volcano Job of ``replicas`` pods each requesting ``requests``; ``preemptable`` True/False
+    annotates the pods ``volcano.sh/preemptable`` (None: neither annotation nor label, i.e. preemptable)."""
     meta: dict[str, Any] = {}
-    if preemptable:
-        meta["annotations"] = {PREEMPTABLE: "true"}
+    if preemptable is not None:
+        meta["annotations"] = {PREEMPTABLE: str(preemptable).lower()}
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "containers": [{"name": "main", "image": "busybox:1.36", "command": ["sleep", "3600"],

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import Kubectl
 from tests.e2e.conftest import K, manifest, wait_until
 from tests.e2e_hardware.conftest import EXAMPLES
-from tests.e2e_scheduler.conftest import bound, set_scheduler_config, vcjob, wait_bound
+from tests.e2e_scheduler.conftest import bound, describe_pod, set_scheduler_config, vcjob, wait_bound
 
 pytestmark = pytest.mark.e2e
 
@@ -74,3 +74,20 @@ def test_reclaim_victims_are_decided_by_the_first_tier_with_a_vote(kc: Kubectl, 
     hk("apply", "-f", "-", input=manifest(vcjob("b-greedy", 5, {"cpu": "1", GPU: 1}, queue="team-b")))
     assert set(wait_bound(hk, "b-greedy", 5, timeout=30).values()) == {"demo-a100-0"}
     wait_bound(hk, "a-own", 3, timeout=15)
+
+
+def test_queue_within_deserved_does_not_reclaim_beyond_it(kc: Kubectl, hk: K) -> None:
+    """Asking for more than team-b's deserved 4 GPUs while team-a sits at its own deserved share reclaims
+    nothing: a queue reclaims only while below deserved on some requested dimension (upstream's "can not
+    reclaim when allocated + req > deserved"). The pods ask for GPUs alone: with cpu in the request too,
+    team-b would still be below its deserved cpu and, as in Volcano, reclaim (the tier-1 gang/conformance
+    votes decide the victims before capacity's)."""
+    set_scheduler_config(kc, CAPACITY_CONF)
+    kc("apply", "-f", str(EXAMPLES / "volcano" / "queue-capacity.yaml"))
+    hk("apply", "-f", "-", input=manifest(vcjob("a-own", 4, {"cpu": "1", GPU: 1}, queue="team-a",
+                                                min_available=1, preemptable=True)))
+    wait_bound(hk, "a-own", 4, timeout=30)
+    hk("apply", "-f", "-", input=manifest(vcjob("b-greedy", 5, {GPU: 1}, queue="team-b")))
+    wait_until(lambda: "FailedScheduling" in describe_pod(hk, "b-greedy-task-0"), timeout=15,
+               what="b-greedy explained")
+    assert len(bound(hk, "a-own")) == 4 and bound(hk, "b-greedy") == {}

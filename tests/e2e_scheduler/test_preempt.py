@@ -47,11 +47,11 @@ def test_high_priority_job_evicts_preemptable_low_priority_pods(kc: Kubectl, hk:
     assert "Preempted" in hk("get", "events", "-o", "jsonpath={.items[*].reason}")
 
 
-def test_pods_without_the_preemptable_annotation_are_never_victims(kc: Kubectl, hk: K, demo_server: Server) -> None:
+def test_pods_annotated_not_preemptable_are_never_victims(kc: Kubectl, hk: K, demo_server: Server) -> None:
     set_scheduler_config(kc, 'actions: "enqueue, allocate, preempt, backfill"\n' + DEFAULT_TIERS)
     kc("apply", "-f", "-", input=manifest(priority_class("low", 100), priority_class("high", 10000)))
     hk("apply", "-f", "-", input=manifest(vcjob("keep", 4, {"cpu": "1", ASCEND: 4}, min_available=1,
-                                                priority_class="low")))
+                                                priority_class="low", preemptable=False)))
     kept = wait_bound(hk, "keep", 4, timeout=30)  # after the previous test's namespace is gone
     hk("apply", "-f", "-", input=manifest(vcjob("vip", 1, {"cpu": "1", ASCEND: 1}, priority_class="high")))
     wait_until(lambda: len(pods_of(hk, "vip")) == 1, what="the vip pod")

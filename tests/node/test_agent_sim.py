@@ -314,6 +314,35 @@ async def test_deleting_a_running_pod_removes_it(stack: Stack) -> None:
     await stack.eventually(lambda: stack.pod("p") is None)
 
 
+def _events(stack: Stack, kind: str, name: str) -> list[tuple[str, str, str]]:
+    found = stack.store.list("events", "default").items
+    return [(e.obj["type"], e.obj["reason"], e.obj["message"]) for e in found
+            if e.obj["involvedObject"]["kind"] == kind and e.obj["involvedObject"]["name"] == name]
+
+
+async def test_deleting_a_running_pod_announces_killing_each_container(stack: Stack) -> None:
+    await stack.client.create(NODES, fake_node("n1"))
+    await stack.client.create(PODS, pod("k", "n1", containers=2))
+    await stack.eventually(lambda: phase(stack.pod("k")) == "Running")
+    await stack.client.delete(PODS, "k", "default")
+    await stack.eventually(lambda: stack.pod("k") is None)
+    assert sorted(e for e in _events(stack, "Pod", "k") if e[1] == "Killing") == [
+        ("Normal", "Killing", "Stopping container c0"), ("Normal", "Killing", "Stopping container c1")]
+
+
+async def test_cordon_and_uncordon_are_announced_on_the_node(stack: Stack) -> None:
+    await stack.client.create(NODES, fake_node("n1"))
+    await stack.eventually(lambda: stack.node("n1").get("status", {}).get("conditions"))
+    assert _events(stack, "Node", "n1") == []  # schedulable from the start: nothing to announce
+    await stack.client.patch(NODES, "n1", {"spec": {"unschedulable": True}})
+    await stack.eventually(lambda: _events(stack, "Node", "n1"))
+    await stack.client.patch(NODES, "n1", {"spec": {"unschedulable": False}})
+    await stack.eventually(lambda: len(_events(stack, "Node", "n1")) == 2)
+    assert sorted(_events(stack, "Node", "n1")) == [
+        ("Normal", "NodeNotSchedulable", "Node n1 status is now: NodeNotSchedulable"),
+        ("Normal", "NodeSchedulable", "Node n1 status is now: NodeSchedulable")]
+
+
 async def test_pod_ips_are_unique_per_node_and_reused(stack: Stack) -> None:
     await stack.client.create(NODES, fake_node("n1"))
     for i in range(3):
@@ -348,6 +377,9 @@ class FakeDevices:
             return None
         ids = free[:want]
         return Allocation({self.resource: ids}, {"EXAMPLE_VISIBLE_DEVICES": ",".join(ids)})
+
+    def topology(self, node: Obj) -> dict[str, list[list[int]]]:
+        return {self.resource: [list(range(self.count))]}
 
 
 def _alloc_of(p: Obj) -> list[str]:

@@ -16,7 +16,7 @@ _JOB_FIELDS = ("uid", "namespace", "name", "queue", "min_member", "min_task_memb
 _QUEUE_FIELDS = ("name", "weight", "capability", "deserved", "guarantee", "parent", "state", "reclaimable",
                  "affinity", "creation", "obj")
 _COLUMN_FIELDS = ("requests", "queue_of", "codes", "status", "node", "pending", "job_phase", "active_jobs",
-                  "pending_phase", "inqueue", "other_phase", "podgroup_jobs", "phase_counts")
+                  "pending_phase", "inqueue", "podgroup_jobs")
 _NODE_FIELDS = ("names", "allocatable", "used", "releasing", "unschedulable", "labels", "annotations", "taints",
                 "host_ports", "objs")
 

@@ -37,14 +37,12 @@ def nodes(n: int, cpu: str = "2", mem: str = "4Gi", **extra: str) -> list[dict[s
         (1, 3, None, 0),
         (1, 2, None, 2),
         (2, 3, {"master": 2}, 0),
-        (2, 1, {"master": 2}, 4),
     ],
     ids=[
         "gang-fits-all-bind",
         "gang-does-not-fit-nothing-binds",
         "min-member-met-binds-what-fits",
         "task-min-member-unmet-nothing-binds",
-        "task-minimums-ignored-when-min-member-below-their-sum",
     ],
 )
 def test_gang_all_or_nothing(
@@ -63,6 +61,20 @@ def test_gang_all_or_nothing(
     if expected_binds == 0:
         assert status["phase"] == "Inqueue"
         assert status["conditions"][0]["type"] == "Unschedulable"
+
+
+@pytest.mark.parametrize(
+    ("min_member", "expected_binds"), [(1, 4), (5, 0)],
+    ids=["task-minimums-skipped-when-min-member-is-below-their-sum", "task-minimums-apply-otherwise"],
+)
+def test_task_minimums_only_when_min_member_covers_them(min_member: int, expected_binds: int) -> None:
+    """Upstream ``CheckTaskValid``: with minMember < Σ minTaskMember the per-task minimums are skipped
+    (one master exists where two are asked for; a dependsOn job creates its later tasks only later)."""
+    pods = [build_pod("ns", "m0", req={"cpu": "1"}, group="pg", role="master"),
+            *(build_pod("ns", f"w{i}", req={"cpu": "1"}, group="pg", role="worker") for i in range(3))]
+    pg = build_podgroup("ns", "pg", "default", min_member, {"master": 2, "worker": 3})
+    d = run(nodes(2), pods, [pg], conf=ALLOC)
+    assert len(d.binds) == expected_binds
 
 
 def test_job_that_cannot_fit_does_not_block_smaller_job_in_another_queue() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from suanli.scheduler.core import DEFAULT_CONFIG, ConfigError, parse_config
+from suanli.scheduler.core.config import DEFAULT_CONFIG_TEXT, SWITCH_KEYS
 from suanli.scheduler.core.yamlish import load
 
 CONF = """
@@ -50,52 +53,166 @@ def test_full_document_parses_actions_tiers_arguments_and_switches() -> None:
     drf = cfg.plugin("drf")
     assert drf is not None and drf.enabled("Hierarchy")
     assert cfg.configurations["enqueue"]["overcommit-factor"] == 1.5
+    # Volcano's enqueue action reads no argument: kept, but reported
+    assert cfg.warnings == ("configurations[0].arguments: unknown argument 'overcommit-factor' for 'enqueue'; ignored",)
 
 
-@pytest.mark.parametrize(
-    ("switch", "default"),
-    [
-        ("JobOrder", True),
-        ("Predicate", True),
-        ("NodeOrder", True),
-        ("Preemptable", True),
-        ("Reclaimable", True),
-        ("Overused", True),
-        ("Hierarchy", False),
-    ],
-    ids=[
-        "job-order-on",
-        "predicate-on",
-        "node-order-on",
-        "preemptable-on",
-        "reclaimable-on",
-        "overused-on",
-        "hierarchy-off",
-    ],
-)
-def test_switch_defaults_follow_volcano(switch: str, default: bool) -> None:
-    opt = parse_config('actions: "allocate"\ntiers:\n- plugins:\n  - name: gang\n').plugin("gang")
+#: Volcano master's ``PluginOption`` fields (pkg/scheduler/conf/scheduler_conf.go) and what
+#: ``ApplyPluginConfDefaults`` leaves them at when absent (upstream TestLoadSchedulerConf: all true,
+#: except the two it does not default: EnabledHierarchy and EnabledClusterOrder stay nil = off).
+UPSTREAM_MASTER_FIELDS = {
+    "enableJobOrder": ("JobOrder", True),
+    "enableHierarchy": ("Hierarchy", False),
+    "enableJobReady": ("JobReady", True),
+    "enableJobPipelined": ("JobPipelined", True),
+    "enableTaskOrder": ("TaskOrder", True),
+    "enablePreemptable": ("Preemptable", True),
+    "enableReclaimable": ("Reclaimable", True),
+    "enablePreemptive": ("Preemptive", True),
+    "enableQueueOrder": ("QueueOrder", True),
+    "enabledClusterOrder": ("ClusterOrder", False),
+    "enablePredicate": ("Predicate", True),
+    "enableBestNode": ("BestNode", True),
+    "enableNodeOrder": ("NodeOrder", True),
+    "enableTargetJob": ("TargetJob", True),
+    "enableReservedNodes": ("ReservedNodes", True),
+    "enableJobEnqueued": ("JobEnqueued", True),
+    "enabledVictim": ("Victim", True),
+    "enableJobStarving": ("JobStarving", True),
+    "enabledOverused": ("Overused", True),
+    "enabledAllocatable": ("Allocatable", True),
+    "enabledHyperNodeOrder": ("HyperNodeOrder", True),
+    "enabledSubJobReady": ("SubJobReady", True),
+    "enabledSubJobPipelined": ("SubJobPipelined", True),
+    "enabledSubJobOrder": ("SubJobOrder", True),
+    "enabledHyperNodeGradient": ("HyperNodeGradient", True),
+}
+ONE_PLUGIN = 'actions: "allocate"\ntiers:\n- plugins:\n  - name: gang\n'
+
+
+@pytest.mark.parametrize(("key", "expected"), list(UPSTREAM_MASTER_FIELDS.items()), ids=list(UPSTREAM_MASTER_FIELDS))
+def test_every_upstream_switch_defaults_like_volcano_when_absent(key: str, expected: tuple[str, bool]) -> None:
+    switch, default = expected
+    opt = parse_config(ONE_PLUGIN).plugin("gang")
     assert opt is not None and opt.enabled(switch) is default
+
+
+@pytest.mark.parametrize("key", [*UPSTREAM_MASTER_FIELDS, "enableNamespaceOrder", "EnabledClusterOrder"])
+def test_every_upstream_switch_is_accepted_and_honoured(key: str) -> None:
+    switch = SWITCH_KEYS[key]
+    for value in (True, False):
+        cfg = parse_config(f"{ONE_PLUGIN}    {key}: {str(value).lower()}\n")
+        opt = cfg.plugin("gang")
+        assert opt is not None and opt.enabled(switch) is value
+        assert cfg.warnings == ()
+
+
+def test_switch_keys_cover_volcano_master() -> None:
+    assert set(UPSTREAM_MASTER_FIELDS) <= set(SWITCH_KEYS)
 
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
         ('actions: "allocate, shuffle-everything"\ntiers: []\n', "unknown action 'shuffle-everything'"),
-        ('actions: "allocate"\ntiers:\n- plugins:\n  - name: magic\n', "unknown plugin 'magic'"),
         ("tiers: []\n", "actions: must be"),
-        (
-            'actions: "allocate"\ntiers:\n- plugins:\n  - name: gang\n    enableJobOrder: maybe\n',
-            "must be true or false",
-        ),
-        ('actions: "allocate"\ntiers:\n- plugins:\n  - name: gang\n    colour: red\n', "unknown field 'colour'"),
+        (ONE_PLUGIN + "    enableJobOrder: maybe\n", "tiers[0].plugins[0].enableJobOrder: must be true or false"),
         ("- just\n- a list\n", "expected a mapping"),
+        (ONE_PLUGIN + "    arguments: [1, 2]\n", "tiers[0].plugins[0].arguments: must be a mapping"),
+        ('actions: "allocate"\ntiers:\n- plugins:\n  - name: drf\n    enableHierarchy: true\n'
+         "  - name: proportion\n", "proportion and drf with enableHierarchy conflict"),
+        ('actions: "allocate"\ntiers: []\nconfigurations:\n- name: suanli\n  arguments: {defaultPreemptable: 3}\n',
+         "defaultPreemptable: must be true or false"),
+        ('actions: "allocate"\ntiers: []\nmetrics: [a]\n', "metrics: must be a mapping"),
+        ('actions: "allocate"\ntiers:\n\tplugins: []\n', "tabs are not allowed"),
     ],
-    ids=["unknown-action", "unknown-plugin", "missing-actions", "non-bool-switch", "unknown-field", "not-a-mapping"],
+    ids=["unknown-action", "missing-actions", "non-bool-switch", "not-a-mapping", "arguments-not-a-mapping",
+         "proportion-with-hierarchical-drf", "non-bool-default-preemptable", "metrics-not-a-mapping", "bad-yaml"],
 )
-def test_invalid_documents_raise_config_error(text: str, fragment: str) -> None:
-    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(")):
+def test_what_volcano_rejects_raises_config_error(text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
         parse_config(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "warning", "plugins"),
+    [
+        ('actions: "allocate"\ntiers: []\nfancy: 1\n', "unknown field 'fancy'; ignored", []),
+        ('actions: "allocate"\ntiers:\n- plugins: []\n  weight: 2\n', "tiers[0]: unknown field 'weight'", []),
+        (ONE_PLUGIN + "    colour: red\n", "tiers[0].plugins[0]: unknown field 'colour'; ignored", ["gang"]),
+        (ONE_PLUGIN + "  - name: magic\n  - name: binpack\n", "tiers[0].plugins[1]: unknown plugin 'magic'; skipped",
+         ["gang", "binpack"]),
+        (ONE_PLUGIN + "  - name: sla\n", "plugin 'sla' is not implemented by Suanli; skipped", ["gang"]),
+        ('actions: "enqueue, shuffle, allocate"\ntiers: []\n', "action 'shuffle' is not implemented by Suanli",
+         []),
+        ('actions: "preempt"\ntiers: []\nconfigurations:\n- name: preempt\n  arguments:\n'
+         "    minCandidateNodesPercentage: 10\n    colour: red\n",
+         "configurations[0].arguments: unknown argument 'colour' for 'preempt'; ignored", []),
+        ('actions: "allocate"\ntiers: []\nconfigurations:\n- name: nothing\n  arguments: {a: 1}\n',
+         "configurations[0]: no action 'nothing'; ignored", []),
+        ('actions: "allocate"\ntiers: []\nconfigurations:\n- name: preempt\n  arguments: {}\n',
+         "action 'preempt' is not in 'actions'", []),
+        ('actions: "allocate"\ntiers: []\nconfigurations:\n- name: allocate\n  arguments: {}\n'
+         "- name: allocate\n  arguments: {predicateErrorCacheEnable: true}\n",
+         "configurations[1]: a second entry for 'allocate'; ignored (the first one applies)", []),
+    ],
+    ids=["unknown-top-level-key", "unknown-tier-key", "unknown-plugin-key", "unknown-plugin-skipped",
+         "upstream-plugin-not-implemented-skipped", "upstream-action-not-implemented-skipped",
+         "unknown-action-argument", "configuration-for-no-action", "configuration-for-unused-action",
+         "second-configuration-for-an-action"],
+)
+def test_unknown_entries_are_skipped_with_a_warning(text: str, warning: str, plugins: list[str]) -> None:
+    cfg = parse_config(text)
+    assert any(warning in w for w in cfg.warnings), cfg.warnings
+    assert [p.name for t in cfg.tiers for p in t.plugins] == plugins
+
+
+def test_first_configuration_entry_of_an_action_applies_like_volcano() -> None:
+    cfg = parse_config('actions: "allocate"\ntiers: []\nconfigurations:\n- name: allocate\n  arguments: {}\n'
+                       "- name: allocate\n  arguments: {predicateErrorCacheEnable: true}\n")
+    assert cfg.configurations == {"allocate": {}}
+
+
+def test_upstream_only_action_is_dropped_and_the_rest_keep_their_order() -> None:
+    assert parse_config('actions: "enqueue, shuffle, allocate"\ntiers: []\n').actions == ("enqueue", "allocate")
+
+
+@pytest.mark.parametrize(("key", "canonical"), [("enabledPreemptable", "enablePreemptable"),
+                                                ("enableOverused", "enabledOverused"),
+                                                ("enableHyperNodeOrder", "enabledHyperNodeOrder")])
+def test_misspelt_switch_is_ignored_like_volcano_and_the_warning_names_the_spelling(key: str,
+                                                                                   canonical: str) -> None:
+    cfg = parse_config(f"{ONE_PLUGIN}    {key}: false\n")
+    opt = cfg.plugin("gang")
+    assert opt is not None and opt.enabled(SWITCH_KEYS[canonical])  # Go's yaml decode ignores the key
+    assert cfg.warnings == (f"tiers[0].plugins[0]: unknown field {key!r} (Volcano spells it {canonical!r}); ignored",)
+
+
+def test_null_switch_keeps_the_default() -> None:
+    opt = parse_config(f"{ONE_PLUGIN}    enablePreemptable:\n").plugin("gang")
+    assert opt is not None and opt.enabled("Preemptable")
+
+
+def test_metrics_and_configurations_are_kept() -> None:
+    cfg = parse_config('actions: "allocate, preempt"\ntiers: []\nmetrics:\n  type: prometheus\n'
+                       "  interval: 30s\nconfigurations:\n- name: preempt\n  arguments:\n"
+                       "    predicateErrorCacheEnable: true\n")
+    assert cfg.metrics == {"type": "prometheus", "interval": "30s"}
+    assert cfg.configurations == {"preempt": {"predicateErrorCacheEnable": True}}
+    assert cfg.warnings == ()
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [("", True), ("{defaultPreemptable: false}", False),
+                                                     ("{defaultPreemptable: true}", True)],
+                         ids=["absent-means-volcano-default-true", "false", "true"])
+def test_suanli_configuration_sets_the_default_preemptable(arguments: str, expected: bool) -> None:
+    extra = f"configurations:\n- name: suanli\n  arguments: {arguments}\n" if arguments else ""
+    cfg = parse_config('actions: "allocate"\ntiers: []\n' + extra)
+    assert cfg.default_preemptable is expected and cfg.warnings == ()
+
+
+def test_warnings_do_not_take_part_in_equality() -> None:
+    assert parse_config(DEFAULT_CONFIG_TEXT + "extra: 1\n") == DEFAULT_CONFIG
 
 
 def test_mapping_input_is_accepted() -> None:

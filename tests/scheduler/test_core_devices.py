@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
+from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core import parse_config, run_session
-from suanli.scheduler.core.plugins.deviceshare import choose_devices
 from suanli.scheduler.core.plugins.manycore import manycore_score
 
 from ._builders import bind_map, build_node, build_pod, build_podgroup, run, snap
@@ -25,29 +25,6 @@ NPU = "huawei.com/Ascend910"
 TOPO = json.dumps({NPU: [[0, 1, 2, 3], [4, 5, 6, 7]]})
 
 
-@pytest.mark.parametrize(
-    ("free", "k", "ids", "score"),
-    [
-        ({0, 1, 2, 3, 4, 5, 6, 7}, 4, [0, 1, 2, 3], 100.0),
-        ({0, 1, 4, 5, 6, 7}, 2, [0, 1], 100.0),
-        ({0, 1, 2, 4, 5, 6, 7}, 3, [0, 1, 2], 100.0),
-        ({0, 1, 2, 4, 5, 6, 7}, 2, [0, 1], 50.0 + 50.0 * 2 / 3),
-        ({0, 1, 4, 5, 6}, 4, [0, 1, 4, 5], 0.0),
-        ({0}, 2, [], 0.0),
-    ],
-    ids=[
-        "whole-group",
-        "best-fit-smaller-group",
-        "exact-group",
-        "partial-group-score-83",
-        "spanning-groups-scores-0",
-        "not-enough-devices",
-    ],
-)
-def test_choose_devices(free: set[int], k: int, ids: list[int], score: float) -> None:
-    assert choose_devices(free, [[0, 1, 2, 3], [4, 5, 6, 7]], k) == (ids, pytest.approx(score))
-
-
 def test_npu_pods_take_free_ids_within_one_group_and_annotate() -> None:
     nodes = [build_node("npu", {"cpu": "64", NPU: "8"}, annotations={"suanli.io/device-topology": TOPO})]
     old = build_pod(
@@ -61,7 +38,7 @@ def test_npu_pods_take_free_ids_within_one_group_and_annotate() -> None:
     pods = [old, build_pod("ns", "a", req={NPU: "2"}, ts=1), build_pod("ns", "b", req={NPU: "4"}, ts=2)]
     d = run(nodes, pods, conf=DEV.format(args=""))
     got = {b.name: json.loads(b.annotations["suanli.io/allocated-devices"])[NPU] for b in d.binds}
-    assert got == {"a": [2, 3], "b": [4, 5, 6, 7]}
+    assert got == {"a": ["2", "3"], "b": ["4", "5", "6", "7"]}
 
 
 def test_npu_gang_is_all_or_nothing_and_never_overallocates_ids() -> None:
@@ -74,7 +51,8 @@ def test_npu_gang_is_all_or_nothing_and_never_overallocates_ids() -> None:
     d = run(nodes, pods[:4], [build_podgroup("ns", "job", "default", 4)], conf=DEV.format(args=""))
     per_node: dict[str, list[int]] = {}
     for b in d.binds:
-        per_node.setdefault(b.node, []).extend(json.loads(b.annotations["suanli.io/allocated-devices"])[NPU])
+        ids = json.loads(b.annotations["suanli.io/allocated-devices"])[NPU]
+        per_node.setdefault(b.node, []).extend(int(i) for i in ids)
     assert {n: sorted(ids) for n, ids in per_node.items()} == {"n0": list(range(8)), "n1": list(range(8))}
 
 
@@ -84,7 +62,7 @@ def test_kae_resource_is_a_whole_device() -> None:
         nodes, [build_pod("ns", "nginx", req={"cpu": "1", "openfuyao.com/kae.hpre": "1"})], conf=DEV.format(args="")
     )
     assert bind_map(d) == {"ns/nginx": "kae"}
-    assert json.loads(d.binds[0].annotations["suanli.io/allocated-devices"]) == {"openfuyao.com/kae.hpre": [0]}
+    assert json.loads(d.binds[0].annotations["suanli.io/allocated-devices"]) == {"openfuyao.com/kae.hpre": ["0"]}
 
 
 GPU_NODE = {"cpu": "32", "volcano.sh/gpu-number": "2", "volcano.sh/gpu-memory": "32000"}
@@ -197,3 +175,49 @@ def test_gpushare_plugin_mirror_is_restored_on_discard() -> None:
     ssn = run_session(snap(nodes, pods, [build_podgroup("ns", "job", "default", 3)]), conf)
     plugin = next(p for p in ssn.plugins if p.name == "fgd")
     assert ssn.binds == {} and plugin.state.gpu_free[0].tolist() == [1000, 1000]  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- gpushare under the defaults
+
+T4_NODE = {"cpu": "32", "volcano.sh/gpu-number": "4", "volcano.sh/gpu-memory": "61440"}  # 4 cards of 15360 MiB
+
+
+@pytest.mark.parametrize(
+    ("pods", "message"),
+    [
+        ([build_pod("ns", "p", req={"volcano.sh/gpu-memory": "20000"})],
+         "0/1 nodes are available: 1 no enough gpu memory on single device."),
+        ([*(build_pod("ns", f"old{c}", node="g", phase="Running", req={"volcano.sh/gpu-memory": "10000"},
+                      annotations={"volcano.sh/gpu-index": str(c)}) for c in range(4)),
+          build_pod("ns", "p", req={"volcano.sh/gpu-memory": "8000"})],
+         "0/1 nodes are available: 1 no enough gpu memory on single device."),
+        ([build_pod("ns", "old", node="g", phase="Running", req={"volcano.sh/gpu-memory": "1000"},
+                    annotations={"volcano.sh/gpu-index": "0"}),
+          build_pod("ns", "p", req={"volcano.sh/gpu-number": "4"})],
+         "0/1 nodes are available: 1 no enough idle gpu devices."),
+    ],
+    ids=["larger-than-one-card", "fits-the-node-total-but-no-single-card", "gpu-number-needs-idle-cards"],
+)
+def test_default_configuration_keeps_a_shared_gpu_pod_no_card_holds_pending(pods: list[Obj], message: str) -> None:
+    d = run([build_node("g", T4_NODE)], pods)  # no configuration: the default one
+    assert d.binds == ()
+    assert [u.message for u in d.unschedulable] == [message]
+
+
+def test_default_configuration_binpacks_shared_gpu_pods_and_records_the_card() -> None:
+    old = build_pod("ns", "old", node="g", phase="Running", req={"volcano.sh/gpu-memory": "10000"},
+                    annotations={"volcano.sh/gpu-index": "2"})
+    pods = [old, build_pod("ns", "a", req={"volcano.sh/gpu-memory": "4000"}, ts=1),
+            build_pod("ns", "b", req={"volcano.sh/gpu-memory": "4000"}, ts=2)]
+    d = run([build_node("g", T4_NODE)], pods)
+    assert {b.name: b.annotations for b in d.binds} == {
+        "a": {"volcano.sh/gpu-index": "2"},  # the fullest card that still fits
+        "b": {"volcano.sh/gpu-index": "0"},  # card 2 has 1360 MiB left now
+    }
+
+
+def test_gpu_sharing_predicate_can_be_switched_off_as_upstream() -> None:
+    conf = ('actions: "allocate"\ntiers:\n- plugins:\n  - name: gang\n  - name: predicates\n'
+            "    arguments:\n      predicate.GPUSharingEnable: false\n")
+    d = run([build_node("g", T4_NODE)], [build_pod("ns", "p", req={"volcano.sh/gpu-memory": "20000"})], conf=conf)
+    assert bind_map(d) == {"ns/p": "g"} and d.binds[0].annotations == {}

@@ -337,3 +337,25 @@ def test_nodegroup_scores(affinity: dict[str, object], scores: list[float]) -> N
     ssn = run_session(s, parse_config(NG.format(args="")))
     plugin = next(p for p in ssn.plugins if p.name == "nodegroup")
     assert plugin.score(s.tasks[0], None).tolist() == scores  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------------------------- victim order
+
+
+def test_reclaim_takes_the_lowest_priority_job_of_an_overused_queue_first() -> None:
+    """Victims of one queue go in reverse job order: with ``priority``, the low job's pod is evicted
+    although the high job's pod is newer (reverse task order alone would pick it)."""
+    pods = [
+        build_pod("ns", "a-low", node="n0", phase="Running", req={"cpu": "1"}, group="low", preemptable=True, ts=1),
+        build_pod("ns", "a-high", node="n0", phase="Running", req={"cpu": "1"}, group="high", preemptable=True,
+                  ts=2),
+        build_pod("ns", "b0", req={"cpu": "1"}, group="b0", ts=3),
+    ]
+    pgs = [
+        build_podgroup("ns", "low", "a", 0, phase="Running", priority_class="low"),
+        build_podgroup("ns", "high", "a", 0, phase="Running", priority_class="high"),
+        build_podgroup("ns", "b0", "b", 1),
+    ]
+    queues = [build_queue("a", deserved={"cpu": "0"}), build_queue("b", deserved={"cpu": "2"})]
+    d = run([build_node("n0", {"cpu": "2", "memory": "8Gi"})], pods, pgs, queues, pcs=PCS, conf=CAPACITY)
+    assert [e.name for e in d.evictions] == ["a-low"] and [p.name for p in d.pipelined] == ["b0"]

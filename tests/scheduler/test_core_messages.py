@@ -35,7 +35,8 @@ def test_gang_that_fits_per_pod_but_not_as_a_whole_keeps_the_gang_message() -> N
     pg = build_podgroup("ns", "pg", "default", 3, phase="Pending", min_resources={"cpu": "12"})
     d = run(NODES, pods, [pg])
     assert d.binds == ()
-    assert {u.message for u in d.unschedulable} == {"pod group is not ready: resource in cluster is overused"}
+    assert {u.message for u in d.unschedulable} == {
+        "pod group is not ready: resource in cluster is overused: overused cpu"}
 
 
 def test_gang_stopped_by_queue_quota_explains_every_pod_by_the_quota() -> None:

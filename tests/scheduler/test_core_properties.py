@@ -146,7 +146,7 @@ def test_no_node_resource_or_device_is_over_allocated(case: tuple[Snapshot, str]
     for b in d.binds:
         raw = b.annotations.get("suanli.io/allocated-devices")
         if raw:
-            ids.setdefault(b.node, []).extend(json.loads(raw)[NPU])
+            ids.setdefault(b.node, []).extend(int(i) for i in json.loads(raw)[NPU])
     for node, got in ids.items():
         assert len(got) == len(set(got)) and all(
             0 <= i < s.nodes.allocatable[s.node_index[node], s.dim_index[NPU]] for i in got

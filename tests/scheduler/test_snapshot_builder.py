@@ -20,13 +20,16 @@ from ._builders import build_node, build_pod, build_podgroup, build_priority_cla
 from ._snapshot_equal import snapshot_diff
 
 CONFIG = SnapshotConfig(scheduler_names=frozenset({"volcano"}), default_preemptable=False)
+#: As the live scheduler: also kube-scheduler's pods (placed without queue admission).
+LIVE_CONFIG = SnapshotConfig(scheduler_names=frozenset({"volcano", "default-scheduler"}), default_preemptable=False)
 
 
 class Model:
     """The builder under test plus plain dicts of the same objects (informer-cache semantics)."""
 
-    def __init__(self) -> None:
-        self.b = SnapshotBuilder(CONFIG)
+    def __init__(self, config: SnapshotConfig = CONFIG) -> None:
+        self.config = config
+        self.b = SnapshotBuilder(config)
         self.nodes: dict[str, Obj] = {}
         self.pods: dict[str, Obj] = {}
         self.podgroups: dict[str, Obj] = {}
@@ -82,7 +85,7 @@ class Model:
                 p = {**p, "spec": {**p["spec"], "nodeName": self.assumed[uid]}}
             pods.append(p)
         return snapshot_from_objects(self.nodes.values(), pods, self.podgroups.values(), self.queues.values(),
-                                     self.pcs.values(), config=CONFIG)
+                                     self.pcs.values(), config=self.config)
 
     def check(self) -> Snapshot:
         got = self.b.snapshot()
@@ -122,7 +125,7 @@ def pods_st(draw: st.DrawFn) -> Obj:
         role=draw(st.sampled_from([None, "worker"])),
         annotations=draw(st.sampled_from([{}, {"volcano.sh/gpu-index": "0"},
                                            {"scheduling.volcano.sh/queue-name": "q1"}])),
-        spec={"schedulerName": draw(st.sampled_from(["volcano", "other"]))},
+        spec={"schedulerName": draw(st.sampled_from(["volcano", "other", "default-scheduler"]))},
         ts=draw(st.integers(0, 3)),
     )
     if draw(st.integers(0, 4)) == 0:
@@ -167,9 +170,10 @@ ops_st = st.lists(
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops_st)
-def test_incremental_snapshot_equals_one_shot_after_any_change_sequence(ops: list[tuple[str, Any]]) -> None:
-    m = Model()
+@given(ops_st, st.sampled_from([CONFIG, LIVE_CONFIG]))
+def test_incremental_snapshot_equals_one_shot_after_any_change_sequence(ops: list[tuple[str, Any]],
+                                                                        config: SnapshotConfig) -> None:
+    m = Model(config)
     for op, arg in ops:
         if op == "remove":
             m.remove(*arg)

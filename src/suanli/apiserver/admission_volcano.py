@@ -9,7 +9,8 @@ Mutating (CREATE and UPDATE of the main resource, never ``status``):
 * **Queue**: ``weight`` 0/absent → 1; ``reclaimable`` absent → true.
 * **PodGroup**: empty ``queue`` → ``default``.
 * **Job** (``batch.volcano.sh``): ``queue`` → ``default``, ``schedulerName`` → ``volcano``,
-  ``maxRetry`` 0/absent → 3; unnamed task *i* → ``default<i>``; task ``minAvailable`` absent →
+  ``maxRetry`` 0/absent → 3; plugins ``tensorflow``/``mpi``/``pytorch``/``ray`` add ``svc``,
+  ``mpi`` adds ``ssh``; unnamed task *i* → ``default<i>``; task ``minAvailable`` absent →
   its ``replicas``; job ``minAvailable`` 0/absent → Σ task ``minAvailable``.
   Example: tasks ``[{replicas: 2}, {replicas: 3, minAvailable: 1}]`` → ``minAvailable: 3``.
 
@@ -18,17 +19,27 @@ Validating:
 * **Queue**: ``weight`` ≥ 1; quantities parse and are ≥ 0; per dimension present in both,
   ``deserved`` ≤ ``capability`` and ``guarantee`` ≤ ``deserved`` (and ≤ ``capability``); a queue
   is not its own parent; on ``status`` writes ``state`` ∈ Open/Closed/Closing/Unknown and
-  Closed → Closing is refused; the ``default`` queue cannot be deleted.
+  Closed → Closing is refused. DELETE (upstream ``validateQueueDeleting``, a 400 worded as
+  its webhook denial): never ``default`` or ``root``, nor a queue with child queues, nor — with
+  ``queue_allocated_pods_check`` — one with allocated pods. Current Volcano deletes Open
+  queues (it stopped requiring Closed in 2022), and so does Suanli.
 * **PodGroup**: ``minMember`` ≥ 0, ``minTaskMember`` values ≥ 0; ``status.phase`` known.
 * **Job**: as Volcano's webhook — at least one task; ``replicas`` ≥ 0; task ``minAvailable`` in
   [0, replicas]; task names unique DNS-1123 labels; ``minAvailable`` in [0, Σ replicas];
   ``maxRetry`` and ``ttlSecondsAfterFinished`` ≥ 0; policies use known events/actions, give
   an event *or* a non-zero exitCode (not both), no duplicates, ``*`` alone; volume
-  ``mountPath`` set and unique; task templates carry a valid ``business.workload/type``.
+  ``mountPath`` set and unique; task templates carry a valid ``business.workload/type``;
+  policy ``timeout`` a Go duration; ``plugins`` only names Volcano registers; ``dependsOn``
+  names tasks of the job without a cycle, ``iteration`` ``any``/``all``. What Suanli accepts
+  but ignores (plugins other than env/svc/ssh, svc's NetworkPolicy, bad plugin arguments,
+  volumes, network topology, partition policies, PodRunning policies) comes back as
+  ``Warning`` headers (:func:`unsupported_job_fields`).
   Updates may change only ``minAvailable``, ``priorityClassName`` and task
   ``replicas``/``minAvailable``, not the number of tasks.
 * **Pod**: annotation ``business.workload/type`` ∈ io-intensive | memory-sensitive |
   compute-intensive.
+* **Command**: accepted as is; a ``Warning`` when Suanli will not execute it
+  (:class:`CommandWarnings`).
 
 With a ``queue_lookup`` (e.g. :func:`store_queue_lookup`), creating a Job or PodGroup also
 requires its queue to exist and not be Closed/Closing, and a Queue's ``parent`` to exist (``root``, the
@@ -43,7 +54,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from suanli.apimachinery.duration import parse_duration
 from suanli.apimachinery.errors import ApiError, Cause
+from suanli.apimachinery.goflags import parse_flags
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apimachinery.quantity import parse_quantity
 from suanli.apimachinery.schema import format_value
@@ -55,26 +68,33 @@ from suanli.kinds.volcano import (
     DEFAULT_TASK_PREFIX,
     JOB_ACTIONS,
     JOB_EVENTS,
+    JOB_PLUGIN_FLAGS,
+    JOB_PLUGINS,
     PODGROUP_PHASES,
     QUEUE_STATES,
     ROOT_QUEUE,
+    SUPPORTED_JOB_PLUGINS,
     WORKLOAD_TYPE_ANNOTATION,
     WORKLOAD_TYPES,
 )
 from suanli.storage.store import Store
 
 __all__ = [
+    "COMMANDS_KEY",
     "JOBS_KEY",
     "PODGROUPS_KEY",
     "QUEUES_KEY",
+    "CommandWarnings",
     "JobDefaults",
     "JobValidation",
     "PodGroupDefaults",
     "PodGroupValidation",
     "PodWorkloadTypeValidation",
+    "QueueChildren",
     "QueueDefaults",
     "QueueLookup",
     "QueueValidation",
+    "store_queue_children",
     "store_queue_lookup",
     "volcano_admission",
 ]
@@ -82,10 +102,13 @@ __all__ = [
 QUEUES_KEY = "scheduling.volcano.sh/queues"
 PODGROUPS_KEY = "scheduling.volcano.sh/podgroups"
 JOBS_KEY = "batch.volcano.sh/jobs"
+COMMANDS_KEY = "bus.volcano.sh/commands"
 PODS_KEY = "pods"
 
 #: ``name → Queue object`` (``None`` if absent).
 QueueLookup = Callable[[str], Obj | None]
+#: ``name → names of the Queues whose spec.parent is name`` (sorted).
+QueueChildren = Callable[[str], list[str]]
 
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -100,16 +123,34 @@ def store_queue_lookup(store: Store) -> QueueLookup:
     return lookup
 
 
+def store_queue_children(store: Store) -> QueueChildren:
+    """A :data:`QueueChildren` reading Queues straight from ``store``."""
+
+    def children(name: str) -> list[str]:
+        found = store.list(QUEUES_KEY, predicate=lambda q: (q.get("spec") or {}).get("parent") == name)
+        return sorted(str(so.obj["metadata"]["name"]) for so in found.items)
+
+    return children
+
+
 def volcano_admission(
     queue_lookup: QueueLookup | None = None,
+    queue_children: QueueChildren | None = None,
+    *,
+    queue_allocated_pods_check: bool = False,
 ) -> tuple[list[MutatingAdmission], list[ValidatingAdmission]]:
-    """The mutating and validating plug-ins, in the order to register them."""
+    """The mutating and validating plug-ins, in the order to register them.
+
+    ``queue_allocated_pods_check`` is upstream's ``--enable-queue-allocated-pods-check``
+    (off by default there too): refuse to delete a queue with allocated pods.
+    """
     mutating: list[MutatingAdmission] = [QueueDefaults(), PodGroupDefaults(), JobDefaults()]
     validating: list[ValidatingAdmission] = [
-        QueueValidation(queue_lookup),
+        QueueValidation(queue_lookup, queue_children, allocated_pods_check=queue_allocated_pods_check),
         PodGroupValidation(queue_lookup),
         JobValidation(queue_lookup),
         PodWorkloadTypeValidation(),
+        CommandWarnings(),
     ]
     return mutating, validating
 
@@ -142,6 +183,11 @@ def _reject(request: AdmissionRequest, causes: list[Cause]) -> None:
     if causes:
         rt = request.resource
         raise ApiError.invalid(rt.kind, request.name, causes, rt.group)
+
+
+def _denied(message: str) -> ApiError:
+    """A refusal worded as Volcano's queue webhook denial (kube-apiserver answers 400)."""
+    return ApiError.bad_request(f'admission webhook "validatequeue.volcano.sh" denied the request: {message}')
 
 
 def _invalid(path: str, value: Any, detail: str) -> Cause:
@@ -220,21 +266,35 @@ class QueueValidation:
     """Static Queue checks (module docstring); with a lookup, ``parent`` must exist."""
 
     queue_lookup: QueueLookup | None = None
+    queue_children: QueueChildren | None = None
+    allocated_pods_check: bool = False
     name: str = "VolcanoQueueValidation"
     resources: frozenset[str] = frozenset({QUEUES_KEY})
+
+    def _deleting(self, name: str) -> None:
+        """Upstream ``validateQueueDeleting``: never ``default`` or ``root``; not a queue with
+        child queues; with :attr:`allocated_pods_check`, not one with allocated pods. Refusals
+        are 400s worded as upstream's webhook denial (any queue state may be deleted)."""
+        if name in (DEFAULT_QUEUE, ROOT_QUEUE):
+            raise _denied(f"`{name}` queue can not be deleted")
+        queue = self.queue_lookup(name) if self.queue_lookup is not None else None
+        if queue is None:
+            return  # the delete itself answers 404
+        if self.allocated_pods_check:
+            pods = ((queue.get("status") or {}).get("allocated") or {}).get("pods")
+            count = int(parse_quantity(str(pods))) if pods not in (None, "") else 0
+            if count:
+                raise _denied(f"queue {name} cannot be deleted because it has allocated Pods: {count}")
+        children = self.queue_children(name) if self.queue_children is not None else []
+        if children:
+            raise _denied(
+                f"queue {name} can not be deleted because it has {len(children)} child queues: {', '.join(children)}"
+            )
 
     def validate(self, request: AdmissionRequest) -> None:
         causes: list[Cause] = []
         if request.operation == "DELETE":
-            if request.name == DEFAULT_QUEUE:
-                causes.append(
-                    Cause(
-                        "metadata.name",
-                        f"Forbidden: the {DEFAULT_QUEUE!r} queue can not be deleted",
-                        "FieldValueForbidden",
-                    )
-                )
-            _reject(request, causes)
+            self._deleting(request.name)
             return
         if request.subresource == "status" and request.obj is not None:
             self._status(request, causes)
@@ -369,6 +429,13 @@ class JobDefaults:
             spec["schedulerName"] = DEFAULT_SCHEDULER
         if not spec.get("maxRetry"):
             spec["maxRetry"] = DEFAULT_MAX_RETRY
+        plugins = spec.get("plugins")
+        if isinstance(plugins, dict):
+            # tensorflow, mpi, pytorch and ray need svc; mpi needs ssh (upstream patchDefaultPlugins)
+            if any(n in plugins for n in ("tensorflow", "mpi", "pytorch", "ray")):
+                plugins.setdefault("svc", [])
+            if "mpi" in plugins:
+                plugins.setdefault("ssh", [])
         tasks = spec.get("tasks")
         if not isinstance(tasks, list):
             return
@@ -431,6 +498,12 @@ def _policy_causes(path: str, policies: Any, causes: list[Cause]) -> None:
                 causes.append(Cause(f"{p}.exitCode", f"Duplicate value: {code}", "FieldValueDuplicate"))
             else:
                 seen_codes.add(code)
+        timeout = policy.get("timeout")
+        if timeout not in (None, ""):
+            try:
+                parse_duration(str(timeout))
+            except ValueError:
+                causes.append(_invalid(f"{p}.timeout", timeout, "must be a duration such as 30s or 5m"))
         action = policy.get("action")
         if action not in JOB_ACTIONS:
             supported = ", ".join(format_value(a) for a in JOB_ACTIONS)
@@ -456,6 +529,97 @@ def _frozen_spec(spec: dict[str, Any]) -> dict[str, Any]:
         {k: v for k, v in t.items() if k not in _MUTABLE_TASK_FIELDS} if isinstance(t, dict) else t
         for t in spec.get("tasks") or []
     ]
+    return out
+
+
+def _plugin_causes(plugins: Any, causes: list[Cause]) -> None:
+    """Plugin names Volcano does not register are refused (upstream "unable to find job plugin")."""
+    if not isinstance(plugins, dict):
+        return
+    supported = ", ".join(format_value(n) for n in JOB_PLUGINS)
+    for name in plugins:
+        if name not in JOB_PLUGINS:
+            causes.append(
+                Cause(
+                    f"spec.plugins[{name}]",
+                    f"Unsupported value: {format_value(name)}: unable to find job plugin: {name}; "
+                    f"supported values: {supported}",
+                    "FieldValueNotSupported",
+                )
+            )
+
+
+def _depends_on_causes(tasks: list[Any], causes: list[Cause]) -> None:
+    """``dependsOn`` must name tasks of the job without a cycle (upstream ``topoSort``), and
+    ``iteration`` is ``any`` or ``all``."""
+    names = [str(t.get("name")) for t in tasks if isinstance(t, dict)]
+    edges: dict[str, list[str]] = {}
+    indegree = dict.fromkeys(names, 0)
+    found = False
+    for i, task in enumerate(tasks):
+        dep = task.get("dependsOn") if isinstance(task, dict) else None
+        if not isinstance(dep, dict):
+            continue
+        found = True
+        iteration = dep.get("iteration")
+        if iteration not in (None, "", "any", "all"):
+            causes.append(
+                Cause(
+                    f"spec.tasks[{i}].dependsOn.iteration",
+                    f'Unsupported value: {format_value(iteration)}: supported values: "any", "all"',
+                    "FieldValueNotSupported",
+                )
+            )
+        for dep_name in dep.get("name") or []:
+            edges.setdefault(str(dep_name), []).append(str(task.get("name")))
+            indegree[str(task.get("name"))] = indegree.get(str(task.get("name")), 0) + 1
+    if not found:
+        return
+    ready = [n for n in names if indegree.get(n) == 0]
+    done = 0
+    while ready:
+        node = ready.pop()
+        done += 1
+        for nxt in edges.get(node, []):
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                ready.append(nxt)
+    if done != len(names):
+        causes.append(
+            _invalid("spec.tasks", "dependsOn", "job has dependencies between tasks, but doesn't form a "
+                     "directed acyclic graph(DAG)")
+        )
+
+
+def unsupported_job_fields(spec: dict[str, Any]) -> list[str]:
+    """Warnings (``Warning`` headers, which kubectl prints) for what a Job asks and Suanli ignores."""
+    out: list[str] = []
+    plugins = spec.get("plugins") if isinstance(spec.get("plugins"), dict) else {}
+    for name, args in (plugins or {}).items():
+        if name in JOB_PLUGINS and name not in SUPPORTED_JOB_PLUGINS:
+            out.append(f"spec.plugins[{name}]: the {name} plugin is not supported by Suanli and is ignored")
+        flags = JOB_PLUGIN_FLAGS.get(str(name))
+        if flags is None:
+            continue
+        values, error = parse_flags([str(a) for a in args or []], flags, {})
+        if error:
+            out.append(f"spec.plugins[{name}]: {error} (this and later arguments are ignored)")
+        if name == "svc" and not values.get("disable-network-policy"):
+            out.append("spec.plugins[svc]: no NetworkPolicy is created (Suanli does not serve networking.k8s.io)")
+    if spec.get("volumes"):
+        out.append("spec.volumes: volumes are not supported by Suanli (no PersistentVolumeClaims are created)")
+    if spec.get("networkTopology"):
+        out.append("spec.networkTopology: network topology is not supported by Suanli and is ignored")
+    policies = [(f"spec.policies[{i}]", p) for i, p in enumerate(spec.get("policies") or [])]
+    for ti, task in enumerate(spec.get("tasks") or []):
+        if not isinstance(task, dict):
+            continue
+        policies += [(f"spec.tasks[{ti}].policies[{i}]", p) for i, p in enumerate(task.get("policies") or [])]
+        if task.get("partitionPolicy"):
+            out.append(f"spec.tasks[{ti}].partitionPolicy: partition policies are not supported by Suanli")
+    for path, policy in policies:
+        if isinstance(policy, dict) and "PodRunning" in [policy.get("event"), *(policy.get("events") or [])]:
+            out.append(f"{path}: the PodRunning event is not supported by Suanli; the policy never fires")
     return out
 
 
@@ -535,6 +699,9 @@ class JobValidation:
             causes.append(Cause("spec.queue", "Required value", "FieldValueRequired"))
         _policy_causes("spec.policies", spec.get("policies"), causes)
         self._volumes(spec.get("volumes"), causes)
+        _plugin_causes(spec.get("plugins"), causes)
+        _depends_on_causes(tasks, causes)
+        request.warnings.extend(unsupported_job_fields(spec))
         if request.operation == "UPDATE" and request.old is not None:
             self._update(_spec(request.old), spec, causes)
         elif request.operation == "CREATE" and spec.get("queue"):
@@ -623,3 +790,38 @@ class PodWorkloadTypeValidation:
         causes: list[Cause] = []
         _workload_cause("metadata", (obj.get("metadata") or {}).get("annotations"), causes)
         _reject(request, causes)
+
+
+# -- Command ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CommandWarnings:
+    """A ``bus.volcano.sh`` Command is accepted as is (upstream has no webhook for it); one that
+    Suanli will not execute — its target is neither a Volcano Job nor a Queue, or its action is
+    not one for its target — gets a ``Warning`` header."""
+
+    name: str = "VolcanoCommandWarnings"
+    resources: frozenset[str] = frozenset({COMMANDS_KEY})
+
+    def validate(self, request: AdmissionRequest) -> None:
+        if request.operation != "CREATE" or request.obj is None:
+            return
+        target = request.obj.get("target") or {}
+        kind = (target.get("apiVersion"), target.get("kind"))
+        action = request.obj.get("action")
+        if kind == ("batch.volcano.sh/v1alpha1", "Job"):
+            if action not in JOB_ACTIONS:
+                request.warnings.append(
+                    f"action: {format_value(action)} is not a job action; the Command is deleted without effect"
+                )
+        elif kind == ("scheduling.volcano.sh/v1beta1", "Queue"):
+            if action not in ("OpenQueue", "CloseQueue"):
+                request.warnings.append(
+                    f"action: {format_value(action)} is not a queue action; the Command is deleted without effect"
+                )
+        else:
+            request.warnings.append(
+                f"target: Commands for {kind[0] or ''}/{kind[1] or ''} are not executed by Suanli "
+                "(only Volcano Jobs and Queues)"
+            )

@@ -33,8 +33,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--anonymous", action="store_true", help="allow requests without a bearer token")
     up.add_argument("--fsync", action="store_true", help="fsync every commit (survive power loss, slower)")
     up.add_argument("--scheduler-config", type=Path, default=None,
-                    help="Volcano scheduler configuration (volcano-scheduler.conf format); the ConfigMap "
-                         "volcano-system/volcano-scheduler-configmap overrides it when present")
+                    help="Volcano scheduler configuration (volcano-scheduler.conf format), written into the "
+                         "ConfigMap volcano-system/volcano-scheduler-configmap (what the scheduler runs) "
+                         "unless a user edited that ConfigMap")
     up.add_argument("--log-level", default="info", help="log level (debug, info, warning)")
     sub.add_parser("version", help="print the version")
     sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
@@ -63,12 +64,20 @@ def main(argv: list[str] | None = None) -> int:
 
 async def _up(args: argparse.Namespace) -> int:
     from suanli.cli.platform import Platform, PlatformOptions
+    from suanli.scheduler.core.config import ConfigError
 
     opts = PlatformOptions(host=args.host, port=args.port, data_dir=args.data_dir, kubeconfig=args.kubeconfig,
                            tls=not args.insecure_http, anonymous=args.anonymous, demo=not args.no_demo,
                            host_node=not args.no_demo, scheduler_config=args.scheduler_config,
                            fsync=args.fsync)
-    platform = Platform(opts)
+    try:
+        platform = Platform(opts)
+    except ConfigError as err:
+        print(f"error: --scheduler-config {args.scheduler_config}: {err}", file=sys.stderr, flush=True)
+        return 2
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

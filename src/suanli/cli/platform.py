@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apiserver.admission_volcano import store_queue_lookup, volcano_admission
+from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.service import ApiService
@@ -33,6 +33,7 @@ from suanli.controllers.job import JobController
 from suanli.controllers.namespace import NamespaceController
 from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
 from suanli.controllers.podgroup import PodGroupController
+from suanli.controllers.queue import QueueStateController
 from suanli.controllers.replicaset import ReplicaSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.builtin import builtin_resource_types
@@ -43,9 +44,12 @@ from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
 from suanli.node.nfd.crds import ensure_crds, nfd_crds
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
 from suanli.runtime.metrics import default_registry
-from suanli.scheduler.adapter import LiveScheduler
+from suanli.scheduler.adapter import COMPONENT, LiveScheduler
+from suanli.scheduler.configmap import ensure_scheduler_configmap
+from suanli.scheduler.core.config import DEFAULT_CONFIG_TEXT, parse_config
 from suanli.storage import Store
 
 __all__ = ["Platform", "PlatformOptions"]
@@ -101,10 +105,18 @@ class _QuietServer(uvicorn.Server):
 
 
 class Platform:
-    """Start/stop the whole embedded control plane."""
+    """Start/stop the whole embedded control plane.
+
+    Raises :class:`~suanli.scheduler.core.config.ConfigError` (or ``OSError``) at construction, before
+    anything starts, if ``options.scheduler_config`` cannot be read or is invalid.
+    """
 
     def __init__(self, options: PlatformOptions) -> None:
         self.options = options
+        path = options.scheduler_config
+        #: the volcano-scheduler.conf this run uses (put into volcano-scheduler-configmap at start)
+        self.scheduler_config_text = DEFAULT_CONFIG_TEXT if path is None else path.read_text()
+        parse_config(self.scheduler_config_text)  # what Volcano rejects fails here; unknown keys only warn
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
         options.data_dir.mkdir(parents=True, exist_ok=True)
@@ -112,7 +124,7 @@ class Platform:
                                                           "events.k8s.io/events": options.event_ttl},
                            fsync=options.fsync, volatile_buckets=set(METRICS_BUCKETS))
         self.service = ApiService(self.store, self.registry)
-        mutating, validating = volcano_admission(store_queue_lookup(self.store))
+        mutating, validating = volcano_admission(store_queue_lookup(self.store), store_queue_children(self.store))
         for m in mutating:
             self.service.admission.add_mutating(m)
         for v in validating:
@@ -147,6 +159,7 @@ class Platform:
             except ApiError as err:
                 if err.code != 409:
                     raise
+        await self._ensure_scheduler_configmap()
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None
         if o.tls:
@@ -183,6 +196,14 @@ class Platform:
                 await self.service.create(ns_rt, "", {"apiVersion": "v1", "kind": "Namespace",
                                                       "metadata": {"name": name}})
 
+    async def _ensure_scheduler_configmap(self) -> None:
+        """``volcano-system/volcano-scheduler-configmap`` holds the configuration this run uses (the
+        ``--scheduler-config`` file, else the default) unless a user edited it."""
+        path = self.options.scheduler_config
+        await ensure_scheduler_configmap(self.client, self.scheduler_config_text,
+                                         source=None if path is None else str(path),
+                                         events=EventRecorder(self.client, COMPONENT))
+
     async def _start_controllers(self) -> None:
         shared = self.informers
         controllers: list[Any] = [
@@ -198,6 +219,7 @@ class Platform:
             NodeFeatureRuleController(self.client),
             PodGroupController(self.client, factory=shared),
             VolcanoJobController(self.client, factory=shared),
+            QueueStateController(self.client, factory=shared),
             LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
             SimAgent(self.client, devices=self.devices, config=AgentConfig(seed=self.options.seed)),
         ]

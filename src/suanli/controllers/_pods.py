@@ -7,7 +7,8 @@ Upstream semantics (kube-controller-manager ``controller_utils``):
 * it is **available** when Ready and has been Ready for ``minReadySeconds``
   (``ready_since + minReadySeconds < now``; ``minReadySeconds = 0`` means Ready is enough);
 * **expectations** remember creations/deletions a controller issued but has not yet seen in its
-  informer, so one reconcile does not create the same pods twice.
+  informer, so one reconcile does not create the same pods twice;
+* :func:`create_pod` / :func:`delete_pod` record upstream ``PodControl``'s Events on the owner.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from suanli.apimachinery.objects import Obj, deep_copy, format_time, parse_time
 from suanli.apimachinery.selectors import LabelSelector
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock
+from suanli.runtime.events import EventRecorder
 
 __all__ = [
     "DEPLOYMENTS",
@@ -33,6 +35,8 @@ __all__ = [
     "Expectations",
     "claim",
     "controller_of",
+    "create_pod",
+    "delete_pod",
     "deletion_order",
     "is_active",
     "is_available",
@@ -52,6 +56,37 @@ REPLICASETS = GVR("apps", "v1", "replicasets")
 DEPLOYMENTS = GVR("apps", "v1", "deployments")
 JOBS = GVR("batch", "v1", "jobs")
 CRONJOBS = GVR("batch", "v1", "cronjobs")
+
+
+# -- pod control with Events ------------------------------------------------------------------------
+
+
+async def create_pod(client: Client, recorder: EventRecorder, owner: Obj, pod: Obj, namespace: str) -> Obj:
+    """Create ``pod`` for ``owner``, recording upstream PodControl's Event on the owner: Normal
+    ``SuccessfulCreate`` "Created pod: <name>", or Warning ``FailedCreate`` "Error creating:
+    <error>" before the error is re-raised (a 409 AlreadyExists is re-raised without an Event)."""
+    try:
+        out = await client.create(PODS, pod, namespace)
+    except ApiError as err:
+        if err.code != 409:
+            await recorder.record(owner, "Warning", "FailedCreate", f"Error creating: {err}")
+        raise
+    await recorder.record(owner, "Normal", "SuccessfulCreate", f"Created pod: {out['metadata']['name']}")
+    return out
+
+
+async def delete_pod(client: Client, recorder: EventRecorder, owner: Obj, pod: Obj) -> None:
+    """Delete ``pod`` (uid precondition) for ``owner`` with upstream's Events: Normal
+    ``SuccessfulDelete`` "Deleted pod: <name>", or Warning ``FailedDelete`` "Error deleting:
+    <error>" before re-raising; 404 and 409 (already gone or replaced) are re-raised silently."""
+    m = pod["metadata"]
+    try:
+        await client.delete(PODS, m["name"], m["namespace"], preconditions={"uid": m["uid"]})
+    except ApiError as err:
+        if err.code not in (404, 409):
+            await recorder.record(owner, "Warning", "FailedDelete", f"Error deleting: {err}")
+        raise
+    await recorder.record(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {m['name']}")
 
 
 # -- time ------------------------------------------------------------------------------------------

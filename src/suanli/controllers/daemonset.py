@@ -48,7 +48,9 @@ from suanli.apimachinery.nodeaffinity import node_affinity_matches as _node_affi
 from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj, deep_copy, parse_time
 from suanli.client.protocol import Client
+from suanli.controllers._pods import create_pod, delete_pod
 from suanli.runtime.clock import Clock, RealClock
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 from suanli.runtime.workqueue import QueueShutDown, WorkQueue
 
@@ -215,6 +217,7 @@ class DaemonSetController:
         self.client = client
         self.clock: Clock = clock or RealClock()
         self.workers = workers
+        self.recorder = EventRecorder(client, "daemonset-controller", clock=self.clock)
         self.queue: WorkQueue[str] = WorkQueue(clock=self.clock, name="daemonset")
         self.factory, self._owns_factory = resolve_factory(client, factory, self.clock)
         self.daemonsets = self.factory.informer(DAEMONSETS)
@@ -345,7 +348,7 @@ class DaemonSetController:
         if strategy == "RollingUpdate":
             to_delete += self._rolling_victims(ds, by_node, runs, cur_hash, doomed, min_ready, now)
         for pod in to_delete:
-            await self._delete_pod(pod)
+            await self._delete_pod(ds, pod)
         for node_name in to_create:
             await self._create_pod(ds, node_name, cur_hash)
         return await self._update_status(ds, by_node, runs, cur_hash, min_ready, now)
@@ -377,12 +380,11 @@ class DaemonSetController:
                 candidates.append(old[0])
         return replace + candidates[:max(0, budget - unavailable - len(replace))]
 
-    async def _delete_pod(self, pod: Obj) -> None:
+    async def _delete_pod(self, ds: Obj, pod: Obj) -> None:
         m = pod["metadata"]
         self._deleting.add(str(m.get("uid")))
         try:
-            await self.client.delete(PODS, str(m["name"]), str(m.get("namespace") or ""),
-                                     preconditions={"uid": str(m.get("uid"))})
+            await delete_pod(self.client, self.recorder, ds, pod)
         except ApiError as err:
             self._deleting.discard(str(m.get("uid")))
             if err.code not in (404, 409):
@@ -412,7 +414,7 @@ class DaemonSetController:
         pod = self._pod_for(ds, node_name, cur_hash)
         ns = str(ds["metadata"].get("namespace") or "")
         try:
-            await self.client.create(PODS, pod, ns)
+            await create_pod(self.client, self.recorder, ds, pod, ns)
         except ApiError as err:
             if err.code != 409:
                 raise
@@ -420,7 +422,7 @@ class DaemonSetController:
             if (existing.get("spec") or {}).get("nodeName") != node_name:  # name-hash collision
                 pod["metadata"].pop("name")
                 pod["metadata"]["generateName"] = f"{str(ds['metadata']['name'])[:54]}-"
-                await self.client.create(PODS, pod, ns)
+                await create_pod(self.client, self.recorder, ds, pod, ns)
 
     async def _update_status(self, ds: Obj, by_node: dict[str, list[Obj]], runs: dict[str, bool],
                              cur_hash: str, min_ready: int, now: float) -> float | None:

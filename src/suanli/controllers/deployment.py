@@ -49,6 +49,7 @@ from suanli.controllers._pods import (
     timestamp,
 )
 from suanli.runtime.clock import Clock
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
 
@@ -267,6 +268,7 @@ class DeploymentController(QueueController):
     def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2,
                  factory: SharedInformerFactory | None = None) -> None:
         super().__init__(client, clock=clock, workers=workers, factory=factory)
+        self.recorder = EventRecorder(client, "deployment-controller", clock=self.clock)
         self.d_informer = self.watch(DEPLOYMENTS)
         self.rs_informer = self.watch(REPLICASETS, indexers={CONTROLLER_INDEX: controller_uid_index})
         self.pod_informer = self.watch(PODS, indexers={CONTROLLER_INDEX: controller_uid_index})
@@ -436,6 +438,11 @@ class DeploymentController(QueueController):
                 subresource="status",
             )
             raise
+        if _spec_replicas(new_obj) > 0:
+            await self.recorder.record(
+                d, "Normal", "ScalingReplicaSet",
+                f"Scaled up replica set {name} from 0 to {_spec_replicas(new_obj)}",
+            )
         await self._set_deployment_revision(d, new_revision)
         if spec.get("progressDeadlineSeconds") is not None:
             await self._patch_conditions(
@@ -498,6 +505,13 @@ class DeploymentController(QueueController):
         new_ann = new["metadata"].setdefault("annotations", {})
         new_ann[DESIRED], new_ann[MAX_REPLICAS] = want_desired, want_max
         out = await self.client.update(REPLICASETS, new, rs["metadata"]["namespace"])
+        if resized:
+            old_size = _spec_replicas(rs)
+            await self.recorder.record(
+                d, "Normal", "ScalingReplicaSet",
+                f"Scaled {'up' if old_size < size else 'down'} replica set {rs['metadata']['name']} "
+                f"from {old_size} to {size}",
+            )
         rs.clear()
         rs.update(deep_copy(out))
         return resized

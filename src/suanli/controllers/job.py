@@ -40,6 +40,8 @@ from suanli.controllers._pods import (
     Expectations,
     claim,
     controller_of,
+    create_pod,
+    delete_pod,
     deletion_order,
     is_active,
     is_ready,
@@ -49,6 +51,7 @@ from suanli.controllers._pods import (
     timestamp,
 )
 from suanli.runtime.clock import Clock
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
 
@@ -118,6 +121,7 @@ class JobController(QueueController):
     def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2,
                  factory: SharedInformerFactory | None = None) -> None:
         super().__init__(client, clock=clock, workers=workers, factory=factory)
+        self.recorder = EventRecorder(client, "job-controller", clock=self.clock)
         self.expectations = Expectations(self.clock)
         self.job_informer = self.watch(JOBS)
         self.pod_informer = self.watch(PODS)
@@ -224,8 +228,10 @@ class JobController(QueueController):
         deleted = created = 0
         if failure is not None:
             conds = set_condition(conds, "FailureTarget", "True", failure[0], failure[1], stamp)
-            deleted = await self._delete_pods(key, active)
+            deleted = await self._delete_pods(key, active, job)
             if not active and not pending_count:
+                if _has_condition(status, "Failed") is None:
+                    await self.recorder.record(job, "Warning", failure[0], failure[1])
                 conds = set_condition(conds, "Failed", "True", failure[0], failure[1], stamp)
         elif success:
             conds = set_condition(
@@ -236,17 +242,22 @@ class JobController(QueueController):
                 "Reached expected number of succeeded pods",
                 stamp,
             )
-            deleted = await self._delete_pods(key, active)
+            deleted = await self._delete_pods(key, active, job)
             if not active and not pending_count:
+                if _has_condition(status, "Complete") is None:
+                    await self.recorder.record(job, "Normal", "Completed", "Job completed")
                 conds = set_condition(
                     conds, "Complete", "True", "CompletionsReached", "Reached expected number of succeeded pods", stamp
                 )
                 status["completionTime"] = stamp
         elif suspended:
-            deleted = await self._delete_pods(key, active)
+            deleted = await self._delete_pods(key, active, job)
+            if _has_condition(status, "Suspended") is None:
+                await self.recorder.record(job, "Normal", "Suspended", "Job suspended")
             conds = set_condition(conds, "Suspended", "True", "JobSuspended", "Job suspended", stamp)
         else:
             if _has_condition(status, "Suspended") is not None:
+                await self.recorder.record(job, "Normal", "Resumed", "Job resumed")
                 conds = set_condition(conds, "Suspended", "False", "JobResumed", "Job resumed", stamp)
                 status["startTime"] = stamp
             if self.expectations.satisfied(key):
@@ -282,7 +293,7 @@ class JobController(QueueController):
             want = max(min(parallelism, remaining), 0)
         diff = want - len(active)
         if diff < 0:
-            return 0, await self._delete_pods(key, deletion_order(active)[:-diff])
+            return 0, await self._delete_pods(key, deletion_order(active)[:-diff], job)
         if diff == 0:
             return 0, 0
         indexes: list[int | None] = [None] * diff
@@ -329,20 +340,19 @@ class JobController(QueueController):
                         }
                     )
         try:
-            await self.client.create(PODS, pod, m["namespace"])
+            await create_pod(self.client, self.recorder, job, pod, m["namespace"])
         except Exception:
             self.expectations.creation_observed(key)
             raise
 
-    async def _delete_pods(self, key: str, pods: list[Obj]) -> int:
+    async def _delete_pods(self, key: str, pods: list[Obj], job: Obj) -> int:
         if not pods:
             return 0
         self.expectations.expect_deletions(key, [object_key(p) for p in pods])
 
         async def one(p: Obj) -> None:
-            m = p["metadata"]
             try:
-                await self.client.delete(PODS, m["name"], m["namespace"], preconditions={"uid": m["uid"]})
+                await delete_pod(self.client, self.recorder, job, p)
             except ApiError as err:
                 self.expectations.deletion_observed(key, object_key(p))
                 if err.code != 404:

@@ -32,6 +32,8 @@ from suanli.controllers._pods import (
     Expectations,
     claim,
     controller_of,
+    create_pod,
+    delete_pod,
     deletion_order,
     is_active,
     is_available,
@@ -41,6 +43,7 @@ from suanli.controllers._pods import (
     set_condition,
 )
 from suanli.runtime.clock import Clock
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
 
@@ -82,6 +85,7 @@ class ReplicaSetController(QueueController):
         factory: SharedInformerFactory | None = None,
     ) -> None:
         super().__init__(client, clock=clock, workers=workers, factory=factory)
+        self.recorder = EventRecorder(client, "replicaset-controller", clock=self.clock)
         self.burst = burst
         self.expectations = Expectations(self.clock)
         self.rs_informer = self.watch(REPLICASETS)
@@ -207,7 +211,7 @@ class ReplicaSetController(QueueController):
             async def create() -> None:
                 attempted[0] += 1
                 try:
-                    await self.client.create(PODS, pod, rs["metadata"]["namespace"])
+                    await create_pod(self.client, self.recorder, rs, pod, rs["metadata"]["namespace"])
                 except Exception:
                     self.expectations.creation_observed(key)
                     raise
@@ -223,9 +227,8 @@ class ReplicaSetController(QueueController):
             self.expectations.expect_deletions(key, [object_key(p) for p in victims])
 
             async def delete(p: Obj) -> None:
-                m = p["metadata"]
                 try:
-                    await self.client.delete(PODS, m["name"], m["namespace"], preconditions={"uid": m["uid"]})
+                    await delete_pod(self.client, self.recorder, rs, p)
                 except ApiError as e:
                     self.expectations.deletion_observed(key, object_key(p))
                     if e.code != 404:

@@ -1,11 +1,14 @@
 """Volcano's API kinds as CRDs, the shared names (labels, annotations, events, actions, phases)
 and the default Queue.
 
-Served kinds (all with a ``status`` subresource):
+Served kinds (all but Command with a ``status`` subresource):
 
 * ``scheduling.volcano.sh/v1beta1`` **Queue** (cluster-scoped; short names ``q``,
   ``queue-v1beta1``) and **PodGroup** (namespaced; ``pg``, ``podgroup-v1beta1``);
-* ``batch.volcano.sh/v1alpha1`` **Job** (namespaced; ``vcjob``, ``vj``).
+* ``batch.volcano.sh/v1alpha1`` **Job** (namespaced; ``vcjob``, ``vj``);
+* ``bus.volcano.sh/v1alpha1`` **Command** (namespaced, no ``status``): ``action``, ``target``
+  (an ownerReference to the object acted on, e.g. a Job), ``reason``, ``message`` — what
+  ``vcctl job suspend/resume`` create; the Job controller executes and deletes it.
 
 Schemas follow upstream's field layout. Resource quantities are int-or-string, pod templates
 and every ``spec``/``status`` keep unknown fields (``x-kubernetes-preserve-unknown-fields``)
@@ -28,11 +31,13 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from suanli.apimachinery.goflags import FlagKind
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import format_quantity, parse_quantity
 
 __all__ = [
+    "COMMANDS",
     "DEFAULT_MAX_RETRY",
     "DEFAULT_QUEUE",
     "DEFAULT_SCHEDULER",
@@ -43,6 +48,8 @@ __all__ = [
     "JOB_NAMESPACE_KEY",
     "JOB_NAME_KEY",
     "JOB_PHASES",
+    "JOB_PLUGINS",
+    "JOB_PLUGIN_FLAGS",
     "JOB_VERSION_KEY",
     "PODGROUPS",
     "PODGROUP_PHASES",
@@ -53,6 +60,7 @@ __all__ = [
     "QUEUE_NAME_KEY",
     "QUEUE_STATES",
     "ROOT_QUEUE",
+    "SUPPORTED_JOB_PLUGINS",
     "TASK_INDEX_KEY",
     "TASK_SPEC_KEY",
     "VCJOBS",
@@ -70,6 +78,7 @@ __all__ = [
 QUEUES = GVR("scheduling.volcano.sh", "v1beta1", "queues", namespaced=False)
 PODGROUPS = GVR("scheduling.volcano.sh", "v1beta1", "podgroups", namespaced=True)
 VCJOBS = GVR("batch.volcano.sh", "v1alpha1", "jobs", namespaced=True)
+COMMANDS = GVR("bus.volcano.sh", "v1alpha1", "commands", namespaced=True)
 
 #: Pod annotation naming the pod's PodGroup (same namespace).
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
@@ -127,6 +136,16 @@ JOB_ACTIONS = (
     "SyncJob",
     "EnqueueJob",
 )
+#: Job plugins Volcano registers (``spec.plugins`` keys); any other name is rejected.
+JOB_PLUGINS = ("env", "svc", "ssh", "mpi", "pytorch", "tensorflow", "ray", "hcclrank")
+#: The job plugins Suanli implements (the others are accepted with a warning and ignored).
+SUPPORTED_JOB_PLUGINS = ("env", "svc", "ssh")
+#: The Go flags each implemented job plugin takes (its ``spec.plugins`` arguments).
+JOB_PLUGIN_FLAGS: dict[str, dict[str, FlagKind]] = {
+    "env": {},
+    "svc": {"publish-not-ready-addresses": "bool", "disable-network-policy": "bool", "inject-hosts-env": "bool"},
+    "ssh": {"ssh-key-file-path": "string", "ssh-private-key": "string", "ssh-public-key": "string", "ssh-port": "int"},
+}
 JOB_PHASES = (
     "Pending",
     "Aborting",
@@ -223,6 +242,8 @@ def _crd(
     short: list[str],
     schema: dict[str, Any],
     columns: list[dict[str, Any]],
+    *,
+    status: bool = True,
 ) -> Obj:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -244,7 +265,7 @@ def _crd(
                     "served": True,
                     "storage": True,
                     "schema": {"openAPIV3Schema": schema},
-                    "subresources": {"status": {}},
+                    "subresources": {"status": {}} if status else {},
                     "additionalPrinterColumns": columns,
                 }
             ],
@@ -490,9 +511,39 @@ def _job_crd() -> Obj:
     )
 
 
+def _command_crd() -> Obj:
+    target = {
+        "type": "object",
+        "required": ["apiVersion", "kind", "name", "uid"],
+        "properties": {
+            "apiVersion": _str(),
+            "kind": _str(),
+            "name": _str(),
+            "uid": _str(),
+            "controller": {"type": "boolean"},
+            "blockOwnerDeletion": {"type": "boolean"},
+        },
+    }
+    schema = {
+        "type": "object",
+        "properties": {
+            "apiVersion": _str(),
+            "kind": _str(),
+            "metadata": {"type": "object"},
+            "action": _str(),
+            "target": target,
+            "reason": _str(),
+            "message": _str(),
+        },
+    }
+    # upstream's CRD has no printer columns (kubectl shows NAME and AGE)
+    return _crd("bus.volcano.sh", "v1alpha1", "Command", "commands", "Namespaced", [], schema, [], status=False)
+
+
 def volcano_crds() -> list[Obj]:
-    """Fresh CRDs for Queue, PodGroup (``scheduling.volcano.sh/v1beta1``) and Job (``batch.volcano.sh/v1alpha1``)."""
-    return [_queue_crd(), _podgroup_crd(), _job_crd()]
+    """Fresh CRDs for Queue, PodGroup (``scheduling.volcano.sh/v1beta1``), Job
+    (``batch.volcano.sh/v1alpha1``) and Command (``bus.volcano.sh/v1alpha1``)."""
+    return [_queue_crd(), _podgroup_crd(), _job_crd(), _command_crd()]
 
 
 def default_queue() -> Obj:

@@ -20,10 +20,14 @@ objects that changed since the previous one (the result equals ``snapshot_from_o
 the caches, with assumed binds applied).
 
 The configuration is Volcano's ``volcano-scheduler.conf``: from the ConfigMap
-``volcano-scheduler-configmap`` in ``volcano-system`` (key ``volcano-scheduler.conf``)
-when it exists, else from ``--scheduler-config FILE``, else Volcano's default; a change
-to the ConfigMap is picked up on the next cycle; an invalid one is reported as a Warning
-Event on the ConfigMap and the previous configuration stays in force.
+``volcano-scheduler-configmap`` in ``volcano-system`` (key ``volcano-scheduler.conf``;
+``suanli up`` creates it, see :mod:`suanli.scheduler.configmap`) when it exists, else from
+``--scheduler-config FILE``, else Volcano's default. A change to the ConfigMap is picked up at
+once: a Normal Event ``ConfigurationLoaded`` on the ConfigMap, plus one Warning Event
+``IgnoredConfiguration`` per key, plugin or action that was skipped (the parser is as lenient
+as Volcano's, see :mod:`suanli.scheduler.core.config`); an invalid one is reported as a Warning
+Event ``InvalidConfiguration`` and the previous configuration stays in force. Warnings about a
+``--scheduler-config`` file are logged at start-up.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,30 +47,27 @@ from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, now_rfc3339
 from suanli.apimachinery.quantity import parse_quantity
 from suanli.client.protocol import Client
-from suanli.runtime.events import EventRecorder
+from suanli.runtime.events import EventRecorder, EventType
 from suanli.runtime.informer import Informer
 from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 from suanli.runtime.metrics import MetricsRegistry, default_registry
+from suanli.scheduler.configmap import CONFIGMAP_KEY, CONFIGMAP_NAME, CONFIGMAP_NAMESPACE, CONFIGMAPS
 from suanli.scheduler.core.config import ConfigError, SchedulerConfig, parse_config
 from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Unschedulable
 from suanli.scheduler.core.scheduler import schedule
 from suanli.scheduler.core.snapshot import Snapshot, SnapshotConfig
 from suanli.scheduler.core.snapshot_builder import SnapshotBuilder
 
-__all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler"]
+__all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler", "stamp_conditions"]
 
 log = logging.getLogger(__name__)
 
 NODES = GVR("", "v1", "nodes", namespaced=False)
 PODS = GVR("", "v1", "pods")
-CONFIGMAPS = GVR("", "v1", "configmaps")
 PRIORITY_CLASSES = GVR("scheduling.k8s.io", "v1", "priorityclasses", namespaced=False)
 PODGROUPS = GVR("scheduling.volcano.sh", "v1beta1", "podgroups")
 QUEUES = GVR("scheduling.volcano.sh", "v1beta1", "queues", namespaced=False)
 
-CONFIGMAP_NAME = "volcano-scheduler-configmap"
-CONFIGMAP_NAMESPACE = "volcano-system"
-CONFIGMAP_KEY = "volcano-scheduler.conf"
 COMPONENT = "volcano"
 _BIND_CONCURRENCY = 256
 _T = TypeVar("_T")
@@ -124,11 +126,15 @@ class LiveScheduler:
         self.client = client
         self.factory, self._owns_factory = resolve_factory(client, factory)
         self.period = period
-        # Volcano semantics: a pod is a preemption/reclaim victim only when annotated volcano.sh/preemptable
-        self.snapshot_config = SnapshotConfig(scheduler_names=frozenset(scheduler_names), default_preemptable=False)
         self._file_text = config_file.read_text() if config_file is not None else None
-        self.file_config = parse_config(self._file_text)  # a bad file fails start-up loudly
+        self.file_config = parse_config(self._file_text)  # an invalid file fails start-up loudly
+        for warning in self.file_config.warnings:
+            log.warning("scheduler configuration %s: %s", config_file, warning)
         self.config: SchedulerConfig = self.file_config
+        # which pods preempt/reclaim may evict by default follows the configuration (see _use)
+        self.snapshot_config = SnapshotConfig(scheduler_names=frozenset(scheduler_names),
+                                              default_preemptable=self.config.default_preemptable)
+        self._background: set[asyncio.Task[None]] = set()
         self._config_source: tuple[str, str] | None = None
         informer = self.factory.informer
         self.nodes = informer(NODES)
@@ -155,6 +161,8 @@ class LiveScheduler:
         self._last_unschedulable: dict[str, str] = {}
         self._last_pg_status: dict[str, Any] = {}
         self._last_queue_status: dict[str, Any] = {}
+        self._pg_event_marks: dict[str, str] = {}  # "ns/name" -> the PodGroup verdict last told by an Event
+        self.podgroups.add_handler(on_delete=self._podgroup_gone)
         self._exported: dict[tuple[str, str], set[str]] = {}  # (queue, status field) -> resources on gauges
         self._wake = asyncio.Event()
         self._last_compute = 0.0  # seconds the last cycle spent before its API writes
@@ -223,6 +231,7 @@ class LiveScheduler:
         meta = pod.get("metadata") or {}
         self._pending.discard(f"{meta.get('namespace', '')}/{meta.get('name', '')}")
         self._evicting.discard(str(meta.get("uid")))
+        self._last_unschedulable.pop(str(meta.get("uid")), None)
         if (pod.get("spec") or {}).get("nodeName"):
             self._dirty = True
 
@@ -291,21 +300,44 @@ class LiveScheduler:
         cm = self.configmaps.get(CONFIGMAP_NAMESPACE, CONFIGMAP_NAME)
         if cm is None:
             self._config_source = None
-            self.config = self.file_config
+            self._use(self.file_config)
             return self.config
         text = str((cm.get("data") or {}).get(CONFIGMAP_KEY) or "")
         source = (str(cm["metadata"].get("uid")), text)
         if source != self._config_source:
             self._config_source = source
             try:
-                self.config = parse_config(text) if text.strip() else self.file_config
-                log.info("scheduler configuration loaded from ConfigMap %s/%s", CONFIGMAP_NAMESPACE,
-                         CONFIGMAP_NAME)
+                config = parse_config(text) if text.strip() else self.file_config
             except (ConfigError, ValueError) as err:
-                log.warning("invalid scheduler configuration in ConfigMap: %s", err)
-                asyncio.get_running_loop().create_task(
-                    self.events.record(cm, "Warning", "InvalidConfiguration", str(err)))
+                log.warning("invalid scheduler configuration in ConfigMap %s/%s: %s", CONFIGMAP_NAMESPACE,
+                            CONFIGMAP_NAME, err)
+                self._event(cm, "Warning", "InvalidConfiguration", str(err))
+                return self.config
+            self._use(config)
+            log.info("scheduler configuration loaded from ConfigMap %s/%s (actions: %s; %d warnings)",
+                     CONFIGMAP_NAMESPACE, CONFIGMAP_NAME, ", ".join(config.actions), len(config.warnings))
+            self._event(cm, "Normal", "ConfigurationLoaded",
+                        f"actions: {', '.join(config.actions)}; plugins: "
+                        f"{', '.join(p.name for t in config.tiers for p in t.plugins)}; "
+                        f"{len(config.warnings)} ignored entries")
+            for warning in config.warnings:
+                log.warning("scheduler configuration in ConfigMap %s/%s: %s", CONFIGMAP_NAMESPACE, CONFIGMAP_NAME,
+                            warning)
+                self._event(cm, "Warning", "IgnoredConfiguration", warning)
         return self.config
+
+    def _use(self, config: SchedulerConfig) -> None:
+        """Make ``config`` current; a changed ``defaultPreemptable`` rebuilds the snapshot's pods."""
+        self.config = config
+        if config.default_preemptable != self.snapshot_config.default_preemptable:
+            self.snapshot_config = replace(self.snapshot_config, default_preemptable=config.default_preemptable)
+            self.resync_snapshot()
+
+    def _event(self, obj: Obj, type_: EventType, reason: str, message: str) -> None:
+        """Record an Event in the background (best effort; called from the synchronous cycle)."""
+        task = asyncio.get_running_loop().create_task(self.events.record(obj, type_, reason, message))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def build_snapshot(self) -> Snapshot:
         """The snapshot of the informer caches, with binds still in flight assumed.
@@ -363,6 +395,7 @@ class LiveScheduler:
             await self._mark_unschedulable(u)
         for key, status in d.podgroup_status.items():
             await self._write_status(PODGROUPS, key, status, self._last_pg_status)
+            await self._podgroup_event(key, status)
         for name, status in d.queue_status.items():
             await self._write_status(QUEUES, name, status, self._last_queue_status)
             self._export_queue(name, status)
@@ -432,14 +465,48 @@ class LiveScheduler:
         ns, _, name = key.rpartition("/") if gvr.namespaced else ("", "", key)
         informer = self.podgroups if gvr is PODGROUPS else self.queues
         current = informer.get(ns, name)
+        old = dict((current or {}).get("status") or {})
+        written = status
+        if "conditions" in status:  # stamped here, not in the cache: a stamp alone is no change
+            written = {**status, "conditions": stamp_conditions(old.get("conditions") or [], status["conditions"])}
         # a merge patch keeps keys it does not mention: null out resources no longer allocated
-        patch = _with_removals(dict((current or {}).get("status") or {}), status)
+        patch = _with_removals(old, written)
         try:
             await self.client.patch(gvr, name, {"status": patch}, ns, patch_type="merge", subresource="status",
                                     field_manager=COMPONENT)
             cache[key] = status
         except ApiError as err:
             log.debug("writing %s %s status failed: %s", gvr.resource, key, err)
+
+    async def _podgroup_event(self, key: str, status: dict[str, Any]) -> None:
+        """Volcano's PodGroup Events: ``Warning Unschedulable`` with the Unschedulable condition's
+        message when the group's verdict changes (counts aside), ``Normal Scheduled`` "pod group is
+        ready" when a cycle binds its pods after a different verdict; one Event per change, not
+        one per cycle (a repeated verdict is not re-recorded)."""
+        conds = status.get("conditions") or []
+        if not conds:
+            return
+        cond = conds[0]
+        unschedulable = cond.get("type") == "Unschedulable"
+        mark = "U " + _without_counts(str(cond.get("message", ""))) if unschedulable else "S"
+        if self._pg_event_marks.get(key) == mark:
+            return
+        ns, _, name = key.rpartition("/")
+        pg = self.podgroups.get(ns, name)
+        if pg is None:
+            return
+        self._pg_event_marks[key] = mark
+        if unschedulable:
+            await self.events.record(pg, "Warning", "Unschedulable", str(cond.get("message", "")))
+        else:
+            await self.events.record(pg, "Normal", "Scheduled", "pod group is ready")
+
+    def _podgroup_gone(self, pg: Obj) -> None:
+        """Forget what was written and told about a deleted PodGroup (bounded memory)."""
+        m = pg.get("metadata") or {}
+        key = f"{m.get('namespace', '')}/{m.get('name', '')}"
+        self._pg_event_marks.pop(key, None)
+        self._last_pg_status.pop(key, None)
 
     def _export_queue(self, name: str, status: dict[str, Any]) -> None:
         for field, gauge in (("allocated", self.m_queue_allocated), ("deserved", self.m_queue_deserved)):
@@ -451,6 +518,17 @@ class LiveScheduler:
                 with contextlib.suppress(TypeError, ValueError):
                     gauge.set(float(parse_quantity(value)), name, res)
         self.m_queue_pending.set(float(status.get("pending") or 0), name)
+
+
+def stamp_conditions(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``new`` conditions with ``lastTransitionTime``: kept from the same condition in ``old``
+    (type, status, reason and message equal), else now."""
+    def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        return all(a.get(k) == b.get(k) for k in ("type", "status", "reason", "message"))
+
+    stamp = now_rfc3339()
+    return [{**c, "lastTransitionTime": next((o.get("lastTransitionTime") for o in old if same(o, c)), None) or stamp}
+            for c in new]
 
 
 def _with_removals(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -192,10 +192,13 @@ def _volcano_config(args: argparse.Namespace) -> SchedulerConfig | None:
         print("error: --engine volcano needs --scheduler-config FILE or --policy NAME", file=sys.stderr)
         return None
     try:
-        return parse_config(text)
+        config = parse_config(text)
     except (ConfigError, ValueError) as exc:
         print(f"error: {source}: {exc}", file=sys.stderr)
         return None
+    for warning in config.warnings:  # skipped entries, as the live scheduler logs them
+        print(f"warning: {source}: {warning}", file=sys.stderr)
+    return config
 
 
 def _volcano_workload(lists: dict[str, Path], manifests: list[Path], queue: str | None,

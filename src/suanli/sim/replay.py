@@ -40,7 +40,7 @@ import heapq
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -69,8 +69,9 @@ __all__ = [
 
 MAX_CYCLES_PER_EVENT = 10
 GPU_INDEX = "volcano.sh/gpu-index"
-#: Same view of pods as the live adapter (only annotated pods are preemption victims).
-LIVE_SNAPSHOT = SnapshotConfig(default_preemptable=False)
+#: Same view of pods as the live adapter (which pods preempt/reclaim may evict by default comes from
+#: the configuration's ``defaultPreemptable``, as live).
+LIVE_SNAPSHOT = SnapshotConfig()
 
 
 @dataclass(slots=True)
@@ -287,6 +288,7 @@ def replay_volcano(workload: Workload, config: SchedulerConfig, *, seed: int = 4
     for n in nodes:
         st = n.get("status") or {}
         cpu_cap += int(amount("cpu", (st.get("allocatable") or st.get("capacity") or {}).get("cpu", 0)))
+    snapshot_config = replace(LIVE_SNAPSHOT, default_preemptable=config.default_preemptable)
     podgroups = {_key(pg): deep_copy(pg) for pg in workload.podgroups}
     queues = {q["metadata"]["name"]: deep_copy(q) for q in workload.queues}
     classes = [deep_copy(c) for c in workload.priority_classes]
@@ -330,7 +332,7 @@ def replay_volcano(workload: Workload, config: SchedulerConfig, *, seed: int = 4
             for _ in range(MAX_CYCLES_PER_EVENT):
                 t0 = time.perf_counter()
                 snap = snapshot_from_objects(nodes, list(live.values()), podgroups.values(), queues.values(), classes,
-                                             config=LIVE_SNAPSHOT)
+                                             config=snapshot_config)
                 decisions = schedule(snap, config)
                 sched += time.perf_counter() - t0
                 run.cycles += 1

@@ -4,7 +4,9 @@ One reconcile (a single work-queue key; the policy is a singleton) does, in orde
 
 1. **Singleton**: :func:`~suanli.controllers.operators.state.active_policy` picks the policy
    in force; every other one gets ``status.state: ignored`` and is not reconciled.
-2. **Node labels**: for each node, discovery selectors decide presence and
+2. **Node labels**: for each node, presence is decided by the raw NFD features of its
+   ``NodeFeature`` objects (:class:`~suanli.controllers.operators.discovery.FeatureDiscovery`)
+   or, ORed, the discovery label selectors, and
    :func:`~suanli.controllers.operators.state.node_label_patch` sets/removes the presence
    and per-component deploy labels (explicit ``false`` wins; ``deploy.operands=false``
    strips). With no active policy, the labels it set are removed.
@@ -39,6 +41,7 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy, format_time
 from suanli.client.protocol import Client
+from suanli.controllers.operators.discovery import FeatureDiscovery, feature_node_name
 from suanli.controllers.operators.state import (
     COMPONENT_LABEL,
     DEVICE_CLASS_LABEL,
@@ -62,6 +65,7 @@ log = logging.getLogger(__name__)
 NODES = GVR("", "v1", "nodes", namespaced=False)
 NAMESPACES = GVR("", "v1", "namespaces", namespaced=False)
 DAEMONSETS = GVR("apps", "v1", "daemonsets")
+NODE_FEATURES = GVR("nfd.k8s-sigs.io", "v1alpha1", "nodefeatures")
 SPEC_HASH_ANNOTATION = "suanli.io/operator-spec-hash"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 KEY = "policy"
@@ -72,13 +76,16 @@ class ClusterPolicyController:
 
     def __init__(self, client: Client, config: OperatorConfig, *, clock: Clock | None = None,
                  discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0,
-                 factory: SharedInformerFactory | None = None) -> None:
+                 factory: SharedInformerFactory | None = None,
+                 feature_discovery: FeatureDiscovery | None = None) -> None:
+        """``discovery_selectors`` / ``feature_discovery`` replace the operator's defaults."""
         self.client = client
         self.config = config
         self.clock: Clock = clock or RealClock()
         self.requeue_seconds = requeue_seconds
         self.selectors = (config if discovery_selectors is None
                           else replace(config, discovery_selectors=discovery_selectors)).selectors()
+        self.features = config.feature_discovery if feature_discovery is None else feature_discovery
         self.policy_gvr = GVR(config.group, config.version, config.plural, namespaced=False)
         self.queue: WorkQueue[str] = WorkQueue(clock=self.clock, name=f"{config.name}-operator")
         self.factory, self._owns_factory = resolve_factory(client, factory, self.clock)
@@ -86,16 +93,21 @@ class ClusterPolicyController:
         self.nodes = self.factory.informer(NODES)
         self.daemonsets = self.factory.informer(DAEMONSETS, config.namespace,
                                                 label_selector=f"{MANAGED_BY}={self.manager}")
+        self.node_features = self.factory.informer(NODE_FEATURES)
         # Node labelling is incremental: only nodes added or relabelled since the last pass are
         # looked at, unless the policy's activeness changed (then every node is).
         self._dirty_nodes: set[str] = set()
-        self._discovered: set[str] = set()  # cached nodes matching a discovery selector
+        self._discovered: set[str] = set()  # cached nodes that have the device
+        # NodeFeature "namespace/name" -> (node, its raw features show the device)
+        self._feature_hits: dict[str, tuple[str, bool]] = {}
+        self._feature_nodes: dict[str, int] = {}  # node -> how many of its NodeFeatures show the device
         self._labelled_for: bool | None = None  # ``active`` of the last complete pass over all nodes
         self.nodes_examined = 0  # nodes looked at by label passes so far (a cost counter)
         enqueue = self._enqueue
         self.policies.add_handler(enqueue, lambda _o, _n: self._enqueue(), enqueue)
         self.daemonsets.add_handler(enqueue, lambda _o, _n: self._enqueue(), enqueue)
         self.nodes.add_handler(self._on_node_add, self._on_node_update, self._on_node_delete)
+        self.node_features.add_handler(self._on_feature, lambda _o, n: self._on_feature(n), self._on_feature_delete)
 
     @property
     def manager(self) -> str:
@@ -104,14 +116,45 @@ class ClusterPolicyController:
     def _enqueue(self, _obj: Obj | None = None) -> None:
         self.queue.add(KEY)
 
+    def present(self, name: str, labels: dict[str, str]) -> bool:
+        """The node has this operator's devices: its raw NFD features or a discovery selector say so."""
+        return self._feature_nodes.get(name, 0) > 0 or discovered(labels, self.selectors)
+
     def _node_changed(self, node: Obj) -> None:
         name = _name(node)
-        if discovered((node.get("metadata") or {}).get("labels") or {}, self.selectors):
+        self._recheck(name, (node.get("metadata") or {}).get("labels") or {})
+
+    def _recheck(self, name: str, labels: dict[str, str]) -> None:
+        if self.present(name, labels):
             self._discovered.add(name)
         else:
             self._discovered.discard(name)
         self._dirty_nodes.add(name)
         self._enqueue()
+
+    def _set_feature_hit(self, key: str, hit: tuple[str, bool] | None) -> None:
+        old = self._feature_hits.pop(key, None)
+        if old is not None and old[1]:
+            self._feature_nodes[old[0]] -= 1
+            if not self._feature_nodes[old[0]]:
+                del self._feature_nodes[old[0]]
+        if hit is not None:
+            self._feature_hits[key] = hit
+            if hit[1]:
+                self._feature_nodes[hit[0]] = self._feature_nodes.get(hit[0], 0) + 1
+        for name in {h[0] for h in (old, hit) if h is not None and h[0]}:
+            node = self.nodes.get("", name)
+            if node is not None:
+                self._node_changed(node)
+
+    def _on_feature(self, nf: Obj) -> None:
+        hit = (feature_node_name(nf), self.features.matches(nf))
+        key = _key(nf)
+        if self._feature_hits.get(key) != hit:
+            self._set_feature_hit(key, hit)
+
+    def _on_feature_delete(self, nf: Obj) -> None:
+        self._set_feature_hit(_key(nf), None)
 
     def _on_node_add(self, node: Obj) -> None:
         self._node_changed(node)
@@ -131,7 +174,7 @@ class ClusterPolicyController:
     async def run(self) -> None:
         self.factory.start()
         try:
-            await self.factory.wait_synced((self.policies, self.nodes, self.daemonsets))
+            await self.factory.wait_synced((self.policies, self.nodes, self.daemonsets, self.node_features))
             self._enqueue()
             while True:
                 try:
@@ -214,7 +257,7 @@ class ClusterPolicyController:
             if node is None:
                 continue
             labels = (node.get("metadata") or {}).get("labels") or {}
-            patch = node_label_patch(self.config, labels, present=discovered(labels, self.selectors), active=active)
+            patch = node_label_patch(self.config, labels, present=self.present(name, labels), active=active)
             if not patch:
                 continue
             try:
@@ -346,6 +389,11 @@ class ClusterPolicyController:
 
 def _name(obj: Obj | None) -> str:
     return str(((obj or {}).get("metadata") or {}).get("name") or "")
+
+
+def _key(obj: Obj) -> str:
+    m = obj.get("metadata") or {}
+    return f"{m.get('namespace') or ''}/{m.get('name') or ''}"
 
 
 def _annotation(obj: Obj, key: str) -> str:

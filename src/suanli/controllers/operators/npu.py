@@ -9,29 +9,34 @@ imagePullPolicy}, …}``) in state order: ``driver`` (Ascend driver + firmware i
 pattern ``openfuyao.com/npu.deploy.<component>`` (upstream labels unverified, see
 reference devices.md §1.2).
 
-**Discovery** (configurable via :data:`NPU_DISCOVERY_SELECTORS`): a node has NPUs when it
-carries ``huawei.com/npu.present=true`` (our example NodeFeatureRule for PCI vendor
-``19e5`` class ``1200``), or NFD's default ``feature.node.kubernetes.io/pci-1200_19e5.present=true``
-*together with* the install-doc label ``accelerator`` in ``huawei-Ascend910|310|310P`` —
-the PCI label alone is ambiguous because Kunpeng KAE's ZIP engine has the same class and
-vendor. Discovered nodes get ``openfuyao.com/npu.present=true``.
+**Discovery** (npu-feature-discovery's role; no user rule needed): a node has NPUs when one of
+its ``NodeFeature`` objects lists a ``pci.device`` instance of vendor ``19e5``, class ``12xx`` and
+an Ascend device id (:data:`NPU_FEATURE_DISCOVERY`: ``d100 d500 d801 d802 d803``) — NFD's default
+label ``pci-1200_19e5.present`` alone is ambiguous because the Kunpeng ZIP engine (``a250``) has
+the same vendor and class. Explicit labels also count (:data:`NPU_DISCOVERY_SELECTORS`, ORed):
+``huawei.com/npu.present=true`` (our example NodeFeatureRule), or the PCI label *together with*
+the install-doc label ``accelerator`` in ``huawei-Ascend910|310|310P``. Discovered nodes get
+``openfuyao.com/npu.present=true``.
 """
 
 from __future__ import annotations
 
 from suanli.client.protocol import Client
 from suanli.controllers.operators.controller import ClusterPolicyController
+from suanli.controllers.operators.discovery import ASCEND_DEVICE_IDS, FeatureDiscovery, PciMatch
 from suanli.controllers.operators.state import Component, OperatorConfig
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer_factory import SharedInformerFactory
 
-__all__ = ["NPU_DISCOVERY_SELECTORS", "NPU_OPERATOR", "NPUClusterPolicyController"]
+__all__ = ["NPU_DISCOVERY_SELECTORS", "NPU_FEATURE_DISCOVERY", "NPU_OPERATOR", "NPUClusterPolicyController"]
 
 NPU_DISCOVERY_SELECTORS = (
     "huawei.com/npu.present=true",
     "feature.node.kubernetes.io/pci-1200_19e5.present=true,"
     "accelerator in (huawei-Ascend910,huawei-Ascend310,huawei-Ascend310P)",
 )
+
+NPU_FEATURE_DISCOVERY = FeatureDiscovery(pci=(PciMatch("19e5", ASCEND_DEVICE_IDS, "12"),))
 
 NPU_OPERATOR = OperatorConfig(
     name="npu",
@@ -42,6 +47,7 @@ NPU_OPERATOR = OperatorConfig(
     namespace="npu-operator",
     label_domain="openfuyao.com/npu",
     discovery_selectors=NPU_DISCOVERY_SELECTORS,
+    feature_discovery=NPU_FEATURE_DISCOVERY,
     presence_label="openfuyao.com/npu.present",
     no_nodes_reason="NoNPUNodes",
     components=(

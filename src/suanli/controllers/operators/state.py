@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.selectors import LabelSelector, parse_label_selector
+from suanli.controllers.operators.discovery import FeatureDiscovery
 
 __all__ = [
     "COMPONENT_LABEL",
@@ -66,6 +67,8 @@ class OperatorConfig:
     components: tuple[Component, ...]
     no_nodes_reason: str
     presence_label: str | None = None  # set to "true" on discovered nodes (None: not set)
+    # raw NFD features (NodeFeature objects) that also mean "the node has this device"
+    feature_discovery: FeatureDiscovery = field(default_factory=FeatureDiscovery)
     repository: str = "cr.openfuyao.cn/openfuyao"
 
     @property

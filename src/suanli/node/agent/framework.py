@@ -15,8 +15,10 @@ the Pods bound to them. It talks to the cluster only through a
 * **Pods.** Informer events and timer deadlines put keys on a de-duplicating
   :class:`~suanli.runtime.workqueue.WorkQueue` served by a few workers. A new pod that
   requests extended resources is admitted through :meth:`DeviceRegistry.allocate`
-  (annotation ``suanli.io/allocated-devices``; ``UnexpectedAdmissionError`` when the
-  registry refuses), then the runtime starts its containers. Exits are turned into
+  (the scheduler's decision in ``suanli.io/allocated-devices`` is honoured after a check,
+  otherwise the registry picks and records it; ``UnexpectedAdmissionError`` with the reason
+  when the registry refuses), then the runtime starts its containers. Nodes publish their
+  device interconnect groups (``suanli.io/device-topology``) on first sync. Exits are turned into
   container states, restarts (``restartPolicy`` with 10 s·2ⁿ back-off capped at 300 s)
   and the pod phase. A pod with ``deletionTimestamp`` is stopped by the runtime and then
   deleted with ``gracePeriodSeconds=0`` (uid precondition).
@@ -37,6 +39,7 @@ from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
+from suanli.apimachinery.devices import format_allocation, format_topology
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
@@ -53,7 +56,15 @@ from suanli.node.agent.status import (
     rfc3339,
 )
 from suanli.node.agent.timing import TimerWheel, seeded_random
-from suanli.node.devices.api import ALLOCATION_ANNOTATION, DEVICE_CLASS_LABEL, Advertised, Allocation, DeviceRegistry
+from suanli.node.devices.api import (
+    ALLOCATION_ANNOTATION,
+    DEVICE_CLASS_LABEL,
+    TOPOLOGY_ANNOTATION,
+    Advertised,
+    Allocation,
+    DeviceGrantError,
+    DeviceRegistry,
+)
 from suanli.runtime.clock import Clock, RealClock
 from suanli.runtime.informer import Informer
 from suanli.runtime.workqueue import QueueShutDown, WorkQueue
@@ -93,6 +104,9 @@ class NoDevices:
 
     def allocate(self, node: Obj, pod: Obj, pods_on_node: list[Obj]) -> Allocation | None:
         return Allocation()
+
+    def topology(self, node: Obj) -> dict[str, list[list[int]]]:
+        return {}
 
 
 def extended_requests(pod: Obj) -> dict[str, str]:
@@ -143,6 +157,8 @@ class NodeRecord:
     advertised: set[str] = field(default_factory=set)
     status_due: float = 0.0
     initialized: bool = False
+    #: ``spec.unschedulable`` last announced (kubelet's ``lastNodeUnschedulable``, false at start).
+    unschedulable: bool = False
 
 
 class NodeAgent:
@@ -291,7 +307,7 @@ class NodeAgent:
             return
         failed = _annotation(node, INJECT_FAILURE_ANNOTATION) == "NotReady"
         if failed != rec.failed or _annotation(old, INJECT_FAILURE_ANNOTATION) != _annotation(
-                node, INJECT_FAILURE_ANNOTATION):
+                node, INJECT_FAILURE_ANNOTATION) or _unschedulable(node) != rec.unschedulable:
             self.queue.add(("node", name))
 
     def _node_deleted(self, node: Obj) -> None:
@@ -399,15 +415,21 @@ class NodeAgent:
         rec.uid = str(node["metadata"].get("uid", ""))
         was_failed = rec.failed
         rec.failed = _annotation(node, INJECT_FAILURE_ANNOTATION) == "NotReady"
+        if _unschedulable(node) != rec.unschedulable:  # kubelet recordNodeSchedulableEvent
+            rec.unschedulable = _unschedulable(node)
+            await self.emit_node_event(name, "NodeNotSchedulable" if rec.unschedulable else "NodeSchedulable")
         now = self.clock.now()
         status: Obj = node.get("status") or {}
         patch: Obj = {}
         if not rec.initialized:
             init_status, labels = self.initial_status(node, rec)
             rec.initialized = True
-            if labels:
-                await self.client.patch(NODES, name, {"metadata": {"labels": labels}},
-                                        field_manager=self.field_manager)
+            meta: Obj = {"labels": labels} if labels else {}
+            topology = self.devices.topology(node)
+            if topology and _annotation(node, TOPOLOGY_ANNOTATION) != format_topology(topology):
+                meta["annotations"] = {TOPOLOGY_ANNOTATION: format_topology(topology)}
+            if meta:
+                await self.client.patch(NODES, name, {"metadata": meta}, field_manager=self.field_manager)
             patch.update(init_status)
         capacity = dict(patch.get("capacity") or status.get("capacity") or {})
         allocatable = dict(patch.get("allocatable") or status.get("allocatable") or {})
@@ -569,7 +591,12 @@ class NodeAgent:
         env: dict[str, str] = {}
         if extended_requests(pod):
             others = self._with_recent_allocations(node_name, pod)
-            alloc = self.devices.allocate(node, pod, others)
+            try:
+                alloc = self.devices.allocate(node, pod, others)
+            except DeviceGrantError as err:
+                ps.admission_error = f"Allocate failed: {err}"
+                await self.emit_event(ps, "UnexpectedAdmissionError", ps.admission_error, "Warning")
+                return ps
             if alloc is None:
                 wanted = ", ".join(f"{k}: {v}" for k, v in sorted(extended_requests(pod).items()))
                 ps.admission_error = (f"Allocate failed due to requested devices ({wanted}) are not available "
@@ -578,13 +605,14 @@ class NodeAgent:
                 return ps
             annotations = dict(alloc.annotations)
             if alloc.devices:
-                annotations[ALLOCATION_ANNOTATION] = json.dumps(alloc.devices, sort_keys=True,
-                                                                separators=(",", ":"))
+                annotations[ALLOCATION_ANNOTATION] = format_allocation(alloc.devices)
             # remember the grant before any await: concurrent workers must not hand out the same devices
             # while the annotation patch has not reached the informer cache yet
             self._recent_allocations[str(pod["metadata"].get("uid"))] = (node_name, annotations)
-            if annotations:
-                await self.client.patch(PODS, ps.name, {"metadata": {"annotations": annotations}}, ps.namespace,
+            have = meta.get("annotations") or {}
+            changed = {k: v for k, v in annotations.items() if have.get(k) != v}  # a honoured decision stays as is
+            if changed:
+                await self.client.patch(PODS, ps.name, {"metadata": {"annotations": changed}}, ps.namespace,
                                         field_manager=self.field_manager)
             env = dict(alloc.env)
             if self.has_devices:
@@ -671,6 +699,22 @@ class NodeAgent:
         except ApiError as exc:
             log.debug("event %s for %s not recorded: %s", reason, ps.key, exc)
 
+    async def emit_node_event(self, name: str, status: str) -> None:
+        """Kubelet's ``recordNodeStatusEvent``: Normal ``<status>`` "Node <name> status is now:
+        <status>" about the node (object reference uid = the node name, as the kubelet's)."""
+        now = rfc3339(self.clock.now())
+        body: Obj = {"apiVersion": "v1", "kind": "Event",
+                     "metadata": {"name": f"{name}.{uuid.uuid4().hex[:16]}", "namespace": "default"},
+                     "involvedObject": {"kind": "Node", "name": name, "uid": name},
+                     "reason": status, "message": f"Node {name} status is now: {status}", "type": "Normal",
+                     "source": {"component": self.source_component, "host": name},
+                     "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                     "reportingComponent": self.source_component, "reportingInstance": name}
+        try:
+            await self.client.create(EVENTS, body, "default")
+        except ApiError as exc:
+            log.debug("event %s for node %s not recorded: %s", status, name, exc)
+
     # ------------------------------------------------------------------ metrics
 
     async def _metrics_loop(self) -> None:
@@ -716,6 +760,10 @@ def _status_key(status: Obj) -> Any:
     return (status.get("phase"), status.get("podIP"), status.get("reason"),
             [(c.get("name"), c.get("restartCount"), c.get("ready"), json.dumps(c.get("state"), sort_keys=True))
              for c in status.get("containerStatuses") or []])
+
+
+def _unschedulable(node: Obj) -> bool:
+    return bool((node.get("spec") or {}).get("unschedulable"))
 
 
 def _annotation(obj: Obj, key: str) -> str | None:

@@ -89,6 +89,15 @@ class SimAgent(NodeAgent):
         self._ips: dict[str, set[int]] = {}
         self._cidrs: dict[str, ipaddress.IPv4Network] = {}
 
+    async def kill_pod(self, ps: PodState, pod: Obj, grace: float) -> None:
+        """Stop the pod's containers at once; a graceful stop announces each running one with
+        the kubelet's Normal ``Killing`` "Stopping container <name>" Event."""
+        if ps.namespace and grace > 0:
+            for c in ps.containers:
+                if c.state == "running":
+                    await self.emit_event(ps, "Killing", f"Stopping container {c.name}", container=c.name)
+        await super().kill_pod(ps, pod, grace)
+
     # ------------------------------------------------------------------ nodes
 
     def manages(self, node: Obj) -> bool:

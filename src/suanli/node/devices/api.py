@@ -6,12 +6,17 @@ A node agent asks its :class:`DeviceRegistry` two things:
   resource with its ``capacity`` (all devices) and ``allocatable`` (healthy devices) — only
   for plugins that are *running* on that node; a plugin that is not running advertises
   nothing, so the resource disappears from the node;
-* what a bound pod gets: :meth:`DeviceRegistry.allocate` picks device IDs for the pod's
-  extended-resource requests on that node and returns them with the environment the
-  runtime must set (e.g. ``ASCEND_VISIBLE_DEVICES=0,1``).
+* what a bound pod gets: :meth:`DeviceRegistry.allocate` grants the devices the scheduler
+  decided (pod annotation :data:`ALLOCATION_ANNOTATION`, gpushare ``volcano.sh/gpu-index``)
+  after checking them — or picks them with the same pure rule when no decision was made —
+  and returns them with the environment the runtime must set (e.g.
+  ``ASCEND_VISIBLE_DEVICES=0,1``); a decision that cannot be honoured raises
+  :class:`DeviceGrantError`;
+* what to publish on the node: :meth:`DeviceRegistry.topology` (node annotation
+  :data:`TOPOLOGY_ANNOTATION`, read by the scheduler).
 
 The agent records the allocation on the pod in the annotation
-:data:`ALLOCATION_ANNOTATION` (JSON: ``{"huawei.com/Ascend910": ["0", "1"]}``) and passes
+:data:`ALLOCATION_ANNOTATION` (JSON: ``{"huawei.com/Ascend910":["0","1"]}``) and passes
 the environment to its runtime. Allocation is deterministic for the same inputs.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from suanli.apimachinery.devices import ALLOCATED_DEVICES, DEVICE_TOPOLOGY, UNHEALTHY_DEVICES
 from suanli.apimachinery.objects import Obj
 
 __all__ = [
@@ -27,19 +33,26 @@ __all__ = [
     "COMPONENT_LABEL",
     "DEVICE_CLASS_LABEL",
     "PROFILE_ANNOTATION",
+    "TOPOLOGY_ANNOTATION",
     "UNHEALTHY_ANNOTATION",
     "Advertised",
     "Allocation",
+    "DeviceGrantError",
     "DevicePlugin",
     "DeviceRegistry",
 ]
 
-ALLOCATION_ANNOTATION = "suanli.io/allocated-devices"
+ALLOCATION_ANNOTATION = ALLOCATED_DEVICES
+TOPOLOGY_ANNOTATION = DEVICE_TOPOLOGY  # node annotation: interconnect groups per resource
 PROFILE_ANNOTATION = "suanli.io/hardware-profile"
-UNHEALTHY_ANNOTATION = "suanli.io/unhealthy-devices"  # node annotation: comma-separated device IDs
+UNHEALTHY_ANNOTATION = UNHEALTHY_DEVICES  # node annotation: comma-separated device IDs
 # Labels on device-operator component pods (DaemonSet pods): which device class and component.
 DEVICE_CLASS_LABEL = "suanli.io/device-class"  # npu | kae | gpu
 COMPONENT_LABEL = "suanli.io/operator-component"  # driver | device-plugin | ...
+
+
+class DeviceGrantError(ValueError):
+    """The scheduler's device decision on a pod cannot be honoured on this node (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,8 @@ class DevicePlugin(Protocol):
         ...
 
     def allocate(self, node: Obj, pod: Obj, pods_on_node: list[Obj]) -> Allocation | None:
-        """Devices for ``pod`` (which requests this resource), or ``None`` if they cannot be granted."""
+        """Devices for ``pod`` (which requests this resource), or ``None`` if they cannot be granted;
+        raises :class:`DeviceGrantError` when the pod's decided devices cannot be honoured."""
         ...
 
 
@@ -80,5 +94,11 @@ class DeviceRegistry(Protocol):
 
     def allocate(self, node: Obj, pod: Obj, pods_on_node: list[Obj]) -> Allocation | None:
         """Allocation for every extended resource the pod requests (empty Allocation if none);
-        ``None`` if any request cannot be satisfied on this node."""
+        ``None`` if any request cannot be satisfied on this node; :class:`DeviceGrantError` if
+        the pod's decided devices cannot be honoured."""
+        ...
+
+    def topology(self, node: Obj) -> dict[str, list[list[int]]]:
+        """Interconnect groups of device indices per whole-device resource of ``node`` (every
+        device in one group); ``{}`` for a node without such devices."""
         ...

@@ -20,17 +20,35 @@ qualified ``<resource>=<id>`` (``huawei.com/Ascend910=3``). gpushare cards use V
 **In use.** Devices held by other pods on the node are read from their
 ``suanli.io/allocated-devices`` annotation (gpushare: ``volcano.sh/gpu-index``); pods that
 have finished (``Succeeded``/``Failed``) hold nothing.
+
+**The decision is the scheduler's.** A pod that arrives with a decision (its own
+``suanli.io/allocated-devices`` entry for the resource; gpushare: ``volcano.sh/gpu-index``)
+gets exactly those devices after :func:`~suanli.apimachinery.devices.check_grant` (right
+count, distinct, existing, healthy, not held by another pod); a decision that fails the check
+raises :class:`~suanli.node.devices.api.DeviceGrantError` (the agent fails the pod with that
+message) — the agent never re-picks. A pod without one (bound by something other than the
+``deviceshare`` plugin) gets what the same pure rule picks
+(:func:`~suanli.apimachinery.devices.pick_devices`; gpushare: binpack
+:func:`~suanli.apimachinery.devices.pick_card_by_memory` /
+:func:`~suanli.apimachinery.devices.pick_idle_cards`). Device IDs in annotations are the
+indices ``"0" … "count-1"``; the environment gets the spec's device IDs.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
+from suanli.apimachinery.devices import (
+    check_grant,
+    parse_allocation,
+    parse_unhealthy,
+    pick_card_by_memory,
+    pick_devices,
+    pick_idle_cards,
+)
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import to_int
-from suanli.node.devices.allocation import pick_cards_by_memory, pick_idle_cards, pick_topology
 from suanli.node.devices.api import (
     ALLOCATION_ANNOTATION,
     COMPONENT_LABEL,
@@ -38,6 +56,7 @@ from suanli.node.devices.api import (
     UNHEALTHY_ANNOTATION,
     Advertised,
     Allocation,
+    DeviceGrantError,
 )
 from suanli.node.profiles.model import DeviceSpec, GpuShareSpec
 
@@ -116,20 +135,6 @@ def pod_request(pod: Obj, resource: str) -> int:
     return max(main, init)
 
 
-def _unhealthy(node: Obj, resource: str) -> set[str]:
-    out: set[str] = set()
-    for item in str(_annotations(node).get(UNHEALTHY_ANNOTATION) or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        res, eq, dev = item.rpartition("=")
-        if not eq:
-            out.add(item)
-        elif res == resource:
-            out.add(dev)
-    return out
-
-
 class DeviceSpecPlugin:
     """One whole-device extended resource (``huawei.com/Ascend910``, ``nvidia.com/gpu``, …)."""
 
@@ -140,28 +145,30 @@ class DeviceSpecPlugin:
         self.resource_name = spec.resource_name
         self.resource_names: tuple[str, ...] = (spec.resource_name,)
         self._ids = spec.device_ids()
-        self._groups = [[self._ids[i] for i in g if 0 <= i < len(self._ids)] for g in spec.topology]
+        grouped = [[i for i in g if 0 <= i < spec.count] for g in spec.topology]
+        seen = {i for g in grouped for i in g}
+        rest = [i for i in range(spec.count) if i not in seen]
+        self._groups = [g for g in [*grouped, rest] if g]
 
-    def healthy(self, node: Obj) -> list[str]:
-        bad = _unhealthy(node, self.resource_name)
-        return [d for d in self._ids if d not in bad]
+    def topology(self) -> list[list[int]]:
+        """Interconnect groups of device indices covering every device (published on the node)."""
+        return [list(g) for g in self._groups]
+
+    def healthy(self, node: Obj) -> list[int]:
+        """Healthy device indices (node annotation ``suanli.io/unhealthy-devices``)."""
+        bad = parse_unhealthy(_annotations(node).get(UNHEALTHY_ANNOTATION), self.resource_name)
+        return [i for i in range(self.spec.count) if i not in bad]
 
     def advertised(self, node: Obj, pods_on_node: list[Obj]) -> Advertised:
         if not operator_running(self.device_class, node, pods_on_node):
             return Advertised()
-        return Advertised({self.resource_name: len(self._ids)}, {self.resource_name: len(self.healthy(node))})
+        return Advertised({self.resource_name: self.spec.count}, {self.resource_name: len(self.healthy(node))})
 
-    def in_use(self, node: Obj, pod: Obj | None, pods_on_node: list[Obj]) -> set[str]:
-        used: set[str] = set()
+    def in_use(self, node: Obj, pod: Obj | None, pods_on_node: list[Obj]) -> set[int]:
+        used: set[int] = set()
         for p in _holding(pods_on_node, node, pod):
-            raw = _annotations(p).get(ALLOCATION_ANNOTATION)
-            if not raw:
-                continue
-            try:
-                held = json.loads(raw).get(self.resource_name) or []
-            except (ValueError, AttributeError):
-                continue
-            used.update(str(d) for d in held)
+            held = parse_allocation(_annotations(p).get(ALLOCATION_ANNOTATION)) or {}
+            used.update(held.get(self.resource_name, ()))
         return used
 
     def allocate(self, node: Obj, pod: Obj, pods_on_node: list[Obj]) -> Allocation | None:
@@ -171,12 +178,25 @@ class DeviceSpecPlugin:
         if not operator_running(self.device_class, node, pods_on_node):
             return None
         used = self.in_use(node, pod, pods_on_node)
-        free = [d for d in self.healthy(node) if d not in used]
-        chosen = pick_topology(free, self._groups, n)
-        if chosen is None:
-            return None
-        env = {self.spec.env_var: ",".join(chosen)} if self.spec.env_var else {}
-        return Allocation(devices={self.resource_name: chosen}, env=env)
+        usable = set(self.healthy(node))
+        raw = _annotations(pod).get(ALLOCATION_ANNOTATION)
+        decided = parse_allocation(raw)
+        if decided is None:
+            raise DeviceGrantError(f"pod annotation {ALLOCATION_ANNOTATION} is malformed: {raw!r}")
+        if self.resource_name in decided:
+            ids = decided[self.resource_name]
+            why = check_grant(ids, n, usable, used)
+            if why is not None:
+                raise DeviceGrantError(f"pod annotation {ALLOCATION_ANNOTATION} grants {self.resource_name} "
+                                       f"{[str(i) for i in ids]} on node {_node_name(node)}: {why}")
+            chosen = sorted(ids)
+        else:
+            pick = pick_devices(usable - used, self._groups, n)
+            if pick is None:
+                return None
+            chosen = list(pick.ids)
+        env = {self.spec.env_var: ",".join(self._ids[i] for i in chosen)} if self.spec.env_var else {}
+        return Allocation(devices={self.resource_name: [str(i) for i in chosen]}, env=env)
 
 
 class GpuSharePlugin:
@@ -184,10 +204,10 @@ class GpuSharePlugin:
 
     Advertises ``volcano.sh/gpu-memory`` = cards * MiB and ``volcano.sh/gpu-number`` = cards
     (allocatable: healthy cards only). A ``gpu-number: N`` pod gets N fully idle cards; a
-    ``gpu-memory: M`` pod gets the fullest card with ≥ M idle MiB. A card index the pod
-    already carries in ``volcano.sh/gpu-index`` (e.g. chosen by a scheduler) is honoured
-    when it still fits. Chosen cards go to ``volcano.sh/gpu-index`` and
-    ``NVIDIA_VISIBLE_DEVICES``.
+    ``gpu-memory: M`` pod gets the fullest card with ≥ M idle MiB. Cards the pod already
+    carries in ``volcano.sh/gpu-index`` (the scheduler's decision) are honoured after a check,
+    or the pod is refused (:class:`~suanli.node.devices.api.DeviceGrantError`). Chosen cards go
+    to ``volcano.sh/gpu-index`` and ``NVIDIA_VISIBLE_DEVICES``.
     """
 
     def __init__(self, spec: GpuShareSpec, device_class: str | None = None) -> None:
@@ -238,22 +258,41 @@ class GpuSharePlugin:
         if not operator_running(self.device_class, node, pods_on_node):
             return None
         idle, exclusive = self.usage(node, pod, pods_on_node)
-        preset = _indices(_annotations(pod).get(GPU_INDEX_ANNOTATION))
-        if number > 0:
-            wanted = preset if len(preset) == number and all(
-                idle.get(c, -1) >= self.spec.memory_mib and c not in exclusive for c in preset) else None
-            cards = wanted or pick_idle_cards(idle, self.spec.memory_mib, exclusive, number)
-            resource = GPU_NUMBER
+        free = [-1 if c in exclusive or c not in idle else idle[c] for c in range(self.spec.cards)]
+        raw = _annotations(pod).get(GPU_INDEX_ANNOTATION)
+        if raw:
+            cards = _indices(raw)
+            why = _check_cards(cards, free, self.spec.memory_mib, number, mem)
+            if why is not None:
+                raise DeviceGrantError(f"pod annotation {GPU_INDEX_ANNOTATION}={raw!r} on node {_node_name(node)}: "
+                                       f"{why}")
+        elif number > 0:
+            got = pick_idle_cards(free, self.spec.memory_mib, number)
+            if got is None:
+                return None
+            cards = got
         else:
-            ok = len(preset) == 1 and preset[0] not in exclusive and idle.get(preset[0], -1) >= mem
-            card = preset[0] if ok else pick_cards_by_memory(idle, exclusive, mem)
-            cards = [card] if card is not None else None
-            resource = GPU_MEMORY
-        if cards is None:
-            return None
+            card = pick_card_by_memory(free, mem)
+            if card is None:
+                return None
+            cards = [card]
         index = ",".join(str(c) for c in cards)
-        return Allocation(devices={resource: [str(c) for c in cards]}, env={self.env_var: index},
-                          annotations={GPU_INDEX_ANNOTATION: index})
+        return Allocation(env={self.env_var: index}, annotations={GPU_INDEX_ANNOTATION: index})
+
+
+def _check_cards(cards: list[int], free: list[int], card_mib: int, number: int, mem: int) -> str | None:
+    """Why a decided card list cannot be honoured (gpushare), or ``None``."""
+    want = number if number > 0 else 1
+    if len(cards) != want or len(set(cards)) != len(cards):
+        return f"{len(cards)} distinct card(s) needed {want}"
+    for c in cards:
+        if not 0 <= c < len(free) or free[c] < 0:
+            return f"card {c} does not exist, is unhealthy or is held whole by another pod"
+        if number > 0 and free[c] < card_mib:
+            return f"card {c} is not idle"
+        if number <= 0 and free[c] < mem:
+            return f"card {c} has {free[c]} MiB free, {mem} MiB requested"
+    return None
 
 
 def _indices(raw: Any) -> list[int]:

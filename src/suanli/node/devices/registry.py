@@ -7,10 +7,10 @@ when the profile shares GPUs). Nodes without a known profile have no devices.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from suanli.apimachinery.devices import format_allocation
 from suanli.apimachinery.objects import Obj
 from suanli.node.devices.api import ALLOCATION_ANNOTATION, PROFILE_ANNOTATION, Advertised, Allocation, DevicePlugin
 from suanli.node.devices.plugins import DeviceSpecPlugin, GpuSharePlugin, pod_request
@@ -91,7 +91,8 @@ class ProfileDeviceRegistry:
         Returns an empty :class:`Allocation` when the pod requests none of them and ``None``
         when any request cannot be met here (plugin not running, too few free healthy
         devices). Resources no plugin on the node serves are ignored (the scheduler's
-        concern). The result's annotations include ``suanli.io/allocated-devices``.
+        concern). The result's annotations include ``suanli.io/allocated-devices``. Raises
+        :class:`~suanli.node.devices.api.DeviceGrantError` when a decision on the pod cannot be honoured.
         """
         devices: dict[str, list[str]] = {}
         env: dict[str, str] = {}
@@ -107,8 +108,12 @@ class ProfileDeviceRegistry:
                 env[k] = f"{env[k]},{v}" if k in env else v
             annotations.update(got.annotations)
         if devices:
-            annotations[ALLOCATION_ANNOTATION] = json.dumps(devices, sort_keys=True, separators=(",", ":"))
+            annotations[ALLOCATION_ANNOTATION] = format_allocation(devices)
         return Allocation(devices=devices, env=env, annotations=annotations)
+
+    def topology(self, node: Obj) -> dict[str, list[list[int]]]:
+        """Interconnect groups of every whole-device resource of the node's profile (all devices listed)."""
+        return {p.resource_name: p.topology() for p in self.plugins_for(node) if isinstance(p, DeviceSpecPlugin)}
 
 
 def registry_for_profiles(profiles: Iterable[HardwareProfile] | None = None, *,

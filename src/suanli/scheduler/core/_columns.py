@@ -17,8 +17,6 @@ Handed-out arrays and lists are fresh copies: buffers kept here are never shared
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from suanli.scheduler.core.resources import FloatArray, IntArray
@@ -55,7 +53,6 @@ class ColumnKeeper:
         self._node: list[int] = []
         self._jpos: dict[str, int] = {}
         self._phase: dict[str, str] = {}
-        self._counts: dict[tuple[str, str], int] = {}
         self._by_phase: dict[str, set[str]] = {}  # every phase but Running
         self._podgroup_jobs: set[str] = set()
 
@@ -92,8 +89,6 @@ class ColumnKeeper:
         self._add(new)
 
     def _add(self, job: JobInfo) -> None:
-        key = (job.queue, job.phase)
-        self._counts[key] = self._counts.get(key, 0) + 1
         self._phase[job.uid] = job.phase
         if job.phase != "Running":
             self._by_phase.setdefault(job.phase, set()).add(job.uid)
@@ -101,12 +96,6 @@ class ColumnKeeper:
             self._podgroup_jobs.add(job.uid)
 
     def _remove(self, job: JobInfo) -> None:
-        key = (job.queue, job.phase)
-        c = self._counts[key] - 1
-        if c:
-            self._counts[key] = c
-        else:
-            del self._counts[key]
         if job.phase != "Running":
             self._by_phase[job.phase].discard(job.uid)
         self._podgroup_jobs.discard(job.uid)
@@ -123,7 +112,7 @@ class ColumnKeeper:
         if self._jobs_full:
             self._jobs_full = False
             self._jpos = {uid: i for i, uid in enumerate(jobs)}
-            self._phase, self._counts, self._by_phase, self._podgroup_jobs = {}, {}, {}, set()
+            self._phase, self._by_phase, self._podgroup_jobs = {}, {}, set()
             for job in jobs.values():
                 self._add(job)
         if self._tasks_full:
@@ -148,8 +137,6 @@ class ColumnKeeper:
                 [],
                 [],
                 [],
-                [],
-                {},
             )
             for a in (out.requests, out.queue_of, out.codes):
                 a.setflags(write=False)
@@ -161,11 +148,7 @@ class ColumnKeeper:
         out.active_jobs = sorted({tasks[i].job for i in pending}, key=key)
         out.pending_phase = sorted(by_phase.get("Pending", ()), key=key)
         out.inqueue = sorted(by_phase.get("Inqueue", ()), key=key)
-        out.other_phase = sorted(
-            itertools.chain.from_iterable(s for p, s in by_phase.items() if p != "Pending"), key=key
-        )
         out.podgroup_jobs = sorted(self._podgroup_jobs, key=key)
-        out.phase_counts = dict(self._counts)
         return out
 
     def _patch(self, tasks: list[TaskInfo], jobs: dict[str, JobInfo], dims: int) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Bind", "Decisions", "Eviction", "Pipelined", "Unschedulable", "summarise_reasons"]
+__all__ = [
+    "CLUSTER_OVERUSED",
+    "QUEUE_QUOTA_INSUFFICIENT",
+    "Bind",
+    "Decisions",
+    "Eviction",
+    "Pipelined",
+    "Unschedulable",
+    "format_resource_names",
+    "summarise_reasons",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +95,20 @@ def summarise_reasons(total: int, available: int, counts: Mapping[str, int]) -> 
     if not parts:
         return f"{available}/{total} nodes are available."
     return f"{available}/{total} nodes are available: {', '.join(parts)}."
+
+
+def format_resource_names(prefix: str, verb: str, names: Iterable[str]) -> str:
+    """Volcano's enqueue verdict: ``prefix`` followed by ``"<verb> <resource>"`` per resource that
+    does not fit, or ``prefix`` alone when none is named.
+
+    Example: ``format_resource_names("queue resource quota insufficient", "insufficient",
+    ["cpu", "huawei.com/Ascend910"])`` → ``"queue resource quota insufficient: insufficient cpu,
+    insufficient huawei.com/Ascend910"``.
+    """
+    parts = [f"{verb} {n}" for n in names]
+    return f"{prefix}: {', '.join(parts)}" if parts else prefix
+
+
+#: Enqueue verdicts, as the overcommit and proportion/capacity plugins word them upstream.
+CLUSTER_OVERUSED = ("resource in cluster is overused", "overused")
+QUEUE_QUOTA_INSUFFICIENT = ("queue resource quota insufficient", "insufficient")

@@ -15,7 +15,8 @@ in ``on_session_open``; an :class:`Action` runs one step of the cycle. Callbacks
   to abstain (intersected within a tier; an empty answer makes the tier abstain;
   the first tier with a non-empty vote decides).
 * ``QueueFn(queue)``/``QueueTaskFn(queue, task)`` → bool (overused: any; allocatable
-  and preemptive: all). ``JobPredicate(job)`` → bool (ready: all; starving: all).
+  and preemptive: all). ``JobPredicate(job)`` → bool (ready: all; starving: the first tier
+  with a callback decides, all of its callbacks agreeing).
   ``JobVote(job)`` → +1 permit / 0 abstain / -1 reject (pipelined, enqueueable).
   ``JobValidFn(job)`` → None if valid, else ``(reason, message)``.
 * ``EventHandler``: ``allocate(task, node)``/``deallocate(task, node)`` fire on every

@@ -199,12 +199,14 @@ _REF_ALLOCATED = (TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING)
 
 def _ref_job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[str, Any]:
     statuses = [ssn.status[i] for i in job.tasks]
-    allocated = sum(1 for st in statuses if st in _REF_ALLOCATED or st is TaskStatus.SUCCEEDED)
-    done = (TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.SUCCEEDED)
-    bound = sum(1 for i in job.tasks if ssn.status[i] in done or i in ssn.binds)
+    done = (TaskStatus.BOUND, TaskStatus.RUNNING, TaskStatus.RELEASING, TaskStatus.SUCCEEDED, TaskStatus.FAILED)
+    scheduled = sum(1 for i in job.tasks if ssn.status[i] in done or i in ssn.binds)
+    completed = sum(1 for st in statuses if st in (TaskStatus.SUCCEEDED, TaskStatus.FAILED))
     phase = ssn.job_phase[job.uid]
-    if phase != "Pending" and bound >= job.min_member and allocated >= job.min_member and job.min_member > 0:
-        phase = "Running"
+    if scheduled >= job.min_member:
+        phase = "Completed" if scheduled == completed else "Running"
+    elif phase != "Inqueue":
+        phase = "Pending"
     pending = [i for i in job.tasks if ssn.status[i] is TaskStatus.PENDING]
     conditions = podgroup_conditions(ssn, job, phase, len(pending), bound_jobs)
     return {
@@ -233,7 +235,7 @@ def reference_decisions(ssn: Session) -> Decisions:
     counts = {q: {"running": 0, "pending": 0, "inqueue": 0, "completed": 0} for q in ssn.queues}
     buckets = {"Running": "running", "Pending": "pending", "Inqueue": "inqueue", "Completed": "completed"}
     for j in ssn.jobs.values():
-        if j.queue in counts:
+        if j.queue in counts and not j.synthetic:
             bucket = buckets.get(_ref_job_status(ssn, j, bound_jobs)["phase"])
             if bucket:
                 counts[j.queue][bucket] += 1

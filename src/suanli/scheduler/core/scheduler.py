@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,8 @@ from suanli.scheduler.core.resources import FloatArray, format_amount
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import STATUS_CODE, JobInfo, Snapshot, TaskInfo, TaskStatus
 
-__all__ = ["decisions_of", "pending_message", "placements", "podgroup_conditions", "run_session", "schedule"]
+__all__ = ["decisions_of", "pending_message", "placements", "podgroup_conditions", "podgroup_phase", "run_session",
+           "schedule"]
 
 _ALLOCATED = frozenset({TaskStatus.ALLOCATED, TaskStatus.BOUND, TaskStatus.RUNNING})
 _ALLOCATED_CODES = np.array(sorted(STATUS_CODE[s] for s in _ALLOCATED), dtype=np.int8)
@@ -37,46 +37,49 @@ def schedule(snapshot: Snapshot, config: SchedulerConfig | None = None) -> Decis
 
 
 def _tally(ssn: Session, job: JobInfo) -> tuple[int, int, int, int, int, int]:
-    """``(allocated, bound, running, succeeded, failed, pending)`` task counts of ``job``:
-    allocated counts Allocated/Bound/Running/Succeeded, bound counts Bound/Running/Succeeded
-    and tasks bound this cycle."""
+    """``(scheduled, completed, running, succeeded, failed, pending)`` task counts of ``job``.
+
+    ``scheduled`` is Volcano's ``ScheduledTaskNum`` plus its releasing-scheduled tasks: tasks
+    Bound, Running, Releasing, Succeeded or Failed, and tasks bound this cycle; ``completed``
+    counts Succeeded and Failed."""
     status, binds = ssn.status, ssn.binds
-    allocated = bound = running = succeeded = failed = pending = 0
+    scheduled = running = succeeded = failed = pending = 0
     for i in job.tasks:
         s = status[i]
         if s is TaskStatus.PENDING:
             pending += 1
-            bound += i in binds
-            continue
-        if s in _ALLOCATED:
-            allocated += 1
-        if s is TaskStatus.RUNNING:
+            scheduled += i in binds
+        elif s is TaskStatus.RUNNING:
             running += 1
-            bound += 1
+            scheduled += 1
         elif s is TaskStatus.SUCCEEDED:
             succeeded += 1
-            allocated += 1
-            bound += 1
+            scheduled += 1
         elif s is TaskStatus.FAILED:
             failed += 1
-            bound += i in binds
-        elif s is TaskStatus.BOUND:
-            bound += 1
+            scheduled += 1
+        elif s is TaskStatus.BOUND or s is TaskStatus.RELEASING:
+            scheduled += 1
         else:
-            bound += i in binds
-    return allocated, bound, running, succeeded, failed, pending
+            scheduled += i in binds
+    return scheduled, succeeded + failed, running, succeeded, failed, pending
 
 
-def _phase(job: JobInfo, phase: str, allocated: int, bound: int) -> str:
-    """A gang that is not Pending becomes Running once ``minMember`` tasks are bound and allocated."""
-    if phase != "Pending" and bound >= job.min_member and allocated >= job.min_member and job.min_member > 0:
-        return "Running"
-    return phase
+def podgroup_phase(job: JobInfo, phase: str, scheduled: int, completed: int) -> str:
+    """Volcano's ``getPodGroupPhase`` (without its ``Unknown`` phase): ``minMember`` scheduled
+    tasks make the group Running (Completed when every scheduled task has completed), whatever
+    its phase was; otherwise an Inqueue group stays Inqueue and any other becomes Pending.
+
+    Example: minMember 2, one task Running and one bound this cycle → ``"Running"``; a Running
+    group down to one scheduled task → ``"Pending"`` (it must be admitted again)."""
+    if scheduled >= job.min_member:
+        return "Completed" if scheduled == completed else "Running"
+    return "Inqueue" if phase == "Inqueue" else "Pending"
 
 
 def _job_status(ssn: Session, job: JobInfo, bound_jobs: set[str]) -> dict[str, Any]:
-    allocated, bound, running, succeeded, failed, pending = _tally(ssn, job)
-    phase = _phase(job, ssn.job_phase[job.uid], allocated, bound)
+    scheduled, completed, running, succeeded, failed, pending = _tally(ssn, job)
+    phase = podgroup_phase(job, ssn.job_phase[job.uid], scheduled, completed)
     conditions = podgroup_conditions(ssn, job, phase, pending, bound_jobs)
     return {
         "phase": phase,
@@ -91,39 +94,16 @@ _BUCKET = {"Running": "running", "Pending": "pending", "Inqueue": "inqueue", "Co
 
 
 def _queue_counts(ssn: Session, pg_status: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """PodGroups per queue by final phase (running / pending / inqueue / completed).
-
-    A job's final phase is its session phase except that a non-Pending gang may become
-    Running (:func:`_phase`); only jobs whose phase is neither Pending nor Running can
-    change, so the rest are counted in bulk (the snapshot's per-queue phase counts,
-    corrected by :attr:`Session.phase_changed`) without looking at their tasks."""
+    """PodGroups per queue by the phase written this cycle (running / pending / inqueue /
+    completed), as Volcano's queue controller counts a queue's PodGroups. Only real PodGroups
+    count: synthetic jobs are not listed by ``kubectl get podgroup``."""
     counts = {q: {"running": 0, "pending": 0, "inqueue": 0, "completed": 0} for q in ssn.queues}
-    if not counts:
-        return counts
-    phases, jobs = ssn.job_phase, ssn.jobs
-    tally: Counter[tuple[str, str]] = Counter(ssn.columns.phase_counts)
-    examine = [u for u in ssn.columns.other_phase if u not in ssn.phase_changed]
-    for uid, was in ssn.phase_changed.items():
-        queue, now = jobs[uid].queue, phases[uid]
-        tally[(queue, was)] -= 1
-        tally[(queue, now)] += 1
-        if now != "Running" and now != "Pending":
-            examine.append(uid)
-    for uid in examine:
-        job = jobs[uid]
-        st = pg_status.get(uid)
-        if st is not None:
-            final = str(st["phase"])
-        else:
-            allocated, bound, *_ = _tally(ssn, job)
-            final = _phase(job, phases[uid], allocated, bound)
-        if final != phases[uid]:
-            tally[(job.queue, phases[uid])] -= 1
-            tally[(job.queue, final)] += 1
-    for (queue, phase), n in tally.items():
-        bucket = _BUCKET.get(phase)
-        if bucket and queue in counts:
-            counts[queue][bucket] += n
+    jobs = ssn.jobs
+    for uid, st in pg_status.items():
+        bucket = _BUCKET.get(str(st["phase"]))
+        queue = counts.get(jobs[uid].queue)
+        if bucket and queue is not None:
+            queue[bucket] += 1
     return counts
 
 
@@ -158,35 +138,47 @@ def placements(ssn: Session) -> tuple[tuple[Bind, ...], tuple[Pipelined, ...], t
 
 
 def pending_message(ssn: Session, task: TaskInfo, explain: Callable[[TaskInfo], str]) -> str:
-    """Why ``task`` is still pending: its own message, else ``explain(task)`` (per-node reasons),
-    else its pod group's verdict."""
+    """Why ``task`` is still pending.
+
+    A task that fits no node at all is explained per node (``explain(task)``, e.g. "0/7 nodes
+    are available: 7 Insufficient huawei.com/Ascend910."), whatever its queue or pod group
+    says: the resource is what the user must change. Otherwise its own message (e.g. the queue
+    quota refused it), else its pod group's verdict (not enqueued, or not ready), else the
+    per-node summary."""
     job = ssn.jobs[task.job]
+    per_node = explain(task)
+    if per_node.startswith("0/"):
+        return per_node
     msg = ssn.task_messages.get(task.index)
     if msg is not None:
         return msg
-    per_node = explain(task)
     if ssn.job_phase[job.uid] == "Pending":
-        # a pod that fits no node at all says why per node (e.g. "Insufficient <resource>"),
-        # which tells the user more than the enqueue verdict alone
-        if per_node.startswith("0/"):
-            return per_node
         return f"pod group is not ready: {ssn.job_messages.get(job.uid, 'waiting to be enqueued')}"
-    if not per_node.startswith("0/") and job.uid in ssn.job_messages:
+    if job.uid in ssn.job_messages:
         return f"pod group {job.name} is not ready: {ssn.job_messages[job.uid]}"
     return per_node
 
 
+#: PodGroup condition reason for a gang that cannot run (Volcano's ``NotEnoughResources``).
+NOT_ENOUGH_RESOURCES = "NotEnoughResources"
+
+
 def podgroup_conditions(ssn: Session, job: JobInfo, phase: str, pending: int,
                         bound_jobs: set[str]) -> list[dict[str, str]]:
-    """The PodGroup conditions for ``job`` with ``pending`` tasks left: Unschedulable while any
-    wait (and it is not Running or has a message), else Scheduled once this cycle bound some."""
-    if pending and (phase != "Running" or job.uid in ssn.job_messages):
-        msg = ssn.job_messages.get(job.uid, "")
+    """The PodGroup conditions for ``job`` with ``pending`` tasks left.
+
+    ``Unschedulable`` (reason ``NotEnoughResources``, message ``"<pending>/<tasks> tasks in gang
+    unschedulable: <why>"``) while the group is not admitted (phase Pending with the enqueue
+    verdict, also before it has pods: a Volcano Job creates them only once admitted) or tasks
+    wait and the group is not Running or has a message; else ``Scheduled`` once this cycle bound
+    some; else none."""
+    msg = ssn.job_messages.get(job.uid)
+    if (phase == "Pending" and msg is not None) or (pending and (phase != "Running" or msg is not None)):
         return [{
             "type": "Unschedulable",
             "status": "True",
-            "reason": "NotEnoughResources" if phase != "Pending" else "NotEnqueued",
-            "message": f"{pending}/{len(job.tasks)} tasks in gang unschedulable: {msg}".rstrip(": "),
+            "reason": NOT_ENOUGH_RESOURCES,
+            "message": f"{pending}/{len(job.tasks)} tasks in gang unschedulable: {msg or ''}".rstrip(": "),
         }]
     if job.uid in bound_jobs:
         return [{"type": "Scheduled", "status": "True", "reason": "tasks in gang are ready to be scheduled",

@@ -179,6 +179,7 @@ class Session:
         self._options: dict[str, tuple[int, PluginOption]] = {}
         self._predicates: list[tuple[str, PredicateFn, ReasonFn | None]] = []
         self._static: list[Callable[[TaskInfo], bool] | None] = []
+        self._resolvable: list[bool] = []
         self._score_one: dict[int, Callable[[TaskInfo, int], float]] = {}
         self._ones: list[Callable[[TaskInfo, int], float]] | None = None
         self.plugins: list[Plugin] = []
@@ -269,13 +270,18 @@ class Session:
         reasons: ReasonFn | None = None,
         *,
         static: Callable[[TaskInfo], bool] | None = None,
+        resolvable: bool = False,
     ) -> None:
         """Register a predicate. ``static(task)`` true promises that ``fn(task, …)`` does not
-        change while the session places or evicts tasks, so cached masks need no refresh."""
+        change while the session places or evicts tasks, so cached masks need no refresh.
+        ``resolvable`` marks failures that evicting pods can cure (Kubernetes' Unschedulable
+        as opposed to UnschedulableAndUnresolvable): preempt and reclaim still consider
+        such nodes and re-check the predicate after their evictions."""
         opt = self.option(name)
         if opt is None or opt.enabled("Predicate"):
             self._predicates.append((name, fn, reasons))
             self._static.append(static)
+            self._resolvable.append(resolvable)
 
     def add_node_order_fn(
         self, name: str, fn: NodeOrderFn, *, one: Callable[[TaskInfo, int], float] | None = None
@@ -364,8 +370,17 @@ class Session:
         return all(fn(job) for fn in self._all("job_ready"))
 
     def job_starving(self, job: JobInfo) -> bool:
-        fns = list(self._all("job_starving"))
-        return bool(fns) and all(fn(job) for fn in fns)
+        """The first tier with a starving callback decides (all of its callbacks must agree);
+        no callback at all → not starving (as Volcano's ``JobStarving``)."""
+        for tier in self._fns.get("job_starving", ()):
+            if tier:
+                return all(fn(job) for _, fn in tier)
+        return False
+
+    def job_order_values(self, job: JobInfo) -> tuple[Any, ...]:
+        """The plugins' job-order keys only (no creation-time/uid tie-break), as Volcano's
+        ``JobOrderCompareFn`` used to order victims of different jobs."""
+        return tuple(fn(job) for fn in self._all("job_order"))
 
     def _vote(self, kind: str, job: JobInfo) -> bool:
         for tier in self._fns.get(kind, ()):
@@ -449,6 +464,16 @@ class Session:
         mask = np.ones(n, dtype=np.bool_)
         for _, fn, _ in self._predicates:
             mask &= fn(task, rows)
+        return mask
+
+    def predicate_unresolvable(self, task: TaskInfo, rows: Rows) -> BoolArray:
+        """AND of the predicates whose failures evictions cannot cure (see ``resolvable``):
+        the nodes preempt and reclaim may free room on."""
+        n = self.N if rows is None else len(rows)
+        mask = np.ones(n, dtype=np.bool_)
+        for (_, fn, _), resolvable in zip(self._predicates, self._resolvable, strict=True):
+            if not resolvable:
+                mask &= fn(task, rows)
         return mask
 
     def node_scores(self, task: TaskInfo, rows: Rows) -> FloatArray:

@@ -35,7 +35,7 @@ caches (and what the simulator calls with synthetic objects). Contract:
 
 Devices (read by the ``deviceshare`` plugin): a bound pod's device IDs come
 from its annotation ``suanli.io/allocated-devices`` (JSON ``{"huawei.com/Ascend910":
-[0, 1]}``) and its GPU-share cards from ``volcano.sh/gpu-index`` (``"0,2"``).
+["0","1"]}``, see :mod:`suanli.apimachinery.devices`) and its GPU-share cards from ``volcano.sh/gpu-index`` (``"0,2"``).
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ __all__ = [
     "TaskColumns",
     "TaskInfo",
     "TaskStatus",
+    "pod_preemptable",
     "snapshot_from_objects",
     "task_columns",
     "task_role",
@@ -106,9 +107,14 @@ STATUS_CODE: dict[TaskStatus, int] = {s: i for i, s in enumerate(TaskStatus)}
 @dataclass(frozen=True, slots=True)
 class SnapshotConfig:
     """Converter options: which pending pods are ours, the default queue, and whether a pod
-    without the ``volcano.sh/preemptable`` annotation may be evicted by preempt/reclaim."""
+    with neither a ``volcano.sh/preemptable`` annotation nor label may be evicted by
+    preempt/reclaim (Volcano >= 1.7: yes; see :func:`pod_preemptable`)."""
 
     scheduler_names: frozenset[str] = frozenset({"volcano", "default-scheduler", "suanli"})
+    #: Pods of these schedulers that name no PodGroup are placed as kube-scheduler would (Suanli
+    #: stands in for it): their synthetic job skips queue admission (Inqueue at once) and holds no
+    #: minResources, so a pod that never fits reserves nothing in its queue.
+    plain_scheduler_names: frozenset[str] = frozenset({"default-scheduler"})
     default_queue: str = DEFAULT_QUEUE
     default_preemptable: bool = True
 
@@ -218,9 +224,7 @@ class TaskColumns:
 
     Job lists hold uids in ``Snapshot.jobs`` order: ``job_phase`` (uid → phase, a dict in
     jobs order), ``active_jobs`` (jobs with a Pending task), ``pending_phase``/``inqueue``
-    (phase Pending/Inqueue), ``other_phase`` (phase neither Running nor Pending),
-    ``podgroup_jobs`` (not synthetic); ``phase_counts`` maps ``(queue, phase)`` to its
-    number of jobs (non-zero counts only).
+    (phase Pending/Inqueue), ``podgroup_jobs`` (not synthetic).
 
     Worked example: tasks ``[a: cpu 100 Running in q0, b: cpu 200 Pending in q1]``, queues
     ``[q0, q1]`` → ``requests = [[100, …], [200, …]]``, ``queue_of = [0, 1]``,
@@ -237,9 +241,7 @@ class TaskColumns:
     active_jobs: list[str]
     pending_phase: list[str]
     inqueue: list[str]
-    other_phase: list[str]
     podgroup_jobs: list[str]
-    phase_counts: dict[tuple[str, str], int]
 
 
 def task_columns(
@@ -258,9 +260,6 @@ def task_columns(
         a.setflags(write=False)
     pending = [i for i, s in enumerate(status) if s is TaskStatus.PENDING]
     active = {tasks[i].job for i in pending}
-    counts: dict[tuple[str, str], int] = {}
-    for j in jobs.values():
-        counts[(j.queue, j.phase)] = counts.get((j.queue, j.phase), 0) + 1
     return TaskColumns(
         requests=requests,
         queue_of=queue_of,
@@ -272,9 +271,7 @@ def task_columns(
         active_jobs=[uid for uid in jobs if uid in active],
         pending_phase=[uid for uid, j in jobs.items() if j.phase == "Pending"],
         inqueue=[uid for uid, j in jobs.items() if j.phase == "Inqueue"],
-        other_phase=[uid for uid, j in jobs.items() if j.phase not in ("Running", "Pending")],
         podgroup_jobs=[uid for uid, j in jobs.items() if not j.synthetic],
-        phase_counts=counts,
     )
 
 
@@ -318,6 +315,21 @@ class Snapshot:
 def _meta(obj: Obj) -> Obj:
     m: Obj = obj.get("metadata") or {}
     return m
+
+
+_PARSE_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
+               "0": False, "f": False, "F": False, "FALSE": False, "false": False, "False": False}
+
+
+def pod_preemptable(meta: Obj, default: bool = True) -> bool:
+    """Volcano's ``GetPodPreemptable``: the ``volcano.sh/preemptable`` annotation if present, else
+    the label of that name, else ``default``. Values are read like Go's ``strconv.ParseBool``
+    (``true``/``True``/``TRUE``/``t``/``1`` and the false forms); any other value means false."""
+    for where in ("annotations", "labels"):
+        value = (meta.get(where) or {}).get(PREEMPTABLE_ANNOTATION)
+        if value is not None:
+            return _PARSE_BOOL.get(str(value), False)
+    return default
 
 
 def _container_quantities(c: Obj) -> dict[str, Any]:
@@ -510,16 +522,17 @@ def snapshot_from_objects(
         if job is None and group and status is TaskStatus.PENDING:
             continue  # its PodGroup is not (yet) known: not schedulable, as in Volcano's cache
         if job is None:
+            plain = not group and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names
             job = JobInfo(
                 uid=job_key,
                 namespace=ns,
                 name=group or name,
-                queue=str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue),
+                queue=cfg.default_queue if plain else str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue),
                 min_member=1,
                 min_task_member={},
-                min_resources=request.copy(),
+                min_resources=None if plain else request.copy(),
                 priority=prio,
-                phase="Running" if node_name else "Pending",
+                phase="Running" if node_name else "Inqueue" if plain else "Pending",
                 creation=str(m.get("creationTimestamp") or ""),
                 synthetic=group is None,
             )
@@ -536,7 +549,7 @@ def snapshot_from_objects(
             node=node,
             pod=pod,
             best_effort=not any(v for k, v in req.items() if k != "pods"),
-            preemptable=str(ann.get(PREEMPTABLE_ANNOTATION, str(cfg.default_preemptable))).lower() == "true",
+            preemptable=pod_preemptable(m, cfg.default_preemptable),
             critical=critical,
             creation=str(m.get("creationTimestamp") or ""),
             spec_key=(tuple(request.tolist()), blob),

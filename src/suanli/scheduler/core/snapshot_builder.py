@@ -51,7 +51,6 @@ from suanli.scheduler.core.snapshot import (
     _UNSET_PRIORITY,
     DEFAULT_MAX_PODS,
     GROUP_NAME_ANNOTATION,
-    PREEMPTABLE_ANNOTATION,
     QUEUE_NAME_ANNOTATION,
     JobInfo,
     NodeInfo,
@@ -62,6 +61,7 @@ from suanli.scheduler.core.snapshot import (
     TaskStatus,
     _placement,
     _queue_info,
+    pod_preemptable,
     pod_request,
     task_role,
 )
@@ -93,8 +93,8 @@ class _Pod:
 
     __slots__ = ("annotations", "best_effort", "blob", "creation", "critical", "epoch", "group", "held_node",
                  "held_ports", "held_releasing", "held_vec", "inputs", "job_key", "key", "meta", "name",
-                 "namespace", "node", "node_name", "obj", "ports", "pos", "preemptable", "prio", "queue", "req",
-                 "role", "spec", "status", "task", "uid", "vec", "view", "vkey", "vtuple")  # fmt: skip
+                 "namespace", "node", "node_name", "obj", "plain", "ports", "pos", "preemptable", "prio", "queue",
+                 "req", "role", "spec", "status", "task", "uid", "vec", "view", "vkey", "vtuple")  # fmt: skip
 
     key: Hashable
     obj: Obj
@@ -111,6 +111,7 @@ class _Pod:
     node_name: str
     status: TaskStatus | None
     group: Any
+    plain: bool
     job_key: str
     queue: str
     role: str
@@ -490,7 +491,9 @@ class SnapshotBuilder:
         view = obj
         old_req = rec.req
         # the metadata-derived fields are unchanged by a bind or a status update: compare, don't recompute
-        same_meta = (old_req is not None and ann == rec.annotations and m.get("namespace", "default") == rec.meta[0]
+        preemptable = pod_preemptable(m, cfg.default_preemptable)  # annotation, else label
+        same_meta = (old_req is not None and ann == rec.annotations and preemptable == rec.preemptable
+                     and m.get("namespace", "default") == rec.meta[0]
                      and m.get("name", "") == rec.meta[1] and m.get("uid") == rec.meta[2]
                      and m.get("creationTimestamp") == rec.meta[3] and task_role(m) == rec.role)
         if not same_meta:
@@ -540,12 +543,13 @@ class SnapshotBuilder:
             del self._by_uid[rec.uid]
         self._by_uid[uid] = rec
         group = ann.get(GROUP_NAME_ANNOTATION)
+        rec.plain = not group and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names
         rec.meta = (m.get("namespace", "default"), m.get("name", ""), m.get("uid"), m.get("creationTimestamp"))
         rec.annotations, rec.namespace, rec.name, rec.uid, rec.group = ann, ns, name, uid, group
         rec.job_key = f"{ns}/{group}" if group else f"{ns}/pod-{name}"
         rec.queue = str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue)
         rec.role = task_role(m)
-        rec.preemptable = str(ann.get(PREEMPTABLE_ANNOTATION, str(cfg.default_preemptable))).lower() == "true"
+        rec.preemptable = preemptable
         rec.creation = str(m.get("creationTimestamp") or "")
 
     def _vector(self, req: dict[str, float], key: tuple[tuple[str, float], ...]) -> _Vector:
@@ -833,8 +837,11 @@ class SnapshotBuilder:
         priority = first.prio
         if priority == _UNSET_PRIORITY:
             priority = max(r.prio for r in members)
-        return JobInfo(key, first.namespace, first.group or first.name, first.queue, 1, {}, first.vec.copy(),
-                       priority, "Running" if first.node_name else "Pending", first.creation,
+        plain = first.plain  # kube-scheduler's pod: the default queue's turn, no admission, nothing held
+        queue = self.config.default_queue if plain else first.queue
+        return JobInfo(key, first.namespace, first.group or first.name, queue, 1, {},
+                       None if plain else first.vec.copy(), priority,
+                       "Running" if first.node_name else "Inqueue" if plain else "Pending", first.creation,
                        [r.pos for r in members], first.group is None)
 
     # -- queues and assembly

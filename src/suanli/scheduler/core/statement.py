@@ -41,6 +41,11 @@ class Statement:
         self.ssn.release(task)
         self.ops.append(("evict", task, node, reason))
 
+    def merge(self, other: Statement) -> None:
+        """Take over ``other``'s operations (already applied to the session), leaving it empty."""
+        self.ops.extend(other.ops)
+        other.ops.clear()
+
     def discard(self) -> None:
         """Undo every operation, newest first."""
         for kind, task, node, _ in reversed(self.ops):

@@ -1,23 +1,26 @@
-"""``reclaim``: jobs of a queue take back resources lent to other queues.
+"""``reclaim``: starving jobs take back resources their queue lent to other queues
+(Volcano's reclaim).
 
-For each queue (queue order) that is not overused, and each of its
-Inqueue/Running jobs with pending tasks (job order): a pending task that fits
-somewhere needs no eviction (zero evictions; it is placed directly). Otherwise,
-if the queue may reclaim for it (``preemptive`` callbacks, e.g. capacity: the
-queue stays within its deserved share), victims are chosen among
-*preemptable* Bound/Running tasks of jobs in **other** queues whose
-``reclaimable`` is true, filtered by the tiered ``reclaimable`` callbacks
-(proportion/capacity: only from queues above their deserved share). Tasks are
-only pipelined here; the statement is committed if it evicted something and the
-job is pipelined, else discarded.
+Queues in queue order, skipping overused ones; in each, every starving
+Inqueue/Running job with pending tasks (job order) gets one statement. While the
+job is starving, its next pending task (task order) is skipped if it has
+``preemptionPolicy: Never`` or the queue may not reclaim for it (the
+``preemptive`` votes: proportion — the queue is Open and stays within its
+deserved share; capacity — within its capability and below deserved on some
+requested dimension); otherwise :func:`~._evict.reclaim_for` looks for a node,
+with victims among the **Running**, ``volcano.sh/preemptable`` tasks of jobs in
+*other*, reclaimable queues, filtered by the tiered ``reclaimable`` votes
+(proportion/capacity: from queues above their deserved share; gang: the victim's
+job keeps minMember ready; conformance: never critical pods). The statement is
+committed (evictions + pipelined tasks) if the job is then pipelined, else undone.
 """
 
 from __future__ import annotations
 
-from suanli.scheduler.core.actions._evict import evict_for, finish
+from suanli.scheduler.core.actions._evict import Occupants, by_node, never_preempts, reclaim_for
 from suanli.scheduler.core.actions.allocate import schedulable_jobs
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import TaskInfo
+from suanli.scheduler.core.snapshot import JobInfo, TaskInfo, TaskStatus
 from suanli.scheduler.core.statement import Statement
 
 __all__ = ["Reclaim"]
@@ -27,34 +30,41 @@ class Reclaim:
     name = "reclaim"
 
     def execute(self, ssn: Session) -> None:
-        jobs = sorted(schedulable_jobs(ssn), key=lambda j: (ssn.queue_key(ssn.queues[j.queue]), ssn.job_key(j)))
-        for job in jobs:
-            queue = ssn.queues[job.queue]
+        by_queue: dict[str, list[JobInfo]] = {}
+        for job in schedulable_jobs(ssn):
+            if ssn.job_starving(job):
+                by_queue.setdefault(job.queue, []).append(job)
+        if not by_queue:
+            return
+        occupants = by_node(ssn, (TaskStatus.RUNNING,))
+        for qname in sorted(by_queue, key=lambda q: ssn.queue_key(ssn.queues[q])):
+            queue = ssn.queues[qname]
             if ssn.overused(queue):
                 continue
-            stmt = Statement(ssn)
+            for job in sorted(by_queue[qname], key=ssn.job_key):
+                self._reclaim_job(ssn, job, occupants)
 
-            def candidate(t: TaskInfo, qname: str = queue.name) -> bool:
-                other = ssn.queues.get(ssn.jobs[t.job].queue)
-                return (
-                    t.preemptable
-                    and not t.best_effort
-                    and other is not None
-                    and other.name != qname
-                    and other.reclaimable
-                )
+    @staticmethod
+    def _reclaim_job(ssn: Session, job: JobInfo, occupants: Occupants) -> None:
+        queue = ssn.queues[job.queue]
 
-            ssn.evict_note = f"reclaimed by queue {queue.name} for job {job.uid}"
-            for task in ssn.pending_tasks(job):
-                if task.best_effort:
-                    continue
-                best = ssn.best_node(task)
-                if best is not None:
-                    stmt.pipeline(task, best[0])  # fits without evictions: reserve it
-                    continue
-                if not ssn.preemptive(queue, task):
-                    break
-                if not evict_for(ssn, stmt, task, candidate, ssn.reclaimable, "reclaim"):
-                    break
-            finish(ssn, stmt, job)
-            ssn.evict_note = ""
+        def candidate(t: TaskInfo) -> bool:
+            other = ssn.queues.get(ssn.jobs[t.job].queue)
+            return t.preemptable and other is not None and other.name != queue.name and other.reclaimable
+
+        stmt = Statement(ssn)
+        ssn.evict_note = f"reclaimed by queue {queue.name} for job {job.uid}"
+        hosts = occupants.hosts(q for q, other in ssn.queues.items() if q != queue.name and other.reclaimable)
+        pending = ssn.pending_tasks(job)
+        while pending and ssn.job_starving(job):
+            task = pending.pop(0)
+            if ssn.status[task.index] is not TaskStatus.PENDING or never_preempts(task):
+                continue
+            if not ssn.preemptive(queue, task):
+                continue
+            reclaim_for(ssn, stmt, task, candidate, occupants, hosts)
+        if ssn.job_pipelined(job):
+            stmt.commit(bind=False)
+        else:
+            stmt.discard()
+        ssn.evict_note = ""

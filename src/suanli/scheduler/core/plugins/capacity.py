@@ -21,16 +21,20 @@ Callbacks (a queue that is not Open allocates, enqueues and reclaims nothing):
 * allocatable: ``allocated + request ≤ realCapability`` on the requested dimensions,
   for the queue and (hierarchy) every ancestor;
 * enqueueable: ``allocated + inqueue + minResources ≤ realCapability`` on the
-  dimensions of ``minResources``, for the queue and every ancestor; an enqueued job's
-  ``minResources`` join the inqueue of its queue and ancestors;
+  dimensions of ``minResources``, for the queue and every ancestor (else the job's
+  message names the short resources, upstream's queue-quota wording); an enqueued
+  job's ``minResources`` join the inqueue of its queue and ancestors;
 * preemptive (may reclaim): ``allocated + request ≤ realCapability`` on the requested
   dimensions, and ``≤ deserved`` on at least one requested dimension (dimensions where
   both are 0 do not count);
-* reclaimable victims, one by one, each lowering its queue's allocated: a victim must
-  share a requested dimension with the reclaimer, leave its queue at or above
-  guarantee, and either hold nothing its queue deserves (an *immediate* victim) or
-  come from a queue whose allocated exceeds deserved on a dimension the victim holds
-  and the queue's deserved names;
+* reclaimable victims, walked in victim order (:func:`~suanli.scheduler.core.victims.victim_order`),
+  each lowering its queue's allocated: a victim must share a requested dimension with
+  the reclaimer, leave its queue at or above guarantee, and either hold nothing its
+  queue deserves (an *immediate* victim: no deserved amount ≥ Volcano's
+  ``minResource`` on what it holds) or come from a queue whose allocated exceeds
+  deserved on a dimension the victim holds and the queue's deserved names (cpu/memory
+  when their deserved is non-zero, another resource when named). E.g. a GPU reclaimer
+  takes the GPU holder of a queue that deserves only cpu/memory, never a memory-only pod;
 * queue order: ``spec.priority`` (higher first), then share ``max allocated/deserved``
   over the deserved dimensions (a queue without deserved has share 1), queues with
   deserved first on equal shares; with hierarchy leaves come before inner queues
@@ -45,16 +49,20 @@ from typing import Any
 
 import numpy as np
 
+from suanli.scheduler.core.decisions import QUEUE_QUOTA_INSUFFICIENT, format_resource_names
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin
 from suanli.scheduler.core.plugins._queues import QueueUsage
 from suanli.scheduler.core.resources import CPU, MEMORY, PODS, BoolArray, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import ROOT_QUEUE, JobInfo, QueueInfo, TaskInfo
+from suanli.scheduler.core.victims import victim_order
 
 __all__ = ["CapacityPlugin"]
 
 EPS = 1e-9
+#: Volcano's ``minResource``: smaller cpu (milli) / memory (bytes) amounts count as none
+MIN_RESOURCE = 0.1
 
 
 @dataclass(slots=True)
@@ -236,7 +244,7 @@ class CapacityPlugin(BasePlugin):
         want = _asked(actor.request)
         left: dict[str, FloatArray] = {}
         out = []
-        for t in candidates:
+        for t in victim_order(self.ssn, candidates):
             held = _asked(t.request)
             if not (held & want).any():
                 continue  # frees nothing the reclaimer asks for
@@ -249,8 +257,8 @@ class CapacityPlugin(BasePlugin):
             after[PODS] = 0.0
             if not (a.guarantee <= after + EPS).all():
                 continue  # would leave its queue below guarantee
-            if (held & (a.deserved > EPS)).any():  # not an immediate victim: must exceed where it holds
-                dims = held & a.named & ((a.deserved > EPS) | self._scalar)
+            if (held & a.named & (a.deserved >= MIN_RESOURCE)).any():  # not immediate: must exceed where it holds
+                dims = held & a.named & ((a.deserved >= MIN_RESOURCE) | self._scalar)
                 if not (alloc[dims] > a.deserved[dims] + EPS).any():
                     continue
             left[q] = after
@@ -267,8 +275,11 @@ class CapacityPlugin(BasePlugin):
         m = _asked(job.min_resources)
         for n in self._chain(q):
             after = self.alloc[n] + self.inqueue[n] + job.min_resources
-            if not (after[m] <= self.attrs[n].real_cap[m] + EPS).all():
-                self.ssn.job_messages[job.uid] = f"queue {n} capability exceeded"
+            short = m & (after > self.attrs[n].real_cap + EPS)
+            if short.any():
+                self.ssn.job_messages[job.uid] = format_resource_names(
+                    *QUEUE_QUOTA_INSUFFICIENT, [self.ssn.dims[d] for d in np.flatnonzero(short)]
+                )
                 return REJECT
         return PERMIT
 

@@ -16,7 +16,10 @@ the job minimum alone decides, as upstream); a task name with minimum 0 is not c
 * victims (preempt/reclaim): a victim's job must keep ≥ minMember ready tasks.
 
 The task name is the pod's ``volcano.sh/task-spec`` annotation or label
-(:func:`~suanli.scheduler.core.snapshot.task_role`).
+(:func:`~suanli.scheduler.core.snapshot.task_role`). Skipping the per-task minimums
+below their sum is upstream's ``JobInfo.CheckTask{Valid,Ready,Pipelined}``: e.g. a
+Volcano Job whose later tasks wait on ``dependsOn`` (``minAvailable: 1`` over tasks
+of 1 + 2 replicas).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from suanli.scheduler.core.decisions import CLUSTER_OVERUSED, format_resource_names
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
 from suanli.scheduler.core.plugins._queues import inqueue_shortfall
@@ -47,9 +48,10 @@ class OvercommitPlugin(BasePlugin):
         def enqueueable(job: JobInfo) -> int:
             need = self._min(job).tolist()
             inq, idle = self.inqueue.tolist(), self.idle.tolist()
-            if all(inq[d] + n <= idle[d] for d, n in enumerate(need) if n > 0):
+            over = [ssn.dims[d] for d, n in enumerate(need) if n > 0 and inq[d] + n > idle[d]]
+            if not over:
                 return PERMIT
-            ssn.job_messages[job.uid] = "resource in cluster is overused"
+            ssn.job_messages[job.uid] = format_resource_names(*CLUSTER_OVERUSED, over)
             return REJECT
 
         def enqueued(job: JobInfo) -> bool:

@@ -18,9 +18,10 @@ Callbacks (as Volcano's proportion): queue order by ``spec.priority`` (higher
 first), then share ``max_r allocated_r / deserved_r``; overused when ``deserved ≤
 allocated`` on every dimension; allocatable — and preemptive (may reclaim) — when
 the queue is Open and ``allocated + request ≤ deserved`` on the dimensions the task
-requests; reclaimable victims from queues that stay at or above deserved after
-losing them; enqueueable when the queue is Open and ``allocated + inqueue +
-minResources ≤ capability`` (upstream: realCapability; docs/architecture.md).
+requests; reclaimable victims, in the order offered, while their queue's allocation
+(less the victims already chosen) exceeds its deserved share on some dimension;
+enqueueable when the queue is Open and ``allocated + inqueue + minResources ≤
+capability`` (upstream: realCapability; docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from suanli.scheduler.core.decisions import QUEUE_QUOTA_INSUFFICIENT, format_resource_names
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin
 from suanli.scheduler.core.plugins._queues import QueueUsage, share
@@ -134,13 +136,12 @@ class ProportionPlugin(BasePlugin):
             out = []
             for t in candidates:
                 q = ssn.jobs[t.job].queue
-                alloc = left.setdefault(q, self.usage.allocated[q].copy())
-                after = alloc - t.request
-                after[PODS] = 0.0
-                asked = t.request > 0
-                asked[PODS] = False
-                if (self.deserved[q][asked] <= after[asked] + 1e-9).all():
-                    left[q] = after
+                alloc = left.get(q)
+                if alloc is None:
+                    alloc = left[q] = self.usage.allocated[q].copy()
+                if not (alloc <= self.deserved[q] + 1e-9).all():
+                    alloc -= t.request
+                    alloc[PODS] = 0.0
                     out.append(t)
             return out
 
@@ -157,9 +158,10 @@ class ProportionPlugin(BasePlugin):
             # Deviation: upstream compares with realCapability (at most the cluster total); a
             # queue without capability admits any job here, as Volcano before realCapability.
             cap = queue.capability.tolist()
-            if all(alloc[d] + inq[d] + n <= cap[d] for d, n in enumerate(need) if n > 0):
+            short = [ssn.dims[d] for d, n in enumerate(need) if n > 0 and alloc[d] + inq[d] + n > cap[d]]
+            if not short:
                 return PERMIT
-            ssn.job_messages[job.uid] = f"queue {queue.name} capability exceeded"
+            ssn.job_messages[job.uid] = format_resource_names(*QUEUE_QUOTA_INSUFFICIENT, short)
             return REJECT
 
         def enqueued(job: JobInfo) -> bool:
