@@ -19,7 +19,7 @@ from typing import Any
 
 from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core import Decisions, SchedulerConfig, parse_config, schedule
-from suanli.scheduler.core.config import SWITCHES
+from suanli.scheduler.core.config import SWITCH_KEYS
 from suanli.scheduler.core.reference import reference_decisions, reference_schedule
 
 from ._builders import build_node, build_pod, build_podgroup, snap
@@ -34,6 +34,9 @@ __all__ = [
     "queue",
     "res",
 ]
+
+#: each switch's YAML key as current Volcano spells it (``enabledAllocatable``, ``enableJobOrder``…)
+_KEYS = {canon: key for key, canon in reversed(list(SWITCH_KEYS.items()))}
 
 TASK_SPEC = "volcano.sh/task-spec"
 PREEMPTABLE = "volcano.sh/preemptable"
@@ -126,8 +129,8 @@ def conf(actions: str, *plugins: tuple[str, Sequence[str]] | tuple[str, Sequence
     for entry in plugins:
         name, on = entry[0], set(entry[1])
         lines.append(f"  - name: {name}")
-        for sw in SWITCHES:
-            lines.append(f"    enable{sw}: {'true' if sw in on else 'false'}")
+        for sw, key in _KEYS.items():
+            lines.append(f"    {key}: {'true' if sw in on else 'false'}")
         if len(entry) > 2:
             args = entry[2]  # type: ignore[misc]
             lines.append("    arguments:")
