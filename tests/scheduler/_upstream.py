@@ -25,6 +25,7 @@ from suanli.scheduler.core.reference import reference_decisions, reference_sched
 from ._builders import build_node, build_pod, build_podgroup, snap
 
 __all__ = [
+    "YAML_KEYS",
     "Case",
     "check_core",
     "conf",
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 #: each switch's YAML key as current Volcano spells it (``enabledAllocatable``, ``enableJobOrder``…)
-_KEYS = {canon: key for key, canon in reversed(list(SWITCH_KEYS.items()))}
+YAML_KEYS = {canon: key for key, canon in reversed(list(SWITCH_KEYS.items()))}
 
 TASK_SPEC = "volcano.sh/task-spec"
 PREEMPTABLE = "volcano.sh/preemptable"
@@ -129,7 +130,7 @@ def conf(actions: str, *plugins: tuple[str, Sequence[str]] | tuple[str, Sequence
     for entry in plugins:
         name, on = entry[0], set(entry[1])
         lines.append(f"  - name: {name}")
-        for sw, key in _KEYS.items():
+        for sw, key in YAML_KEYS.items():
             lines.append(f"    {key}: {'true' if sw in on else 'false'}")
         if len(entry) > 2:
             args = entry[2]  # type: ignore[misc]
