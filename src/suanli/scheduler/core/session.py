@@ -299,6 +299,11 @@ class Session:
     def add_reclaimable_fn(self, name: str, fn: VictimFn) -> None:
         self._add("reclaimable", name, fn)
 
+    def add_victim_queue_order_fn(self, name: str, fn: Callable[[QueueInfo, QueueInfo, QueueInfo], int]) -> None:
+        """``fn(left, right, preemptor's queue)``: negative when ``left``'s tasks are evicted before ``right``'s,
+        0 for no opinion (Volcano's ``VictimQueueOrderFn``; no switch gates it, as upstream)."""
+        self._add("victim_queue_order", name, fn)
+
     def add_overused_fn(self, name: str, fn: QueueFn) -> None:
         self._add("overused", name, fn)
 
@@ -350,6 +355,14 @@ class Session:
         return flat
 
     # ------------------------------------------------------------------ ordering
+    def victim_queue_order(self, left: QueueInfo, right: QueueInfo, preemptor: QueueInfo) -> int:
+        """The first non-zero opinion of the victim-queue-order callbacks, in tier order; 0 if none."""
+        for fn in self._all("victim_queue_order"):
+            c: int = fn(left, right, preemptor)
+            if c:
+                return c
+        return 0
+
     def job_key(self, job: JobInfo) -> tuple[Any, ...]:
         key = [fn(job) for fn in self._all("job_order")]
         key.append(job.creation)

@@ -38,7 +38,9 @@ Callbacks (a queue that is not Open allocates, enqueues and reclaims nothing):
 * queue order: ``spec.priority`` (higher first), then share ``max allocated/deserved``
   over the deserved dimensions (a queue without deserved has share 1), queues with
   deserved first on equal shares; with hierarchy leaves come before inner queues
-  and leaves compare the shares along their paths from the root.
+  and leaves compare the shares along their paths from the root;
+* victim queue order (hierarchy): victims first from queues sharing a deeper ancestor
+  with the reclaimer's queue (a sibling's before a cousin's).
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class CapacityPlugin(BasePlugin):
         ssn.add_allocatable_fn(self.name, self._allocatable)
         ssn.add_preemptive_fn(self.name, self._preemptive)
         ssn.add_reclaimable_fn(self.name, self._reclaimable)
+        if self.hierarchy:
+            ssn.add_victim_queue_order_fn(self.name, self._victim_queue_order)
         ssn.add_job_enqueueable_fn(self.name, self._enqueueable)
         ssn.add_job_enqueued_fn(self.name, self._enqueued)
         ssn.add_event_handler(self)
@@ -220,6 +224,24 @@ class CapacityPlugin(BasePlugin):
             return (-a.priority, 1, (self._share(queue.name),))
         return (-a.priority, 0, tuple(self._share(n) for n in [*a.ancestors[1:], queue.name]))
 
+    def _victim_queue_order(self, left: QueueInfo, right: QueueInfo, preemptor: QueueInfo) -> int:
+        """Victims first from the queue whose deepest common ancestor with the preemptor's
+        queue is deeper (siblings before cousins); 0 on equal depth (upstream ``getQueueLevel``)."""
+        p = self.attrs[preemptor.name].ancestors
+        lv = self._common_depth(self.attrs[left.name].ancestors, p)
+        rv = self._common_depth(self.attrs[right.name].ancestors, p)
+        return 0 if lv == rv else (-1 if lv > rv else 1)
+
+    @staticmethod
+    def _common_depth(a: list[str], b: list[str]) -> int:
+        """Index of the deepest shared entry of two root-first ancestor paths (0 when only root)."""
+        level = 0
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            if x != y:
+                break
+            level = i
+        return level
+
     def _allocatable(self, queue: QueueInfo, task: TaskInfo) -> bool:
         if queue.state != "Open" or not self._leaf(queue.name):
             return False
@@ -244,7 +266,7 @@ class CapacityPlugin(BasePlugin):
         want = _asked(actor.request)
         left: dict[str, FloatArray] = {}
         out = []
-        for t in victim_order(self.ssn, candidates):
+        for t in victim_order(self.ssn, candidates, actor):
             held = _asked(t.request)
             if not (held & want).any():
                 continue  # frees nothing the reclaimer asks for
