@@ -135,6 +135,12 @@ async def test_invalid_queue_is_rejected_naming_the_field(client: LocalClient, o
     assert [c.field for c in err.causes] == [field]
 
 
+async def test_queue_under_the_implicit_root_queue_is_accepted(client: LocalClient) -> None:
+    """As Volcano's webhook: ``parent: root`` needs no lookup (``root`` is the top of every hierarchy)."""
+    out = await client.create(QUEUES, queue("team-a", parent="root", deserved={"cpu": "2"}))
+    assert out["spec"]["parent"] == "root"
+
+
 async def test_queue_defaults_and_accepts_upstream_capacity_queue(client: LocalClient) -> None:
     q = queue(
         "gpu",

@@ -61,6 +61,21 @@ def test_borrowed_gpus_are_reclaimed_back_to_deserved(kc: Kubectl, hk: K) -> Non
     assert a["deserved"][GPU] == "4" and a["allocated"][GPU] == "4"
 
 
+def test_reclaim_victims_are_decided_by_the_first_tier_with_a_vote(kc: Kubectl, hk: K) -> None:
+    """team-b asks for 5 GPUs, one more than its deserved 4, while team-a sits at its own deserved 4. As
+    Volcano: capacity lets team-b reclaim (within deserved on cpu: "partly"), and the victims are decided
+    by the first tier that votes — gang in tier 1 permits any task beyond its job's minMember — so capacity
+    (tier 2, which would refuse: team-a is not above deserved) is not asked: one a-own pod is reclaimed."""
+    set_scheduler_config(kc, CAPACITY_CONF)
+    kc("apply", "-f", str(EXAMPLES / "volcano" / "queue-capacity.yaml"))
+    hk("apply", "-f", "-", input=manifest(vcjob("a-own", 4, {"cpu": "1", GPU: 1}, queue="team-a",
+                                                min_available=1, preemptable=True)))
+    wait_bound(hk, "a-own", 4, timeout=30)
+    hk("apply", "-f", "-", input=manifest(vcjob("b-greedy", 5, {"cpu": "1", GPU: 1}, queue="team-b")))
+    assert set(wait_bound(hk, "b-greedy", 5, timeout=30).values()) == {"demo-a100-0"}
+    wait_bound(hk, "a-own", 3, timeout=15)
+
+
 def test_queue_within_deserved_does_not_reclaim_beyond_it(kc: Kubectl, hk: K) -> None:
     """Asking for more than team-b's deserved 4 GPUs while team-a sits at its own deserved share reclaims
     nothing: a queue reclaims only while below deserved on some requested dimension (upstream's "can not

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from suanli.apimachinery.objects import Obj
-from suanli.scheduler.core.config import SWITCHES
 from tests.conftest import Kubectl, Server, kubectl_binary, start_server
 from tests.e2e.conftest import K, manifest, unique, wait_until
 from tests.e2e_scheduler.conftest import cycles, set_scheduler_config, wait_cycles
 from tests.scheduler import test_upstream_capacity_reclaim as capacity_table
 from tests.scheduler import test_upstream_preempt as preempt_table
 from tests.scheduler import test_upstream_reclaim as reclaim_table
+from tests.scheduler._upstream import YAML_KEYS
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +79,7 @@ def conf_text(actions: str, tier: Mapping[str, Sequence[str]]) -> str:
     lines = [f'actions: "{actions}"', "tiers:", "- plugins:"]
     for name, on in tier.items():
         lines.append(f"  - name: {name}")
-        lines += [f"    enable{s}: {'true' if s in on else 'false'}" for s in SWITCHES]
+        lines += [f"    {key}: {'true' if s in on else 'false'}" for s, key in YAML_KEYS.items()]
     return "\n".join(lines) + "\n"
 
 

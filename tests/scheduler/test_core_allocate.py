@@ -36,7 +36,7 @@ def nodes(n: int, cpu: str = "2", mem: str = "4Gi", **extra: str) -> list[dict[s
         (2, 3, None, 3),
         (1, 3, None, 0),
         (1, 2, None, 2),
-        (2, 2, {"master": 2}, 0),
+        (2, 3, {"master": 2}, 0),
     ],
     ids=[
         "gang-fits-all-bind",

@@ -272,7 +272,7 @@ def _ng_nodes() -> list[dict[str, object]]:
                 }
             },
             False,
-            "bare",
+            None,
         ),
         ({"nodeGroupAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": ["group1"]}}, True, "g1"),
     ],
@@ -281,7 +281,7 @@ def _ng_nodes() -> list[dict[str, object]]:
         "required-plus-preferred-scores-150",
         "preferred-group",
         "strict-mode-rejects-unlabelled",
-        "non-strict-allows-unlabelled",
+        "non-strict-still-rejects-unlabelled-for-a-queue-with-rules",
         "preferred-anti-affinity-still-passes",
     ],
 )
@@ -298,7 +298,8 @@ def test_nodegroup_placement(affinity: dict[str, object], strict: bool, expected
     assert bind_map(d) == ({"ns/p": expected} if expected else {})
     if expected is None:
         assert (
-            d.unschedulable[0].message == "0/4 nodes are available: 4 node(s) didn't match queue node group affinity."
+            d.unschedulable[0].message
+            == "0/4 nodes are available: 1 node group label not found, 3 node does not satisfy the node group affinity."
         )
 
 

@@ -19,7 +19,7 @@ from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core import schedule
 
 from ._builders import build_node, build_pod, build_podgroup, build_queue, snap
-from ._upstream import cfg
+from ._upstream_evict import cfg
 
 TIER = {
     "capacity": ["Allocatable", "Preemptive", "Reclaimable", "QueueOrder"],

@@ -28,7 +28,7 @@ from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import TaskInfo, TaskStatus
 
 from ._builders import build_node, build_priority_class, snap
-from ._upstream import cfg, pg, pod, queue
+from ._upstream_evict import cfg, pg, pod, queue
 
 PCS = [build_priority_class("high-priority", 100000), build_priority_class("low-priority", 10)]
 

@@ -13,7 +13,7 @@ from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core import parse_config, schedule
 
 from ._builders import build_node, build_priority_class, snap
-from ._upstream import cfg, pg, pod, queue
+from ._upstream_evict import cfg, pg, pod, queue
 
 #: upstream's TestReclaim tier; a case keeps the plugins it registers
 TIER = {

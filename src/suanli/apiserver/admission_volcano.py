@@ -42,7 +42,8 @@ Validating:
   (:class:`CommandWarnings`).
 
 With a ``queue_lookup`` (e.g. :func:`store_queue_lookup`), creating a Job or PodGroup also
-requires its queue to exist and not be Closed/Closing, and a Queue's ``parent`` to exist.
+requires its queue to exist and not be Closed/Closing, and a Queue's ``parent`` to exist (``root``, the
+implicit top of the hierarchy, always does).
 """
 
 from __future__ import annotations
@@ -319,7 +320,7 @@ class QueueValidation:
         if parent:
             if parent == request.name:
                 causes.append(_invalid("spec.parent", parent, "a queue cannot be its own parent"))
-            elif self.queue_lookup is not None and self.queue_lookup(str(parent)) is None:
+            elif parent != ROOT_QUEUE and self.queue_lookup is not None and self.queue_lookup(str(parent)) is None:
                 causes.append(
                     Cause(
                         "spec.parent", f"Not found: {format_value(parent)}: queue does not exist", "FieldValueNotFound"

@@ -47,7 +47,7 @@ from suanli.controllers.statefulset import StatefulSetController
 from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.kinds.builtin import builtin_resource_types
 from suanli.kinds.registry import Registry
-from suanli.kinds.volcano import QUEUES, default_queue, volcano_crds
+from suanli.kinds.volcano import QUEUES, default_queue, root_queue, volcano_crds
 from suanli.node.agent import METRICS_BUCKETS, AgentConfig, ProcessAgent, SimAgent
 from suanli.node.agent.process import default_node_name
 from suanli.node.demo import ensure_demo_pool
@@ -182,11 +182,12 @@ class Platform:
         await self._ensure_namespaces()
         await self._ensure_priority_classes()
         await ensure_crds(self.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
-        try:
-            await self.client.create(QUEUES, default_queue())
-        except ApiError as err:
-            if err.code != 409:
-                raise
+        for queue in (root_queue(), default_queue()):
+            try:
+                await self.client.create(QUEUES, queue)
+            except ApiError as err:
+                if err.code != 409:
+                    raise
         await self._ensure_scheduler_configmap()
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None

@@ -71,6 +71,7 @@ __all__ = [
     "default_queue",
     "format_resources",
     "pod_requests",
+    "root_queue",
     "volcano_crds",
 ]
 
@@ -102,7 +103,7 @@ WORKLOAD_TYPE_ANNOTATION = "business.workload/type"
 WORKLOAD_TYPES = ("io-intensive", "memory-sensitive", "compute-intensive")
 
 DEFAULT_QUEUE = "default"
-#: The implicit root of the queue hierarchy.
+#: The implicit top of the queue hierarchy: a queue without ``spec.parent`` hangs under it.
 ROOT_QUEUE = "root"
 DEFAULT_SCHEDULER = "volcano"
 DEFAULT_MAX_RETRY = 3
@@ -552,6 +553,17 @@ def default_queue() -> Obj:
         "kind": "Queue",
         "metadata": {"name": DEFAULT_QUEUE},
         "spec": {"weight": 1, "reclaimable": True},
+    }
+
+
+def root_queue() -> Obj:
+    """The ``root`` Queue created at start-up (as Volcano's scheduler cache does): weight 1,
+    not reclaimable; the parent of every queue that names none."""
+    return {
+        "apiVersion": "scheduling.volcano.sh/v1beta1",
+        "kind": "Queue",
+        "metadata": {"name": ROOT_QUEUE},
+        "spec": {"weight": 1, "reclaimable": False},
     }
 
 

@@ -78,20 +78,23 @@ assert frozenset({_R_ALLOCATED, _R_BOUND, _R_RUNNING, _R_SUCCEEDED}) == READY_ST
 
 
 class JobCounts:
-    """A job's tasks by state: ``ready`` (Allocated/Bound/Running/Succeeded) and
-    ``pipelined``; per task role too (``role_ready``/``role_pipelined``) when the job has
-    a ``minTaskMember`` (the only reader), else those stay empty."""
+    """A job's tasks by state: ``ready`` (Allocated/Bound/Running/Succeeded), ``pipelined``
+    and ``best_effort`` (pending tasks without requests, which Volcano's gang counts as
+    ready); per task role too (``role_ready``/``role_pipelined``/``role_best_effort``) when
+    the job has a ``minTaskMember`` (the only reader), else those stay empty."""
 
-    __slots__ = ("pipelined", "ready", "role_pipelined", "role_ready", "roles")
+    __slots__ = ("best_effort", "pipelined", "ready", "role_best_effort", "role_pipelined", "role_ready", "roles")
 
     def __init__(self, roles: bool) -> None:
         self.ready = 0
         self.pipelined = 0
+        self.best_effort = 0
         self.roles = roles
         self.role_ready: dict[str, int] = {}
         self.role_pipelined: dict[str, int] = {}
+        self.role_best_effort: dict[str, int] = {}
 
-    def add(self, role: str, status: TaskStatus, delta: int) -> None:
+    def add(self, role: str, status: TaskStatus, delta: int, best_effort: bool = False) -> None:
         # identity tests: Enum hashing (for ``in READY_STATES``) runs Python code
         if status is _R_RUNNING or status is _R_BOUND or status is _R_ALLOCATED or status is _R_SUCCEEDED:
             self.ready += delta
@@ -101,6 +104,10 @@ class JobCounts:
             self.pipelined += delta
             if self.roles:
                 self.role_pipelined[role] = self.role_pipelined.get(role, 0) + delta
+        elif best_effort and status is TaskStatus.PENDING:
+            self.best_effort += delta
+            if self.roles:
+                self.role_best_effort[role] = self.role_best_effort.get(role, 0) + delta
 
 
 @dataclass(slots=True)
@@ -292,6 +299,11 @@ class Session:
     def add_reclaimable_fn(self, name: str, fn: VictimFn) -> None:
         self._add("reclaimable", name, fn)
 
+    def add_victim_queue_order_fn(self, name: str, fn: Callable[[QueueInfo, QueueInfo, QueueInfo], int]) -> None:
+        """``fn(left, right, preemptor's queue)``: negative when ``left``'s tasks are evicted before ``right``'s,
+        0 for no opinion (Volcano's ``VictimQueueOrderFn``; no switch gates it, as upstream)."""
+        self._add("victim_queue_order", name, fn)
+
     def add_overused_fn(self, name: str, fn: QueueFn) -> None:
         self._add("overused", name, fn)
 
@@ -343,6 +355,14 @@ class Session:
         return flat
 
     # ------------------------------------------------------------------ ordering
+    def victim_queue_order(self, left: QueueInfo, right: QueueInfo, preemptor: QueueInfo) -> int:
+        """The first non-zero opinion of the victim-queue-order callbacks, in tier order; 0 if none."""
+        for fn in self._all("victim_queue_order"):
+            c: int = fn(left, right, preemptor)
+            if c:
+                return c
+        return 0
+
     def job_key(self, job: JobInfo) -> tuple[Any, ...]:
         key = [fn(job) for fn in self._all("job_order")]
         key.append(job.creation)
@@ -625,13 +645,13 @@ class Session:
             c = self._counts[job] = JobCounts(bool(info.min_task_member))
             status, tasks = self.status, self.tasks
             for i in info.tasks:
-                c.add(tasks[i].role, status[i], 1)
+                c.add(tasks[i].role, status[i], 1, tasks[i].best_effort)
         return c
 
     def _count(self, task: TaskInfo, status: TaskStatus, delta: int) -> None:
         c = self._counts.get(task.job)
         if c is not None:
-            c.add(task.role, status, delta)
+            c.add(task.role, status, delta, task.best_effort)
 
     def _set_status(self, task: TaskInfo, status: TaskStatus) -> None:
         self.touched.add(task.index)

@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_QUEUE",
     "GROUP_NAME_ANNOTATION",
     "QUEUE_NAME_ANNOTATION",
+    "ROOT_QUEUE",
     "STATUS_CODE",
     "TASK_SPEC_ANNOTATION",
     "JobInfo",
@@ -68,11 +69,14 @@ __all__ = [
     "pod_preemptable",
     "snapshot_from_objects",
     "task_columns",
+    "task_role",
 ]
 
 GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
 QUEUE_NAME_ANNOTATION = "scheduling.volcano.sh/queue-name"
 TASK_SPEC_ANNOTATION = "volcano.sh/task-spec"
+#: The implicit top of the queue hierarchy: a queue without ``spec.parent`` hangs under it.
+ROOT_QUEUE = "root"
 PREEMPTABLE_ANNOTATION = "volcano.sh/preemptable"
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_PODS = 110
@@ -183,6 +187,8 @@ class QueueInfo:
     affinity: Obj
     creation: str
     obj: Obj | None = None
+    #: ``spec.priority``: queues of higher priority allocate first (capacity, proportion)
+    priority: int = 0
 
 
 @dataclass(eq=False, slots=True)
@@ -536,7 +542,7 @@ def snapshot_from_objects(
             namespace=ns,
             name=name,
             job=job_key,
-            role=str(ann.get(TASK_SPEC_ANNOTATION) or ""),
+            role=task_role(m),
             request=request,
             priority=prio,
             status=status,
@@ -595,6 +601,16 @@ def snapshot_from_objects(
     )
 
 
+def task_role(meta: Mapping[str, Any]) -> str:
+    """A pod's task name: the ``volcano.sh/task-spec`` annotation, else the label of that
+    name (Volcano's ``getTaskRole``; its Job controller writes both), else ``""``."""
+    for source in (meta.get("annotations"), meta.get("labels")):
+        value = (source or {}).get(TASK_SPEC_ANNOTATION)
+        if value:
+            return str(value)
+    return ""
+
+
 def _queue_info(q: Obj, dim_index: Mapping[str, int], dims: int) -> QueueInfo:
     m, spec = _meta(q), q.get("spec") or {}
 
@@ -619,4 +635,12 @@ def _queue_info(q: Obj, dim_index: Mapping[str, int], dims: int) -> QueueInfo:
         affinity=dict(spec.get("affinity") or {}),
         creation=str(m.get("creationTimestamp") or ""),
         obj=q,
+        priority=_int_or_zero(spec.get("priority")),
     )
+
+
+def _int_or_zero(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0

@@ -52,7 +52,6 @@ from suanli.scheduler.core.snapshot import (
     DEFAULT_MAX_PODS,
     GROUP_NAME_ANNOTATION,
     QUEUE_NAME_ANNOTATION,
-    TASK_SPEC_ANNOTATION,
     JobInfo,
     NodeInfo,
     QueueInfo,
@@ -64,6 +63,7 @@ from suanli.scheduler.core.snapshot import (
     _queue_info,
     pod_preemptable,
     pod_request,
+    task_role,
 )
 
 __all__ = ["SnapshotBuilder"]
@@ -495,7 +495,7 @@ class SnapshotBuilder:
         same_meta = (old_req is not None and ann == rec.annotations and preemptable == rec.preemptable
                      and m.get("namespace", "default") == rec.meta[0]
                      and m.get("name", "") == rec.meta[1] and m.get("uid") == rec.meta[2]
-                     and m.get("creationTimestamp") == rec.meta[3])
+                     and m.get("creationTimestamp") == rec.meta[3] and task_role(m) == rec.role)
         if not same_meta:
             ns = str(m.get("namespace", "default"))
             name = str(m.get("name", ""))
@@ -548,7 +548,7 @@ class SnapshotBuilder:
         rec.annotations, rec.namespace, rec.name, rec.uid, rec.group = ann, ns, name, uid, group
         rec.job_key = f"{ns}/{group}" if group else f"{ns}/pod-{name}"
         rec.queue = str(ann.get(QUEUE_NAME_ANNOTATION) or cfg.default_queue)
-        rec.role = str(ann.get(TASK_SPEC_ANNOTATION) or "")
+        rec.role = task_role(m)
         rec.preemptable = preemptable
         rec.creation = str(m.get("creationTimestamp") or "")
 

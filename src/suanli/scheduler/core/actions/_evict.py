@@ -124,7 +124,7 @@ def _try_node(
 ) -> bool:
     node_stmt = Statement(ssn)
     ok = fits()
-    for v in victim_order(ssn, victims):
+    for v in victim_order(ssn, victims, task):
         if ok:
             break
         node_stmt.evict(v, reason)

@@ -1,4 +1,5 @@
-"""``backfill``: place best-effort tasks (no resource requests) of Inqueue/Running jobs.
+"""``backfill``: place best-effort tasks (no resource requests) of Inqueue/Running jobs,
+queue by queue (queue order), job by job (job order).
 
 Each goes to its best node (predicates incl. the pod count, then scores). As in
 Volcano, where a placement is dispatched only once the job is ready, a job's
@@ -19,7 +20,10 @@ class Backfill:
     name = "backfill"
 
     def execute(self, ssn: Session) -> None:
-        for job in sorted(schedulable_jobs(ssn), key=ssn.job_key):
+        # as Volcano's pickUpPendingTasks: queues in queue order, then their jobs in job order
+        jobs = schedulable_jobs(ssn)
+        qkeys = {name: ssn.queue_key(ssn.queues[name]) for name in {j.queue for j in jobs}}
+        for job in sorted(jobs, key=lambda j: (qkeys[j.queue], ssn.job_key(j))):
             stmt = Statement(ssn)
             for task in ssn.pending_tasks(job):
                 if not task.best_effort:

@@ -7,20 +7,11 @@ import numpy as np
 
 from suanli.scheduler.core.resources import PODS, FloatArray
 from suanli.scheduler.core.session import Session
-from suanli.scheduler.core.snapshot import OCCUPYING, READY_STATES, JobInfo, QueueInfo, TaskInfo, TaskStatus
+from suanli.scheduler.core.snapshot import OCCUPYING, READY_STATES, JobInfo, TaskInfo, TaskStatus
 
-__all__ = ["QueueUsage", "inqueue_shortfall", "queue_priority", "share"]
+__all__ = ["QueueUsage", "inqueue_shortfall", "share"]
 
 _LIVE = frozenset(TaskStatus) - {TaskStatus.SUCCEEDED, TaskStatus.FAILED}
-
-
-def queue_priority(queue: QueueInfo) -> int:
-    """``spec.priority`` of a Queue (0 when unset or not an integer); higher goes first."""
-    raw = ((queue.obj or {}).get("spec") or {}).get("priority")
-    try:
-        return int(raw or 0)
-    except (TypeError, ValueError):
-        return 0
 
 
 def share(allocated: FloatArray, deserved: FloatArray) -> float:

@@ -1,7 +1,8 @@
 """``priority``: PriorityClass values order jobs and tasks (higher first); a preemptor may
 evict only lower-priority work — a task of another job when that job's priority is
 lower than the preemptor's job, a task of the same job when its own priority is lower.
-A job is starving while some of its tasks are neither ready nor pipelined."""
+A job is starving while it has tasks that are neither ready nor pipelined (upstream's
+``jobStarvingFn``; with gang in the same tier, gang's stricter minimum decides)."""
 
 from __future__ import annotations
 

@@ -11,14 +11,17 @@ Worked example: 12 CPU, queues a (weight 1, asks 10) and b (weight 2, asks 2):
 round 1 gives a 4, b 8→capped to 2 (satisfied); remaining 6 → round 2 gives a
 +6 → 10. Deserved a = 10, b = 2.
 
-Callbacks: queue order by ``spec.priority`` (higher first), then share ``max_r
-allocated_r / deserved_r``; overused when ``deserved ≤ allocated`` on every
-dimension; allocatable when ``allocated + request ≤ deserved`` on the dimensions
-the task requests; preemptive (may reclaim) when the queue is Open and allocatable
-for the task; reclaimable victims, in the order offered, while their queue's
-allocation (less the victims already chosen) exceeds its deserved share on some
-dimension; enqueueable when ``allocated + inqueue + minResources ≤ capability``.
-A closed queue enqueues nothing.
+The cap is the queue's *realCapability*: ``min(capability, max(total - Σ guarantees,
+0) + guarantee)``, a cpu or memory capability ≤ 0 meaning unset.
+
+Callbacks (as Volcano's proportion): queue order by ``spec.priority`` (higher
+first), then share ``max_r allocated_r / deserved_r``; overused when ``deserved ≤
+allocated`` on every dimension; allocatable — and preemptive (may reclaim) — when
+the queue is Open and ``allocated + request ≤ deserved`` on the dimensions the task
+requests; reclaimable victims, in the order offered, while their queue's allocation
+(less the victims already chosen) exceeds its deserved share on some dimension;
+enqueueable when the queue is Open and ``allocated + inqueue + minResources ≤
+capability`` (upstream: realCapability; docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ import numpy as np
 from suanli.scheduler.core.decisions import QUEUE_QUOTA_INSUFFICIENT, format_resource_names
 from suanli.scheduler.core.framework import PERMIT, REJECT
 from suanli.scheduler.core.plugins._base import BasePlugin
-from suanli.scheduler.core.plugins._queues import QueueUsage, queue_priority, share
-from suanli.scheduler.core.resources import PODS, FloatArray
+from suanli.scheduler.core.plugins._queues import QueueUsage, share
+from suanli.scheduler.core.resources import CPU, MEMORY, PODS, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import JobInfo, QueueInfo, TaskInfo
 
-__all__ = ["ProportionPlugin", "water_fill"]
+__all__ = ["ProportionPlugin", "real_capabilities", "water_fill"]
 
 
 def water_fill(
@@ -77,6 +80,20 @@ def water_fill(
     return deserved
 
 
+def real_capabilities(total: FloatArray, queues: Sequence[QueueInfo]) -> list[FloatArray]:
+    """Each queue's realCapability: ``min(capability, max(total - Σ guarantees, 0) +
+    guarantee)``, a cpu or memory capability ≤ 0 meaning unset (as Volcano)."""
+    gsum = sum((q.guarantee for q in queues), np.zeros_like(total))
+    out = []
+    for q in queues:
+        cap = q.capability.copy()
+        for d in (CPU, MEMORY):
+            if cap[d] <= 0:
+                cap[d] = np.inf
+        out.append(np.minimum(cap, np.maximum(total - gsum, 0.0) + q.guarantee))
+    return out
+
+
 class ProportionPlugin(BasePlugin):
     name = "proportion"
 
@@ -88,15 +105,15 @@ class ProportionPlugin(BasePlugin):
         names = sorted(ssn.queues)
         qs = [ssn.queues[n] for n in names]
         req = [self.usage.request[n] for n in names]
-        caps = [np.where(np.isfinite(q.capability), q.capability, np.inf) for q in qs]
         guar = [q.guarantee for q in qs]
+        caps = real_capabilities(total, qs)
         self.deserved = dict(zip(names, water_fill(total, [q.weight for q in qs], req, caps, guar), strict=True))
         for n in names:
             self.deserved[n][PODS] = 0.0
             ssn.queue_deserved[n] = self.deserved[n]
 
         def queue_order(queue: QueueInfo) -> tuple[int, float]:
-            return -queue_priority(queue), share(self.usage.allocated[queue.name], self.deserved[queue.name])
+            return (-queue.priority, share(self.usage.allocated[queue.name], self.deserved[queue.name]))
 
         # plain-float comparisons below: the same IEEE operations as the array forms
         # (``(deserved <= allocated).all()`` …), without per-call numpy overhead
@@ -105,6 +122,8 @@ class ProportionPlugin(BasePlugin):
             return all(d <= a for d, a in zip(self.deserved[queue.name].tolist(), alloc, strict=True))
 
         def allocatable(queue: QueueInfo, task: TaskInfo) -> bool:
+            if queue.state != "Open":
+                return False
             alloc = self.usage.allocated[queue.name].tolist()
             deserved = self.deserved[queue.name].tolist()
             for d, r in enumerate(task.request.tolist()):
@@ -126,9 +145,6 @@ class ProportionPlugin(BasePlugin):
                     out.append(t)
             return out
 
-        def preemptive(queue: QueueInfo, task: TaskInfo) -> bool:
-            return queue.state == "Open" and allocatable(queue, task)
-
         def enqueueable(job: JobInfo) -> int:
             queue = ssn.queues[job.queue]
             if queue.state != "Open":
@@ -139,6 +155,8 @@ class ProportionPlugin(BasePlugin):
             need[PODS] = 0.0
             alloc = self.usage.allocated[queue.name].tolist()
             inq = self.usage.inqueue[queue.name].tolist()
+            # Deviation: upstream compares with realCapability (at most the cluster total); a
+            # queue without capability admits any job here, as Volcano before realCapability.
             cap = queue.capability.tolist()
             short = [ssn.dims[d] for d, n in enumerate(need) if n > 0 and alloc[d] + inq[d] + n > cap[d]]
             if not short:
@@ -156,8 +174,8 @@ class ProportionPlugin(BasePlugin):
         ssn.add_queue_order_fn(self.name, queue_order)
         ssn.add_overused_fn(self.name, overused)
         ssn.add_allocatable_fn(self.name, allocatable)
+        ssn.add_preemptive_fn(self.name, allocatable)
         ssn.add_reclaimable_fn(self.name, reclaimable)
-        ssn.add_preemptive_fn(self.name, preemptive)
         ssn.add_job_enqueueable_fn(self.name, enqueueable)
         ssn.add_job_enqueued_fn(self.name, enqueued)
         ssn.add_event_handler(self)
