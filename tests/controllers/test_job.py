@@ -193,18 +193,22 @@ async def test_active_deadline_fails_job(api: Api) -> None:
 
 async def test_suspend_deletes_pods_and_resume_recreates(api: Api, ctrl: JobController) -> None:
     await api.client.create(JOBS, job("s", parallelism=2, completions=2), NS)
-    await eventually(lambda: _count(api, "s", 2))
+    await eventually(lambda: _count(api, "s", 2), timeout=20.0)
     await api.client.patch(JOBS, "s", {"spec": {"suspend": True}}, NS)
 
     async def suspended() -> bool:
         st = await status(api, "s")
         return cond({"status": st}, "Suspended").get("status") == "True" and not await active_pods(api, "s")
 
-    await eventually(suspended)
+    await eventually(suspended, timeout=20.0)
     await api.client.patch(JOBS, "s", {"spec": {"suspend": False}}, NS)
-    await eventually(lambda: _count(api, "s", 2), what="pods recreated after resume")
-    st = await status(api, "s")
-    assert cond({"status": st}, "Suspended").get("reason") == "JobResumed"
+    await eventually(lambda: _count(api, "s", 2), timeout=20.0, what="pods recreated after resume")
+
+    async def resumed() -> bool:  # the condition is written in the status step after the pods
+        st = await status(api, "s")
+        return cond({"status": st}, "Suspended").get("reason") == "JobResumed"
+
+    await eventually(resumed, timeout=20.0, what="the Suspended condition saying JobResumed")
 
 
 async def _count(api: Api, name: str, n: int) -> list[Obj] | bool:
