@@ -195,3 +195,22 @@ def wait_cycles(server: Server, n: int = 2, *, since: float | None = None) -> No
     """
     start = cycles(server) if since is None else since
     wait_until(lambda: cycles(server) >= start + n, timeout=15, what=f"{n} more scheduling cycles")
+
+
+def with_extended_limits(pod: dict[str, Any]) -> dict[str, Any]:
+    """``pod`` with each container's extended-resource requests (``nvidia.com/gpu``…) also as limits.
+
+    kube-apiserver (and so Suanli) rejects extended resources that are requested without an equal
+    limit; upstream's unit-test builders set requests only, so a replay through the API copies them.
+    """
+    out = dict(pod, spec=dict(pod["spec"]))
+    containers = []
+    for c in out["spec"].get("containers", []):
+        resources = dict(c.get("resources") or {})
+        extended = {name: q for name, q in (resources.get("requests") or {}).items() if "/" in name}
+        if extended:
+            resources["limits"] = {**(resources.get("limits") or {}), **extended}
+            c = dict(c, resources=resources)
+        containers.append(c)
+    out["spec"]["containers"] = containers
+    return out

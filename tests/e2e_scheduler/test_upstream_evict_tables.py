@@ -20,7 +20,7 @@ import pytest
 from suanli.apimachinery.objects import Obj
 from tests.conftest import Kubectl, Server, kubectl_binary, start_server
 from tests.e2e.conftest import K, manifest, unique, wait_until
-from tests.e2e_scheduler.conftest import cycles, set_scheduler_config, wait_cycles
+from tests.e2e_scheduler.conftest import cycles, set_scheduler_config, wait_cycles, with_extended_limits
 from tests.scheduler import test_upstream_capacity_reclaim as capacity_table
 from tests.scheduler import test_upstream_preempt as preempt_table
 from tests.scheduler import test_upstream_reclaim as reclaim_table
@@ -125,8 +125,8 @@ def apply_case(k: K, case: Any, tier: Mapping[str, Sequence[str]], action: str, 
         spec = dict(p["spec"])
         if spec.get("nodeName"):
             spec["nodeName"] = nodes[spec["nodeName"]]
-        spec["containers"] = [_with_extended_limits(dict(c, image="busybox:1.36")) for c in spec["containers"]]
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+        spec["containers"] = [dict(c, image="busybox:1.36") for c in spec["containers"]]
+        return with_extended_limits({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
 
     running = [api_pod(p) for p in case.pods if p["spec"].get("nodeName")]
     pending = [api_pod(p) for p in case.pods if not p["spec"].get("nodeName")]
@@ -134,18 +134,6 @@ def apply_case(k: K, case: Any, tier: Mapping[str, Sequence[str]], action: str, 
     wait_until(lambda: phases(k) == {p["metadata"]["name"]: "Running" for p in running}, what="the victims running")
     k("apply", "-f", "-", input=manifest(*pending))
     return nodes
-
-
-def _with_extended_limits(container: Obj) -> Obj:
-    """The API, as kube-apiserver, wants extended resources (``nvidia.com/gpu``) in limits equal to requests;
-    upstream's unit-test builders set requests only, so the API replay copies them into limits."""
-    resources = dict(container.get("resources") or {})
-    requests = resources.get("requests") or {}
-    extended = {name: qty for name, qty in requests.items() if "/" in name}
-    if extended:
-        resources["limits"] = {**(resources.get("limits") or {}), **extended}
-        container["resources"] = resources
-    return container
 
 
 def phases(k: K) -> dict[str, str]:

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import Kubectl, Server, kubectl_binary, start_server
 from tests.e2e.conftest import manifest, wait_until
-from tests.e2e_scheduler.conftest import wait_cycles
+from tests.e2e_scheduler.conftest import wait_cycles, with_extended_limits
 from tests.scheduler import test_upstream_allocate as alloc
 from tests.scheduler import test_upstream_capacity as cap
 from tests.scheduler import test_upstream_nodegroup as ng
@@ -92,7 +92,8 @@ def apply_case(kc: Kubectl, case: Case, *, nodes_first: bool = False) -> None:
     nodes last (or first, for a case with one pending pod)."""
     namespaces = sorted({o["metadata"]["namespace"] for o in (*case.pods, *case.podgroups)})
     objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in namespaces]
-    objs += [_clean(o) for o in (*case.pcs, *case.queues, *case.podgroups, *case.pods)]
+    objs += [_clean(o) for o in (*case.pcs, *case.queues, *case.podgroups)]
+    objs += [with_extended_limits(_clean(p)) for p in case.pods]
     nodes = manifest(*(_clean(n) for n in case.nodes))
     if nodes_first:
         kc("apply", "-f", "-", input=nodes)
