@@ -272,10 +272,30 @@ def diagnose() -> dict[str, Any]:
             chain.append(f"{desc}(+{len(refs) - 1})")
         chains.append(chain)
     del objs
-    return {"leaked_pods": len(pods), "leak_chains": chains, "gc_objects_top": counts.most_common(25),
+    return {"pymalloc": _mallocstats_summary(), "leaked_pods": len(pods), "leak_chains": chains,
+            "gc_objects_top": counts.most_common(25),
             "gc_garbage": len(gc.garbage), "gc_freed": freed,
             "rss_before_full_gc": rss0, "rss_after_full_gc": rss1, "rss_after_malloc_trim": rss2,
             "py_blocks": sys.getallocatedblocks()}
+
+
+def _mallocstats_summary() -> dict[str, str]:
+    """The arena/pool totals of ``sys._debugmallocstats()`` (it writes to the C stderr)."""
+    import os
+
+    with tempfile.TemporaryFile(mode="w+") as tmp:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(tmp.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        lines = tmp.read().splitlines()
+    keep = ("# arenas", "# bytes in", "Total", "# times object malloc")
+    return {ln.split("=")[0].strip(): ln.split("=")[-1].strip() for ln in lines if ln.startswith(keep)}
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

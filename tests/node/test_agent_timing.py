@@ -113,3 +113,24 @@ async def test_timer_wheel_fires_in_deadline_order_and_reschedules() -> None:
     assert len(wheel) == 0
     wheel.stop()
     await task
+
+
+async def test_timer_wheel_heap_stays_proportional_to_live_timers_under_churn() -> None:
+    clock = FakeClock()
+    fired: list[str] = []
+    wheel = TimerWheel(clock, lambda k: fired.append(str(k)))
+    wheel.schedule("node", 300)  # one long-lived timer
+    for i in range(20_000):  # pods come and go, each with a far deadline that is then cancelled
+        wheel.schedule(("pod", i), 250 + i % 50)
+        wheel.schedule(("pod", i), 200)  # rescheduled once
+        wheel.cancel(("pod", i))
+    assert len(wheel) == 1
+    assert wheel.heap_size() <= 4 * len(wheel) + 1024 + 1
+    task = asyncio.create_task(wheel.run())
+    await clock.wait_for_sleepers(1)
+    clock.advance(300)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert fired == ["node"]  # compaction kept the live deadline and dropped only stale ones
+    wheel.stop()
+    await task

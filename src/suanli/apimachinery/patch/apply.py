@@ -131,6 +131,7 @@ def _entries(obj: Obj | None) -> list[_Entry]:
 _PARSED: OrderedDict[int, tuple[Any, frozenset[FieldPath], float]] = OrderedDict()
 _PARSED_MAX = 20_000
 _PARSED_MAX_AGE = 15.0  # seconds
+_clock: Callable[[], float] = time.monotonic  # replaced in tests
 
 
 def _parsed_fields(tree: Any) -> frozenset[FieldPath]:
@@ -141,7 +142,7 @@ def _parsed_fields(tree: Any) -> frozenset[FieldPath]:
         return hit[1]
     fields = frozenset(from_fields_v1(tree))
     if isinstance(tree, dict):
-        now = time.monotonic()
+        now = _clock()
         _PARSED[key] = (tree, fields, now)
         if len(_PARSED) > _PARSED_MAX:
             _PARSED.popitem(last=False)
