@@ -115,6 +115,8 @@ class Store:
     time-to-live in seconds measured from each object's last write (Events).
     ``volatile_buckets`` are revisioned, listed and watched like the others but never
     written to the SQLite log, so they start empty after a restart (metrics).
+    ``window_size``, ``window_min``, ``window_fresh`` (seconds, ``None``: no age bound) and
+    ``window_trim_interval`` bound each bucket's watch window (see "Window bounds" above).
     """
 
     def __init__(
