@@ -456,3 +456,30 @@ async def test_metrics_from_annotations_and_requests(stack: Stack) -> None:
     await stack.eventually(lambda: stack.obj("metrics.k8s.io/pods", "default", "annotated") is None)
     with pytest.raises(ApiError):
         await stack.client.get(POD_METRICS, "annotated", "default")
+
+
+async def test_churned_pods_leave_no_state_in_the_agent(stack: Stack) -> None:
+    """After many short pods have run and been deleted, the agent keeps nothing per pod:
+    no pod records, timers, rate-limiter entries, metrics signatures or IP reservations."""
+    await stack.client.create(NODES, fake_node("n1"))
+    await stack.client.create(NODES, fake_node("n2"))
+    await stack.eventually(lambda: len(stack.agent.nodes) == 2)
+    names = [f"short-{i:03d}" for i in range(60)]
+    for i, n in enumerate(names):
+        await stack.client.create(PODS, pod(n, f"n{1 + i % 2}", annotations={"suanli.io/sim-duration": "2s"}))
+    await stack.eventually(lambda: all(phase(stack.pod(n)) == "Running" for n in names))
+    await stack.advance(5)
+    await stack.eventually(lambda: all(phase(stack.pod(n)) == "Succeeded" for n in names))
+    await stack.advance(20)  # metrics flush and heartbeats see the pods before they go
+    for n in names:
+        await stack.client.delete(PODS, n, "default")
+    await stack.eventually(lambda: not stack.agent.pods)
+    await stack.advance(60)
+    agent = stack.agent
+    assert not [k for k in agent.wheel._due if k[0] == "pod"]
+    assert not [k for k in agent.queue._limiter._failures if isinstance(k, tuple) and k[0] == "pod"]  # type: ignore[attr-defined]
+    metrics = agent.metrics
+    assert not [k for k in (*metrics._written, *metrics._staged, *metrics._deletes) if k[0] == "pod"]
+    assert all(not used for used in agent._ips.values())
+    assert not agent._recent_allocations
+    assert stack.store.count("metrics.k8s.io/pods") == 0

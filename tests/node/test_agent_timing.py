@@ -113,3 +113,69 @@ async def test_timer_wheel_fires_in_deadline_order_and_reschedules() -> None:
     assert len(wheel) == 0
     wheel.stop()
     await task
+
+
+async def test_timer_wheel_heap_stays_proportional_to_live_timers_under_churn() -> None:
+    clock = FakeClock()
+    fired: list[str] = []
+    wheel = TimerWheel(clock, lambda k: fired.append(str(k)))
+    wheel.schedule("node", 300)  # one long-lived timer
+    for i in range(20_000):  # pods come and go, each with a far deadline that is then cancelled
+        wheel.schedule(("pod", i), 250 + i % 50)
+        wheel.schedule(("pod", i), 200)  # rescheduled once
+        wheel.cancel(("pod", i))
+    assert len(wheel) == 1
+    assert wheel.heap_size() <= 4 * len(wheel) + 1024 + 1
+    task = asyncio.create_task(wheel.run())
+    await clock.wait_for_sleepers(1)
+    clock.advance(300)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert fired == ["node"]  # compaction kept the live deadline and dropped only stale ones
+    wheel.stop()
+    await task
+
+
+class _GatedMetricsClient:
+    """Just enough of a Client for MetricsWriter: objects by key; updates wait for ``gate``."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], object] = {}
+        self.gate = asyncio.Event()
+        self.writing = asyncio.Event()
+
+    async def update(self, gvr: object, obj: dict[str, object], namespace: str = "") -> object:
+        from suanli.apimachinery.errors import ApiError
+
+        self.writing.set()
+        await self.gate.wait()
+        key = (namespace, str(obj["metadata"]["name"]))  # type: ignore[index]
+        if key not in self.objects:
+            raise ApiError(404, "NotFound", "not found")
+        self.objects[key] = obj
+        return obj
+
+    async def create(self, gvr: object, obj: dict[str, object], namespace: str = "") -> object:
+        self.objects[(namespace, str(obj["metadata"]["name"]))] = obj  # type: ignore[index]
+        return obj
+
+    async def delete(self, gvr: object, name: str, namespace: str = "") -> object:
+        self.objects.pop((namespace, name), None)
+        return {}
+
+
+async def test_pod_metrics_forgotten_during_their_write_are_deleted_not_left_behind() -> None:
+    from suanli.node.agent.metrics import MetricsWriter
+
+    client = _GatedMetricsClient()
+    writer = MetricsWriter(client, FakeClock())  # type: ignore[arg-type]
+    writer.pod("default", "p", {"c": Usage(1, 1)}, {})
+    flushing = asyncio.create_task(writer.flush())
+    await client.writing.wait()
+    writer.forget_pod("default", "p")  # the pod is deleted while its first metrics write is in flight
+    client.gate.set()
+    await flushing
+    assert ("default", "p") in client.objects  # the in-flight write created it after the pod went
+    await writer.flush()
+    assert client.objects == {}
+    assert not writer._written and not writer._staged and not writer._deletes and not writer._inflight

@@ -87,3 +87,19 @@ async def test_aggregation_cache_forgets_its_oldest_entry_first(service: ApiServ
     for ev in events:
         by_object.setdefault(ev["involvedObject"]["name"], []).append(ev["count"])
     assert by_object == {"a": [1, 1], "b": [1], "c": [2]}
+
+
+async def test_aggregation_cache_is_an_lru_bounded_like_client_go(service: ApiService) -> None:
+    rec = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock(), max_cached=2)
+    assert EventRecorder(LocalClient(service), "x").max_cached == 4096  # client-go's maxLruCacheEntries
+    await rec.record(pod("a"), "Normal", "R", "m")
+    await rec.record(pod("b"), "Normal", "R", "m")
+    await rec.record(pod("a"), "Normal", "R", "m")  # a hit makes "a" the most recent
+    await rec.record(pod("c"), "Normal", "R", "m")  # so "b" is evicted, not "a"
+    await rec.record(pod("a"), "Normal", "R", "m")
+    await rec.record(pod("b"), "Normal", "R", "m")  # forgotten: a second Event for "b"
+    counts: dict[str, list[int]] = {}
+    for so in service.store.list("events").items:
+        counts.setdefault(so.obj["involvedObject"]["name"], []).append(so.obj["count"])
+    assert counts == {"a": [3], "b": [1, 1], "c": [1]}
+    assert len(rec._recent) == 2

@@ -5,6 +5,8 @@ Repeated events (same object, type, reason and message) within ``window`` second
 Recording never raises: failures are logged and dropped (events are best effort).
 A new Event is built fresh for its one create call, so it is handed over
 (``Client.create_owned``: an in-process client skips its defensive copy).
+The aggregation cache is an LRU of ``max_cached`` keys (client-go's correlator keeps 4,096),
+so memory stays bounded however many objects come and go.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ EventType = Literal["Normal", "Warning"]
 
 class EventRecorder:
     def __init__(self, client: Client, component: str, *, clock: Clock | None = None, window: float = 600.0,
-                 max_cached: int = 10_000) -> None:
+                 max_cached: int = 4096) -> None:
         self.client = client
         self.component = component
         self.clock = clock or RealClock()
@@ -52,6 +54,7 @@ class EventRecorder:
                 name, ev_ns, count, _ = hit
                 await self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": stamp}, ev_ns)
                 self._recent[key] = (name, ev_ns, count + 1, now)
+                self._recent.move_to_end(key)
                 return
             event: Obj = {
                 "apiVersion": "v1", "kind": "Event",

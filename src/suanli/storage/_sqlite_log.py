@@ -110,8 +110,8 @@ class Recovered:
     compact_rev: int = 0
     #: Live objects: (bucket, namespace, name, object, last write time).
     objects: list[tuple[str, str, str, StoredObject, float]] = field(default_factory=list)
-    #: Per bucket: (window floor, [(event, namespace)] oldest first).
-    windows: dict[str, tuple[int, list[tuple[WatchEvent, str]]]] = field(default_factory=dict)
+    #: Per bucket: (window floor, [(event, namespace, write time)] oldest first).
+    windows: dict[str, tuple[int, list[tuple[WatchEvent, str, float]]]] = field(default_factory=dict)
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> int:
@@ -174,7 +174,7 @@ def recover(conn: sqlite3.Connection, window_size: int) -> Recovered:
     for bucket, tail in tails.items():
         events = [
             (WatchEvent(_EVENT_NAMES[row[4]], row[0], by_rev[row[0]], by_rev.get(row[5]) if row[5] else None),
-             row[2])
+             row[2], row[6])
             for row in tail
         ]
         out.windows[bucket] = (floors[bucket], events)

@@ -6,7 +6,9 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 
-from suanli.storage._types import ExpiredError, WatchEvent
+import orjson
+
+from suanli.storage._types import EventType, ExpiredError, StoredObject, WatchEvent
 
 __all__ = ["EventWindow", "Watcher"]
 
@@ -121,6 +123,13 @@ class Watcher:
         return self._expired
 
 
+#: A retained event, compactly: (rv, type, encoded object, prev rv, encoded prev or None, namespace).
+#: Only the bytes are kept (``raw`` is shared with the live :class:`StoredObject` while that
+#: version is current, and each event's ``prev`` bytes are the previous event's ``raw``), so
+#: an old version costs its JSON size rather than a decoded dict tree several times larger.
+Retained = tuple[int, EventType, bytes, int, bytes | None, str]
+
+
 class EventWindow:
     """The newest committed events of one bucket (oldest first) and its live watchers.
 
@@ -129,39 +138,69 @@ class EventWindow:
     not fit in the window at recovery) and becomes the rv of each event dropped from the
     front. Example: size 2, events 5, 7, 9 appended → events [7, 9], floor 5; a resume
     from 5 replays 7 and 9, a resume from 4 is expired.
+
+    Bounds (like kube-apiserver's watch cache, whose capacity adapts between 100 and
+    102,400 events so that it covers at least 75 s of history): at most ``size`` events,
+    and :meth:`trim` drops events recorded before a cutoff time while more than
+    ``min_size`` remain. ``times[i]`` is the record time of ``events[i]`` (store clock).
+    Live watchers receive the committed :class:`WatchEvent` itself; a replay (:meth:`since`)
+    decodes the retained bytes into fresh objects.
     """
 
-    __slots__ = ("events", "floor", "size", "watchers")
+    __slots__ = ("events", "floor", "min_size", "size", "times", "watchers")
 
-    def __init__(self, size: int, floor: int) -> None:
+    def __init__(self, size: int, floor: int, *, min_size: int = 100) -> None:
         self.size = size
+        self.min_size = max(0, min(min_size, size))
         self.floor = floor
-        self.events: deque[WatchEvent] = deque()
+        self.events: deque[Retained] = deque()
+        self.times: deque[float] = deque()
         self.watchers: dict[Watcher, None] = {}
 
-    def append(self, ev: WatchEvent, namespace: str) -> None:
-        """Retain a committed event and push it to every watcher."""
-        self.retain(ev)
+    def append(self, ev: WatchEvent, namespace: str, now: float) -> None:
+        """Retain a committed event (recorded at ``now``) and push it to every watcher."""
+        self.retain(ev, namespace, now)
         for w in list(self.watchers) if self.watchers else ():
             w._push(ev, namespace)
 
-    def retain(self, ev: WatchEvent) -> None:
-        """Add ``ev`` to the window without publishing it (recovery)."""
+    def retain(self, ev: WatchEvent, namespace: str, now: float) -> None:
+        """Add ``ev`` (recorded at ``now``) to the window without publishing it (recovery)."""
         if self.size <= 0:
             self.floor = ev.rv
             return
         if len(self.events) >= self.size:
-            self.floor = self.events.popleft().rv
-        self.events.append(ev)
+            self.floor = self.events.popleft()[0]
+            self.times.popleft()
+        prev = ev.prev
+        self.events.append((ev.rv, ev.type, ev.obj.raw, prev.rv if prev is not None else 0,
+                            prev.raw if prev is not None else None, namespace))
+        self.times.append(now)
 
-    def since(self, rv: int) -> list[WatchEvent]:
-        """Retained events with ``rv`` greater than ``rv``; ExpiredError if some were dropped."""
+    def trim(self, cutoff: float) -> int:
+        """Drop events recorded before ``cutoff``, keeping the newest ``min_size``; returns how many."""
+        events, times = self.events, self.times
+        n = 0
+        while len(events) > self.min_size and times[0] < cutoff:
+            self.floor = events.popleft()[0]
+            times.popleft()
+            n += 1
+        return n
+
+    def since(self, rv: int) -> list[tuple[WatchEvent, str]]:
+        """Retained events with ``rv`` greater than ``rv`` and their namespaces, decoded afresh.
+
+        Raises ExpiredError if some of them were dropped.
+        """
         if rv < self.floor:
             raise ExpiredError(f"too old resource version: {rv} (oldest retained after {self.floor})")
-        out: list[WatchEvent] = []
-        for ev in reversed(self.events):
-            if ev.rv <= rv:
+        tail: list[Retained] = []
+        for entry in reversed(self.events):
+            if entry[0] <= rv:
                 break
-            out.append(ev)
-        out.reverse()
+            tail.append(entry)
+        tail.reverse()
+        out: list[tuple[WatchEvent, str]] = []
+        for ev_rv, etype, raw, prev_rv, prev_raw, ns in tail:
+            prev = StoredObject(prev_rv, orjson.loads(prev_raw), prev_raw) if prev_raw is not None else None
+            out.append((WatchEvent(etype, ev_rv, StoredObject(ev_rv, orjson.loads(raw), raw), prev), ns))
         return out

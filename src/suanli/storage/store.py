@@ -27,8 +27,14 @@ IMPLEMENTATION NOTES
   keeps a second store off the same directory. See ``_sqlite_log`` for the schema.
 * Watch floors: a bucket's window retains every committed event after its floor (the
   rv of the newest event dropped from the window, or at startup the compact revision /
-  the newest log row that did not fit). Runtime compaction trims the SQLite log only;
-  the in-memory windows keep serving resumes until restart.
+  the newest log row that did not fit). Runtime compaction trims the SQLite log only.
+* Window bounds: at most ``window_size`` events per bucket, and events older than
+  ``window_fresh`` seconds are dropped (on commit and every ``window_trim_interval``
+  seconds, so an idle store gives the memory back) while more than ``window_min``
+  remain. A watcher that keeps up never expires (its resume point is at or after the
+  newest retained event); one resuming from an older revision gets ExpiredError and
+  re-lists, as with kube-apiserver's watch cache (75 s of history, 100 to 102,400
+  events).
 * ``ListResult.remaining`` is exact without a predicate; with a predicate it is an upper
   bound (candidates after the page that were not evaluated).
 * A write whose coroutine is cancelled while awaiting its commit still happens. If a
@@ -102,11 +108,6 @@ def _key_of(obj: Obj) -> Key:
     return str(m.get("namespace") or ""), name
 
 
-def _namespace_of(so: StoredObject) -> str:
-    m = so.obj.get("metadata") or {}
-    return str(m.get("namespace") or "")
-
-
 class Store:
     """See the module docstring for the contract.
 
@@ -114,6 +115,8 @@ class Store:
     time-to-live in seconds measured from each object's last write (Events).
     ``volatile_buckets`` are revisioned, listed and watched like the others but never
     written to the SQLite log, so they start empty after a restart (metrics).
+    ``window_size``, ``window_min``, ``window_fresh`` (seconds, ``None``: no age bound) and
+    ``window_trim_interval`` bound each bucket's watch window (see "Window bounds" above).
     """
 
     def __init__(
@@ -129,9 +132,15 @@ class Store:
         ttl_check_interval: float = 10.0,
         watch_queue_limit: int = 200_000,
         volatile_buckets: set[str] | frozenset[str] | None = None,
+        window_min: int = 100,
+        window_fresh: float | None = 75.0,
+        window_trim_interval: float = 10.0,
     ) -> None:
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._window_size = window_size
+        self._window_min = window_min
+        self._window_fresh = window_fresh
+        self._window_trim_interval = window_trim_interval
         self._keep = keep_revisions
         self._compaction_interval = compaction_interval
         self._ttl: dict[str, float] = dict(ttl_buckets or {})
@@ -186,8 +195,8 @@ class Store:
         for bucket, (floor, events) in rec.windows.items():
             win = self._window(bucket)
             win.floor = floor
-            for ev, _ns in events:
-                win.retain(ev)
+            for ev, ns, ts in events:
+                win.retain(ev, ns, ts)
         self._loop = asyncio.get_running_loop()
         self._log = SqliteLog(conn, self._loop, self._on_commit, self._on_error,
                               volatile_buckets=self._volatile)
@@ -196,6 +205,11 @@ class Store:
             self._tasks.append(asyncio.create_task(self._every(self._compaction_interval, self.compact)))
         if self._ttl and self._ttl_check_interval > 0:
             self._tasks.append(asyncio.create_task(self._every(self._ttl_check_interval, self.expire_now)))
+        if self._window_fresh is not None:
+            self.trim_windows()
+            if self._window_trim_interval > 0:
+                self._tasks.append(asyncio.create_task(self._every(self._window_trim_interval,
+                                                                   self._trim_windows_async)))
 
     def _open_and_recover(self, db_path: Path | None) -> tuple[Any, Any]:
         conn = open_db(db_path, fsync=self._fsync)
@@ -278,7 +292,8 @@ class Store:
     def _window(self, bucket: str) -> EventWindow:
         win = self._windows.get(bucket)
         if win is None:
-            win = self._windows[bucket] = EventWindow(self._window_size, self._startup_floor)
+            win = self._windows[bucket] = EventWindow(self._window_size, self._startup_floor,
+                                                      min_size=self._window_min)
         return win
 
     def add_index(self, bucket: str, name: str, fn: Callable[[Obj], list[str]]) -> None:
@@ -357,6 +372,10 @@ class Store:
         state = self._buckets.get(bucket)
         return state.count(namespace) if state is not None else 0
 
+    def window_lengths(self) -> dict[str, int]:
+        """Events retained in each bucket's watch window (memory diagnostics and tests)."""
+        return {b: len(w.events) for b, w in self._windows.items()}
+
     def buckets(self) -> builtins.list[str]:
         """Sorted names of the buckets that currently hold at least one object."""
         return sorted(b for b, s in self._buckets.items() if s.size)
@@ -395,11 +414,16 @@ class Store:
 
     def _on_commit(self, tokens: _Tokens) -> None:
         windows = self._windows
+        now = self._clock()
+        fresh = self._window_fresh
+        cutoff = now - fresh if fresh is not None else None
         for bucket, ns, ev, _fut in tokens:
             win = windows.get(bucket)
             if win is None:
                 win = self._window(bucket)
-            win.append(ev, ns)
+            win.append(ev, ns, now)
+            if cutoff is not None and win.times and win.times[0] < cutoff:
+                win.trim(cutoff)
         self._committed = tokens[-1][2].rv
         for _b, _ns, _ev, fut in tokens:
             if not fut.done():
@@ -476,8 +500,8 @@ class Store:
             on_close=lambda w: win.watchers.pop(w, None),
         )
         win.watchers[w] = None
-        for ev in replay:
-            w._push(ev, _namespace_of(ev.obj))
+        for ev, ns in replay:
+            w._push(ev, ns)
         return w
 
     def drop_bucket_watchers(self, bucket: str) -> None:
@@ -508,6 +532,19 @@ class Store:
         await self._log.call(lambda conn: compact_log(conn, old, target))
         self._compact_rev = max(self._compact_rev, target)
         return self._compact_rev
+
+    def trim_windows(self) -> int:
+        """Drop window events older than ``window_fresh`` seconds (see the module docstring).
+
+        Returns how many events were dropped; a no-op when the age bound is disabled.
+        """
+        if self._window_fresh is None:
+            return 0
+        cutoff = self._clock() - self._window_fresh
+        return sum(win.trim(cutoff) for win in self._windows.values())
+
+    async def _trim_windows_async(self) -> None:
+        self.trim_windows()
 
     async def expire_now(self) -> int:
         """Delete every object of a TTL bucket whose last write is older than its TTL.

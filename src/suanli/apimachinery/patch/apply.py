@@ -24,6 +24,7 @@ managedFields/generation/selfLink/deletion*. Custom resources pass ``extra`` bui
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from suanli.apimachinery.patch.fieldpath import (
 )
 from suanli.apimachinery.patch.patchmeta import ListMeta, strategy_for
 
-__all__ = ["fields_of", "managed_fields_of", "record_update", "server_side_apply"]
+__all__ = ["fields_of", "managed_fields_of", "parsed_fields_cache_size", "record_update", "server_side_apply"]
 
 _UNMERGED_META = (
     "managedFields",
@@ -123,8 +124,14 @@ def _entries(obj: Obj | None) -> list[_Entry]:
     return out
 
 
-_PARSED: OrderedDict[int, tuple[Any, frozenset[FieldPath]]] = OrderedDict()
+# id(tree) -> (tree, its parsed paths, insertion time), oldest first. The tree is kept so its id
+# cannot be reused while the entry lives. Bounded by count and by age: an entry serves the
+# next writes of the object version it was parsed from, which come within seconds; after
+# churn (objects replaced or deleted) old entries would otherwise pin their trees and paths.
+_PARSED: OrderedDict[int, tuple[Any, frozenset[FieldPath], float]] = OrderedDict()
 _PARSED_MAX = 20_000
+_PARSED_MAX_AGE = 15.0  # seconds
+_clock: Callable[[], float] = time.monotonic  # replaced in tests
 
 
 def _parsed_fields(tree: Any) -> frozenset[FieldPath]:
@@ -135,10 +142,22 @@ def _parsed_fields(tree: Any) -> frozenset[FieldPath]:
         return hit[1]
     fields = frozenset(from_fields_v1(tree))
     if isinstance(tree, dict):
-        _PARSED[key] = (tree, fields)
+        now = _clock()
+        _PARSED[key] = (tree, fields, now)
         if len(_PARSED) > _PARSED_MAX:
             _PARSED.popitem(last=False)
+        cutoff = now - _PARSED_MAX_AGE
+        while True:  # the newest entry (just added) is never older than the cutoff
+            first = next(iter(_PARSED.values()))
+            if first[2] >= cutoff:
+                break
+            _PARSED.popitem(last=False)
     return fields
+
+
+def parsed_fields_cache_size() -> int:
+    """Entries in the managedFields parse cache (memory diagnostics and tests)."""
+    return len(_PARSED)
 
 
 def managed_fields_of(obj: Obj) -> dict[tuple[str, str], set[FieldPath]]:

@@ -87,6 +87,7 @@ class MetricsWriter:
         self._written: dict[tuple[str, str, str], tuple[_Sig, float]] = {}
         self._staged: dict[tuple[str, str, str], tuple[_Sig, Obj]] = {}
         self._deletes: set[tuple[str, str, str]] = set()
+        self._inflight: set[tuple[str, str, str]] = set()  # keys whose write is awaiting the API
         self.writes = 0
 
     def node(self, name: str, usage: Usage, labels: dict[str, str]) -> None:
@@ -112,8 +113,10 @@ class MetricsWriter:
         self._forget(("pod", namespace, name))
 
     def _forget(self, key: tuple[str, str, str]) -> None:
+        """Drop ``key`` and delete its object on the next flush (also when its write is in flight:
+        the write may create the object after the pod is gone, which would otherwise be left)."""
         self._staged.pop(key, None)
-        if self._written.pop(key, None) is not None:
+        if self._written.pop(key, None) is not None or key in self._inflight:
             self._deletes.add(key)
 
     def _fresh(self, key: tuple[str, str, str], sig: _Sig) -> bool:
@@ -131,6 +134,7 @@ class MetricsWriter:
 
     async def _write(self, key: tuple[str, str, str], sig: _Sig, obj: Obj) -> None:
         gvr = NODE_METRICS if key[0] == "node" else POD_METRICS
+        self._inflight.add(key)
         try:
             try:
                 await self.client.update(gvr, obj, key[1])
@@ -140,6 +144,10 @@ class MetricsWriter:
                 await self.client.create(gvr, obj, key[1])
         except ApiError:
             return  # namespace terminating, races with deletes: the next sample retries
+        finally:
+            self._inflight.discard(key)
+        if key in self._deletes:  # forgotten while writing: the pending delete removes it
+            return
         self._written[key] = (sig, self.clock.monotonic())
         self.writes += 1
 

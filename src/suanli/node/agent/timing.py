@@ -53,6 +53,10 @@ class TimerWheel:
     replacing any earlier one; when it is reached ``fire(key)`` is called (synchronously,
     it must not block). Deadlines closer together than ``resolution`` are fired in one
     wake-up, so thousands of timers cost a few wake-ups per second.
+
+    Cancelled and replaced deadlines leave stale heap entries that are skipped when they
+    surface; once they outnumber the live ones by far (pod churn: a pod's far heartbeat
+    deadline outlives the pod) the heap is rebuilt, so it holds O(live timers) entries.
     """
 
     def __init__(self, clock: Clock, fire: Callable[[Hashable], None], *, resolution: float = 0.05) -> None:
@@ -78,12 +82,26 @@ class TimerWheel:
         heapq.heappush(self._heap, (at, self._seq, key))
         if self._heap[0][1] == self._seq:
             self._wake.set()
+        if len(self._heap) > 4 * len(self._due) + 1024:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop stale heap entries (the live ones keep their order)."""
+        due = self._due
+        self._heap[:] = [e for e in self._heap if due.get(e[2]) == (e[0], e[1])]  # in place: see _pop_due
+        heapq.heapify(self._heap)
+
+    def heap_size(self) -> int:
+        """Heap entries including stale ones (memory diagnostics and tests)."""
+        return len(self._heap)
 
     def schedule_in(self, key: Hashable, delay: float) -> None:
         self.schedule(key, self._clock.monotonic() + delay)
 
     def cancel(self, key: Hashable) -> None:
         self._due.pop(key, None)
+        if len(self._heap) > 4 * len(self._due) + 1024:
+            self._compact()
 
     def stop(self) -> None:
         self._stopped = True
