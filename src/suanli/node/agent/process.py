@@ -33,6 +33,7 @@ from typing import Any
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.node.agent.envvars import EnvError, expand, resolve_env
@@ -43,7 +44,7 @@ from suanli.node.agent.status import ContainerState, PodState, node_conditions
 from suanli.node.devices.api import DeviceRegistry
 from suanli.runtime.clock import Clock
 
-__all__ = ["RUNTIME_ANNOTATION", "ProcessAgent", "default_node_name"]
+__all__ = ["HOST_TAINT", "RUNTIME_ANNOTATION", "ProcessAgent", "default_node_name", "host_taint_rejection"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,22 @@ RUNTIME_ANNOTATION = "suanli.io/runtime"
 CONFIGMAPS = GVR("", "v1", "configmaps")
 SECRETS = GVR("", "v1", "secrets")
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+#: The host node's taint: running a command on this machine is opt-in by toleration.
+HOST_TAINT: dict[str, str] = {"key": "suanli.io/host", "value": "true", "effect": "NoSchedule"}
+
+
+def host_taint_rejection(pod: Obj) -> str | None:
+    """Why the host node refuses ``pod`` (it does not tolerate :data:`HOST_TAINT`), or None.
+
+    Stricter than a kubelet, which only rejects untolerated ``NoExecute`` taints: a pod bound by
+    ``spec.nodeName`` bypasses the scheduler, and the host node must never run a command that
+    did not opt in.
+    """
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    if any(isinstance(t, dict) and tolerates(t, HOST_TAINT) for t in tolerations):
+        return None
+    return ("Predicate TaintToleration failed: node(s) had untolerated taint {suanli.io/host: true}; "
+            "pods run as processes on this machine only with a toleration for suanli.io/host=true:NoSchedule")
 
 
 def default_node_name() -> str:
@@ -109,12 +126,25 @@ class ProcessAgent(NodeAgent):
             body: Obj = {"apiVersion": "v1", "kind": "Node",
                          "metadata": {"name": self.node_name, "labels": labels,
                                       "annotations": {RUNTIME_ANNOTATION: "process"}},
-                         "spec": {}, "status": status}
+                         "spec": {"taints": [dict(HOST_TAINT)]}, "status": status}
             with contextlib.suppress(ApiError):
                 await self.client.create(NODES, body)
                 return
         await self.client.patch(NODES, self.node_name, {"metadata": {"annotations": {RUNTIME_ANNOTATION: "process"}}},
                                 field_manager=self.field_manager)
+        await self._ensure_taint()
+
+    async def _ensure_taint(self) -> None:
+        """Put :data:`HOST_TAINT` back on an existing host Node (restart, or removed by hand)."""
+        node = await self.client.get(NODES, self.node_name)
+        taints = list((node.get("spec") or {}).get("taints") or [])
+        if any(t.get("key") == HOST_TAINT["key"] and t.get("effect") == HOST_TAINT["effect"] for t in taints):
+            return
+        taints.append(dict(HOST_TAINT))
+        await self.client.patch(NODES, self.node_name, {"spec": {"taints": taints}}, field_manager=self.field_manager)
+
+    def admission_rejection(self, pod: Obj, node: Obj) -> str | None:
+        return host_taint_rejection(pod)
 
     def initial_status(self, node: Obj, rec: NodeRecord) -> tuple[Obj, dict[str, str]]:
         labels = (node.get("metadata") or {}).get("labels") or {}
