@@ -28,8 +28,9 @@ from suanli.apimachinery.protobuf import decode_k8s_protobuf
 from suanli.apiserver import openapi, tables
 from suanli.apiserver.context import FieldValidation, RequestContext
 from suanli.apiserver.discovery import Discovery
-from suanli.apiserver.logs import FileLogBackend
+from suanli.apiserver.logs import FileLogBackend, parse_log_options
 from suanli.apiserver.service import ApiService
+from suanli.apiserver.streaming import simulated_pod_error
 from suanli.apiserver.watch import Emitted, WatchSession, open_watch
 from suanli.kinds.registry import ResourceType
 
@@ -631,16 +632,19 @@ class ApiApp:
             container = str(containers[0])
         elif container not in containers:
             raise ApiError.bad_request(f"container {container} is not valid for pod {name}")
-        tail = _int_param(q, "tailLines")
-        limit = _int_param(q, "limitBytes")
+        opts = parse_log_options(q, name, datetime.now(UTC))
         follow = bool(_bool_param(q, "follow"))
         previous = bool(_bool_param(q, "previous"))
+        node = self.service.store.get("nodes", "", str((pod.get("spec") or {}).get("nodeName") or ""))
+        if (err := simulated_pod_error(pod, node.obj if node else None, "have no log")) is not None:
+            raise err
         if self.logs is None:
             await self._send(send, _Response(200, b"", "text/plain"))
             return
-        if not follow:
-            data = self.logs.read(namespace, name, container, previous=previous, tail_lines=tail,
-                                  limit_bytes=limit)
+        if previous and not self.logs.has_previous(namespace, name, container):
+            raise ApiError.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+        if previous or not follow:
+            data = self.logs.read(namespace, name, container, previous=previous, options=opts)
             await self._send(send, _Response(200, data, "text/plain"))
             return
         await send({"type": "http.response.start", "status": 200,
@@ -670,7 +674,8 @@ class ApiApp:
 
         waiter = asyncio.ensure_future(watch_disconnect())
         try:
-            async for chunk in self.logs.follow(namespace, name, container, tail_lines=tail, done=done):
+            async for chunk in self.logs.follow(namespace, name, container, tail_lines=opts.tail_lines, done=done,
+                                                options=opts):
                 if disconnected.is_set():
                     break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -27,14 +27,16 @@ import os
 import re
 import signal
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj
+from suanli.apiserver.logs import LogWriter
+from suanli.apiserver.streaming import RUNTIME_ANNOTATION
 from suanli.client.protocol import Client
 from suanli.node.agent.envvars import EnvError, expand, resolve_env
 from suanli.node.agent.framework import NODES, AgentConfig, NodeAgent, NodeRecord
@@ -48,7 +50,6 @@ __all__ = ["HOST_TAINT", "RUNTIME_ANNOTATION", "ProcessAgent", "default_node_nam
 
 log = logging.getLogger(__name__)
 
-RUNTIME_ANNOTATION = "suanli.io/runtime"
 CONFIGMAPS = GVR("", "v1", "configmaps")
 SECRETS = GVR("", "v1", "secrets")
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
@@ -90,6 +91,10 @@ class ProcessAgent(NodeAgent):
         self.sampler = ProcSampler()
         self._procs: dict[tuple[str, str], asyncio.subprocess.Process] = {}  # (pod key, container) -> process
         self._supervisors: set[asyncio.Task[None]] = set()
+        #: (pod key, container) -> the resolved environment and working dir exec runs with
+        self._envs: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {}
+        #: (pod key, container) -> callbacks receiving (stream, bytes) of attached clients
+        self._attached: dict[tuple[str, str], list[Callable[[str, bytes], None]]] = {}
 
     # ------------------------------------------------------------------ node
 
@@ -212,20 +217,25 @@ class ProcessAgent(NodeAgent):
                 previous.unlink()
         c.started_at = self.clock.now()
         c.restart_at = None
-        with open(path, "wb") as out:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *command, *args, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
-                    cwd=spec.get("workingDir") or None, env=full_env, start_new_session=True)
-            except OSError as exc:
-                out.write(f"failed to start {command[0]!r}: {exc}\n".encode())
-                self.container_exited(ps, c, 128, reason="StartError", message=str(exc))
-                await self.emit_event(ps, "Failed", f"Error: {exc}", "Warning", container=c.name)
-                return
+        out = open(path, "wb")  # noqa: SIM115 - closed by _pump when the streams end
+        writer = LogWriter(out, self.clock.now)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command, *args, stdin=asyncio.subprocess.PIPE if spec.get("stdin") else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                cwd=spec.get("workingDir") or None, env=full_env, start_new_session=True)
+        except OSError as exc:
+            writer.write("stderr", f"failed to start {command[0]!r}: {exc}\n".encode())
+            out.close()
+            self.container_exited(ps, c, 128, reason="StartError", message=str(exc))
+            await self.emit_event(ps, "Failed", f"Error: {exc}", "Warning", container=c.name)
+            return
+        self._envs[(ps.key, c.name)] = (full_env, spec.get("workingDir") or None)
+        pump = asyncio.ensure_future(self._pump(proc, writer, out, (ps.key, c.name)))
         c.state, c.reason, c.message = "running", "", ""
         self._procs[(ps.key, c.name)] = proc
         ps.extra.setdefault("exits", {}).pop(c.name, None)
-        self._spawn(self._supervise(ps, c.name, proc))
+        self._spawn(self._supervise(ps, c.name, proc, pump))
         await self.emit_event(ps, "Started", f"Started container {c.name}", container=c.name)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -236,8 +246,30 @@ class ProcessAgent(NodeAgent):
     def _config_error(self, ps: PodState, c: ContainerState, message: str) -> None:
         c.state, c.reason, c.message = "waiting", "CreateContainerConfigError", message
 
-    async def _supervise(self, ps: PodState, name: str, proc: asyncio.subprocess.Process) -> None:
+    async def _pump(self, proc: asyncio.subprocess.Process, writer: LogWriter, out: BinaryIO,
+                    key: tuple[str, str]) -> None:
+        """Copy stdout and stderr into the CRI log and to attached clients until both end."""
+
+        async def copy(stream: asyncio.StreamReader | None, name: str) -> None:
+            if stream is None:
+                return
+            while chunk := await stream.read(65536):
+                writer.write(name, chunk)
+                for sink in list(self._attached.get(key, ())):
+                    sink(name, chunk)
+            writer.close(name)
+
+        try:
+            await asyncio.gather(copy(proc.stdout, "stdout"), copy(proc.stderr, "stderr"))
+        finally:
+            out.close()
+
+    async def _supervise(self, ps: PodState, name: str, proc: asyncio.subprocess.Process,
+                         pump: asyncio.Future[None]) -> None:
         code = await proc.wait()
+        # a background grandchild may hold the pipes open: the exit does not wait for it for long
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pump), 2.0)
         if self._procs.get((ps.key, name)) is proc:
             del self._procs[(ps.key, name)]
         self.sampler.forget(proc.pid)
