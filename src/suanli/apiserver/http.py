@@ -29,8 +29,9 @@ from suanli.apiserver import openapi, tables
 from suanli.apiserver.context import FieldValidation, RequestContext
 from suanli.apiserver.discovery import Discovery
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
+from suanli.apiserver.remotecommand import CHANNEL_PROTOCOLS, deny, serve_remotecommand
 from suanli.apiserver.service import ApiService
-from suanli.apiserver.streaming import simulated_pod_error
+from suanli.apiserver.streaming import PodStreamer, simulated_pod_error
 from suanli.apiserver.watch import Emitted, WatchSession, open_watch
 from suanli.kinds.registry import ResourceType
 
@@ -54,6 +55,7 @@ _PATCH_TYPES = {
     "application/apply-patch+json": "apply",
 }
 _PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+_STREAMING_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
 _SEGMENT = re.compile(r"^[^/]+$")
 _JSON_TYPE = b"application/json"
 
@@ -137,6 +139,8 @@ class ApiApp:
         self.ready = False
         self._sessions: set[WatchSession] = set()
         self._closing = False
+        #: runtimes that serve exec/attach for their pods (the process runtime registers itself)
+        self.streamers: list[PodStreamer] = []
         self.extra_routes: dict[str, Callable[[_Request], Awaitable[_Response]]] = {}
 
     def add_text_route(self, path: str, render: Callable[[], str],
@@ -165,6 +169,9 @@ class ApiApp:
                 elif msg["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._serve_websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         try:
@@ -191,6 +198,10 @@ class ApiApp:
                     "/watch/" in path and path.startswith(("/api/", "/apis/"))):
                 await self._serve_watch(req, receive, send)
                 return
+            if "/pods/" in path and path.rstrip("/").rsplit("/", 1)[-1] in _STREAMING_SUBRESOURCES:
+                self._stream_target(path)
+                raise ApiError.bad_request(f"{path.rstrip('/').rsplit('/', 1)[-1]} needs a WebSocket upgrade with "
+                                           f"subprotocol {' or '.join(CHANNEL_PROTOCOLS)}; SPDY is not supported")
             if method == "GET" and path.endswith("/log") and "/pods/" in path:
                 await self._serve_log(req, receive, send)
                 return
@@ -343,7 +354,8 @@ class ApiApp:
         sub = rest[2] if len(rest) >= 3 else ""
         if len(rest) > 3:
             raise ApiError.no_route("/".join(rest))
-        if sub and sub not in rt.subresources and not (sub == "finalize" and rt.storage_key == "namespaces"):
+        if sub and sub not in rt.subresources and not (sub == "finalize" and rt.storage_key == "namespaces") \
+                and not (sub in _STREAMING_SUBRESOURCES and rt.storage_key == "pods"):
             raise ApiError.not_found(f"{plural}/{sub}", "", group)
         return rt, namespace, name, sub
 
@@ -615,6 +627,38 @@ class ApiApp:
                                    list_meta={"resourceVersion": str(ev.obj.rv)}, now=datetime.now(UTC))
             return orjson.dumps({"type": ev.type, "object": tbl}) + b"\n"
         return b'{"type":"' + ev.type.encode() + b'","object":' + ev.obj.raw + b"}\n"
+
+    def _stream_target(self, path: str) -> tuple[Obj, str, PodStreamer]:
+        """The pod, subresource and runtime a streaming request (exec/attach/portforward) addresses."""
+        parts = [unquote(p) for p in path.rstrip("/").split("/")[1:]]
+        if len(parts) < 3 or parts[0] != "api":
+            raise ApiError.no_route(path)
+        rt, namespace, name, sub = self._parse_resource_path("", parts[1], parts[2:])
+        if rt.storage_key != "pods" or sub not in _STREAMING_SUBRESOURCES:
+            raise ApiError.no_route(path)
+        pod = self.service.get(rt, namespace, name).obj
+        node = self.service.store.get("nodes", "", str((pod.get("spec") or {}).get("nodeName") or ""))
+        if (err := simulated_pod_error(pod, node.obj if node else None, f"cannot {sub}")) is not None:
+            raise err
+        streamer = next((s for s in self.streamers if s.serves(pod)), None)
+        if streamer is None:
+            raise ApiError.bad_request(f'pod "{name}" is not running on a node whose runtime serves {sub}')
+        return pod, sub, streamer
+
+    async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: exec/attach sessions (:mod:`suanli.apiserver.remotecommand`)."""
+        msg = await receive()
+        if msg["type"] != "websocket.connect":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            self._authenticate(headers)
+            pod, sub, streamer = self._stream_target(scope["path"])
+            if sub == "portforward":
+                raise ApiError.bad_request("portforward is not supported yet")
+            await serve_remotecommand(scope, receive, send, sub=sub, pod=pod, streamer=streamer)
+        except ApiError as err:
+            await deny(send, err, scope)
 
     async def _serve_log(self, req: _Request, receive: Receive, send: Send) -> None:
         parts = [unquote(p) for p in req.path.rstrip("/").split("/")[1:]]

@@ -50,6 +50,10 @@ class PodStreamer(Protocol):
         """Whether ``pod`` runs under this runtime."""
         ...
 
+    async def check(self, pod: Obj, container: str, sub: str) -> None:
+        """Raise :class:`ApiError` (400) unless ``sub`` (exec/attach/portforward) can reach the container now."""
+        ...
+
     async def exec(self, pod: Obj, container: str, command: list[str], io: StreamIO) -> int:
         """Run ``command`` in the container's environment; return its exit code.
 

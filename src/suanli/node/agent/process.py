@@ -36,7 +36,7 @@ from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.logs import LogWriter
-from suanli.apiserver.streaming import RUNTIME_ANNOTATION
+from suanli.apiserver.streaming import RUNTIME_ANNOTATION, StreamIO
 from suanli.client.protocol import Client
 from suanli.node.agent.envvars import EnvError, expand, resolve_env
 from suanli.node.agent.framework import NODES, AgentConfig, NodeAgent, NodeRecord
@@ -45,6 +45,7 @@ from suanli.node.agent.metrics import Usage
 from suanli.node.agent.status import ContainerState, PodState, node_conditions
 from suanli.node.devices.api import DeviceRegistry
 from suanli.runtime.clock import Clock
+from suanli.runtime.informer import object_key
 
 __all__ = ["HOST_TAINT", "RUNTIME_ANNOTATION", "ProcessAgent", "default_node_name", "host_taint_rejection"]
 
@@ -333,6 +334,68 @@ class ProcessAgent(NodeAgent):
             with contextlib.suppress(BaseException):
                 await t
 
+    # ------------------------------------------------------------------ streaming (exec, attach)
+
+    def serves(self, pod: Obj) -> bool:
+        return (pod.get("spec") or {}).get("nodeName") == self.node_name
+
+    def _running(self, pod: Obj, container: str) -> tuple[tuple[str, str], asyncio.subprocess.Process]:
+        meta = pod["metadata"]
+        key = (object_key(pod), container)
+        proc = self._procs.get(key)
+        if proc is None or proc.returncode is not None:
+            raise ApiError.bad_request(f'container "{container}" in pod "{meta["name"]}" is not running')
+        return key, proc
+
+    async def check(self, pod: Obj, container: str, sub: str) -> None:
+        self._running(pod, container)
+
+    async def exec(self, pod: Obj, container: str, command: list[str], io: StreamIO) -> int:
+        """Run ``command`` with the container's environment and working dir, in its own process group."""
+        key, _ = self._running(pod, container)
+        env, cwd = self._envs.get(key, ({}, None))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.PIPE if io.stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT if io.tty else asyncio.subprocess.PIPE,
+                cwd=cwd, env=env or None, start_new_session=True)
+        except OSError as exc:  # as a shell (and runc) reports it: 127 not found, 126 not executable
+            missing = isinstance(exc, FileNotFoundError)
+            why = "executable file not found in $PATH" if missing else exc.strerror
+            io.out(2, f'exec failed: exec: "{command[0]}": {why}\n'.encode())
+            return 127 if missing else 126
+        feeder = asyncio.ensure_future(_feed(io.stdin, proc.stdin)) if io.stdin is not None else None
+        try:
+            await asyncio.gather(_copy(proc.stdout, 1, io), _copy(proc.stderr, 2, io))
+            return await proc.wait()
+        finally:
+            if feeder is not None:
+                feeder.cancel()
+            if proc.returncode is None:
+                _signal_group(proc, signal.SIGKILL)
+                await proc.wait()
+
+    async def attach(self, pod: Obj, container: str, io: StreamIO) -> None:
+        """Relay the container's new output and feed its stdin (``stdin: true``) until it exits."""
+        key, proc = self._running(pod, container)
+        spec = self._container_spec(pod, container)
+
+        def sink(stream: str, data: bytes) -> None:
+            io.out(1 if stream == "stdout" or io.tty else 2, data)
+
+        self._attached.setdefault(key, []).append(sink)
+        feeder = None
+        if io.stdin is not None and proc.stdin is not None:
+            feeder = asyncio.ensure_future(_feed(io.stdin, proc.stdin, close=bool(spec.get("stdinOnce"))))
+        try:
+            await proc.wait()
+        finally:
+            if feeder is not None:
+                feeder.cancel()
+            with contextlib.suppress(ValueError):
+                self._attached[key].remove(sink)
+
     # ------------------------------------------------------------------ usage
 
     def pod_usage(self, ps: PodState, pod: Obj) -> dict[str, Usage]:
@@ -354,6 +417,26 @@ class ProcessAgent(NodeAgent):
     def processes(self) -> dict[tuple[str, str], Any]:
         """Live children by (pod key, container) (for tests and diagnostics)."""
         return {k: p for k, p in self._procs.items() if p.returncode is None}
+
+
+async def _copy(stream: asyncio.StreamReader | None, channel: int, io: StreamIO) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        io.out(channel, chunk)
+
+
+async def _feed(source: asyncio.Queue[bytes | None] | None, sink: asyncio.StreamWriter | None, *,
+                close: bool = True) -> None:
+    """Copy client stdin into ``sink``; at its end close ``sink`` when ``close``."""
+    if source is None or sink is None:
+        return
+    with contextlib.suppress(ConnectionError, BrokenPipeError):
+        while (data := await source.get()) is not None:
+            sink.write(data)
+            await sink.drain()
+        if close:
+            sink.close()
 
 
 def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:
