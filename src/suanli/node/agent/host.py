@@ -26,6 +26,7 @@ __all__ = [
     "host_node_info",
     "kube_arch",
     "meminfo",
+    "process_start_ticks",
 ]
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
@@ -161,3 +162,19 @@ class ProcSampler:
 
     def forget(self, pgid: int) -> None:
         self._group_prev.pop(pgid, None)
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat`` field 22), or None if gone.
+
+    A pid plus its start time names one process even after the pid is reused.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    try:
+        return int(fields[19])  # field 22 overall; fields[0] is field 3 (state)
+    except (IndexError, ValueError):
+        return None

@@ -39,8 +39,8 @@ from suanli.apiserver.logs import LogWriter
 from suanli.apiserver.streaming import RUNTIME_ANNOTATION, StreamIO
 from suanli.client.protocol import Client
 from suanli.node.agent.envvars import EnvError, expand, resolve_env
-from suanli.node.agent.framework import NODES, AgentConfig, NodeAgent, NodeRecord
-from suanli.node.agent.host import ProcSampler, host_addresses, host_capacity, host_node_info
+from suanli.node.agent.framework import NODES, PODS, AgentConfig, NodeAgent, NodeRecord
+from suanli.node.agent.host import ProcSampler, host_addresses, host_capacity, host_node_info, process_start_ticks
 from suanli.node.agent.metrics import Usage
 from suanli.node.agent.status import ContainerState, PodState, node_conditions
 from suanli.node.devices.api import DeviceRegistry
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 CONFIGMAPS = GVR("", "v1", "configmaps")
 SECRETS = GVR("", "v1", "secrets")
+#: ``<prefix><container>: "<pid>:<start ticks>"`` — the process a container runs as.
+PROCESS_ANNOTATION_PREFIX = "process.suanli.io/"
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
 #: The host node's taint: running a command on this machine is opt-in by toleration.
 HOST_TAINT: dict[str, str] = {"key": "suanli.io/host", "value": "true", "effect": "NoSchedule"}
@@ -187,6 +189,8 @@ class ProcessAgent(NodeAgent):
 
     async def start_container(self, ps: PodState, c: ContainerState, pod: Obj, env: dict[str, str]) -> None:
         spec = self._container_spec(pod, c.name)
+        if (changed := ps.extra.pop("sandbox_changed", None)) is not None:
+            await self.emit_event(ps, "SandboxChanged", str(changed))
         if c.restart_count == 0:
             await self.emit_event(ps, "Pulled", f'Container image "{c.image}" is not pulled: the process runtime '
                                   "runs the container's command on the host and ignores the image", container=c.name)
@@ -232,12 +236,45 @@ class ProcessAgent(NodeAgent):
             await self.emit_event(ps, "Failed", f"Error: {exc}", "Warning", container=c.name)
             return
         self._envs[(ps.key, c.name)] = (full_env, spec.get("workingDir") or None)
+        await self._record_process(ps, c.name, proc.pid)
         pump = asyncio.ensure_future(self._pump(proc, writer, out, (ps.key, c.name)))
         c.state, c.reason, c.message = "running", "", ""
         self._procs[(ps.key, c.name)] = proc
         ps.extra.setdefault("exits", {}).pop(c.name, None)
         self._spawn(self._supervise(ps, c.name, proc, pump))
         await self.emit_event(ps, "Started", f"Started container {c.name}", container=c.name)
+
+    async def _record_process(self, ps: PodState, container: str, pid: int) -> None:
+        """Remember ``pid`` and its start time on the pod, so a restarted server can find a leftover."""
+        started = process_start_ticks(pid)
+        if started is None:
+            return
+        with contextlib.suppress(ApiError):
+            await self.client.patch(PODS, ps.name, {"metadata": {"annotations": {
+                f"{PROCESS_ANNOTATION_PREFIX}{container}": f"{pid}:{started}"}}}, ps.namespace,
+                field_manager=self.field_manager)
+
+    def recover_pod(self, ps: PodState, pod: Obj) -> bool:
+        """A pod Running before this agent started lost its process with the previous server.
+
+        Never adopted silently and never left running twice: a leftover process group (same pid
+        *and* start time as recorded) is killed, each container starts again with
+        ``restartCount`` + 1, and a ``SandboxChanged`` event says why. Returns False (restart).
+        """
+        statuses = {str(s.get("name")): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        killed: list[str] = []
+        for c in ps.containers:
+            c.restart_count = int((statuses.get(c.name) or {}).get("restartCount") or 0) + 1
+            pid, _, ticks = str(annotations.get(f"{PROCESS_ANNOTATION_PREFIX}{c.name}") or "").partition(":")
+            if pid.isdigit() and ticks.isdigit() and process_start_ticks(int(pid)) == int(ticks):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(pid), signal.SIGKILL)
+                    killed.append(f"{c.name} (pid {pid})")
+        left = f"; killed the leftover process of {', '.join(killed)}" if killed else ""
+        ps.extra["sandbox_changed"] = ("Pod sandbox changed, it will be killed and re-created: the Suanli server "
+                                       f"restarted and lost this pod's processes{left}")
+        return False
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
