@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from suanli.apimachinery.version import KUBE_RELEASE
+from tests.conftest import Kubectl
 from tests.e2e.conftest import K
 from tests.e2e_hardware.conftest import process_pod, wait_phase
 
@@ -91,3 +94,19 @@ def test_streaming_into_a_simulated_pod_is_a_400_saying_it_is_simulated(hk: K, v
     proc = hk.run(*verb, check=False)
     assert proc.returncode != 0
     assert 'pod "simmed" runs on simulated node "demo-manycore-0"' in proc.stderr
+
+
+def test_kubectl_version_reports_the_served_release_without_a_skew_warning(kc: Kubectl) -> None:
+    proc = kc.run("version", "-o", "json", check=False)
+    assert proc.returncode == 0
+    assert "skew" not in proc.stderr
+    versions = json.loads(proc.stdout)
+    client, server = versions["clientVersion"], versions["serverVersion"]
+    assert server["gitVersion"].startswith(KUBE_RELEASE + "+suanli-")
+    assert abs(int(server["minor"]) - int(client["minor"])) <= 1
+
+
+def test_nodes_report_kubelets_of_the_served_release(kc: Kubectl) -> None:
+    nodes = json.loads(kc("get", "nodes", "-o", "json"))["items"]
+    assert nodes
+    assert {n["status"]["nodeInfo"]["kubeletVersion"].split("-")[0] for n in nodes} == {KUBE_RELEASE}

@@ -25,6 +25,7 @@ from suanli import __version__
 from suanli.apimachinery.errors import ApiError, Cause
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.protobuf import decode_k8s_protobuf
+from suanli.apimachinery.version import KUBE_MAJOR, KUBE_MINOR, KUBE_RELEASE
 from suanli.apiserver import openapi, tables
 from suanli.apiserver.context import FieldValidation, RequestContext
 from suanli.apiserver.discovery import Discovery
@@ -44,7 +45,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_BODY = 3 * 1024 * 1024
-KUBE_VERSION = {"major": "1", "minor": "35", "gitVersion": f"v1.35.0+suanli-{__version__}",
+KUBE_VERSION = {"major": str(KUBE_MAJOR), "minor": str(KUBE_MINOR),
+                "gitVersion": f"{KUBE_RELEASE}+suanli-{__version__}",
                 "gitCommit": "suanli", "gitTreeState": "clean", "buildDate": "2026-11-22T00:00:00Z",
                 "goVersion": "python", "compiler": "cpython", "platform": "linux/amd64"}
 _PATCH_TYPES = {

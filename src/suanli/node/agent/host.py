@@ -19,6 +19,8 @@ import shutil
 import socket
 from pathlib import Path
 
+from suanli.apimachinery.version import kubelet_version
+
 __all__ = [
     "ProcSampler",
     "host_addresses",
@@ -82,8 +84,8 @@ def _read(path: str) -> str:
 def host_node_info() -> dict[str, str]:
     uname = platform.uname()
     return {"architecture": kube_arch(uname.machine), "operatingSystem": uname.system.lower(),
-            "kernelVersion": uname.release, "osImage": _os_image(), "kubeletVersion": "v1.30.0-suanli",
-            "kubeProxyVersion": "v1.30.0-suanli", "containerRuntimeVersion": "suanli-process://1",
+            "kernelVersion": uname.release, "osImage": _os_image(), "kubeletVersion": kubelet_version("suanli"),
+            "kubeProxyVersion": kubelet_version("suanli"), "containerRuntimeVersion": "suanli-process://1",
             "machineID": _read("/etc/machine-id"), "systemUUID": "",
             "bootID": _read("/proc/sys/kernel/random/boot_id")}
 
