@@ -58,6 +58,8 @@ _PATCH_TYPES = {
 }
 _PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 _STREAMING_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
+PORTFORWARD_UNSUPPORTED = ("portforward is not supported: kubectl tunnels SPDY/3.1 for it, which Suanli does not "
+                           "speak; host pods share the host network, so connect to 127.0.0.1:<containerPort> directly")
 _SEGMENT = re.compile(r"^[^/]+$")
 _JSON_TYPE = b"application/json"
 
@@ -201,7 +203,8 @@ class ApiApp:
                 await self._serve_watch(req, receive, send)
                 return
             if "/pods/" in path and path.rstrip("/").rsplit("/", 1)[-1] in _STREAMING_SUBRESOURCES:
-                self._stream_target(path)
+                if self._stream_target(path)[1] == "portforward":
+                    raise ApiError.bad_request(PORTFORWARD_UNSUPPORTED)
                 raise ApiError.bad_request(f"{path.rstrip('/').rsplit('/', 1)[-1]} needs a WebSocket upgrade with "
                                            f"subprotocol {' or '.join(CHANNEL_PROTOCOLS)}; SPDY is not supported")
             if method == "GET" and path.endswith("/log") and "/pods/" in path:
@@ -657,7 +660,7 @@ class ApiApp:
             self._authenticate(headers)
             pod, sub, streamer = self._stream_target(scope["path"])
             if sub == "portforward":
-                raise ApiError.bad_request("portforward is not supported yet")
+                raise ApiError.bad_request(PORTFORWARD_UNSUPPORTED)
             await serve_remotecommand(scope, receive, send, sub=sub, pod=pod, streamer=streamer)
         except ApiError as err:
             await deny(send, err, scope)
