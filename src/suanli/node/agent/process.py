@@ -2,7 +2,9 @@
 
 The host registers as Node ``node_name`` (default: the sanitised hostname) with its real
 capacity, nodeInfo, addresses, labels ``kubernetes.io/{hostname,os,arch}`` and
-annotation ``suanli.io/runtime: process``. For each container of a pod bound to it:
+``suanli.io/runtime: process``, annotation ``suanli.io/runtime: process`` and the taint
+``suanli.io/host=true:NoSchedule``: only pods tolerating it run (even when bound by
+``spec.nodeName``; others fail ``UnexpectedAdmissionError``). For each container of a pod bound to it:
 
 * ``command`` + ``args`` run with ``$(VAR)`` expansion (no command → waiting
   ``CreateContainerConfigError`` and a ``Failed`` event: there is no image entrypoint);
@@ -113,7 +115,7 @@ class ProcessAgent(NodeAgent):
     def _labels(self) -> dict[str, str]:
         info = host_node_info()
         return {"kubernetes.io/hostname": self.node_name, "kubernetes.io/os": info["operatingSystem"],
-                "kubernetes.io/arch": info["architecture"]}
+                "kubernetes.io/arch": info["architecture"], RUNTIME_ANNOTATION: "process"}
 
     def _host_status(self) -> Obj:
         cap = host_capacity(self.data_path)
