@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -66,11 +66,13 @@ def test_logs_since_time_keeps_only_lines_written_after_it(hk: K, host_node: str
     )
     hk.apply(process_pod("staged", host_node, "python3", "-c", script))
     wait_until(lambda: hk("logs", "staged") == "early\n", timeout=20, what="the early line")
-    cut = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # kubectl sends sinceTime with whole seconds: cut at the next second, and write "late" only after it
+    cut = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+    wait_until(lambda: datetime.now(UTC) >= cut, timeout=5, what="the cut-off second to pass")
     go.touch()
     wait_phase(hk, "staged", "Succeeded")
     assert hk("logs", "staged") == "early\nlate\n"
-    assert hk("logs", "staged", f"--since-time={cut}") == "late\n"
+    assert hk("logs", "staged", f"--since-time={cut.strftime('%Y-%m-%dT%H:%M:%SZ')}") == "late\n"
 
 
 def test_logs_previous_without_a_restart_is_an_error_naming_the_container(three: K) -> None:
