@@ -104,6 +104,10 @@ def node_ready(node: dict[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds)
 
 
+#: The opt-in a pod needs to run as a process on the host node (which carries ``suanli.io/host=true:NoSchedule``).
+HOST_TOLERATION: dict[str, str] = {"key": "suanli.io/host", "operator": "Exists", "effect": "NoSchedule"}
+
+
 def process_pod(name: str, node: str, *command: str, restart: str = "Never", **meta: Any) -> dict[str, Any]:
     """A single-container Pod bound to ``node`` running ``command`` (image is ignored by the process runtime)."""
     return {
@@ -114,6 +118,7 @@ def process_pod(name: str, node: str, *command: str, restart: str = "Never", **m
             "nodeName": node,
             "restartPolicy": restart,
             "terminationGracePeriodSeconds": 5,
+            "tolerations": [HOST_TOLERATION],
             "containers": [{"name": "main", "image": "python:3.11-slim", "command": list(command)}],
         },
     }

@@ -88,6 +88,10 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
     await s.stop()
 
 
+#: The opt-in every pod needs to run on the host node.
+HOST_TOLERATION: Obj = {"key": "suanli.io/host", "operator": "Exists", "effect": "NoSchedule"}
+
+
 def pod(name: str, command: list[str] | None, *, restart: str = "Never", env: list[Obj] | None = None,
         grace: int = 30, working_dir: str = "") -> Obj:
     c: Obj = {"name": "main", "image": "python:3.11"}
@@ -100,7 +104,7 @@ def pod(name: str, command: list[str] | None, *, restart: str = "Never", env: li
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": "default", "labels": {"app": "x"}},
             "spec": {"nodeName": NODE, "restartPolicy": restart, "terminationGracePeriodSeconds": grace,
-                     "containers": [c]}}
+                     "tolerations": [HOST_TOLERATION], "containers": [c]}}
 
 
 async def test_host_node_registered_with_real_capacity(stack: Stack) -> None:
@@ -113,6 +117,31 @@ async def test_host_node_registered_with_real_capacity(stack: Stack) -> None:
     assert obj["status"]["capacity"]["memory"].endswith("Ki")
     assert obj["status"]["nodeInfo"]["kernelVersion"] == os.uname().release
     assert {a["type"] for a in obj["status"]["addresses"]} == {"InternalIP", "Hostname"}
+    assert obj["spec"]["taints"] == [{"key": "suanli.io/host", "value": "true", "effect": "NoSchedule"}]
+
+
+@pytest.mark.parametrize(("tolerations", "runs"), [
+    ([], False),
+    ([{"key": "suanli.io/host", "operator": "Equal", "value": "false", "effect": "NoSchedule"}], False),
+    ([{"key": "suanli.io/host", "operator": "Exists", "effect": "NoExecute"}], False),
+    ([{"key": "suanli.io/host", "operator": "Equal", "value": "true", "effect": "NoSchedule"}], True),
+    ([{"operator": "Exists"}], True),
+], ids=["no-toleration-rejected", "wrong-value-rejected", "wrong-effect-rejected", "exact-toleration-runs",
+        "tolerate-everything-runs"])
+async def test_host_node_runs_only_pods_tolerating_its_taint(stack: Stack, tolerations: list[Obj],
+                                                             runs: bool) -> None:
+    body = pod("optin", [PY, "-c", "print('ran')"])
+    body["spec"]["tolerations"] = tolerations
+    await stack.client.create(PODS, body)
+    await stack.eventually(lambda: stack.phase("optin") in ("Succeeded", "Failed"))
+    status = stack.pod("optin")["status"]
+    if runs:
+        assert status["phase"] == "Succeeded"
+        assert stack.logs.read("default", "optin", "main") == b"ran\n"
+    else:
+        assert status["phase"] == "Failed" and status["reason"] == "UnexpectedAdmissionError"
+        assert "suanli.io/host" in status["message"]
+        assert stack.logs.read("default", "optin", "main") == b""
 
 
 async def test_print_42_succeeds_with_logs_and_events(stack: Stack) -> None:

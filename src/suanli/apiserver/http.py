@@ -25,11 +25,14 @@ from suanli import __version__
 from suanli.apimachinery.errors import ApiError, Cause
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.protobuf import decode_k8s_protobuf
+from suanli.apimachinery.version import KUBE_MAJOR, KUBE_MINOR, KUBE_RELEASE
 from suanli.apiserver import openapi, tables
 from suanli.apiserver.context import FieldValidation, RequestContext
 from suanli.apiserver.discovery import Discovery
-from suanli.apiserver.logs import FileLogBackend
+from suanli.apiserver.logs import FileLogBackend, parse_log_options
+from suanli.apiserver.remotecommand import CHANNEL_PROTOCOLS, deny, serve_remotecommand
 from suanli.apiserver.service import ApiService
+from suanli.apiserver.streaming import PodStreamer, simulated_pod_error
 from suanli.apiserver.watch import Emitted, WatchSession, open_watch
 from suanli.kinds.registry import ResourceType
 
@@ -42,7 +45,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_BODY = 3 * 1024 * 1024
-KUBE_VERSION = {"major": "1", "minor": "35", "gitVersion": f"v1.35.0+suanli-{__version__}",
+KUBE_VERSION = {"major": str(KUBE_MAJOR), "minor": str(KUBE_MINOR),
+                "gitVersion": f"{KUBE_RELEASE}+suanli-{__version__}",
                 "gitCommit": "suanli", "gitTreeState": "clean", "buildDate": "2026-11-22T00:00:00Z",
                 "goVersion": "python", "compiler": "cpython", "platform": "linux/amd64"}
 _PATCH_TYPES = {
@@ -53,6 +57,9 @@ _PATCH_TYPES = {
     "application/apply-patch+json": "apply",
 }
 _PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+_STREAMING_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
+PORTFORWARD_UNSUPPORTED = ("portforward is not supported: kubectl tunnels SPDY/3.1 for it, which Suanli does not "
+                           "speak; host pods share the host network, so connect to 127.0.0.1:<containerPort> directly")
 _SEGMENT = re.compile(r"^[^/]+$")
 _JSON_TYPE = b"application/json"
 
@@ -136,6 +143,8 @@ class ApiApp:
         self.ready = False
         self._sessions: set[WatchSession] = set()
         self._closing = False
+        #: runtimes that serve exec/attach for their pods (the process runtime registers itself)
+        self.streamers: list[PodStreamer] = []
         self.extra_routes: dict[str, Callable[[_Request], Awaitable[_Response]]] = {}
 
     def add_text_route(self, path: str, render: Callable[[], str],
@@ -164,6 +173,9 @@ class ApiApp:
                 elif msg["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._serve_websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         try:
@@ -190,6 +202,11 @@ class ApiApp:
                     "/watch/" in path and path.startswith(("/api/", "/apis/"))):
                 await self._serve_watch(req, receive, send)
                 return
+            if "/pods/" in path and path.rstrip("/").rsplit("/", 1)[-1] in _STREAMING_SUBRESOURCES:
+                if self._stream_target(path)[1] == "portforward":
+                    raise ApiError.bad_request(PORTFORWARD_UNSUPPORTED)
+                raise ApiError.bad_request(f"{path.rstrip('/').rsplit('/', 1)[-1]} needs a WebSocket upgrade with "
+                                           f"subprotocol {' or '.join(CHANNEL_PROTOCOLS)}; SPDY is not supported")
             if method == "GET" and path.endswith("/log") and "/pods/" in path:
                 await self._serve_log(req, receive, send)
                 return
@@ -342,7 +359,8 @@ class ApiApp:
         sub = rest[2] if len(rest) >= 3 else ""
         if len(rest) > 3:
             raise ApiError.no_route("/".join(rest))
-        if sub and sub not in rt.subresources and not (sub == "finalize" and rt.storage_key == "namespaces"):
+        if sub and sub not in rt.subresources and not (sub == "finalize" and rt.storage_key == "namespaces") \
+                and not (sub in _STREAMING_SUBRESOURCES and rt.storage_key == "pods"):
             raise ApiError.not_found(f"{plural}/{sub}", "", group)
         return rt, namespace, name, sub
 
@@ -615,6 +633,38 @@ class ApiApp:
             return orjson.dumps({"type": ev.type, "object": tbl}) + b"\n"
         return b'{"type":"' + ev.type.encode() + b'","object":' + ev.obj.raw + b"}\n"
 
+    def _stream_target(self, path: str) -> tuple[Obj, str, PodStreamer]:
+        """The pod, subresource and runtime a streaming request (exec/attach/portforward) addresses."""
+        parts = [unquote(p) for p in path.rstrip("/").split("/")[1:]]
+        if len(parts) < 3 or parts[0] != "api":
+            raise ApiError.no_route(path)
+        rt, namespace, name, sub = self._parse_resource_path("", parts[1], parts[2:])
+        if rt.storage_key != "pods" or sub not in _STREAMING_SUBRESOURCES:
+            raise ApiError.no_route(path)
+        pod = self.service.get(rt, namespace, name).obj
+        node = self.service.store.get("nodes", "", str((pod.get("spec") or {}).get("nodeName") or ""))
+        if (err := simulated_pod_error(pod, node.obj if node else None, f"cannot {sub}")) is not None:
+            raise err
+        streamer = next((s for s in self.streamers if s.serves(pod)), None)
+        if streamer is None:
+            raise ApiError.bad_request(f'pod "{name}" is not running on a node whose runtime serves {sub}')
+        return pod, sub, streamer
+
+    async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: exec/attach sessions (:mod:`suanli.apiserver.remotecommand`)."""
+        msg = await receive()
+        if msg["type"] != "websocket.connect":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            self._authenticate(headers)
+            pod, sub, streamer = self._stream_target(scope["path"])
+            if sub == "portforward":
+                raise ApiError.bad_request(PORTFORWARD_UNSUPPORTED)
+            await serve_remotecommand(scope, receive, send, sub=sub, pod=pod, streamer=streamer)
+        except ApiError as err:
+            await deny(send, err, scope)
+
     async def _serve_log(self, req: _Request, receive: Receive, send: Send) -> None:
         parts = [unquote(p) for p in req.path.rstrip("/").split("/")[1:]]
         rt, namespace, name, sub = self._parse_resource_path("", parts[1], parts[2:])
@@ -631,16 +681,19 @@ class ApiApp:
             container = str(containers[0])
         elif container not in containers:
             raise ApiError.bad_request(f"container {container} is not valid for pod {name}")
-        tail = _int_param(q, "tailLines")
-        limit = _int_param(q, "limitBytes")
+        opts = parse_log_options(q, name, datetime.now(UTC))
         follow = bool(_bool_param(q, "follow"))
         previous = bool(_bool_param(q, "previous"))
+        node = self.service.store.get("nodes", "", str((pod.get("spec") or {}).get("nodeName") or ""))
+        if (err := simulated_pod_error(pod, node.obj if node else None, "have no log")) is not None:
+            raise err
         if self.logs is None:
             await self._send(send, _Response(200, b"", "text/plain"))
             return
-        if not follow:
-            data = self.logs.read(namespace, name, container, previous=previous, tail_lines=tail,
-                                  limit_bytes=limit)
+        if previous and not self.logs.has_previous(namespace, name, container):
+            raise ApiError.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+        if previous or not follow:
+            data = self.logs.read(namespace, name, container, previous=previous, options=opts)
             await self._send(send, _Response(200, data, "text/plain"))
             return
         await send({"type": "http.response.start", "status": 200,
@@ -670,7 +723,8 @@ class ApiApp:
 
         waiter = asyncio.ensure_future(watch_disconnect())
         try:
-            async for chunk in self.logs.follow(namespace, name, container, tail_lines=tail, done=done):
+            async for chunk in self.logs.follow(namespace, name, container, tail_lines=opts.tail_lines, done=done,
+                                                options=opts):
                 if disconnected.is_set():
                     break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -307,8 +307,9 @@ class Platform:
             self.client, lambda ns, secret, sa, uid: self.sa_tokens.issue(legacy_claims(ns, secret, sa, uid)),
             self._ca_pem, factory=shared))
         if self.options.host_node:
-            controllers.append(ProcessAgent(self.client, self.logs.root, devices=self.devices,
-                                            data_path=self.options.data_dir))
+            host = ProcessAgent(self.client, self.logs.root, devices=self.devices, data_path=self.options.data_dir)
+            self.app.streamers.append(host)  # exec/attach reach host pods through it
+            controllers.append(host)
         for ctrl in controllers:
             self._tasks.append(asyncio.create_task(ctrl.run()))
             self._stoppers.append(ctrl.stop)

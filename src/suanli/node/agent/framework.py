@@ -243,6 +243,10 @@ class NodeAgent:
         :meth:`enqueue_pod` (runtime hook)."""
         ps.stopped = True
 
+    def admission_rejection(self, pod: Obj, node: Obj) -> str | None:
+        """Why this node refuses to run ``pod`` (it then fails ``UnexpectedAdmissionError``), or None (hook)."""
+        return None
+
     def recover_pod(self, ps: PodState, pod: Obj) -> bool:
         """Adopt a pod already Running before this agent started; True if adopted (runtime hook)."""
         return False
@@ -600,6 +604,11 @@ class NodeAgent:
             ps.written = pod.get("status")
             return ps
         env: dict[str, str] = {}
+        rejection = self.admission_rejection(pod, node)
+        if rejection:
+            ps.admission_error = rejection
+            await self.emit_event(ps, "UnexpectedAdmissionError", rejection, "Warning")
+            return ps
         if extended_requests(pod):
             others = self._with_recent_allocations(node_name, pod)
             try:

@@ -19,6 +19,8 @@ import shutil
 import socket
 from pathlib import Path
 
+from suanli.apimachinery.version import kubelet_version
+
 __all__ = [
     "ProcSampler",
     "host_addresses",
@@ -26,6 +28,7 @@ __all__ = [
     "host_node_info",
     "kube_arch",
     "meminfo",
+    "process_start_ticks",
 ]
 
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le", "s390x": "s390x"}
@@ -81,8 +84,8 @@ def _read(path: str) -> str:
 def host_node_info() -> dict[str, str]:
     uname = platform.uname()
     return {"architecture": kube_arch(uname.machine), "operatingSystem": uname.system.lower(),
-            "kernelVersion": uname.release, "osImage": _os_image(), "kubeletVersion": "v1.30.0-suanli",
-            "kubeProxyVersion": "v1.30.0-suanli", "containerRuntimeVersion": "suanli-process://1",
+            "kernelVersion": uname.release, "osImage": _os_image(), "kubeletVersion": kubelet_version("suanli"),
+            "kubeProxyVersion": kubelet_version("suanli"), "containerRuntimeVersion": "suanli-process://1",
             "machineID": _read("/etc/machine-id"), "systemUUID": "",
             "bootID": _read("/proc/sys/kernel/random/boot_id")}
 
@@ -161,3 +164,19 @@ class ProcSampler:
 
     def forget(self, pgid: int) -> None:
         self._group_prev.pop(pgid, None)
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, ``/proc/<pid>/stat`` field 22), or None if gone.
+
+    A pid plus its start time names one process even after the pid is reused.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    try:
+        return int(fields[19])  # field 22 overall; fields[0] is field 3 (state)
+    except (IndexError, ValueError):
+        return None

@@ -2,7 +2,9 @@
 
 The host registers as Node ``node_name`` (default: the sanitised hostname) with its real
 capacity, nodeInfo, addresses, labels ``kubernetes.io/{hostname,os,arch}`` and
-annotation ``suanli.io/runtime: process``. For each container of a pod bound to it:
+``suanli.io/runtime: process``, annotation ``suanli.io/runtime: process`` and the taint
+``suanli.io/host=true:NoSchedule``: only pods tolerating it run (even when bound by
+``spec.nodeName``; others fail ``UnexpectedAdmissionError``). For each container of a pod bound to it:
 
 * ``command`` + ``args`` run with ``$(VAR)`` expansion (no command → waiting
   ``CreateContainerConfigError`` and a ``Failed`` event: there is no image entrypoint);
@@ -27,30 +29,51 @@ import os
 import re
 import signal
 import socket
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj
+from suanli.apiserver.logs import LogWriter
+from suanli.apiserver.streaming import RUNTIME_ANNOTATION, StreamIO
 from suanli.client.protocol import Client
 from suanli.node.agent.envvars import EnvError, expand, resolve_env
-from suanli.node.agent.framework import NODES, AgentConfig, NodeAgent, NodeRecord
-from suanli.node.agent.host import ProcSampler, host_addresses, host_capacity, host_node_info
+from suanli.node.agent.framework import NODES, PODS, AgentConfig, NodeAgent, NodeRecord
+from suanli.node.agent.host import ProcSampler, host_addresses, host_capacity, host_node_info, process_start_ticks
 from suanli.node.agent.metrics import Usage
 from suanli.node.agent.status import ContainerState, PodState, node_conditions
 from suanli.node.devices.api import DeviceRegistry
 from suanli.runtime.clock import Clock
+from suanli.runtime.informer import object_key
 
-__all__ = ["RUNTIME_ANNOTATION", "ProcessAgent", "default_node_name"]
+__all__ = ["HOST_TAINT", "RUNTIME_ANNOTATION", "ProcessAgent", "default_node_name", "host_taint_rejection"]
 
 log = logging.getLogger(__name__)
 
-RUNTIME_ANNOTATION = "suanli.io/runtime"
 CONFIGMAPS = GVR("", "v1", "configmaps")
 SECRETS = GVR("", "v1", "secrets")
+#: ``<prefix><container>: "<pid>:<start ticks>"`` — the process a container runs as.
+PROCESS_ANNOTATION_PREFIX = "process.suanli.io/"
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+#: The host node's taint: running a command on this machine is opt-in by toleration.
+HOST_TAINT: dict[str, str] = {"key": "suanli.io/host", "value": "true", "effect": "NoSchedule"}
+
+
+def host_taint_rejection(pod: Obj) -> str | None:
+    """Why the host node refuses ``pod`` (it does not tolerate :data:`HOST_TAINT`), or None.
+
+    Stricter than a kubelet, which only rejects untolerated ``NoExecute`` taints: a pod bound by
+    ``spec.nodeName`` bypasses the scheduler, and the host node must never run a command that
+    did not opt in.
+    """
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    if any(isinstance(t, dict) and tolerates(t, HOST_TAINT) for t in tolerations):
+        return None
+    return ("Predicate TaintToleration failed: node(s) had untolerated taint {suanli.io/host: true}; "
+            "pods run as processes on this machine only with a toleration for suanli.io/host=true:NoSchedule")
 
 
 def default_node_name() -> str:
@@ -73,6 +96,10 @@ class ProcessAgent(NodeAgent):
         self.sampler = ProcSampler()
         self._procs: dict[tuple[str, str], asyncio.subprocess.Process] = {}  # (pod key, container) -> process
         self._supervisors: set[asyncio.Task[None]] = set()
+        #: (pod key, container) -> the resolved environment and working dir exec runs with
+        self._envs: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {}
+        #: (pod key, container) -> callbacks receiving (stream, bytes) of attached clients
+        self._attached: dict[tuple[str, str], list[Callable[[str, bytes], None]]] = {}
 
     # ------------------------------------------------------------------ node
 
@@ -88,7 +115,7 @@ class ProcessAgent(NodeAgent):
     def _labels(self) -> dict[str, str]:
         info = host_node_info()
         return {"kubernetes.io/hostname": self.node_name, "kubernetes.io/os": info["operatingSystem"],
-                "kubernetes.io/arch": info["architecture"]}
+                "kubernetes.io/arch": info["architecture"], RUNTIME_ANNOTATION: "process"}
 
     def _host_status(self) -> Obj:
         cap = host_capacity(self.data_path)
@@ -109,12 +136,25 @@ class ProcessAgent(NodeAgent):
             body: Obj = {"apiVersion": "v1", "kind": "Node",
                          "metadata": {"name": self.node_name, "labels": labels,
                                       "annotations": {RUNTIME_ANNOTATION: "process"}},
-                         "spec": {}, "status": status}
+                         "spec": {"taints": [dict(HOST_TAINT)]}, "status": status}
             with contextlib.suppress(ApiError):
                 await self.client.create(NODES, body)
                 return
         await self.client.patch(NODES, self.node_name, {"metadata": {"annotations": {RUNTIME_ANNOTATION: "process"}}},
                                 field_manager=self.field_manager)
+        await self._ensure_taint()
+
+    async def _ensure_taint(self) -> None:
+        """Put :data:`HOST_TAINT` back on an existing host Node (restart, or removed by hand)."""
+        node = await self.client.get(NODES, self.node_name)
+        taints = list((node.get("spec") or {}).get("taints") or [])
+        if any(t.get("key") == HOST_TAINT["key"] and t.get("effect") == HOST_TAINT["effect"] for t in taints):
+            return
+        taints.append(dict(HOST_TAINT))
+        await self.client.patch(NODES, self.node_name, {"spec": {"taints": taints}}, field_manager=self.field_manager)
+
+    def admission_rejection(self, pod: Obj, node: Obj) -> str | None:
+        return host_taint_rejection(pod)
 
     def initial_status(self, node: Obj, rec: NodeRecord) -> tuple[Obj, dict[str, str]]:
         labels = (node.get("metadata") or {}).get("labels") or {}
@@ -151,6 +191,8 @@ class ProcessAgent(NodeAgent):
 
     async def start_container(self, ps: PodState, c: ContainerState, pod: Obj, env: dict[str, str]) -> None:
         spec = self._container_spec(pod, c.name)
+        if (changed := ps.extra.pop("sandbox_changed", None)) is not None:
+            await self.emit_event(ps, "SandboxChanged", str(changed))
         if c.restart_count == 0:
             await self.emit_event(ps, "Pulled", f'Container image "{c.image}" is not pulled: the process runtime '
                                   "runs the container's command on the host and ignores the image", container=c.name)
@@ -182,21 +224,59 @@ class ProcessAgent(NodeAgent):
                 previous.unlink()
         c.started_at = self.clock.now()
         c.restart_at = None
-        with open(path, "wb") as out:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *command, *args, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
-                    cwd=spec.get("workingDir") or None, env=full_env, start_new_session=True)
-            except OSError as exc:
-                out.write(f"failed to start {command[0]!r}: {exc}\n".encode())
-                self.container_exited(ps, c, 128, reason="StartError", message=str(exc))
-                await self.emit_event(ps, "Failed", f"Error: {exc}", "Warning", container=c.name)
-                return
+        out = open(path, "wb")  # noqa: SIM115 - closed by _pump when the streams end
+        writer = LogWriter(out, self.clock.now)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command, *args, stdin=asyncio.subprocess.PIPE if spec.get("stdin") else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                cwd=spec.get("workingDir") or None, env=full_env, start_new_session=True)
+        except OSError as exc:
+            writer.write("stderr", f"failed to start {command[0]!r}: {exc}\n".encode())
+            out.close()
+            self.container_exited(ps, c, 128, reason="StartError", message=str(exc))
+            await self.emit_event(ps, "Failed", f"Error: {exc}", "Warning", container=c.name)
+            return
+        self._envs[(ps.key, c.name)] = (full_env, spec.get("workingDir") or None)
+        await self._record_process(ps, c.name, proc.pid)
+        pump = asyncio.ensure_future(self._pump(proc, writer, out, (ps.key, c.name)))
         c.state, c.reason, c.message = "running", "", ""
         self._procs[(ps.key, c.name)] = proc
         ps.extra.setdefault("exits", {}).pop(c.name, None)
-        self._spawn(self._supervise(ps, c.name, proc))
+        self._spawn(self._supervise(ps, c.name, proc, pump))
         await self.emit_event(ps, "Started", f"Started container {c.name}", container=c.name)
+
+    async def _record_process(self, ps: PodState, container: str, pid: int) -> None:
+        """Remember ``pid`` and its start time on the pod, so a restarted server can find a leftover."""
+        started = process_start_ticks(pid)
+        if started is None:
+            return
+        with contextlib.suppress(ApiError):
+            await self.client.patch(PODS, ps.name, {"metadata": {"annotations": {
+                f"{PROCESS_ANNOTATION_PREFIX}{container}": f"{pid}:{started}"}}}, ps.namespace,
+                field_manager=self.field_manager)
+
+    def recover_pod(self, ps: PodState, pod: Obj) -> bool:
+        """A pod Running before this agent started lost its process with the previous server.
+
+        Never adopted silently and never left running twice: a leftover process group (same pid
+        *and* start time as recorded) is killed, each container starts again with
+        ``restartCount`` + 1, and a ``SandboxChanged`` event says why. Returns False (restart).
+        """
+        statuses = {str(s.get("name")): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
+        annotations = (pod.get("metadata") or {}).get("annotations") or {}
+        killed: list[str] = []
+        for c in ps.containers:
+            c.restart_count = int((statuses.get(c.name) or {}).get("restartCount") or 0) + 1
+            pid, _, ticks = str(annotations.get(f"{PROCESS_ANNOTATION_PREFIX}{c.name}") or "").partition(":")
+            if pid.isdigit() and ticks.isdigit() and process_start_ticks(int(pid)) == int(ticks):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(int(pid), signal.SIGKILL)
+                    killed.append(f"{c.name} (pid {pid})")
+        left = f"; killed the leftover process of {', '.join(killed)}" if killed else ""
+        ps.extra["sandbox_changed"] = ("Pod sandbox changed, it will be killed and re-created: the Suanli server "
+                                       f"restarted and lost this pod's processes{left}")
+        return False
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -206,8 +286,30 @@ class ProcessAgent(NodeAgent):
     def _config_error(self, ps: PodState, c: ContainerState, message: str) -> None:
         c.state, c.reason, c.message = "waiting", "CreateContainerConfigError", message
 
-    async def _supervise(self, ps: PodState, name: str, proc: asyncio.subprocess.Process) -> None:
+    async def _pump(self, proc: asyncio.subprocess.Process, writer: LogWriter, out: BinaryIO,
+                    key: tuple[str, str]) -> None:
+        """Copy stdout and stderr into the CRI log and to attached clients until both end."""
+
+        async def copy(stream: asyncio.StreamReader | None, name: str) -> None:
+            if stream is None:
+                return
+            while chunk := await stream.read(65536):
+                writer.write(name, chunk)
+                for sink in list(self._attached.get(key, ())):
+                    sink(name, chunk)
+            writer.close(name)
+
+        try:
+            await asyncio.gather(copy(proc.stdout, "stdout"), copy(proc.stderr, "stderr"))
+        finally:
+            out.close()
+
+    async def _supervise(self, ps: PodState, name: str, proc: asyncio.subprocess.Process,
+                         pump: asyncio.Future[None]) -> None:
         code = await proc.wait()
+        # a background grandchild may hold the pipes open: the exit does not wait for it for long
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(pump), 2.0)
         if self._procs.get((ps.key, name)) is proc:
             del self._procs[(ps.key, name)]
         self.sampler.forget(proc.pid)
@@ -271,6 +373,68 @@ class ProcessAgent(NodeAgent):
             with contextlib.suppress(BaseException):
                 await t
 
+    # ------------------------------------------------------------------ streaming (exec, attach)
+
+    def serves(self, pod: Obj) -> bool:
+        return (pod.get("spec") or {}).get("nodeName") == self.node_name
+
+    def _running(self, pod: Obj, container: str) -> tuple[tuple[str, str], asyncio.subprocess.Process]:
+        meta = pod["metadata"]
+        key = (object_key(pod), container)
+        proc = self._procs.get(key)
+        if proc is None or proc.returncode is not None:
+            raise ApiError.bad_request(f'container "{container}" in pod "{meta["name"]}" is not running')
+        return key, proc
+
+    async def check(self, pod: Obj, container: str, sub: str) -> None:
+        self._running(pod, container)
+
+    async def exec(self, pod: Obj, container: str, command: list[str], io: StreamIO) -> int:
+        """Run ``command`` with the container's environment and working dir, in its own process group."""
+        key, _ = self._running(pod, container)
+        env, cwd = self._envs.get(key, ({}, None))
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.PIPE if io.stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT if io.tty else asyncio.subprocess.PIPE,
+                cwd=cwd, env=env or None, start_new_session=True)
+        except OSError as exc:  # as a shell (and runc) reports it: 127 not found, 126 not executable
+            missing = isinstance(exc, FileNotFoundError)
+            why = "executable file not found in $PATH" if missing else exc.strerror
+            io.out(2, f'exec failed: exec: "{command[0]}": {why}\n'.encode())
+            return 127 if missing else 126
+        feeder = asyncio.ensure_future(_feed(io.stdin, proc.stdin)) if io.stdin is not None else None
+        try:
+            await asyncio.gather(_copy(proc.stdout, 1, io), _copy(proc.stderr, 2, io))
+            return await proc.wait()
+        finally:
+            if feeder is not None:
+                feeder.cancel()
+            if proc.returncode is None:
+                _signal_group(proc, signal.SIGKILL)
+                await proc.wait()
+
+    async def attach(self, pod: Obj, container: str, io: StreamIO) -> None:
+        """Relay the container's new output and feed its stdin (``stdin: true``) until it exits."""
+        key, proc = self._running(pod, container)
+        spec = self._container_spec(pod, container)
+
+        def sink(stream: str, data: bytes) -> None:
+            io.out(1 if stream == "stdout" or io.tty else 2, data)
+
+        self._attached.setdefault(key, []).append(sink)
+        feeder = None
+        if io.stdin is not None and proc.stdin is not None:
+            feeder = asyncio.ensure_future(_feed(io.stdin, proc.stdin, close=bool(spec.get("stdinOnce"))))
+        try:
+            await proc.wait()
+        finally:
+            if feeder is not None:
+                feeder.cancel()
+            with contextlib.suppress(ValueError):
+                self._attached[key].remove(sink)
+
     # ------------------------------------------------------------------ usage
 
     def pod_usage(self, ps: PodState, pod: Obj) -> dict[str, Usage]:
@@ -292,6 +456,26 @@ class ProcessAgent(NodeAgent):
     def processes(self) -> dict[tuple[str, str], Any]:
         """Live children by (pod key, container) (for tests and diagnostics)."""
         return {k: p for k, p in self._procs.items() if p.returncode is None}
+
+
+async def _copy(stream: asyncio.StreamReader | None, channel: int, io: StreamIO) -> None:
+    if stream is None:
+        return
+    while chunk := await stream.read(65536):
+        io.out(channel, chunk)
+
+
+async def _feed(source: asyncio.Queue[bytes | None] | None, sink: asyncio.StreamWriter | None, *,
+                close: bool = True) -> None:
+    """Copy client stdin into ``sink``; at its end close ``sink`` when ``close``."""
+    if source is None or sink is None:
+        return
+    with contextlib.suppress(ConnectionError, BrokenPipeError):
+        while (data := await source.get()) is not None:
+            sink.write(data)
+            await sink.drain()
+        if close:
+            sink.close()
 
 
 def _signal_group(proc: asyncio.subprocess.Process, sig: int) -> None:

@@ -38,6 +38,7 @@ from fractions import Fraction
 
 from suanli.apimachinery.objects import Obj, parse_time
 from suanli.apimachinery.quantity import parse_quantity
+from suanli.apimachinery.version import kubelet_version
 from suanli.client.protocol import Client
 from suanli.node.agent.framework import (
     INJECT_FAILURE_ANNOTATION,
@@ -73,8 +74,8 @@ SIM_CPU_ANNOTATION = "suanli.io/sim-cpu-usage"
 SIM_MEMORY_ANNOTATION = "suanli.io/sim-memory-usage"
 KWOK_DEFAULT_CAPACITY = {"cpu": "1k", "memory": "1Ti", "pods": "1M"}
 DEFAULT_NODE_INFO = {
-    "architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": "v1.30.0-suanli-sim",
-    "kubeProxyVersion": "v1.30.0-suanli-sim", "containerRuntimeVersion": "suanli-sim://1", "kernelVersion": "",
+    "architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": kubelet_version("suanli-sim"),
+    "kubeProxyVersion": kubelet_version("suanli-sim"), "containerRuntimeVersion": "suanli-sim://1", "kernelVersion": "",
     "osImage": "", "machineID": "", "systemUUID": "", "bootID": "",
 }
 
