@@ -1,0 +1,66 @@
+"""`suanli up --only api`: the API server alone, with kube-apiserver's own start-up bootstrapping.
+
+No controllers, scheduler, node agents or demo pool run (even without ``--no-demo``), so a stored
+Deployment never gets a ReplicaSet and there are no nodes; what kube-apiserver itself creates at
+start-up (system namespaces, system PriorityClasses, local APIServices) is present.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Kubectl, Server, kubectl_binary, start_server
+from tests.e2e.conftest import deployment, manifest, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def api_only(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Kubectl]]:
+    base = tmp_path_factory.mktemp("only-api")
+    srv = start_server(base / "data", base / "kubeconfig", extra=["--only", "api"], demo=True)
+    yield srv, Kubectl(kubectl_binary(), srv.kubeconfig)
+    srv.stop()
+
+
+def _names(kubectl: Kubectl, *args: str) -> set[str]:
+    items = json.loads(kubectl("get", *args, "-o", "json"))["items"]
+    return {str(i["metadata"]["name"]) for i in items}
+
+
+@pytest.mark.parametrize(("resource", "expected"), [
+    ("namespaces", {"default", "kube-system", "kube-public", "kube-node-lease"}),
+    ("priorityclasses", {"system-cluster-critical", "system-node-critical"}),
+], ids=["system-namespaces", "system-priorityclasses"])
+def test_only_api_keeps_apiserver_bootstrap_objects(api_only: tuple[Server, Kubectl], resource: str,
+                                                    expected: set[str]) -> None:
+    _, kubectl = api_only
+    assert expected <= _names(kubectl, resource)
+
+
+def test_only_api_registers_local_apiservices(api_only: tuple[Server, Kubectl]) -> None:
+    _, kubectl = api_only
+    wanted = {"v1.", "v1.apps", "v1.storage.k8s.io", "v1.policy", "v1.coordination.k8s.io"}
+    wait_until(lambda: wanted <= _names(kubectl, "apiservices"), what="local APIServices registered")
+
+
+def test_only_api_runs_no_controllers_nodes_or_demo_pool(api_only: tuple[Server, Kubectl]) -> None:
+    server, kubectl = api_only
+    kubectl("create", "namespace", "only-api")
+    kubectl("apply", "-n", "only-api", "-f", "-", input=manifest(deployment("web", replicas=2)))
+    # The local APIService registrar (the one loop --only api keeps) has finished a pass, so any
+    # controller started alongside it has had the same time to act on what existed at start-up.
+    wait_until(lambda: "v1.apps" in _names(kubectl, "apiservices"), what="APIService registrar pass")
+    stored = json.loads(kubectl("get", "-n", "only-api", "deployment", "web", "-o", "json"))
+    assert stored["spec"]["replicas"] == 2
+    assert "observedGeneration" not in (stored.get("status") or {})  # no Deployment controller
+    assert _names(kubectl, "replicasets", "-n", "only-api") == set()
+    assert _names(kubectl, "pods", "-n", "only-api") == set()
+    assert _names(kubectl, "nodes") == set()  # no demo pool, no host node, no agents
+    assert _names(kubectl, "serviceaccounts", "-n", "default") == set()  # no ServiceAccounts controller
+    assert _names(kubectl, "queues.scheduling.volcano.sh") == set()  # no Volcano bootstrap
+    assert "Suanli" in server.log() and Path(server.kubeconfig).exists()
