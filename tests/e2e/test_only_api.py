@@ -64,3 +64,30 @@ def test_only_api_runs_no_controllers_nodes_or_demo_pool(api_only: tuple[Server,
     assert _names(kubectl, "serviceaccounts", "-n", "default") == set()  # no ServiceAccounts controller
     assert _names(kubectl, "queues.scheduling.volcano.sh") == set()  # no Volcano bootstrap
     assert "Suanli" in server.log() and Path(server.kubeconfig).exists()
+
+
+@pytest.mark.parametrize("resource", [
+    "resourceclaims.resource.k8s.io", "resourceclaimtemplates.resource.k8s.io", "resourceslices.resource.k8s.io",
+    "deviceclasses.resource.k8s.io", "volumeattributesclasses.storage.k8s.io", "servicecidrs.networking.k8s.io",
+    "ipaddresses.networking.k8s.io",
+])
+def test_kinds_the_real_components_watch_are_served(api_only: tuple[Server, Kubectl], resource: str) -> None:
+    _, kubectl = api_only
+    proc = kubectl.run("get", resource, "-A", check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_resource_claim_round_trips_and_slices_select_by_node(api_only: tuple[Server, Kubectl]) -> None:
+    _, kubectl = api_only
+    kubectl("create", "namespace", "dra")
+    claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": {"name": "gpu"},
+             "spec": {"devices": {"requests": [{"name": "gpu", "exactly": {"deviceClassName": "gpu.example.com"}}]}}}
+    slices = [{"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": f"s-{node}"},
+               "spec": {"driver": "gpu.example.com", "nodeName": node,
+                        "pool": {"name": node, "generation": 1, "resourceSliceCount": 1}}}
+              for node in ("n1", "n2")]
+    kubectl("apply", "-n", "dra", "-f", "-", input=manifest(claim))
+    kubectl("apply", "-f", "-", input=manifest(*slices))
+    stored = json.loads(kubectl("get", "-n", "dra", "resourceclaim", "gpu", "-o", "json"))
+    assert stored["spec"]["devices"]["requests"][0]["exactly"]["deviceClassName"] == "gpu.example.com"
+    assert _names(kubectl, "resourceslices", "--field-selector", "spec.nodeName=n2") == {"s-n2"}
