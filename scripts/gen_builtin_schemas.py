@@ -95,6 +95,9 @@ ROOTS: list[tuple[str, str, str, str]] = [
     ("V1ResourceClaimTemplate", "resource.k8s.io", "v1", "ResourceClaimTemplate"),
     ("V1ResourceSlice", "resource.k8s.io", "v1", "ResourceSlice"),
     ("V1DeviceClass", "resource.k8s.io", "v1", "DeviceClass"),
+    ("V1beta2DeviceTaintRule", "resource.k8s.io", "v1beta2", "DeviceTaintRule"),
+    ("V1ValidatingAdmissionPolicy", "admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"),
+    ("V1ValidatingAdmissionPolicyBinding", "admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding"),
     ("V1Status", "", "v1", "Status"),
     ("V1DeleteOptions", "", "v1", "DeleteOptions"),
 ]

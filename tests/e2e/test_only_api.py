@@ -69,7 +69,9 @@ def test_only_api_runs_no_controllers_nodes_or_demo_pool(api_only: tuple[Server,
 @pytest.mark.parametrize("resource", [
     "resourceclaims.resource.k8s.io", "resourceclaimtemplates.resource.k8s.io", "resourceslices.resource.k8s.io",
     "deviceclasses.resource.k8s.io", "volumeattributesclasses.storage.k8s.io", "servicecidrs.networking.k8s.io",
-    "ipaddresses.networking.k8s.io",
+    "ipaddresses.networking.k8s.io", "devicetaintrules.resource.k8s.io",
+    "validatingadmissionpolicies.admissionregistration.k8s.io",
+    "validatingadmissionpolicybindings.admissionregistration.k8s.io",
 ])
 def test_kinds_the_real_components_watch_are_served(api_only: tuple[Server, Kubectl], resource: str) -> None:
     _, kubectl = api_only
