@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import Kubectl, Server, kubectl_binary, start_server
@@ -93,3 +94,28 @@ def test_resource_claim_round_trips_and_slices_select_by_node(api_only: tuple[Se
     stored = json.loads(kubectl("get", "-n", "dra", "resourceclaim", "gpu", "-o", "json"))
     assert stored["spec"]["devices"]["requests"][0]["exactly"]["deviceClassName"] == "gpu.example.com"
     assert _names(kubectl, "resourceslices", "--field-selector", "spec.nodeName=n2") == {"s-n2"}
+
+
+_META_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+_META_OBJ = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+
+
+def test_metadata_client_gets_partial_object_metadata(api_only: tuple[Server, Kubectl]) -> None:
+    """client-go's metadata client (kube-controller-manager's garbage collector) on list, get and watch."""
+    server, kubectl = api_only
+    kubectl("create", "namespace", "meta")
+    kubectl("create", "configmap", "c1", "-n", "meta", "--from-literal=k=v")
+    base = f"{server.url}/api/v1/namespaces/meta/configmaps"
+    with httpx.Client(verify=server.ssl_context(), headers={"Authorization": f"Bearer {server.token()}"}) as http:
+        listed = http.get(base, headers={"Accept": _META_LIST}).json()
+        got = http.get(f"{base}/c1", headers={"Accept": _META_OBJ}).json()
+        with http.stream("GET", base, params={"watch": "1", "timeoutSeconds": "1", "allowWatchBookmarks": "true"},
+                         headers={"Accept": _META_OBJ}) as resp:
+            events = [json.loads(line) for line in resp.iter_lines() if line]
+    assert listed["kind"] == "PartialObjectMetadataList" and listed["apiVersion"] == "meta.k8s.io/v1"
+    assert [(i["kind"], i["metadata"]["name"]) for i in listed["items"]] == [("PartialObjectMetadata", "c1")]
+    assert "data" not in listed["items"][0]
+    assert got["kind"] == "PartialObjectMetadata" and got["metadata"]["name"] == "c1" and "data" not in got
+    added = [e for e in events if e["type"] == "ADDED"]
+    assert [e["object"]["metadata"]["name"] for e in added] == ["c1"]
+    assert all(e["object"]["kind"] == "PartialObjectMetadata" and "data" not in e["object"] for e in events)
