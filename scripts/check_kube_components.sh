@@ -37,8 +37,17 @@ check() {  # check DESCRIPTION TIMEOUT_SECONDS COMMAND...: poll COMMAND until it
     echo "ok:   $what"
 }
 
-play_kubelet() {  # mark every bound, not yet running pod Running and Ready (no kubelet here)
+play_kubelet() {  # renew node leases; mark every bound, not yet running pod Running and Ready (no kubelet)
     local now; now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    local micro; micro=$(date -u +%Y-%m-%dT%H:%M:%S.000000Z)
+    for n in fake-0 fake-1; do  # the node lifecycle controller marks nodes without a fresh Lease unreachable
+        kubectl apply -f - >/dev/null 2>&1 <<YAML
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: $n, namespace: kube-node-lease}
+spec: {holderIdentity: $n, leaseDurationSeconds: 40, renewTime: "$micro"}
+YAML
+    done
     kubectl get pods -A -o jsonpath='{range .items[?(@.spec.nodeName)]}{.metadata.namespace}/{.metadata.name}/{.status.phase}{"\n"}{end}' 2>/dev/null |
     while IFS=/ read -r ns name phase; do
         [[ -n $name && $phase == Pending ]] || continue
