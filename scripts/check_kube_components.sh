@@ -75,6 +75,7 @@ metadata: {name: $n, labels: {kubernetes.io/hostname: $n, type: fake}}
 YAML
     kubectl patch node "$n" --subresource=status --type=merge -p '{"status":{"allocatable":{"cpu":"16","memory":"64Gi","pods":"110"},"capacity":{"cpu":"16","memory":"64Gi","pods":"110"},"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady","message":"fake"}]}}' >/dev/null
 done
+play_kubelet
 
 # 3. the real components
 "$SCHED" --kubeconfig "$KCFG" --leader-elect=false --secure-port=0 -v=2 >"$WORK/kube-scheduler.log" 2>&1 &
