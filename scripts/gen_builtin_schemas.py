@@ -88,6 +88,16 @@ ROOTS: list[tuple[str, str, str, str]] = [
     ("V1ValidatingWebhookConfiguration", "admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration"),
     ("V1FlowSchema", "flowcontrol.apiserver.k8s.io", "v1", "FlowSchema"),
     ("V1PriorityLevelConfiguration", "flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration"),
+    ("V1VolumeAttributesClass", "storage.k8s.io", "v1", "VolumeAttributesClass"),
+    ("V1ServiceCIDR", "networking.k8s.io", "v1", "ServiceCIDR"),
+    ("V1IPAddress", "networking.k8s.io", "v1", "IPAddress"),
+    ("ResourceV1ResourceClaim", "resource.k8s.io", "v1", "ResourceClaim"),
+    ("V1ResourceClaimTemplate", "resource.k8s.io", "v1", "ResourceClaimTemplate"),
+    ("V1ResourceSlice", "resource.k8s.io", "v1", "ResourceSlice"),
+    ("V1DeviceClass", "resource.k8s.io", "v1", "DeviceClass"),
+    ("V1beta2DeviceTaintRule", "resource.k8s.io", "v1beta2", "DeviceTaintRule"),
+    ("V1ValidatingAdmissionPolicy", "admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy"),
+    ("V1ValidatingAdmissionPolicyBinding", "admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding"),
     ("V1Status", "", "v1", "Status"),
     ("V1DeleteOptions", "", "v1", "DeleteOptions"),
 ]
@@ -130,6 +140,7 @@ GROUP_PACKAGE = {
     "certificates.k8s.io": "io.k8s.api.certificates",
     "admissionregistration.k8s.io": "io.k8s.api.admissionregistration",
     "flowcontrol.apiserver.k8s.io": "io.k8s.api.flowcontrol",
+    "resource.k8s.io": "io.k8s.api.resource",
 }
 PREFIX_PACKAGE = {
     "Core": "io.k8s.api.core",
@@ -143,6 +154,7 @@ PREFIX_PACKAGE = {
     "Apiregistration": "io.k8s.kube-aggregator.pkg.apis.apiregistration",
     "Flowcontrol": "io.k8s.api.flowcontrol",
     "Networking": "io.k8s.api.networking",
+    "Resource": "io.k8s.api.resource",
 }
 
 CLASS_RE = re.compile(r"^([A-Z][a-z]+)?(V\d+(?:alpha\d+|beta\d+)?)([A-Z]\w*)$")

@@ -294,6 +294,10 @@ def test_api_version_and_kind_lead_the_object() -> None:
      object_meta(1, "cj") + msg(2, ld(1, "*/1 * * * *"), ld(3, "Allow"), vi(4, 0), vi(6, 3)),
      {"metadata": {"name": "cj"}, "spec": {"schedule": "*/1 * * * *", "concurrencyPolicy": "Allow",
                                           "suspend": False, "successfulJobsHistoryLimit": 3}}),
+    ("v1", "PersistentVolume",
+     object_meta(1, "pv") + msg(2, msg(2, msg(3, ld(1, "/data"))), ld(3, "ReadWriteOnce"), ld(6, "manual")),
+     {"metadata": {"name": "pv"}, "spec": {"hostPath": {"path": "/data"}, "accessModes": ["ReadWriteOnce"],
+                                          "storageClassName": "manual"}}),
 ], ids=[
     "priorityclass-value-zero-is-kept",
     "configmap-empty-map-values-kept-and-binary-data-base64",
@@ -305,6 +309,7 @@ def test_api_version_and_kind_lead_the_object() -> None:
     "scale-replicas-zero-kept",
     "packed-repeated-ints-unpacked",
     "cronjob-suspend-false-kept",
+    "persistentvolume-source-is-inlined-into-spec",
 ])
 def test_decodes_special_types_and_pointer_fields(api_version: str, kind: str, raw: bytes,
                                                   expected: dict[str, Any]) -> None:

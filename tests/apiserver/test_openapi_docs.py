@@ -117,6 +117,8 @@ def test_root_lists_every_group_version() -> None:
         "apis/certificates.k8s.io/v1",
         "apis/admissionregistration.k8s.io/v1",
         "apis/flowcontrol.apiserver.k8s.io/v1",
+        "apis/resource.k8s.io/v1",
+        "apis/resource.k8s.io/v1beta2",
     } == set(paths)
     url = paths["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=")

@@ -30,6 +30,7 @@ from suanli.apiserver import openapi, tables
 from suanli.apiserver.context import FieldValidation, RequestContext
 from suanli.apiserver.discovery import Discovery
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
+from suanli.apiserver.partial import partial_list, partial_object, wants_partial
 from suanli.apiserver.remotecommand import CHANNEL_PROTOCOLS, deny, serve_remotecommand
 from suanli.apiserver.service import ApiService
 from suanli.apiserver.streaming import PodStreamer, simulated_pod_error
@@ -385,6 +386,8 @@ class ApiApp:
                     return _json(200, tables.table_for(rt, [so.obj for so in page.items],
                                                        include_object=q.get("includeObject", "Metadata"),
                                                        list_meta=page.list_meta, now=datetime.now(UTC)))
+                if wants_partial(accept):
+                    return _json(200, partial_list(page.list_meta, [so.obj for so in page.items]))
                 head = orjson.dumps({"kind": rt.list_kind, "apiVersion": rt.api_version,
                                      "metadata": page.list_meta})
                 body = head[:-1] + b',"items":[' + b",".join(so.raw for so in page.items) + b"]}"
@@ -397,6 +400,8 @@ class ApiApp:
                                                                                        "Metadata"),
                                                    list_meta={"resourceVersion": str(so.rv)},
                                                    now=datetime.now(UTC)))
+            if wants_partial(accept) and not sub:
+                return _json(200, partial_object(so.obj))
             return _Response(200, so.raw)
         if m == "POST":
             body = self._decode(req, rt)
@@ -581,7 +586,8 @@ class ApiApp:
                              timeout=float(timeout) if timeout is not None else None,
                              bookmark_interval=self.bookmark_interval)
         as_table = _wants_table(req.headers.get("accept", ""))
-        include = q.get("includeObject", "Metadata")
+        include = "PartialObjectMetadata" if wants_partial(req.headers.get("accept", "")) else \
+            q.get("includeObject", "Metadata")
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"), (b"cache-control", b"no-cache, private"),
                                 (b"transfer-encoding", b"chunked")]})
@@ -625,8 +631,12 @@ class ApiApp:
                                        list_meta={"resourceVersion": str(ev.rv)}, now=datetime.now(UTC)) | {
                     "metadata": obj["metadata"]}
                 obj["rows"] = []
+            if include == "PartialObjectMetadata":
+                obj = partial_object(obj)
             return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
         assert ev.obj is not None
+        if include == "PartialObjectMetadata":  # a metadata-client watch (never combined with as=Table)
+            return orjson.dumps({"type": ev.type, "object": partial_object(ev.obj.obj)}) + b"\n"
         if as_table:
             tbl = tables.table_for(rt, [ev.obj.obj], include_object=include,
                                    list_meta={"resourceVersion": str(ev.obj.rv)}, now=datetime.now(UTC))

@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--kubeconfig", type=Path, default=Path.home() / ".suanli" / "kubeconfig",
                     help="where to write the kubeconfig (default ~/.suanli/kubeconfig)")
     up.add_argument("--no-demo", action="store_true", help="start with no nodes")
+    up.add_argument("--only", choices=["api"], default=None,
+                    help="'api': serve the API server alone (no controllers, scheduler, nodes or demo pool), "
+                         "e.g. for the real kube-scheduler and kube-controller-manager")
     up.add_argument("--insecure-http", action="store_true", help="serve plain HTTP instead of HTTPS")
     up.add_argument("--anonymous", action="store_true", help="allow requests without a bearer token")
     up.add_argument("--fsync", action="store_true", help="fsync every commit (survive power loss, slower)")
@@ -72,9 +75,11 @@ async def _up(args: argparse.Namespace) -> int:
     from suanli.cli.platform import Platform, PlatformOptions
     from suanli.scheduler.core.config import ConfigError
 
+    only_api = args.only == "api"
     opts = PlatformOptions(host=args.host, port=args.port, data_dir=args.data_dir, kubeconfig=args.kubeconfig,
-                           tls=not args.insecure_http, anonymous=args.anonymous, demo=not args.no_demo,
-                           host_node=not args.no_demo, scheduler_config=args.scheduler_config,
+                           tls=not args.insecure_http, anonymous=args.anonymous, demo=not (args.no_demo or only_api),
+                           host_node=not (args.no_demo or only_api), only_api=only_api,
+                           scheduler_config=args.scheduler_config,
                            fsync=args.fsync, clock_offset_file=args.clock_offset_file,
                            cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size)
     try:

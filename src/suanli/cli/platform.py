@@ -31,6 +31,7 @@ from suanli.apiserver.service import ApiService
 from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
+from suanli.controllers.apiservice import APIServiceRegistrar
 from suanli.controllers.cronjob import CronJobController
 from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
@@ -91,6 +92,11 @@ class PlatformOptions:
     clock_offset_file: Path | None = None
     cluster_cidr: str = DEFAULT_CLUSTER_CIDR
     node_cidr_mask_size: int = 24
+    #: ``suanli up --only api``: serve the API (with kube-apiserver's own start-up bootstrapping:
+    #: default namespaces, system PriorityClasses, APIService registration of local groups) but run
+    #: no controllers, no scheduler, no node agents and no demo pool — for running the real
+    #: kube-scheduler / kube-controller-manager (or any other control plane) against it
+    only_api: bool = False
 
 
 async def _tune_gc(interval: float = 1.0) -> None:
@@ -213,13 +219,14 @@ class Platform:
         await self._ensure_namespaces()
         await self._ensure_priority_classes()
         await ensure_crds(self.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
-        for queue in (root_queue(), default_queue()):
-            try:
-                await self.client.create(QUEUES, queue)
-            except ApiError as err:
-                if err.code != 409:
-                    raise
-        await self._ensure_scheduler_configmap()
+        if not o.only_api:  # the root and default Queues and the scheduler's ConfigMap belong to Volcano's components
+            for queue in (root_queue(), default_queue()):
+                try:
+                    await self.client.create(QUEUES, queue)
+                except ApiError as err:
+                    if err.code != 409:
+                        raise
+            await self._ensure_scheduler_configmap()
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None
         if o.tls:
@@ -274,6 +281,9 @@ class Platform:
                                          events=EventRecorder(self.client, COMPONENT))
 
     async def _start_controllers(self) -> None:
+        if self.options.only_api:
+            await self._start_apiserver_loops()
+            return
         shared = self.informers
         controllers: list[Any] = [
             GarbageCollector(self.client, self.registry, factory=shared),
@@ -317,6 +327,12 @@ class Platform:
         self._stoppers.append(self.informers.stop)
         if self.options.demo:
             await ensure_demo_pool(self.client)
+
+    async def _start_apiserver_loops(self) -> None:
+        """``--only api``: only what kube-apiserver itself runs — the local APIService registrar."""
+        registrar = APIServiceRegistrar(self.client, self.registry)
+        self._tasks.append(asyncio.create_task(registrar.run()))
+        self._stoppers.append(registrar.stop)
 
     async def stop(self) -> None:
         self.app.ready = False

@@ -234,7 +234,19 @@ def builtin_resource_types() -> list[ResourceType]:
         _rt("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities", generation=False),
         _rt("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", False, sub=("status",),
             generation=False),
+        _rt("storage.k8s.io", "v1", "VolumeAttributesClass", "volumeattributesclasses", False, short=("vac",),
+            generation=False),
+        # resource.k8s.io/v1 (dynamic resource allocation; stored only — kube-scheduler and
+        # kube-controller-manager watch these)
+        _rt("resource.k8s.io", "v1", "ResourceClaim", "resourceclaims", sub=("status",)),
+        _rt("resource.k8s.io", "v1", "ResourceClaimTemplate", "resourceclaimtemplates"),
+        _rt("resource.k8s.io", "v1", "ResourceSlice", "resourceslices", False,
+            fields=("spec.nodeName", "spec.driver")),
+        _rt("resource.k8s.io", "v1", "DeviceClass", "deviceclasses", False),
+        _rt("resource.k8s.io", "v1beta2", "DeviceTaintRule", "devicetaintrules", False, sub=("status",)),
         # networking.k8s.io/v1 (stored only)
+        _rt("networking.k8s.io", "v1", "ServiceCIDR", "servicecidrs", False, sub=("status",)),
+        _rt("networking.k8s.io", "v1", "IPAddress", "ipaddresses", False, short=("ip",), generation=False),
         _rt("networking.k8s.io", "v1", "Ingress", "ingresses", short=("ing",), sub=("status",)),
         _rt("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False, generation=False),
         _rt("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", short=("netpol",)),
@@ -253,6 +265,11 @@ def builtin_resource_types() -> list[ResourceType]:
             "mutatingwebhookconfigurations", False, generation=False),
         _rt("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
             "validatingwebhookconfigurations", False, generation=False),
+        # stored only: no CEL evaluation (kube-controller-manager's status controller watches them)
+        _rt("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", False,
+            sub=("status",)),
+        _rt("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding",
+            "validatingadmissionpolicybindings", False),
         # flowcontrol.apiserver.k8s.io/v1 (stored only)
         _rt("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema", "flowschemas", False, sub=("status",)),
         _rt("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration", "prioritylevelconfigurations",

@@ -170,6 +170,7 @@ INLINE: frozenset[tuple[str, str]] = _fields({
     f"{_CORE}.SecretKeySelector": "localObjectReference",
     f"{_CORE}.SecretProjection": "localObjectReference",
     f"{_CORE}.Volume": "volumeSource",
+    f"{_CORE}.PersistentVolumeSpec": "persistentVolumeSource",
     f"{_CORE}.Probe": "handler",
     f"{_CORE}.EphemeralContainer": "ephemeralContainerCommon",
     "k8s.io.api.networking.v1.IngressRule": "ingressRuleValue",
