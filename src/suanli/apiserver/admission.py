@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from suanli.apimachinery.objects import Obj
+from suanli.apiserver.context import ADMIN, UserInfo
 from suanli.kinds.registry import ResourceType
 
 __all__ = ["AdmissionChain", "AdmissionRequest", "MutatingAdmission", "Operation", "ValidatingAdmission"]
@@ -36,6 +37,7 @@ class AdmissionRequest:
     subresource: str = ""
     user: str = ""
     dry_run: bool = False
+    user_info: UserInfo = ADMIN
     warnings: list[str] = field(default_factory=list)
 
 

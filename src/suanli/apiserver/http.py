@@ -27,7 +27,7 @@ from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.protobuf import decode_k8s_protobuf
 from suanli.apimachinery.version import KUBE_MAJOR, KUBE_MINOR, KUBE_RELEASE
 from suanli.apiserver import openapi, tables
-from suanli.apiserver.context import FieldValidation, RequestContext
+from suanli.apiserver.context import ADMIN, FieldValidation, RequestContext, UserInfo
 from suanli.apiserver.discovery import Discovery
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
 from suanli.apiserver.partial import partial_list, partial_object, wants_partial
@@ -65,11 +65,23 @@ _SEGMENT = re.compile(r"^[^/]+$")
 _JSON_TYPE = b"application/json"
 
 
+ANONYMOUS = UserInfo("system:anonymous", groups=("system:unauthenticated",))
+
+
+def _service_account_groups(name: str) -> tuple[str, ...]:
+    """Upstream's groups of ``system:serviceaccount:<ns>:<name>``; other users just get ``system:authenticated``."""
+    parts = name.split(":")
+    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        return ("system:serviceaccounts", f"system:serviceaccounts:{parts[2]}", "system:authenticated")
+    return ("system:authenticated",)
+
+
 class _Request:
-    __slots__ = ("body", "headers", "method", "path", "query")
+    __slots__ = ("body", "headers", "method", "path", "query", "user")
 
     def __init__(self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-                 body: bytes) -> None:
+                 body: bytes, user: UserInfo = ADMIN) -> None:
+        self.user = user
         self.method = method
         self.path = path
         self.query = query
@@ -194,11 +206,10 @@ class ApiApp:
             qs = scope.get("query_string", b"")
             query = {k: v[-1] for k, v in parse_qs(qs.decode("latin-1"), keep_blank_values=True).items()} \
                 if qs else {}
-            if path not in _PUBLIC_PATHS:
-                self._authenticate(headers)
+            user = self._authenticate(headers) if path not in _PUBLIC_PATHS else ANONYMOUS
             body = await self._read_body(receive, headers) if method in ("POST", "PUT", "PATCH", "DELETE") \
                 else b""
-            req = _Request(method, path, query, headers, body)
+            req = _Request(method, path, query, headers, body, user)
             if (method == "GET" and query.get("watch") in ("true", "1")) or (method == "GET" and \
                     "/watch/" in path and path.startswith(("/api/", "/apis/"))):
                 await self._serve_watch(req, receive, send)
@@ -220,16 +231,19 @@ class ApiApp:
                 resp.extra_headers.append((b"retry-after", str(err.retry_after_seconds).encode()))
         await self._send(send, resp)
 
-    def _authenticate(self, headers: dict[str, str]) -> None:
+    def _authenticate(self, headers: dict[str, str]) -> UserInfo:
+        """The identity presenting ``headers``; raises 401 when no authenticator accepts them."""
         if self.token is None:
-            return
+            return ADMIN
         auth = headers.get("authorization", "")
         if auth.startswith("Bearer ") and auth[7:].strip() == self.token:
-            return
-        if auth.startswith("Bearer ") and self.token_verifier is not None and self.token_verifier(auth[7:].strip()):
-            return
+            return ADMIN
+        if auth.startswith("Bearer ") and self.token_verifier is not None:
+            name = self.token_verifier(auth[7:].strip())
+            if name:
+                return UserInfo(name, groups=_service_account_groups(name))
         if self.allow_anonymous and not auth:
-            return
+            return ANONYMOUS
         raise ApiError.unauthorized()
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
@@ -475,8 +489,8 @@ class ApiApp:
         field_validation: FieldValidation = fv  # type: ignore[assignment]
         manager = q.get("fieldManager") or self._manager_from_agent(req.headers.get("user-agent", ""))
         force = _bool_param(q, "force") or False
-        return RequestContext(dry_run=dry == "All", field_manager=manager, field_validation=field_validation,
-                              force=force)
+        return RequestContext(user=req.user.name, user_info=req.user, dry_run=dry == "All", field_manager=manager,
+                              field_validation=field_validation, force=force)
 
     @staticmethod
     def _manager_from_agent(agent: str) -> str | None:
@@ -667,7 +681,7 @@ class ApiApp:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            self._authenticate(headers)
+            self._authenticate(headers)  # the user is authorised per subresource once RBAC lands
             pod, sub, streamer = self._stream_target(scope["path"])
             if sub == "portforward":
                 raise ApiError.bad_request(PORTFORWARD_UNSUPPORTED)

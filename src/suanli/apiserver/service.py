@@ -384,7 +384,7 @@ class ApiService:
         hooks = self.webhooks is not None and self.webhooks.has_webhooks(rt.storage_key)
         if not hooks and not self.admission.applies(rt.storage_key):
             return  # no plug-in for this resource: nothing could mutate, reject or warn
-        req = AdmissionRequest(op, rt, ns, name, obj, old, sub, ctx.user, ctx.dry_run)
+        req = AdmissionRequest(op, rt, ns, name, obj, old, sub, ctx.user, ctx.dry_run, ctx.user_info)
         self.admission.run_mutating(req)
         if hooks and self.webhooks is not None:
             await self.webhooks.mutate(req)

@@ -204,8 +204,7 @@ class WebhookDispatcher:
         body: Obj = {
             "uid": uid, "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
             "name": request.name, "operation": request.operation,
-            "userInfo": {"username": request.user or "system:admin", "groups": ["system:masters",
-                                                                               "system:authenticated"]},
+            "userInfo": request.user_info.as_review(),
             "object": request.obj, "oldObject": request.old, "dryRun": request.dry_run,
             "options": {"kind": options_kind.get(request.operation, "CreateOptions"),
                         "apiVersion": "meta.k8s.io/v1"},
