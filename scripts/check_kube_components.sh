@@ -156,8 +156,10 @@ check "StatefulSet rolled out (2/2 ready, ordinal names)" 120 \
 check "CronJob created a Job that completed" 150 \
     bash -c "kubectl -n $NS get jobs -o jsonpath='{.items[*].status.succeeded}' | grep -q 1"
 
-# 5. informer / list / watch / decode errors in the components' logs
-pattern='failed to list|Failed to watch|failed to watch|the server could not find the requested resource|unable to decode|failed to decode|couldn.t get resource list|Unhandled Error|the server rejected our request'
+# 5. informer / list / watch / decode errors in the components' logs. client-go's
+# utilruntime.HandleError(WithContext) logs its errors with the caller's own message and the key
+# logger="UnhandledError" (only HandleError without a message says "Unhandled Error"): match both.
+pattern='failed to list|Failed to watch|failed to watch|the server could not find the requested resource|unable to decode|failed to decode|couldn.t get resource list|Unhandled Error|logger="UnhandledError"|the server rejected our request'
 for log in kube-scheduler kube-controller-manager; do
     if grep -Eiq "$pattern" "$WORK/$log.log"; then
         echo "FAIL: $log logged informer/API errors:"; grep -Ei "$pattern" "$WORK/$log.log" | sort | uniq -c | sort -rn | head -20

@@ -124,8 +124,9 @@ class SchemaSupport:
     def normalize(self, rt: ResourceType, obj: Obj, old: Obj | None, ctx: RequestContext) -> None:
         """Default and validate ``obj`` in place (``old`` is the stored object on update).
 
-        Raises ApiError 400 for unknown fields under Strict validation and 422 for invalid
-        values, naming the field.
+        On update the kind's strategy (``rt.strategy``) prepares ``obj`` from ``old`` and
+        validates the transition (immutable fields). Raises ApiError 400 for unknown fields
+        under Strict validation and 422 for invalid values, naming the field.
         """
         schema = rt.schema
         name = str((obj.get("metadata") or {}).get("name") or "")
@@ -153,8 +154,12 @@ class SchemaSupport:
                     f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
                     f"json: cannot unmarshal into field {first.field}: {first.message}",
                     causes=type_errors)
+            if old is not None:
+                rt.strategy.prepare_for_update(old, obj)
             if not causes:
                 causes.extend(validate_builtin(_kind_key(rt), obj))
+                if old is not None:
+                    causes.extend(rt.strategy.validate_update(old, obj).items)
         if causes:
             raise ApiError.invalid(rt.kind, name, causes, rt.group)
 

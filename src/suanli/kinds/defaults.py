@@ -19,6 +19,7 @@ requests equal the limits → ``Guaranteed``; else ``Burstable``. E.g. one conta
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from fractions import Fraction
@@ -27,8 +28,8 @@ from typing import Any
 from suanli.apimachinery.errors import Cause
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import parse_quantity
-from suanli.apimachinery.schema import format_value
 from suanli.kinds.crd import default_crd
+from suanli.kinds.field import FieldErrors
 
 __all__ = ["apply_builtin_defaults", "kind_key", "pod_qos_class", "validate_builtin"]
 
@@ -352,6 +353,12 @@ def _hpa(obj: Obj, create: bool) -> None:
 
 def _secret(obj: Obj, create: bool) -> None:
     obj.setdefault("type", "Opaque")
+    # upstream's v1 conversion: stringData is write-only, merged into data (base64), overriding it
+    string_data = obj.pop("stringData", None)
+    if isinstance(string_data, dict) and string_data:
+        data = _dict(obj, "data")
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
 
 
 def _pvc(obj: Obj, create: bool) -> None:
@@ -478,33 +485,7 @@ _MSG_DNS1035 = (
 )
 
 
-class _Errs:
-    def __init__(self) -> None:
-        self.items: list[Cause] = []
-
-    def required(self, path: str, detail: str = "") -> None:
-        self.items.append(
-            Cause(path, f"Required value: {detail}" if detail else "Required value", "FieldValueRequired")
-        )
-
-    def invalid(self, path: str, value: Any, detail: str) -> None:
-        self.items.append(Cause(path, f"Invalid value: {format_value(value)}: {detail}", "FieldValueInvalid"))
-
-    def unsupported(self, path: str, value: Any, supported: tuple[str, ...]) -> None:
-        values = ", ".join(f'"{s}"' for s in supported)
-        self.items.append(
-            Cause(
-                path,
-                f"Unsupported value: {format_value(value)}: supported values: {values}",
-                "FieldValueNotSupported",
-            )
-        )
-
-    def duplicate(self, path: str, value: Any) -> None:
-        self.items.append(Cause(path, f"Duplicate value: {format_value(value)}", "FieldValueDuplicate"))
-
-    def not_found(self, path: str, value: Any) -> None:
-        self.items.append(Cause(path, f"Not found: {format_value(value)}", "FieldValueNotFound"))
+_Errs = FieldErrors
 
 
 def _check_name(errs: _Errs, obj: Obj, style: str) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from suanli.kinds.strategy import DEFAULT_STRATEGY, Strategy
+
 __all__ = ["PrinterColumn", "Registry", "ResourceType", "ScaleSpec"]
 
 VERBS_ALL = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -44,6 +46,7 @@ class ResourceType:
     """One served resource (a group/version/plural).
 
     ``schema`` is the OpenAPI v3 schema of the whole object (``None`` = accept anything).
+    ``strategy`` holds the kind's update rules (:mod:`suanli.kinds.strategy`).
     ``storage_key`` names the store bucket: two versions or groups that share storage
     (e.g. core and events.k8s.io Events) use the same key.
     """
@@ -68,6 +71,8 @@ class ResourceType:
     preserve_unknown_fields: bool = False
     storage_key: str = ""
     crd_name: str = ""
+    #: per-kind update preparation and validation (kube-apiserver's REST strategy)
+    strategy: Strategy = DEFAULT_STRATEGY
 
     def __post_init__(self) -> None:
         if not self.list_kind:

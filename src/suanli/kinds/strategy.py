@@ -1,0 +1,289 @@
+"""Per-kind write strategies: the home of kube-apiserver's ``RESTUpdateStrategy`` rules.
+
+A :class:`Strategy` is attached to every :class:`~suanli.kinds.registry.ResourceType`
+(``rt.strategy``). The API server calls, on every update (PUT, PATCH, apply, subresources),
+after defaulting and before admission:
+
+1. ``prepare_for_update(old, new)`` — may fill ``new`` (private) from ``old``, e.g. a Service
+   PUT without ``clusterIP`` keeps the allocated one (upstream ``patchAllocatedValues``);
+2. ``validate_update(old, new)`` — field errors that forbid the transition; non-empty → 422.
+
+Create-time validation and defaulting still live in :mod:`suanli.kinds.defaults`; they are meant
+to move onto this class (``validate``, ``prepare_for_create``) kind by kind.
+
+Rules ported from upstream ``pkg/apis/core/validation``, ``apps``, ``batch`` (``Validate*Update``):
+
+* Node: ``spec.podCIDRs`` (and so ``spec.podCIDR``) and ``spec.providerID`` may only go from
+  empty to a value ("node updates may not change podCIDR except from \\"\\" to valid");
+* ConfigMap / Secret with ``immutable: true``: ``immutable``, ``data`` (and ConfigMap
+  ``binaryData``) are forbidden to change; Secret ``type`` is always immutable;
+* Service: the primary cluster IP may not change once set (not for ``ExternalName``), a PUT
+  without one keeps the old one;
+* PersistentVolumeClaim: spec is immutable except ``resources.requests`` of a bound claim,
+  ``volumeName`` once, and ``storageClassName`` from unset; requests may not shrink below the
+  old request unless above ``status.capacity`` (RecoverVolumeExpansionFailure, GA);
+* Deployment / ReplicaSet / DaemonSet / StatefulSet / Job: ``spec.selector`` immutable;
+  StatefulSet spec fields other than the mutable set forbidden; Job ``spec.template``,
+  ``completionMode``, ``podFailurePolicy``, ``backoffLimitPerIndex``, ``successPolicy``,
+  ``managedBy`` immutable, ``completions`` too unless Indexed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suanli.apimachinery.objects import Obj
+from suanli.apimachinery.quantity import parse_quantity
+from suanli.kinds.field import FieldErrors
+
+__all__ = ["Strategy", "strategy_for"]
+
+_IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
+
+
+def _spec(obj: Obj) -> dict[str, Any]:
+    spec = obj.get("spec")
+    return spec if isinstance(spec, dict) else {}
+
+
+class Strategy:
+    """Default strategy: no preparation, every update allowed (subclasses add upstream's rules)."""
+
+    def prepare_for_update(self, old: Obj, new: Obj) -> None:
+        """Adjust ``new`` (a private copy) from ``old`` before validation; default: nothing."""
+
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        """Errors that forbid changing ``old`` into ``new``; default: none."""
+        return FieldErrors()
+
+
+DEFAULT_STRATEGY = Strategy()
+
+
+# -- core/v1 ----------------------------------------------------------------------------------------------
+
+def node_pod_cidrs(node: Obj) -> list[str]:
+    """``spec.podCIDRs``, or ``[spec.podCIDR]`` from a client that sets only the singular field
+    (upstream's v1 conversion)."""
+    spec = _spec(node)
+    cidrs = spec.get("podCIDRs")
+    if isinstance(cidrs, list) and cidrs:
+        return [str(c) for c in cidrs]
+    single = spec.get("podCIDR")
+    return [str(single)] if single else []
+
+
+class NodeStrategy(Strategy):
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        old_cidrs, new_cidrs = node_pod_cidrs(old), node_pod_cidrs(new)
+        if old_cidrs:
+            # upstream reports one error per differing entry (or one for a length change)
+            changed = 1 if len(old_cidrs) != len(new_cidrs) else sum(a != b for a, b in zip(old_cidrs, new_cidrs,
+                                                                                             strict=True))
+            for _ in range(changed):
+                errs.forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid')
+        old_pid, new_pid = _spec(old).get("providerID") or "", _spec(new).get("providerID") or ""
+        if old_pid and old_pid != new_pid:
+            errs.forbidden("spec.providerID", 'node updates may not change providerID except from "" to valid')
+        return errs
+
+
+class ConfigMapStrategy(Strategy):
+    data_fields: tuple[str, ...] = ("data", "binaryData")
+
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        if old.get("immutable") is True:
+            if new.get("immutable") is not True:
+                errs.forbidden("immutable", _IMMUTABLE_WHEN_SET)
+            for key in self.data_fields:
+                if new.get(key) != old.get(key):
+                    errs.forbidden(key, _IMMUTABLE_WHEN_SET)
+        return errs
+
+
+class SecretStrategy(ConfigMapStrategy):
+    # stringData was merged into data by defaulting, before validation (as upstream)
+    data_fields = ("data",)
+
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        errs.immutable("type", new.get("type"), old.get("type"))
+        errs.extend(super().validate_update(old, new).items)
+        return errs
+
+
+def service_cluster_ips(svc: Obj) -> list[str]:
+    """``spec.clusterIPs``, or ``[spec.clusterIP]`` from an old client (upstream ``NormalizeClusterIPs``)."""
+    spec = _spec(svc)
+    ips = spec.get("clusterIPs")
+    if isinstance(ips, list) and ips:
+        return [str(i) for i in ips]
+    single = spec.get("clusterIP")
+    return [str(single)] if single else []
+
+
+class ServiceStrategy(Strategy):
+    def prepare_for_update(self, old: Obj, new: Obj) -> None:
+        old_spec, new_spec = _spec(old), new.get("spec")
+        if not isinstance(new_spec, dict):
+            return
+        if old_spec.get("type") != "ExternalName" and new_spec.get("type") != "ExternalName":
+            # upstream patchAllocatedValues: an update that omits the allocated IPs keeps them
+            if not new_spec.get("clusterIP") and old_spec.get("clusterIP"):
+                new_spec["clusterIP"] = old_spec["clusterIP"]
+            if not new_spec.get("clusterIPs") and old_spec.get("clusterIPs"):
+                new_spec["clusterIPs"] = old_spec["clusterIPs"]
+
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        if "ExternalName" in (_spec(old).get("type"), _spec(new).get("type")):
+            return errs
+        old_ips, new_ips = service_cluster_ips(old), service_cluster_ips(new)
+        old_headless, new_headless = old_ips == ["None"], new_ips == ["None"]
+        if old_headless and new_headless:
+            return errs
+        path0 = "spec.clusterIPs[0]"
+        if len(old_ips) == len(new_ips):
+            for i, ip in enumerate(old_ips):
+                if ip != new_ips[i]:
+                    errs.invalid(f"spec.clusterIPs[{i}]", new_ips, "may not change once set")
+        elif len(old_ips) > len(new_ips):
+            if not new_ips:
+                errs.invalid(path0, new_ips, "primary clusterIP can not be unset")
+            elif new_ips[0] != old_ips[0]:
+                errs.invalid(path0, new_ips, "may not change once set")
+            if len(new_ips) == 1 and _spec(new).get("ipFamilyPolicy") != "SingleStack":
+                errs.invalid("spec.ipFamilyPolicy", _spec(new).get("ipFamilyPolicy"),
+                             "must be set to 'SingleStack' when releasing the secondary clusterIP")
+        elif old_ips and new_ips[0] != old_ips[0]:
+            errs.invalid(path0, new_ips, "may not change once set")
+        return errs
+
+
+_BETA_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
+
+
+def _storage(value: Any) -> Any:
+    try:
+        return parse_quantity(str(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class PersistentVolumeClaimStrategy(Strategy):
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        old_spec, new_spec = dict(_spec(old)), dict(_spec(new))
+        if not old_spec.get("volumeName"):  # volumeName may be set once (the binder)
+            old_spec.pop("volumeName", None)
+            if "volumeName" in new_spec:
+                old_spec["volumeName"] = new_spec["volumeName"]
+        old_ann = (old.get("metadata") or {}).get("annotations") or {}
+        if "storageClassName" not in old_spec and old_ann.get(_BETA_STORAGE_CLASS) is None \
+                and new_spec.get("storageClassName"):
+            old_spec["storageClassName"] = new_spec["storageClassName"]  # retroactive default class
+        bound = (new.get("status") or {}).get("phase") == "Bound"
+        if bound:
+            for spec in (old_spec, new_spec):
+                spec.pop("volumeAttributesClassName", None)
+            new_req = ((new_spec.get("resources") or {}).get("requests") or {})
+            if new_req:
+                old_req = (old_spec.get("resources") or {}).get("requests") or {}
+                merged = dict(new_req)
+                if "storage" in old_req:
+                    merged["storage"] = old_req["storage"]
+                else:
+                    merged.pop("storage", None)
+                new_spec["resources"] = {**(new_spec.get("resources") or {}), "requests": merged}
+        if new_spec != old_spec:
+            diff = "\n".join(f"  {k}: {old_spec.get(k)!r} -> {new_spec.get(k)!r}"
+                             for k in sorted(set(old_spec) | set(new_spec)) if old_spec.get(k) != new_spec.get(k))
+            errs.forbidden("spec", "spec is immutable after creation except resources.requests and "
+                           f"volumeAttributesClassName for bound claims\n{diff}")
+        old_size = _storage(((_spec(old).get("resources") or {}).get("requests") or {}).get("storage"))
+        new_size = _storage(((_spec(new).get("resources") or {}).get("requests") or {}).get("storage"))
+        if old_size is not None and new_size is not None and new_size < old_size:
+            capacity = _storage(((old.get("status") or {}).get("capacity") or {}).get("storage")) or 0
+            if new_size <= capacity:
+                errs.forbidden("spec.resources.requests.storage", "field can not be less than status.capacity")
+        return errs
+
+
+# -- workloads --------------------------------------------------------------------------------------------
+
+class SelectorImmutableStrategy(Strategy):
+    """apps/v1 Deployment, ReplicaSet, DaemonSet: ``spec.selector`` may not change."""
+
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        errs.immutable("spec.selector", _spec(new).get("selector"), _spec(old).get("selector"))
+        return errs
+
+
+_STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionHistoryLimit",
+                "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+
+class StatefulSetStrategy(Strategy):
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        rest_old = {k: v for k, v in _spec(old).items() if k not in _STS_MUTABLE}
+        rest_new = {k: v for k, v in _spec(new).items() if k not in _STS_MUTABLE}
+        if rest_old != rest_new:
+            errs.forbidden("spec", "updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                           "'template', 'updateStrategy', 'revisionHistoryLimit', "
+                           "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden")
+        return errs
+
+
+_JOB_IMMUTABLE = ("selector", "completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy",
+                  "successPolicy")
+# what may change in the template of a suspended Job that never started (upstream
+# AllowMutableSchedulingDirectives): scheduling directives and the template's labels/annotations
+_JOB_TEMPLATE_MUTABLE_WHEN_SUSPENDED = ("nodeSelector", "affinity", "tolerations", "schedulingGates")
+
+
+def _job_template_for_compare(template: Any, suspended_unstarted: bool) -> Any:
+    if not suspended_unstarted or not isinstance(template, dict):
+        return template
+    spec = {k: v for k, v in (template.get("spec") or {}).items() if k not in _JOB_TEMPLATE_MUTABLE_WHEN_SUSPENDED}
+    meta = {k: v for k, v in (template.get("metadata") or {}).items() if k not in ("labels", "annotations")}
+    return {**template, "metadata": meta, "spec": spec}
+
+
+class JobStrategy(Strategy):
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        old_spec, new_spec = _spec(old), _spec(new)
+        if new_spec.get("completionMode") != "Indexed":
+            errs.immutable("spec.completions", new_spec.get("completions"), old_spec.get("completions"))
+        for key in _JOB_IMMUTABLE:
+            errs.immutable(f"spec.{key}", new_spec.get(key), old_spec.get(key))
+        status = old.get("status") or {}
+        suspended_unstarted = bool(old_spec.get("suspend")) and not status.get("startTime")
+        new_t = _job_template_for_compare(new_spec.get("template"), suspended_unstarted)
+        old_t = _job_template_for_compare(old_spec.get("template"), suspended_unstarted)
+        if new_t != old_t:
+            errs.invalid("spec.template", new_spec.get("template"), "field is immutable")
+        return errs
+
+
+_STRATEGIES: dict[str, Strategy] = {
+    "Node": NodeStrategy(),
+    "ConfigMap": ConfigMapStrategy(),
+    "Secret": SecretStrategy(),
+    "Service": ServiceStrategy(),
+    "PersistentVolumeClaim": PersistentVolumeClaimStrategy(),
+    "apps/Deployment": SelectorImmutableStrategy(),
+    "apps/ReplicaSet": SelectorImmutableStrategy(),
+    "apps/DaemonSet": SelectorImmutableStrategy(),
+    "apps/StatefulSet": StatefulSetStrategy(),
+    "batch/Job": JobStrategy(),
+}
+
+
+def strategy_for(group: str, kind: str) -> Strategy:
+    """The strategy of built-in kind ``group``/``kind`` (the default one for kinds without rules)."""
+    return _STRATEGIES.get(f"{group}/{kind}" if group else kind, DEFAULT_STRATEGY)
