@@ -8,6 +8,7 @@ start-up (system namespaces, system PriorityClasses, local APIServices) is prese
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,3 +120,11 @@ def test_metadata_client_gets_partial_object_metadata(api_only: tuple[Server, Ku
     added = [e for e in events if e["type"] == "ADDED"]
     assert [e["object"]["metadata"]["name"] for e in added] == ["c1"]
     assert all(e["object"]["kind"] == "PartialObjectMetadata" and "data" not in e["object"] for e in events)
+
+
+def test_only_api_creates_the_legacy_token_tracking_configmap(api_only: tuple[Server, Kubectl]) -> None:
+    _, kubectl = api_only
+    name = "kube-apiserver-legacy-service-account-token-tracking"
+    wait_until(lambda: name in _names(kubectl, "configmaps", "-n", "kube-system"), what="tracking ConfigMap")
+    since = kubectl("get", "configmap", "-n", "kube-system", name, "-o", "jsonpath={.data.since}")
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", since.strip())

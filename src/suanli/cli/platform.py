@@ -31,7 +31,7 @@ from suanli.apiserver.service import ApiService
 from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
-from suanli.controllers.apiservice import APIServiceRegistrar
+from suanli.controllers.apiserver_loops import apiserver_loops
 from suanli.controllers.cronjob import CronJobController
 from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
@@ -282,9 +282,10 @@ class Platform:
 
     async def _start_controllers(self) -> None:
         if self.options.only_api:
-            await self._start_apiserver_loops()
+            await self._start_apiserver_loops(None)
             return
         shared = self.informers
+        await self._start_apiserver_loops(shared)
         controllers: list[Any] = [
             GarbageCollector(self.client, self.registry, factory=shared),
             NamespaceController(self.client, self.registry, factory=shared),
@@ -328,11 +329,11 @@ class Platform:
         if self.options.demo:
             await ensure_demo_pool(self.client)
 
-    async def _start_apiserver_loops(self) -> None:
-        """``--only api``: only what kube-apiserver itself runs — the local APIService registrar."""
-        registrar = APIServiceRegistrar(self.client, self.registry)
-        self._tasks.append(asyncio.create_task(registrar.run()))
-        self._stoppers.append(registrar.stop)
+    async def _start_apiserver_loops(self, shared: SharedInformerFactory | None) -> None:
+        """What kube-apiserver itself runs (all that runs under ``--only api``): see ``apiserver_loops``."""
+        for loop in apiserver_loops(self.client, self.registry, shared):
+            self._tasks.append(asyncio.create_task(loop.run()))
+            self._stoppers.append(loop.stop)
 
     async def stop(self) -> None:
         self.app.ready = False

@@ -2,7 +2,8 @@
 
 :func:`kind_controllers` returns, unstarted: the PersistentVolume binder/provisioner, the
 disruption (PodDisruptionBudget status) controller, the ReplicationController controller and
-the Endpoints/EndpointSlice controller and the local APIService registrar, all on the shared informer ``factory``.
+and the Endpoints/EndpointSlice controller, all on the shared informer ``factory`` (kube-apiserver's own
+loops are in :mod:`suanli.controllers.apiserver_loops`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from suanli.client.protocol import Client
-from suanli.controllers.apiservice import APIServiceRegistrar
 from suanli.controllers.disruption import DisruptionController
 from suanli.controllers.endpoints import EndpointsController
 from suanli.controllers.persistentvolume import PersistentVolumeController
@@ -24,11 +24,10 @@ __all__ = ["kind_controllers"]
 
 def kind_controllers(client: Client, factory: SharedInformerFactory, registry: Registry, *,
                      host_node: str | None, volume_root: Path | None) -> list[Any]:
-    """Controllers for PVs/PVCs, PDBs, RCs, Endpoints and local APIServices (each has ``run()``
+    """Controllers for PVs/PVCs, PDBs, RCs and Endpoints (each has ``run()``
     and ``stop()``). ``host_node`` (the process-runtime node, if any) gets real local-path
     directories under ``volume_root``."""
     return [
-        APIServiceRegistrar(client, registry),
         PersistentVolumeController(client, factory=factory, host_node=host_node, volume_root=volume_root),
         DisruptionController(client, factory=factory),
         ReplicationControllerController(client, factory=factory),
