@@ -70,8 +70,8 @@ async def test_created_objects_get_uids_and_generated_names(service: ApiService)
                 "f:resources": {"f:requests": {"f:cpu": {}, "f:memory": {}}},
                 "f:terminationMessagePath": {}, "f:terminationMessagePolicy": {}}},
             "f:dnsPolicy": {}, "f:enableServiceLinks": {}, "f:preemptionPolicy": {}, "f:priority": {},
-            "f:restartPolicy": {}, "f:schedulerName": {}, "f:securityContext": {}, "f:serviceAccount": {},
-            "f:serviceAccountName": {}, "f:terminationGracePeriodSeconds": {}}},
+            "f:restartPolicy": {}, "f:schedulerName": {}, "f:securityContext": {},
+            "f:terminationGracePeriodSeconds": {}}},
     }]
 
 

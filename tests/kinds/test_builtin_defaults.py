@@ -44,7 +44,6 @@ def defaulted(key: str, obj: dict[str, Any], create: bool = True) -> dict[str, A
         ("spec.enableServiceLinks", True),
         ("spec.priority", 0),
         ("spec.preemptionPolicy", "PreemptLowerPriority"),
-        ("spec.serviceAccountName", "default"),
         ("status.phase", "Pending"),
         ("status.qosClass", "BestEffort"),
     ],

@@ -7,7 +7,9 @@ sees every write of the resources it names (``resources`` = set of
 :class:`~suanli.apimachinery.errors.ApiError` to reject the request. Webhooks
 (``apiserver/webhooks.py``) run after the in-process mutating plug-ins and after the
 validating ones, as upstream's MutatingAdmissionWebhook and ValidatingAdmissionWebhook
-close their chains.
+close their chains. A plug-in may also define ``async def prepare(request)``, awaited before
+any plug-in runs (e.g. a bounded wait for an object a controller is about to create); the
+plug-ins themselves stay synchronous.
 """
 
 from __future__ import annotations
@@ -76,6 +78,18 @@ class AdmissionChain:
             if not m.resources or storage_key in m.resources:
                 return True
         return any(not v.resources or storage_key in v.resources for v in self.validating)
+
+    async def prepare(self, request: AdmissionRequest) -> None:
+        """Await every applicable plug-in's optional ``prepare(request)`` (once per plug-in object)."""
+        key = request.resource.storage_key
+        seen: set[int] = set()
+        plugins: list[MutatingAdmission | ValidatingAdmission] = [*self.mutating, *self.validating]
+        for p in plugins:
+            hook = getattr(p, "prepare", None)
+            if hook is None or id(p) in seen or (p.resources and key not in p.resources):
+                continue
+            seen.add(id(p))
+            await hook(request)
 
     def run(self, request: AdmissionRequest) -> None:
         """Run every mutating plug-in, then every validating one, in registration order."""

@@ -385,6 +385,7 @@ class ApiService:
         if not hooks and not self.admission.applies(rt.storage_key):
             return  # no plug-in for this resource: nothing could mutate, reject or warn
         req = AdmissionRequest(op, rt, ns, name, obj, old, sub, ctx.user, ctx.dry_run, ctx.user_info)
+        await self.admission.prepare(req)
         self.admission.run_mutating(req)
         if hooks and self.webhooks is not None:
             await self.webhooks.mutate(req)

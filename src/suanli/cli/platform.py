@@ -21,13 +21,14 @@ from typing import Any
 import uvicorn
 
 from suanli.apimachinery.errors import ApiError
+from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
 from suanli.apiserver.satokens import ServiceAccountTokens, legacy_claims
-from suanli.apiserver.service import ApiService
+from suanli.apiserver.service import ApiService, name_suffix
 from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
@@ -183,6 +184,9 @@ class Platform:
             self.service.admission.add_mutating(m)
         for v in validating:
             self.service.admission.add_validating(v)
+        sa_admission = ServiceAccountAdmission(store_service_account_lookup(self.store), name_suffix)
+        self.service.admission.add_mutating(sa_admission)
+        self.service.admission.add_validating(sa_admission)
         self.service.admission.add_mutating(DefaultStorageClass(store_class_lister(self.store)))
         self.service.admission.add_validating(SystemPriorityClassAdmission())
         self.logs = FileLogBackend(options.data_dir / "pod-logs")

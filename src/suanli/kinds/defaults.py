@@ -200,8 +200,10 @@ def _pod(obj: Obj, create: bool) -> None:
     if "priorityClassName" not in spec:
         spec.setdefault("priority", 0)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-    spec.setdefault("serviceAccountName", "default")
-    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    # serviceAccountName itself is defaulted by the ServiceAccount admission plug-in (as upstream: mirror
+    # pods keep none); the deprecated alias follows it
+    if spec.get("serviceAccountName"):
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
     if create:
         status = _dict(obj, "status")
         status.setdefault("phase", "Pending")
