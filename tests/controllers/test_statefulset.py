@@ -18,6 +18,7 @@ from suanli.controllers.statefulset import (
     StatefulSetController,
     claim_name,
     compute_status,
+    max_unavailable_of,
     new_pod,
     parent_and_ordinal,
     plan,
@@ -87,6 +88,10 @@ def test_new_pod_has_stable_identity_and_claim_volumes() -> None:
 PART2 = {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}
 ON_DELETE = {"type": "OnDelete"}
 
+
+def MAXU(value: int | str, partition: int = 0) -> Obj:
+    return {"type": "RollingUpdate", "rollingUpdate": {"partition": partition, "maxUnavailable": value}}
+
 #: (id, set, pods, update revision, expected actions); the current revision is always "r1"
 PLAN_CASES: list[tuple[str, Obj, list[Obj], str, list[Action]]] = [
     ("ordered-creates-only-ordinal-0-first", sts_obj(3), [], "r1", [Action("create", 0, "r1")]),
@@ -134,9 +139,37 @@ PLAN_CASES: list[tuple[str, Obj, list[Obj], str, list[Action]]] = [
      [Action("create", 6, "r1")]),
     ("ordinals-start-condemns-lower-ordinals", sts_obj(1, ordinals={"start": 5}), [pod(0), pod(5)], "r1",
      [Action("delete", 0, reason="scale-down")]),
+    ("max-unavailable-2-deletes-two-highest", sts_obj(5, strategy=MAXU(2)), [pod(i) for i in range(5)], "r2",
+     [Action("delete", 4, reason="update"), Action("delete", 3, reason="update")]),
+    ("max-unavailable-ordered-waits-for-unready-replica", sts_obj(5, strategy=MAXU(2)),
+     [pod(0), pod(1), pod(2), pod(3), pod(4, "pending", "r2")], "r2", []),
+    ("max-unavailable-parallel-counts-unavailable-replicas", sts_obj(5, policy="Parallel", strategy=MAXU(2)),
+     [pod(0), pod(1), pod(2), pod(3), pod(4, "pending", "r2")], "r2", [Action("delete", 3, reason="update")]),
+    ("max-unavailable-waits-when-budget-used", sts_obj(5, policy="Parallel", strategy=MAXU(2)),
+     [pod(0), pod(1), pod(2), pod(3, "running", "r2"), pod(4, "pending", "r2")], "r2", []),
+    ("max-unavailable-unready-low-ordinal-uses-budget", sts_obj(5, policy="Parallel", strategy=MAXU(2)),
+     [pod(0, "running"), pod(1), pod(2), pod(3), pod(4)], "r2", [Action("delete", 4, reason="update")]),
+    ("max-unavailable-percent-of-replicas", sts_obj(5, strategy=MAXU("50%")), [pod(i) for i in range(5)], "r2",
+     [Action("delete", 4, reason="update"), Action("delete", 3, reason="update")]),
+    ("max-unavailable-stops-at-partition", sts_obj(5, strategy=MAXU(3, partition=3)), [pod(i) for i in range(5)],
+     "r2", [Action("delete", 4, reason="update"), Action("delete", 3, reason="update")]),
+    ("max-unavailable-skips-updated-pods", sts_obj(4, strategy=MAXU(2)),
+     [pod(0), pod(1), pod(2, "ready", "r2"), pod(3, "ready", "r2")], "r2",
+     [Action("delete", 1, reason="update"), Action("delete", 0, reason="update")]),
     ("pods-without-ordinals-are-ignored", sts_obj(1), [pod(0), {"metadata": {"name": "web"}, "status": {}}], "r1",
      []),
 ]
+
+
+@pytest.mark.parametrize(("value", "replicas", "expected"), [
+    (None, 10, 1), (3, 10, 3), (3, 0, 3), (0, 0, 1), ("10%", 25, 2), ("100%", 5, 5), ("50%", 5, 2),
+    ("10%", 5, 1), ("1%", 0, 1),
+])
+def test_max_unavailable_as_upstream_get_stateful_set_max_unavailable(value: Any, replicas: int,
+                                                                       expected: int) -> None:
+    rolling: Obj = {"partition": 0} if value is None else {"partition": 0, "maxUnavailable": value}
+    sts = sts_obj(replicas, strategy={"type": "RollingUpdate", "rollingUpdate": rolling})
+    assert max_unavailable_of(sts) == expected
 
 
 @pytest.mark.parametrize(("sts", "pods", "update", "want"), [c[1:] for c in PLAN_CASES],

@@ -1,4 +1,5 @@
-"""``DefaultStorageClass`` admission (upstream ``plugin/pkg/admission/storage/storageclass/setdefault``).
+"""Storage admission: ``DefaultStorageClass`` (upstream ``plugin/pkg/admission/storage/storageclass/setdefault``)
+and ``StorageObjectInUseProtection`` (finalizers on new claims and volumes, see below).
 
 On PersistentVolumeClaim CREATE, a claim with no ``spec.storageClassName`` (absent or null —
 an empty string explicitly asks for no class) gets the default StorageClass
@@ -15,7 +16,7 @@ from suanli.apiserver.admission import AdmissionRequest
 from suanli.kinds.storageclass import default_class_name
 from suanli.storage import Store
 
-__all__ = ["DefaultStorageClass", "store_class_lister"]
+__all__ = ["DefaultStorageClass", "StorageObjectInUseProtection", "store_class_lister"]
 
 CLASSES_KEY = "storage.k8s.io/storageclasses"
 
@@ -45,3 +46,28 @@ class DefaultStorageClass:
         name = default_class_name(self._classes())
         if name is not None:
             spec["storageClassName"] = name
+
+
+PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection"
+PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection"
+
+
+class StorageObjectInUseProtection:
+    """Mutating plug-in (upstream ``StorageObjectInUseProtection``): new claims get finalizer
+    ``kubernetes.io/pvc-protection``, new volumes ``kubernetes.io/pv-protection`` (once). The
+    ``pvc-protection`` / ``pv-protection`` controllers (``controllers/protection.py``) remove them."""
+
+    name = "StorageObjectInUseProtection"
+    resources = frozenset({"persistentvolumeclaims", "persistentvolumes"})
+    _FINALIZERS = {"persistentvolumeclaims": PVC_PROTECTION_FINALIZER, "persistentvolumes": PV_PROTECTION_FINALIZER}
+
+    def mutate(self, request: AdmissionRequest) -> None:
+        finalizer = self._FINALIZERS.get(request.resource.storage_key)
+        if request.operation != "CREATE" or request.subresource or request.obj is None or finalizer is None:
+            return
+        meta = request.obj.setdefault("metadata", {})
+        fins = meta.get("finalizers")
+        if not isinstance(fins, list):
+            fins = meta["finalizers"] = []
+        if finalizer not in fins:
+            fins.append(finalizer)

@@ -22,7 +22,7 @@ import uvicorn
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
-from suanli.apiserver.admission_storage import DefaultStorageClass, store_class_lister
+from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
@@ -188,6 +188,7 @@ class Platform:
         self.service.admission.add_mutating(sa_admission)
         self.service.admission.add_validating(sa_admission)
         self.service.admission.add_mutating(DefaultStorageClass(store_class_lister(self.store)))
+        self.service.admission.add_mutating(StorageObjectInUseProtection())
         self.service.admission.add_validating(SystemPriorityClassAdmission())
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)

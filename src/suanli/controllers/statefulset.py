@@ -21,9 +21,12 @@ Semantics follow kube-controller-manager's ``pkg/controller/statefulset`` (v1.28
   (and available after ``minReadySeconds``), and deletes condemned pods one at a time from the
   highest ordinal; ``Parallel`` creates and deletes all at once. Failed or Succeeded pods are
   deleted to be recreated;
-* **updates** — ``RollingUpdate`` deletes, from the highest ordinal down to ``partition``, one
-  pod whose revision is not the update revision at a time, waiting for each to come back
-  healthy; pods below ``partition`` are (re)created at the current revision. ``OnDelete``
+* **updates** — ``RollingUpdate`` deletes, from the highest ordinal down to ``partition``, pods
+  whose revision is not the update revision, as MaxUnavailableStatefulSet (beta and on by
+  default since v1.35) does: once every replica exists, up to ``maxUnavailable`` (default 1;
+  a percentage of ``replicas`` rounded down, at least 1) minus the replicas already unavailable
+  (not Running and Ready, terminating, or not yet available after ``minReadySeconds``), in one
+  sync; pods below ``partition`` are (re)created at the current revision. ``OnDelete``
   creates new pods at the update revision but never deletes for an update;
 * **status** — ``replicas`` (pods that exist), ``readyReplicas``, ``availableReplicas``,
   ``currentReplicas`` / ``updatedReplicas`` (non-terminating pods at the current / update
@@ -31,7 +34,7 @@ Semantics follow kube-controller-manager's ``pkg/controller/statefulset`` (v1.28
   ``collisionCount``. A RollingUpdate completes (current := update) once every pod is updated
   and ready; as upstream, an ``OnDelete`` set keeps its current revision.
 
-Not implemented: ``maxUnavailable`` > 1 (alpha upstream), in-place identity repair of pods
+Not implemented: in-place identity repair of pods
 whose labels were edited, the StatefulSetStartOrdinal-change migration.
 """
 
@@ -75,6 +78,7 @@ __all__ = [
     "StatefulSetController",
     "claim_name",
     "compute_status",
+    "max_unavailable_of",
     "new_pod",
     "parent_and_ordinal",
     "plan",
@@ -265,14 +269,35 @@ def plan(sts: Obj, pods: list[Obj], current: str, update: str, *, now: float) ->
             return actions
     if actions or rolling is None:
         return actions
+    # MaxUnavailableStatefulSet (beta, on by default since v1.35): with every slot filled, at most
+    # maxUnavailable replicas may be unavailable; delete that many minus those already unavailable,
+    # highest ordinal first, down to the partition.
+    max_unavailable = max_unavailable_of(sts)
+    unavailable = sum(1 for p in replicas if p is not None and
+                      (not _healthy(p) or not _running_available(p, min_ready, now)))
+    budget = max_unavailable - unavailable
+    updates: list[Action] = []
     for index in range(count - 1, partition - 1, -1):
+        if len(updates) >= budget:
+            break
         target = replicas[index]
         assert target is not None  # every slot was filled above or we returned
         if _revision_of(target) != update and not _terminating(target):
-            return [Action("delete", start + index, reason="update")]
-        if not _healthy(target):
-            return []
-    return []
+            updates.append(Action("delete", start + index, reason="update"))
+    return updates
+
+
+def max_unavailable_of(sts: Obj) -> int:
+    """``spec.updateStrategy.rollingUpdate.maxUnavailable`` as a pod count (upstream
+    ``getStatefulSetMaxUnavailable``): default 1, percentages of ``spec.replicas`` rounded down,
+    never below 1. E.g. ``"50%"`` of 5 replicas → 2; ``"10%"`` of 5 → 1."""
+    rolling = ((sts.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}
+    value = rolling.get("maxUnavailable", 1)
+    if isinstance(value, str) and value.endswith("%"):
+        count = int(value[:-1] or 0) * _replicas(sts) // 100
+    else:
+        count = int(value) if isinstance(value, int | str) and str(value).isdigit() else 1
+    return max(1, count)
 
 
 def compute_status(sts: Obj, pods: list[Obj], current: str, update: str, *, now: float,

@@ -769,6 +769,16 @@ def _v_daemonset(errs: _Errs, obj: Obj) -> None:
 
 def _v_statefulset(errs: _Errs, obj: Obj) -> None:
     _check_workload(errs, obj, "statefulset", ("Always",))
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    rolling = ((spec or {}).get("updateStrategy") or {}).get("rollingUpdate")
+    if isinstance(rolling, dict) and rolling.get("maxUnavailable") is not None:
+        # upstream validateRollingUpdateStatefulSet: positive int or percent, not 0, at most 100%
+        path = "spec.updateStrategy.rollingUpdate.maxUnavailable"
+        value = rolling["maxUnavailable"]
+        before = len(errs.items)
+        _check_int_or_percent(errs, path, value)
+        if len(errs.items) == before and str(value).rstrip("%") == "0":
+            errs.invalid(path, value, "cannot be 0")
 
 
 def _v_job(errs: _Errs, obj: Obj) -> None:
