@@ -128,3 +128,19 @@ def test_only_api_creates_the_legacy_token_tracking_configmap(api_only: tuple[Se
     wait_until(lambda: name in _names(kubectl, "configmaps", "-n", "kube-system"), what="tracking ConfigMap")
     since = kubectl("get", "configmap", "-n", "kube-system", name, "-o", "jsonpath={.data.since}")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", since.strip())
+
+
+def test_only_api_bootstraps_priority_and_fairness_objects(api_only: tuple[Server, Kubectl]) -> None:
+    _, kubectl = api_only
+
+    def rows() -> dict[str, list[str]]:
+        out = kubectl("get", "flowschemas", "--no-headers")
+        return {line.split()[0]: line.split()[1:] for line in out.splitlines()}
+
+    table = wait_until(lambda: (r := rows()) and len(r) == 13 and r["exempt"][-1] == "False" and r,
+                       what="13 FlowSchemas with their Dangling status")
+    assert table["catch-all"][:3] == ["catch-all", "10000", "ByUser"]
+    assert table["probes"][:3] == ["exempt", "2", "<none>"]
+    assert _names(kubectl, "prioritylevelconfigurations") == {
+        "exempt", "catch-all", "system", "node-high", "leader-election", "workload-high", "workload-low",
+        "global-default"}
