@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.objects import deep_copy
 from suanli.controllers.flowcontrol import FlowControlController, should_update_spec
 from suanli.kinds.flowcontrol import bootstrap_flow_schemas, bootstrap_priority_levels
 from suanli.runtime.clock import FakeClock
@@ -72,8 +73,10 @@ def test_should_update_spec(annotation: str | None, generation: int, expected: b
 
 
 async def _get(api: Api, gvr: GVR, name: str) -> dict[str, Any] | None:
+    """A private copy (the in-process client hands out the store's shared objects)."""
     items = (await api.client.list(gvr))["items"]
-    return next((o for o in items if o["metadata"]["name"] == name), None)
+    found = next((o for o in items if o["metadata"]["name"] == name), None)
+    return None if found is None else deep_copy(found)
 
 
 async def test_bootstrap_objects_created_and_kept(api: Api) -> None:

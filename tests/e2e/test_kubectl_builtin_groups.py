@@ -135,7 +135,7 @@ def _csr_pem() -> str:
     return base64.b64encode(req.public_bytes(serialization.Encoding.PEM)).decode()
 
 
-def test_certificate_signing_request_is_approved_through_the_subresource(kubectl: Kubectl) -> None:
+def test_certificate_signing_request_is_approved_and_signed_by_the_cluster_ca(kubectl: Kubectl) -> None:
     name = unique("csr")
     kubectl("apply", "-f", "-", input=manifest({
         "apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": name},
@@ -145,5 +145,14 @@ def test_certificate_signing_request_is_approved_through_the_subresource(kubectl
     kubectl("certificate", "approve", name)
     conditions = json.loads(kubectl("get", "csr", name, "-o", "json"))["status"]["conditions"]
     assert [(c["type"], c["status"]) for c in conditions] == [("Approved", "True")]
-    assert kubectl("get", "csr", name).splitlines()[1].split()[-1] == "Approved"
+    # the csrsigning controller issues the certificate with the cluster CA
+    wait_until(lambda: kubectl("get", "csr", name).splitlines()[1].split()[-1] == "Approved,Issued",
+               what="certificate issued")
+    from cryptography import x509
+
+    pem = base64.b64decode(kubectl("get", "csr", name, "-o", "jsonpath={.status.certificate}"))
+    cert = x509.load_pem_x509_certificate(pem)
+    assert cert.subject.rfc4514_string() == "CN=e2e-user"
+    ca = json.loads(kubectl("config", "view", "--raw", "-o", "json"))["clusters"][0]["cluster"]
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(base64.b64decode(ca["certificate-authority-data"])))
     kubectl("delete", "csr", name)

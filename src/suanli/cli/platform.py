@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import socket
@@ -24,16 +25,18 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
+from suanli.apiserver.csr import load_ca
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
 from suanli.apiserver.satokens import ServiceAccountTokens, legacy_claims
 from suanli.apiserver.service import ApiService, name_suffix
-from suanli.apiserver.tls import ensure_tls_material, ensure_token
+from suanli.apiserver.tls import TlsMaterial, ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
 from suanli.controllers.apiserver_loops import apiserver_loops
 from suanli.controllers.cronjob import CronJobController
+from suanli.controllers.csrsigning import CSRSigningController
 from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
 from suanli.controllers.garbage_collector import GarbageCollector
@@ -204,6 +207,7 @@ class Platform:
         self.devices = registry_for_profiles(operator_classes=frozenset({"npu", "kae"}))
         self._server: uvicorn.Server | None = None
         self._ca_pem: bytes | None = None
+        self._tls_material: TlsMaterial | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self.url = ""
@@ -239,6 +243,7 @@ class Platform:
             material = ensure_tls_material(o.data_dir, hosts)
             ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key)}
             ca_pem = self._ca_pem = material.ca_pem
+            self._tls_material = material
         # Not behind a proxy: no X-Forwarded-* rewriting (uvicorn's default wraps every request in it).
         config = uvicorn.Config(self.app, host=o.host, port=o.port, loop="none", http="httptools",
                                 lifespan="off", log_level="warning", access_log=False, proxy_headers=False,
@@ -319,6 +324,10 @@ class Platform:
         ]
         if self._ca_pem is not None:  # plain HTTP (--insecure-http) has no CA to publish
             controllers.append(RootCAPublisher(self.client, self._ca_pem, factory=shared))
+        if self._tls_material is not None:  # the cluster CA signs approved CertificateSigningRequests
+            m = self._tls_material
+            ca = functools.cache(lambda: load_ca(m.ca_cert.read_bytes(), m.ca_key.read_bytes()))
+            controllers.append(CSRSigningController(self.client, ca, factory=shared))
         controllers.append(TokensController(
             self.client, lambda ns, secret, sa, uid: self.sa_tokens.issue(legacy_claims(ns, secret, sa, uid)),
             self._ca_pem, factory=shared))

@@ -1126,6 +1126,56 @@ def _v_apiservice(errs: _Errs, obj: Obj) -> None:
         errs.required("spec.version")
 
 
+_CSR_USAGES = ("any", "cert sign", "client auth", "code signing", "content commitment", "crl sign",
+               "data encipherment", "decipher only", "digital signature", "email protection", "encipher only",
+               "ipsec end system", "ipsec tunnel", "ipsec user", "key agreement", "key encipherment", "microsoft sgc",
+               "netscape sgc", "ocsp signing", "s/mime", "server auth", "signing", "timestamping")
+
+
+def _v_csr(errs: _Errs, obj: Obj) -> None:
+    """Upstream ``validateCertificateSigningRequest`` (certificates.k8s.io/v1)."""
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    request = str(spec.get("request") or "")
+    try:
+        pem = base64.b64decode(request, validate=True)
+    except ValueError:
+        pem = b""
+    if b"-----BEGIN CERTIFICATE REQUEST-----" not in pem:
+        errs.invalid("spec.request", request, "PEM block type must be CERTIFICATE REQUEST")
+    usages = spec.get("usages") or []
+    if not usages:
+        errs.required("spec.usages")
+    seen: set[str] = set()
+    for i, usage in enumerate(usages if isinstance(usages, list) else []):
+        if usage not in _CSR_USAGES:
+            errs.unsupported(f"spec.usages[{i}]", usage, _CSR_USAGES)
+        elif usage in seen:
+            errs.duplicate(f"spec.usages[{i}]", usage)
+        seen.add(str(usage))
+    signer = spec.get("signerName")
+    if not signer:
+        errs.required("spec.signerName")
+    elif signer == "kubernetes.io/legacy-unknown":
+        errs.invalid("spec.signerName", signer, "the legacy signerName is not allowed via this API version")
+    elif "/" not in str(signer):
+        errs.invalid("spec.signerName", signer, "must be a fully qualified domain and path of the form "
+                     "'example.com/signer-name'")
+    expiration = spec.get("expirationSeconds")
+    if isinstance(expiration, int) and expiration < 600:
+        errs.invalid("spec.expirationSeconds", expiration, "may not specify a duration less than 600 seconds "
+                     "(10 minutes)")
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    types = [str(c.get("type")) for c in conditions if isinstance(c, dict)]
+    for i, kind in enumerate(types):
+        if kind in types[:i] and kind in ("Approved", "Denied", "Failed"):
+            errs.duplicate(f"status.conditions[{i}].type", kind)
+        if kind in ("Approved", "Denied") and conditions[i].get("status", "True") != "True":
+            errs.unsupported(f"status.conditions[{i}].status", conditions[i].get("status"), ("True",))
+    if "Approved" in types and "Denied" in types:
+        errs.invalid("status.conditions", "Denied", "Approved and Denied conditions are mutually exclusive")
+
+
 def validate_builtin(key: str, obj: Obj) -> list[Cause]:
     """Semantic validation of a built-in object (kind ``key``); empty list = valid.
 
@@ -1161,4 +1211,5 @@ _VALIDATORS.update({
     "MutatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
     "ValidatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
     "APIService.apiregistration.k8s.io": ("path", _v_apiservice),
+    "CertificateSigningRequest.certificates.k8s.io": ("subdomain", _v_csr),
 })

@@ -270,6 +270,22 @@ class JobStrategy(Strategy):
         return errs
 
 
+class CertificateSigningRequestStrategy(Strategy):
+    """Approval and signing only add: Approved/Denied conditions stay, a certificate is never replaced."""
+
+    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
+        errs = FieldErrors()
+        old_status, new_status = old.get("status") or {}, new.get("status") or {}
+        new_types = {c.get("type") for c in new_status.get("conditions") or [] if isinstance(c, dict)}
+        for cond in old_status.get("conditions") or []:
+            kind = cond.get("type") if isinstance(cond, dict) else None
+            if kind in ("Approved", "Denied", "Failed") and kind not in new_types:
+                errs.forbidden("status.conditions", f'updates may not remove a condition of type "{kind}"')
+        if old_status.get("certificate") and new_status.get("certificate") != old_status["certificate"]:
+            errs.forbidden("status.certificate", "updates may not modify existing certificate content")
+        return errs
+
+
 _STRATEGIES: dict[str, Strategy] = {
     "Node": NodeStrategy(),
     "ConfigMap": ConfigMapStrategy(),
@@ -281,6 +297,7 @@ _STRATEGIES: dict[str, Strategy] = {
     "apps/DaemonSet": SelectorImmutableStrategy(),
     "apps/StatefulSet": StatefulSetStrategy(),
     "batch/Job": JobStrategy(),
+    "certificates.k8s.io/CertificateSigningRequest": CertificateSigningRequestStrategy(),
 }
 
 
