@@ -388,7 +388,7 @@ class ApiService:
         await self.admission.prepare(req)
         self.admission.run_mutating(req)
         if hooks and self.webhooks is not None:
-            await self.webhooks.mutate(req)
+            await self.webhooks.mutate(req, rerun_in_tree=lambda: self.admission.run_mutating(req))
         self.admission.run_validating(req)
         if hooks and self.webhooks is not None:
             await self.webhooks.validate(req)

@@ -21,8 +21,13 @@ Upstream ``staging/src/k8s.io/apiserver/pkg/admission/plugin/webhook`` semantics
   passed to the client. A failed call (connection, timeout, bad response) rejects with 500
   ``failed calling webhook`` under ``failurePolicy: Fail`` and is skipped under ``Ignore``.
 
-Mutating webhooks run once each, in configuration-name then list order (no reinvocation);
-validating webhooks run one after another (upstream runs them in parallel).
+* **matchConditions** (CEL, :mod:`suanli.apimachinery.matchconditions`): evaluated after rules and
+  selectors; a false condition skips the webhook; evaluation errors follow ``failurePolicy``
+  (``Fail`` → 403, ``Ignore`` → skipped).
+
+Mutating webhooks run in configuration-name then list order, with upstream's
+``reinvocationPolicy: IfNeeded`` second round (see :meth:`WebhookDispatcher.mutate`); validating
+webhooks run one after another (upstream runs them in parallel).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ import binascii
 import logging
 import ssl
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +46,8 @@ import httpx
 import orjson
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.objects import Obj
+from suanli.apimachinery.matchconditions import evaluate_match_conditions
+from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apimachinery.patch import apply_json_patch
 from suanli.apimachinery.selectors import label_selector_from_object
 from suanli.apiserver.admission import AdmissionRequest
@@ -118,6 +126,20 @@ def _ssl_context(ca_bundle: str) -> ssl.SSLContext:
     return ctx
 
 
+@dataclass
+class _Reinvocation:
+    """Upstream's webhookReinvokeContext for one request."""
+
+    previously_invoked: set[str] = field(default_factory=set)
+    reinvoke: set[str] = field(default_factory=set)
+    should_reinvoke: bool = False
+    last_output: Obj | None = None
+
+    def require_reinvoking_previous(self) -> None:
+        self.reinvoke |= self.previously_invoked
+        self.previously_invoked = set()
+
+
 class WebhookError(Exception):
     """Calling a webhook failed (the failure policy decides)."""
 
@@ -147,38 +169,90 @@ class WebhookDispatcher:
         so = self.store.get("namespaces", "", request.namespace)
         return dict((so.obj["metadata"].get("labels") or {}) if so is not None else {})
 
-    def _matching(self, bucket: str, request: AdmissionRequest) -> list[Obj]:
+    def _matching(self, bucket: str, request: AdmissionRequest) -> list[tuple[str, Obj]]:
+        """``(config/webhook key, webhook)`` of every webhook to call, in upstream order. Rules and
+        selectors first, then ``matchConditions`` (:mod:`suanli.apimachinery.matchconditions`)."""
         ns_labels = self._namespace_labels(request)
         out = []
         for cfg in sorted(self._configs(bucket), key=lambda c: str(c["metadata"]["name"])):
             for hook in cfg.get("webhooks") or []:
                 if isinstance(hook, dict):
                     try:
-                        if webhook_matches(hook, request, ns_labels):
-                            out.append(hook)
+                        if not webhook_matches(hook, request, ns_labels):
+                            continue
                     except ApiError:
                         continue  # an unparsable selector never matches
+                    if hook.get("matchConditions") and not self._conditions_match(hook, request):
+                        continue
+                    out.append((f"{cfg['metadata']['name']}/{hook.get('name')}", hook))
         return out
 
-    async def mutate(self, request: AdmissionRequest) -> None:
-        for hook in self._matching(MUTATING_KEY, request):
-            response = await self._call_guarded(hook, request)
-            if response is None or request.obj is None:
+    def _conditions_match(self, hook: Obj, request: AdmissionRequest) -> bool:
+        review = self._review(request, "")["request"]
+        result = evaluate_match_conditions(
+            [c for c in hook["matchConditions"] if isinstance(c, dict)],
+            {"object": request.obj, "oldObject": request.old, "request": review})
+        if result.matches and result.errors:
+            if hook.get("failurePolicy", "Fail") == "Ignore":
+                return False
+            rt = request.resource
+            message = result.errors[0] if len(result.errors) == 1 else "[" + ", ".join(result.errors) + "]"
+            raise ApiError.forbidden(rt.plural, request.name,
+                                     f'{rt.qualified} "{request.name}" is forbidden: {message}')
+        return result.matches
+
+    async def mutate(self, request: AdmissionRequest, rerun_in_tree: Callable[[], None] | None = None) -> None:
+        """Call the mutating webhooks, then reinvoke as upstream (``reinvocationPolicy: IfNeeded``).
+
+        A webhook whose patch changes the object makes every earlier-called ``IfNeeded`` webhook
+        due for one more call; if any object change happened, the in-process mutating plug-ins
+        (``rerun_in_tree``) run again, and — if they or the first round changed the object since
+        those webhooks saw it — the due webhooks are called once more (a second round, never a
+        third; a webhook not called in the first round is not called in the second).
+        """
+        state = _Reinvocation()
+        await self._mutate_round(request, state, reinvoke=False)
+        if not state.should_reinvoke or request.obj is None:
+            return
+        if rerun_in_tree is not None:
+            rerun_in_tree()
+            if request.obj != state.last_output:  # the in-process plug-ins changed the object
+                state.require_reinvoking_previous()
+        await self._mutate_round(request, state, reinvoke=True)
+
+    async def _mutate_round(self, request: AdmissionRequest, state: _Reinvocation, *, reinvoke: bool) -> None:
+        for key, hook in self._matching(MUTATING_KEY, request):
+            if reinvoke and key not in state.reinvoke:
                 continue
-            patch = response.get("patch")
-            if patch:
-                if response.get("patchType", "JSONPatch") != "JSONPatch":
-                    raise _call_failed(hook, f"unsupported patch type {response.get('patchType')!r}")
-                try:
-                    ops = orjson.loads(base64.b64decode(patch))
-                    patched = apply_json_patch(request.obj, ops)
-                except (ValueError, binascii.Error, ApiError) as err:
-                    raise _call_failed(hook, f"JSONPatch could not be applied: {err}") from None
-                request.obj.clear()
-                request.obj.update(patched)
+            response = await self._call_guarded(hook, request)
+            if response is not None and request.obj is not None and self._apply_patch(hook, response, request.obj):
+                state.require_reinvoking_previous()
+                state.should_reinvoke = True
+            if hook.get("reinvocationPolicy") == "IfNeeded":
+                state.previously_invoked.add(key)
+        state.last_output = deep_copy(request.obj) if request.obj is not None else None
+
+    @staticmethod
+    def _apply_patch(hook: Obj, response: Obj, obj: Obj) -> bool:
+        """Apply the response's JSONPatch to ``obj`` in place; whether it changed the object."""
+        patch = response.get("patch")
+        if not patch:
+            return False
+        if response.get("patchType", "JSONPatch") != "JSONPatch":
+            raise _call_failed(hook, f"unsupported patch type {response.get('patchType')!r}")
+        try:
+            ops = orjson.loads(base64.b64decode(patch))
+            patched = apply_json_patch(obj, ops)
+        except (ValueError, binascii.Error, ApiError) as err:
+            raise _call_failed(hook, f"JSONPatch could not be applied: {err}") from None
+        if patched == obj:
+            return False
+        obj.clear()
+        obj.update(patched)
+        return True
 
     async def validate(self, request: AdmissionRequest) -> None:
-        for hook in self._matching(VALIDATING_KEY, request):
+        for _, hook in self._matching(VALIDATING_KEY, request):
             await self._call_guarded(hook, request)
 
     async def _call_guarded(self, hook: Obj, request: AdmissionRequest) -> Obj | None:

@@ -26,6 +26,7 @@ from fractions import Fraction
 from typing import Any
 
 from suanli.apimachinery.errors import Cause
+from suanli.apimachinery.matchconditions import compile_error
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import parse_quantity
 from suanli.kinds.crd import default_crd
@@ -1112,6 +1113,39 @@ def _v_webhooks(errs: _Errs, obj: Obj) -> None:
             for fld in ("namespace", "name"):
                 if not svc.get(fld):
                     errs.required(f"{path}.clientConfig.service.{fld}", f"service {fld} is required")
+        conditions = hook.get("matchConditions")
+        if isinstance(conditions, list):
+            _check_match_conditions(errs, conditions, f"{path}.matchConditions")
+
+
+def _check_match_conditions(errs: _Errs, conditions: list[Any], path: str) -> None:
+    """Upstream ``validateMatchConditions``: at most 64, names qualified and unique, expressions compile."""
+    if len(conditions) > 64:
+        errs.too_many(path, len(conditions), 64)
+    names: set[str] = set()
+    for i, cond in enumerate(conditions):
+        if not isinstance(cond, dict):
+            continue
+        expression = str(cond.get("expression") or "").strip()
+        if not expression:
+            errs.required(f"{path}[{i}].expression")
+        else:
+            problem = compile_error(expression)
+            if problem:
+                errs.invalid(f"{path}[{i}].expression", expression, f"compilation failed: {problem}")
+        name = cond.get("name")
+        if not name:
+            errs.required(f"{path}[{i}].name")
+        elif not isinstance(name, str) or len(name.rpartition("/")[2]) > 63 or \
+                not _LABEL_NAME.match(name.rpartition("/")[2]):
+            errs.invalid(f"{path}[{i}].name", name, "name part must consist of alphanumeric characters, '-', '_' "
+                         "or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or "
+                         "'my.name',  or '123-abc', regex used for validation is "
+                         "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+        elif name in names:
+            errs.duplicate(f"{path}[{i}].name", name)
+        else:
+            names.add(name)
 
 
 def _v_apiservice(errs: _Errs, obj: Obj) -> None:
