@@ -54,7 +54,7 @@ def test_only_api_runs_no_controllers_nodes_or_demo_pool(api_only: tuple[Server,
     server, kubectl = api_only
     kubectl("create", "namespace", "only-api")
     kubectl("apply", "-n", "only-api", "-f", "-", input=manifest(deployment("web", replicas=2)))
-    # The local APIService registrar (the one loop --only api keeps) has finished a pass, so any
+    # The local APIService registrar (one of the loops --only api keeps) has finished a pass, so any
     # controller started alongside it has had the same time to act on what existed at start-up.
     wait_until(lambda: "v1.apps" in _names(kubectl, "apiservices"), what="APIService registrar pass")
     stored = json.loads(kubectl("get", "-n", "only-api", "deployment", "web", "-o", "json"))
