@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -227,7 +228,7 @@ class ServiceAccountTokenIssuer:
         private: dict[str, Any] = {"namespace": namespace, "serviceaccount": {"name": name, "uid": _uid(account)}}
         ref = spec.get("boundObjectRef")
         if ref:
-            private.update(self._bound_object(namespace, ref))
+            private.update(self._bound_object(namespace, name, ref))
         claims = {"iss": self.issuer, "sub": f"system:serviceaccount:{namespace}:{name}", "aud": auds,
                   "exp": now + seconds, "iat": now, "nbf": now, "jti": jti, "kubernetes.io": private}
         expires = _rfc3339(now + seconds)
@@ -238,21 +239,22 @@ class ServiceAccountTokenIssuer:
                          **({"boundObjectRef": ref} if ref else {})},
                 "status": {"token": self.tokens.issue(claims), "expirationTimestamp": expires}}
 
-    def _bound_object(self, namespace: str, ref: Any) -> dict[str, Any]:
+    def _bound_object(self, namespace: str, name: str, ref: Any) -> dict[str, Any]:
         """The ``kubernetes.io`` claim entries for ``spec.boundObjectRef``."""
         if not isinstance(ref, dict):
             raise ApiError.bad_request("spec.boundObjectRef: Invalid value: must be an object")
         kind = ref.get("kind")
         if kind not in BOUND_KINDS:
-            raise ApiError.invalid("TokenRequest", "", [Cause(
-                "spec.boundObjectRef.kind", f'Unsupported value: {kind!r}: supported values: "Pod", "Node", "Secret"',
+            raise ApiError.invalid("TokenRequest", name, [Cause(
+                "spec.boundObjectRef.kind", f'Unsupported value: {json.dumps(kind)}: supported values: "Pod", "Node", '
+                '"Secret"',
                 "FieldValueNotSupported")], group="authentication.k8s.io")
         if ref.get("apiVersion", "v1") != "v1":
             raise ApiError.bad_request(f"cannot bind token for object of kind {kind!r} and apiVersion "
                                        f"{ref.get('apiVersion')!r}: supported apiVersion is \"v1\"")
         obj_name = str(ref.get("name") or "")
         if not obj_name:
-            raise ApiError.invalid("TokenRequest", "", [Cause("spec.boundObjectRef.name", "Required value",
+            raise ApiError.invalid("TokenRequest", name, [Cause("spec.boundObjectRef.name", "Required value",
                                                               "FieldValueRequired")], group="authentication.k8s.io")
         bucket = BOUND_KINDS[str(kind)]
         obj = self.lookup(bucket, "" if kind == "Node" else namespace, obj_name)
