@@ -304,21 +304,12 @@ class ApiApp:
             if doc is None:
                 raise ApiError.no_route(path)
             return _json(200, doc)
-        if rest[-1] in ("tokenreviews", "selfsubjectreviews", "token"):
-            served = await self._authn_endpoint(req, group, version, rest)
-            if served is not None:
-                return served
+        if self.authentication is not None and (endpoint := self.authentication.endpoint(group, version, rest)):
+            body = self._decode(req) if req.method == "POST" else None
+            return _json(201, await self.authentication.serve(req.method, endpoint, rest, body, req.user))
         if not group and version == "v1" and len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "bindings":
             return await self._namespaced_binding(req, rest[1])
         return await self._resource(req, group, version, rest)
-
-    async def _authn_endpoint(self, req: _Request, group: str, version: str, rest: list[str]) -> _Response | None:
-        """TokenReview, SelfSubjectReview and serviceaccounts/token (:meth:`Authentication.serve`)."""
-        if self.authentication is None:
-            return None
-        body = self._decode(req) if req.method == "POST" else None
-        obj = await self.authentication.serve(req.method, group, version, rest, body, req.user)
-        return None if obj is None else _json(201, obj)
 
     async def _namespaced_binding(self, req: _Request, namespace: str) -> _Response:
         """POST /api/v1/namespaces/{ns}/bindings: bind the pod named by the Binding's metadata.name."""

@@ -7,6 +7,7 @@ unnecessary errors suppressed, none pass, additive errors, fail-on-error) and
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import pytest
@@ -18,6 +19,7 @@ from suanli.apiserver.authn.union import (
     AudienceAgnostic,
     AuthenticatedGroup,
     BearerToken,
+    TokenCache,
     Union,
 )
 from suanli.apiserver.context import UserInfo
@@ -126,3 +128,26 @@ async def test_audience_agnostic_tokens_are_valid_for_the_api_audiences_only(
     if resp is not None:
         assert resp.audiences == audiences
     assert inner.calls == (1 if accepted else 0)
+
+
+async def test_token_cache_remembers_successes_for_the_ttl() -> None:
+    clock = [0.0]
+    inner = Fake(ALICE)
+    cache = TokenCache(inner, ttl=10, clock=lambda: clock[0])
+    for _ in range(3):
+        assert (await cache.authenticate(Credentials(token="t", audiences=("api",)))) is not None
+    assert inner.calls == 1
+    await cache.authenticate(Credentials(token="t", audiences=("other",)))
+    assert inner.calls == 2  # another audience set is another entry
+    clock[0] = 10.5
+    await cache.authenticate(Credentials(token="t", audiences=("api",)))
+    assert inner.calls == 3
+
+
+@pytest.mark.parametrize("inner", [Fake(), Fake(error="expired")], ids=["not-mine", "error"])
+async def test_token_cache_does_not_remember_failures(inner: Fake) -> None:
+    cache = TokenCache(inner, ttl=10)
+    for _ in range(2):
+        with contextlib.suppress(AuthenticationError):
+            await cache.authenticate(Credentials(token="t"))
+    assert inner.calls == 2

@@ -32,7 +32,14 @@ from suanli.apiserver.authn.serviceaccount import (
 )
 from suanli.apiserver.authn.static import AdminToken, TokenFile
 from suanli.apiserver.authn.types import AuthenticationError, Authenticator, Credentials, Response
-from suanli.apiserver.authn.union import Anonymous, AudienceAgnostic, AuthenticatedGroup, BearerToken, Union
+from suanli.apiserver.authn.union import (
+    Anonymous,
+    AudienceAgnostic,
+    AuthenticatedGroup,
+    BearerToken,
+    TokenCache,
+    Union,
+)
 from suanli.apiserver.authn.webhook import DEFAULT_CACHE_TTL, WebhookTokenAuthenticator
 from suanli.apiserver.authn.x509 import ClientCertificates
 from suanli.apiserver.context import UserInfo
@@ -101,19 +108,21 @@ class Authentication:
     audience-agnostic ones (``static_tokens``: admin token, token file), each asked in order.
     ``certificates``: the client-certificate authenticator (None without TLS). ``issuer``: the
     ServiceAccount token issuer serving TokenRequest (None: the subresource answers 404).
+    ``token_cache_ttl``: how long a successful token authentication is remembered.
     """
 
     def __init__(self, *, static_tokens: Sequence[Authenticator] = (), tokens: Sequence[Authenticator] = (),
                  certificates: Authenticator | None = None, anonymous: bool = False,
                  api_audiences: Sequence[str] = (DEFAULT_ISSUER,),
-                 issuer: ServiceAccountTokenIssuer | None = None) -> None:
+                 issuer: ServiceAccountTokenIssuer | None = None, token_cache_ttl: float = 10.0) -> None:
         self.api_audiences = tuple(api_audiences)
         token_chain: list[Authenticator] = [AudienceAgnostic(self.api_audiences, a) for a in static_tokens]
         token_chain += tokens
+        bearer = TokenCache(BearerToken(Union(token_chain)), ttl=token_cache_ttl)
         #: the bearer-token authenticators alone (what TokenReview asks)
-        self.tokens: Authenticator = AuthenticatedGroup(BearerToken(Union(token_chain)))
+        self.tokens: Authenticator = AuthenticatedGroup(bearer)
         request_chain: list[Authenticator] = [certificates] if certificates is not None else []
-        request_chain.append(BearerToken(Union(token_chain)))
+        request_chain.append(bearer)
         chain: Authenticator = AuthenticatedGroup(Union(request_chain))
         #: the whole request chain (what every API request goes through)
         self.chain: Authenticator = Anonymous(chain) if anonymous else chain
@@ -133,33 +142,42 @@ class Authentication:
 
     async def authenticate(self, token: str | None, peer_certificates: tuple[bytes, ...] = ()) -> UserInfo:
         """The identity of a request presenting ``token`` and ``peer_certificates``; ApiError 401 if none."""
+        credentials = Credentials(token, peer_certificates, self.api_audiences)
         try:
-            resp = await self.chain.authenticate(Credentials(token, peer_certificates, self.api_audiences))
+            # without a client certificate the x509 step has nothing to say: go to the tokens directly
+            chain = self.tokens if token and not peer_certificates else self.chain
+            resp = await chain.authenticate(credentials)
         except AuthenticationError:
             resp = None
         if resp is None:
             raise ApiError.unauthorized()
         return resp.user
 
-    async def serve(self, method: str, group: str, version: str, rest: list[str], body: Any,
-                    user: UserInfo) -> Obj | None:
-        """Answer the request if it is an authentication endpoint (the created object), else None.
-
-        ``rest`` is the path after ``/api/<version>`` or ``/apis/<group>/<version>``; ``body``
-        the decoded request body. Raises :class:`ApiError` for bad requests.
-        """
+    @staticmethod
+    def endpoint(group: str, version: str, rest: list[str]) -> str | None:
+        """The authentication endpoint a path addresses (``tokenreviews``, ``selfsubjectreviews``,
+        ``serviceaccounts/token``), or None; ``rest`` is the path after ``/api/<version>`` or
+        ``/apis/<group>/<version>``."""
         if group == "authentication.k8s.io" and version == "v1" and len(rest) == 1 \
                 and rest[0] in ("tokenreviews", "selfsubjectreviews"):
-            if method != "POST":
-                raise ApiError.method_not_allowed(f"{method} is not allowed on {rest[0]}: only create is")
-            if rest[0] == "tokenreviews":
-                return await token_review(body, self.tokens, self.api_audiences)
-            return self_subject_review(body, user)
+            return rest[0]
         if not group and version == "v1" and len(rest) == 5 and rest[0] == "namespaces" \
                 and rest[2] == "serviceaccounts" and rest[4] == "token":
-            if method != "POST":
-                raise ApiError.method_not_allowed(f"{method} is not allowed on serviceaccounts/token: only create is")
-            if self.issuer is None:
-                raise ApiError.not_found("serviceaccounts/token", rest[3])
-            return self.issuer.token_request(rest[1], rest[3], body)
+            return "serviceaccounts/token"
         return None
+
+    async def serve(self, method: str, endpoint: str, rest: list[str], body: Any, user: UserInfo) -> Obj:
+        """Answer a request to ``endpoint`` (from :meth:`endpoint`) with the created object.
+
+        ``body`` is the decoded request body (None unless POST). Raises :class:`ApiError` for bad
+        requests and for any method but POST (405: the endpoints are create-only).
+        """
+        if method != "POST":
+            raise ApiError.method_not_allowed(f"{method} is not allowed on {endpoint}: only create is")
+        if endpoint == "tokenreviews":
+            return await token_review(body, self.tokens, self.api_audiences)
+        if endpoint == "selfsubjectreviews":
+            return self_subject_review(body, user)
+        if self.issuer is None:
+            raise ApiError.not_found("serviceaccounts/token", rest[3])
+        return self.issuer.token_request(rest[1], rest[3], body)

@@ -8,6 +8,10 @@
 * :class:`AudienceAgnostic`: gives a token authenticator that knows nothing of audiences (token
   file, admin token, legacy ServiceAccount tokens) the API server's audiences, and refuses when
   the caller wants none of them (upstream ``WrapAudienceAgnosticToken``).
+* :class:`TokenCache`: remembers successful token authentications for a short TTL (10 s, as
+  kube-apiserver's ``--token-success-cache-ttl`` wraps its token authenticators); failures and
+  errors are not cached. A revoked token (deleted ServiceAccount, Pod...) can so live up to the
+  TTL longer, as upstream.
 * :class:`AuthenticatedGroup`: adds ``system:authenticated`` to every authenticated user other
   than ``system:anonymous`` that does not carry it yet (upstream ``AuthenticatedGroupAdder``).
 * :class:`Anonymous`: ``system:anonymous`` in group ``system:unauthenticated`` for a request that
@@ -18,14 +22,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from suanli.apiserver.authn.types import AuthenticationError, Authenticator, Credentials, Response
 from suanli.apiserver.context import UserInfo
 
 __all__ = ["ANONYMOUS", "AUTHENTICATED", "UNAUTHENTICATED", "Anonymous", "AudienceAgnostic", "AuthenticatedGroup",
-           "BearerToken", "Union"]
+           "BearerToken", "TokenCache", "Union"]
 
 AUTHENTICATED = "system:authenticated"
 UNAUTHENTICATED = "system:unauthenticated"
@@ -83,6 +89,36 @@ class AudienceAgnostic:
             return None
         resp = await self.inner.authenticate(credentials)
         return None if resp is None else replace(resp, audiences=wanted)
+
+
+class TokenCache:
+    """``inner`` with successful answers cached per (token hash, audiences) for ``ttl`` seconds."""
+
+    MAX_ENTRIES = 8192
+
+    def __init__(self, inner: Authenticator, *, ttl: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.inner = inner
+        self.ttl = ttl
+        self.clock = clock
+        self._hits: dict[tuple[bytes, tuple[str, ...]], tuple[float, Response]] = {}
+
+    async def authenticate(self, credentials: Credentials) -> Response | None:
+        if not credentials.token or credentials.peer_certificates:
+            return await self.inner.authenticate(credentials)
+        key = (hashlib.sha256(credentials.token.encode()).digest(), credentials.audiences)
+        now = self.clock()
+        hit = self._hits.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        resp = await self.inner.authenticate(credentials)
+        if resp is not None:
+            if len(self._hits) >= self.MAX_ENTRIES:
+                self._hits = {k: v for k, v in self._hits.items() if v[0] > now}
+                if len(self._hits) >= self.MAX_ENTRIES:
+                    self._hits.clear()
+            self._hits[key] = (now + self.ttl, resp)
+        return resp
 
 
 class AuthenticatedGroup:
