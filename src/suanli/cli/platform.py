@@ -25,8 +25,8 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.admission_storage import DefaultStorageClass, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
 from suanli.apiserver.authn import AuthnOptions, build_authentication
-from suanli.apiserver.authn.peercert import tls_server_options
 from suanli.apiserver.authn.static import TokenFile
+from suanli.apiserver.authn.uvicorn_tls import tls_server_options
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
