@@ -72,6 +72,8 @@ class AuthnOptions:
     anonymous: bool = False
     issuer: str = DEFAULT_ISSUER
     api_audiences: tuple[str, ...] = ()
+    #: seconds a successful token authentication is remembered (kube-apiserver: 10 s; no flag)
+    token_cache_ttl: float = 10.0
 
     @property
     def audiences(self) -> tuple[str, ...]:
@@ -98,7 +100,8 @@ def build_authentication(options: AuthnOptions, *, admin_token: str, sa_tokens: 
                           certificates=ClientCertificates(ca_pem) if ca_pem is not None else None,
                           anonymous=options.anonymous, api_audiences=auds,
                           issuer=ServiceAccountTokenIssuer(sa_tokens, lookup, issuer=options.issuer,
-                                                           api_audiences=auds))
+                                                           api_audiences=auds),
+                          token_cache_ttl=options.token_cache_ttl)
 
 
 class Authentication:
@@ -118,11 +121,11 @@ class Authentication:
         self.api_audiences = tuple(api_audiences)
         token_chain: list[Authenticator] = [AudienceAgnostic(self.api_audiences, a) for a in static_tokens]
         token_chain += tokens
-        bearer = TokenCache(BearerToken(Union(token_chain)), ttl=token_cache_ttl)
-        #: the bearer-token authenticators alone (what TokenReview asks)
-        self.tokens: Authenticator = AuthenticatedGroup(bearer)
+        #: the bearer-token authenticators alone (what TokenReview asks), successes cached
+        self.tokens: Authenticator = TokenCache(AuthenticatedGroup(BearerToken(Union(token_chain))),
+                                                ttl=token_cache_ttl)
         request_chain: list[Authenticator] = [certificates] if certificates is not None else []
-        request_chain.append(bearer)
+        request_chain.append(self.tokens)
         chain: Authenticator = AuthenticatedGroup(Union(request_chain))
         #: the whole request chain (what every API request goes through)
         self.chain: Authenticator = Anonymous(chain) if anonymous else chain
