@@ -247,3 +247,26 @@ def test_no_anonymous_without_the_flag(authn: tuple[Server, Kubectl, Path]) -> N
         r = c.get("/api/v1/namespaces")
     assert r.status_code == 401
     assert r.json()["reason"] == "Unauthorized"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--user", "x", "--data-dir", "/nonexistent/suanli", "--server", "https://127.0.0.1:1"), "ca.crt"),
+    (("--user", "x", "--expiry", "soon", "--server", "https://127.0.0.1:1"), "invalid duration"),
+    (("--user", "x", "--expiry", "0s", "--server", "https://127.0.0.1:1"), "expiry: Invalid value"),
+], ids=["no-cluster-ca", "bad-expiry", "zero-expiry"])
+def test_kubeconfig_create_rejects_bad_input(authn: tuple[Server, Kubectl, Path], tmp_path: Path,
+                                             args: tuple[str, ...], message: str) -> None:
+    srv, _, _ = authn
+    full = [*args] if "--data-dir" in args else [*args, "--data-dir", str(srv.data_dir)]
+    proc = suanli("kubeconfig", "create", *full, "--out", str(tmp_path / "out.kubeconfig"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and message in proc.stderr
+    assert not (tmp_path / "out.kubeconfig").exists()
+
+
+def test_malformed_token_file_stops_suanli_up(tmp_path: Path) -> None:
+    (tmp_path / "tokens.csv").write_text("only-a-token\n")
+    proc = suanli("up", "--port", "0", "--no-demo", "--data-dir", str(tmp_path / "data"), "--kubeconfig",
+                  str(tmp_path / "kc"), "--token-auth-file", str(tmp_path / "tokens.csv"))
+    assert proc.returncode == 2
+    assert "must have at least 3 columns" in proc.stderr
