@@ -270,3 +270,19 @@ def test_malformed_token_file_stops_suanli_up(tmp_path: Path) -> None:
                   str(tmp_path / "kc"), "--token-auth-file", str(tmp_path / "tokens.csv"))
     assert proc.returncode == 2
     assert "must have at least 3 columns" in proc.stderr
+
+
+def test_anonymous_only_with_the_flag(tmp_path: Path) -> None:
+    srv = start_server(tmp_path / "data", tmp_path / "kubeconfig", extra=["--anonymous"])
+    try:
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        with httpx.Client(base_url=srv.url, verify=srv.ssl_context()) as c:
+            anonymous = c.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json=review)
+            wrong = c.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json=review,
+                           headers={"Authorization": "Bearer wrong"})
+    finally:
+        srv.stop()
+    assert anonymous.status_code == 201, anonymous.text
+    assert anonymous.json()["status"]["userInfo"] == {"username": "system:anonymous",
+                                                      "groups": ["system:unauthenticated"]}
+    assert wrong.status_code == 401  # a wrong credential is refused, not downgraded to anonymous
