@@ -85,6 +85,8 @@ ROOTS: list[tuple[str, str, str]] = [
     ("policy/v1", "PodDisruptionBudget", f"{_API}.policy.v1.PodDisruptionBudget"),
     ("networking.k8s.io/v1", "Ingress", f"{_API}.networking.v1.Ingress"),
     ("authentication.k8s.io/v1", "TokenRequest", f"{_API}.authentication.v1.TokenRequest"),
+    ("authentication.k8s.io/v1", "TokenReview", f"{_API}.authentication.v1.TokenReview"),
+    ("authentication.k8s.io/v1", "SelfSubjectReview", f"{_API}.authentication.v1.SelfSubjectReview"),
     ("v1", "PersistentVolume", f"{_API}.core.v1.PersistentVolume"),
     ("storage.k8s.io/v1", "StorageClass", f"{_API}.storage.v1.StorageClass"),
     ("storage.k8s.io/v1", "CSINode", f"{_API}.storage.v1.CSINode"),

@@ -42,5 +42,7 @@ def test_service_account_token_secret_is_filled_and_authenticates(k: K, kc: Kube
     token = base64.b64decode(secret["data"]["token"]).decode()
     assert k.run("get", "pods", "--token", token).returncode == 0
     k("delete", "secret", "robot-token")
-    denied = k.run("get", "pods", "--token", token, check=False)
-    assert denied.returncode != 0 and "Unauthorized" in denied.stderr
+    # revoked within the API server's token success cache TTL (10 s, as kube-apiserver)
+    denied = wait_until(lambda: (d := k.run("get", "pods", "--token", token, check=False)).returncode != 0 and d,
+                        timeout=40, what="the deleted secret's token to stop authenticating")
+    assert "Unauthorized" in denied.stderr

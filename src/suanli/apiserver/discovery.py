@@ -82,11 +82,12 @@ class Discovery:
     @staticmethod
     def _sub_entry(rt: ResourceType, sub: str) -> dict[str, Any]:
         verbs = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-                 "binding": ["create"], "eviction": ["create"], "log": ["get"],
+                 "binding": ["create"], "eviction": ["create"], "log": ["get"], "token": ["create"],
                  "finalize": ["update"]}.get(sub, ["get"])
-        kind = {"scale": "Scale", "binding": "Binding", "eviction": "Eviction", "log": "Pod"}.get(sub, rt.kind)
-        group = {"scale": "autoscaling", "eviction": "policy"}.get(sub)
-        version = {"scale": "v1", "eviction": "v1"}.get(sub)
+        kind = {"scale": "Scale", "binding": "Binding", "eviction": "Eviction", "log": "Pod",
+                "token": "TokenRequest"}.get(sub, rt.kind)
+        group = {"scale": "autoscaling", "eviction": "policy", "token": "authentication.k8s.io"}.get(sub)
+        version = {"scale": "v1", "eviction": "v1", "token": "v1"}.get(sub)
         e: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
                              "kind": kind, "verbs": verbs}
         if group:

@@ -27,6 +27,9 @@ from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.protobuf import decode_k8s_protobuf
 from suanli.apimachinery.version import KUBE_MAJOR, KUBE_MINOR, KUBE_RELEASE
 from suanli.apiserver import openapi, tables
+from suanli.apiserver.authn import Authentication
+from suanli.apiserver.authn.peercert import peer_certificates
+from suanli.apiserver.authn.union import ANONYMOUS
 from suanli.apiserver.context import ADMIN, FieldValidation, RequestContext, UserInfo
 from suanli.apiserver.discovery import Discovery
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
@@ -63,17 +66,6 @@ PORTFORWARD_UNSUPPORTED = ("portforward is not supported: kubectl tunnels SPDY/3
                            "speak; host pods share the host network, so connect to 127.0.0.1:<containerPort> directly")
 _SEGMENT = re.compile(r"^[^/]+$")
 _JSON_TYPE = b"application/json"
-
-
-ANONYMOUS = UserInfo("system:anonymous", groups=("system:unauthenticated",))
-
-
-def _service_account_groups(name: str) -> tuple[str, ...]:
-    """Upstream's groups of ``system:serviceaccount:<ns>:<name>``; other users just get ``system:authenticated``."""
-    parts = name.split(":")
-    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
-        return ("system:serviceaccounts", f"system:serviceaccounts:{parts[2]}", "system:authenticated")
-    return ("system:authenticated",)
 
 
 class _Request:
@@ -143,12 +135,12 @@ class ApiApp:
 
     def __init__(self, service: ApiService, *, token: str | None, allow_anonymous: bool = False,
                  logs: FileLogBackend | None = None, bookmark_interval: float = 30.0,
-                 max_body: int = MAX_BODY, token_verifier: Callable[[str], str | None] | None = None) -> None:
+                 max_body: int = MAX_BODY, authentication: Authentication | None = None) -> None:
+        """``authentication`` authenticates requests; without it, only the admin ``token`` (and
+        ``system:anonymous`` when ``allow_anonymous``); with neither, every request is the admin."""
         self.service = service
-        self.token = token
-        #: accepts other bearer tokens (service-account tokens): their user name, or None
-        self.token_verifier = token_verifier
-        self.allow_anonymous = allow_anonymous
+        self.authentication = authentication if authentication is not None or token is None \
+            else Authentication.admin_only(token, anonymous=allow_anonymous)
         self.logs = logs
         self.bookmark_interval = bookmark_interval
         self.max_body = max_body
@@ -206,7 +198,7 @@ class ApiApp:
             qs = scope.get("query_string", b"")
             query = {k: v[-1] for k, v in parse_qs(qs.decode("latin-1"), keep_blank_values=True).items()} \
                 if qs else {}
-            user = self._authenticate(headers) if path not in _PUBLIC_PATHS else ANONYMOUS
+            user = await self._authenticate(headers, scope) if path not in _PUBLIC_PATHS else ANONYMOUS
             body = await self._read_body(receive, headers) if method in ("POST", "PUT", "PATCH", "DELETE") \
                 else b""
             req = _Request(method, path, query, headers, body, user)
@@ -231,20 +223,14 @@ class ApiApp:
                 resp.extra_headers.append((b"retry-after", str(err.retry_after_seconds).encode()))
         await self._send(send, resp)
 
-    def _authenticate(self, headers: dict[str, str]) -> UserInfo:
-        """The identity presenting ``headers``; raises 401 when no authenticator accepts them."""
-        if self.token is None:
+    async def _authenticate(self, headers: dict[str, str], scope: Scope) -> UserInfo:
+        """The identity presenting ``headers`` (bearer token) and, over TLS, a client certificate
+        (``scope``'s TLS extension); raises 401 when no authenticator accepts them."""
+        if self.authentication is None:
             return ADMIN
         auth = headers.get("authorization", "")
-        if auth.startswith("Bearer ") and auth[7:].strip() == self.token:
-            return ADMIN
-        if auth.startswith("Bearer ") and self.token_verifier is not None:
-            name = self.token_verifier(auth[7:].strip())
-            if name:
-                return UserInfo(name, groups=_service_account_groups(name))
-        if self.allow_anonymous and not auth:
-            return ANONYMOUS
-        raise ApiError.unauthorized()
+        token = auth[7:].strip() or None if auth[:7].lower() == "bearer " else None
+        return await self.authentication.authenticate(token, peer_certificates(scope))
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         length = headers.get("content-length")
@@ -318,6 +304,9 @@ class ApiApp:
             if doc is None:
                 raise ApiError.no_route(path)
             return _json(200, doc)
+        if self.authentication is not None and (endpoint := self.authentication.endpoint(group, version, rest)):
+            body = self._decode(req) if req.method == "POST" else None
+            return _json(201, await self.authentication.serve(req.method, endpoint, rest, body, req.user))
         if not group and version == "v1" and len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "bindings":
             return await self._namespaced_binding(req, rest[1])
         return await self._resource(req, group, version, rest)
@@ -498,7 +487,7 @@ class ApiApp:
             return None
         return agent.split("/")[0][:128] or None
 
-    def _decode(self, req: _Request, rt: ResourceType) -> Any:
+    def _decode(self, req: _Request, rt: ResourceType | None = None) -> Any:
         ctype = req.headers.get("content-type", "application/json").split(";")[0].strip()
         if ctype in ("application/json", "", "*/*"):
             return self._loads_json(req.body)
@@ -681,7 +670,7 @@ class ApiApp:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         try:
-            self._authenticate(headers)  # the user is authorised per subresource once RBAC lands
+            await self._authenticate(headers, scope)  # the user is authorised per subresource once RBAC lands
             pod, sub, streamer = self._stream_target(scope["path"])
             if sub == "portforward":
                 raise ApiError.bad_request(PORTFORWARD_UNSUPPORTED)

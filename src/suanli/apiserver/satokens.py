@@ -1,22 +1,24 @@
-"""Legacy service-account tokens: ES256 JWTs signed with the server's service-account key.
+"""The API server's ServiceAccount token signer: ES256 JWTs signed with ``<data dir>/sa.key``.
 
-:class:`ServiceAccountTokens` issues the token the token controller writes into a
-``kubernetes.io/service-account-token`` Secret (claims as upstream's legacy tokens:
-``iss: kubernetes/serviceaccount``, ``sub: system:serviceaccount:<ns>:<name>`` and the
+:class:`ServiceAccountTokens` owns the key (P-256, PEM, 0600, created on first start so tokens
+survive restarts). It signs claims (:meth:`ServiceAccountTokens.issue`), checks a presented
+token's signature and returns its claims (:meth:`ServiceAccountTokens.claims`), and publishes
+the public key as a JWK (:meth:`ServiceAccountTokens.jwks`, the ``/openid/v1/jwks`` document).
+
+:func:`legacy_claims` are the claims of the token the token controller writes into a
+``kubernetes.io/service-account-token`` Secret (upstream's legacy tokens: ``iss:
+kubernetes/serviceaccount``, ``sub: system:serviceaccount:<ns>:<name>`` and the
 ``kubernetes.io/serviceaccount/{namespace,secret.name,service-account.name,service-account.uid}``
-claims) and verifies a presented bearer token: the signature must be ours, and — as upstream's
-legacy-token lookup — the Secret must still exist holding that token and the ServiceAccount with
-that UID must exist. The key (P-256, PEM, 0600) lives in ``<data dir>/sa.key`` so tokens survive
-restarts. Authenticated service accounts get the same (full) access as the admin token: the
-server has no RBAC yet.
+claims). Who may use a token (the Secret, ServiceAccount and bound object must still exist) is
+the authenticator's business: :mod:`suanli.apiserver.authn.serviceaccount`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +27,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
-__all__ = ["ISSUER", "ServiceAccountTokens", "legacy_claims"]
+__all__ = ["ISSUER", "LEGACY_PREFIX", "ServiceAccountTokens", "legacy_claims"]
 
+#: the ``iss`` of legacy (Secret-stored) tokens
 ISSUER = "kubernetes/serviceaccount"
-_PREFIX = "kubernetes.io/serviceaccount/"
-#: (namespace, name) -> the stored object, or None
-Lookup = Callable[[str, str], dict[str, Any] | None]
+LEGACY_PREFIX = "kubernetes.io/serviceaccount/"
 
 
-def _b64(data: bytes) -> str:
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JOSE uses it."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
@@ -43,15 +45,15 @@ def _unb64(text: str) -> bytes:
 
 def legacy_claims(namespace: str, secret: str, account: str, uid: str) -> dict[str, str]:
     """The claims of a legacy token for ServiceAccount ``account`` (UID ``uid``) stored in Secret ``secret``."""
-    return {"iss": ISSUER, _PREFIX + "namespace": namespace, _PREFIX + "secret.name": secret,
-            _PREFIX + "service-account.name": account, _PREFIX + "service-account.uid": uid,
+    return {"iss": ISSUER, LEGACY_PREFIX + "namespace": namespace, LEGACY_PREFIX + "secret.name": secret,
+            LEGACY_PREFIX + "service-account.name": account, LEGACY_PREFIX + "service-account.uid": uid,
             "sub": f"system:serviceaccount:{namespace}:{account}"}
 
 
 class ServiceAccountTokens:
-    """Signs and verifies legacy service-account tokens; ``secrets``/``accounts`` look objects up."""
+    """Signs ES256 JWTs with the server's service-account key and checks their signatures."""
 
-    def __init__(self, data_dir: Path, *, secrets: Lookup, accounts: Lookup) -> None:
+    def __init__(self, data_dir: Path) -> None:
         path = Path(data_dir) / "sa.key"
         if path.exists():
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -63,17 +65,20 @@ class ServiceAccountTokens:
                                                serialization.NoEncryption()))
             path.chmod(0o600)
         self._key = key
-        self._secrets = secrets
-        self._accounts = accounts
+        der = key.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        #: upstream's key id: base64url(SHA-256(DER public key))
+        self.key_id = b64url(hashlib.sha256(der).digest())
 
-    def issue(self, claims: dict[str, str]) -> str:
-        header = _b64(json.dumps({"alg": "ES256", "typ": "JWT"}, separators=(",", ":")).encode())
-        body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    def issue(self, claims: dict[str, Any]) -> str:
+        """A compact JWS of ``claims`` (header ``alg: ES256``, ``kid`` = :attr:`key_id`)."""
+        header = b64url(json.dumps({"alg": "ES256", "kid": self.key_id}, separators=(",", ":")).encode())
+        body = b64url(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
         r, s = decode_dss_signature(self._key.sign(f"{header}.{body}".encode(), ec.ECDSA(hashes.SHA256())))
-        return f"{header}.{body}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+        return f"{header}.{body}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
-    def verify(self, token: str) -> str | None:
-        """The user name (``system:serviceaccount:<ns>:<name>``) of a valid, still-backed token, else None."""
+    def claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of ``token`` when it is a JWS signed by our key, else None (expiry is not checked here)."""
         parts = token.split(".")
         if len(parts) != 3:
             return None
@@ -86,19 +91,11 @@ class ServiceAccountTokens:
             claims = json.loads(_unb64(parts[1]))
         except (InvalidSignature, ValueError, binascii.Error):
             return None
-        if not isinstance(claims, dict) or claims.get("iss") != ISSUER:
-            return None
-        ns = str(claims.get(_PREFIX + "namespace") or "")
-        secret = self._secrets(ns, str(claims.get(_PREFIX + "secret.name") or ""))
-        account = self._accounts(ns, str(claims.get(_PREFIX + "service-account.name") or ""))
-        if secret is None or account is None:
-            return None
-        stored = ((secret.get("data") or {}).get("token")) or ""
-        try:
-            if base64.b64decode(stored).decode() != token:
-                return None
-        except (ValueError, binascii.Error):
-            return None
-        if (account.get("metadata") or {}).get("uid") != claims.get(_PREFIX + "service-account.uid"):
-            return None
-        return str(claims.get("sub"))
+        return claims if isinstance(claims, dict) else None
+
+    def jwks(self) -> dict[str, Any]:
+        """The public key as a JSON Web Key Set (``/openid/v1/jwks``)."""
+        numbers = self._key.public_key().public_numbers()
+        return {"keys": [{"use": "sig", "kty": "EC", "kid": self.key_id, "crv": "P-256", "alg": "ES256",
+                          "x": b64url(numbers.x.to_bytes(32, "big")),
+                          "y": b64url(numbers.y.to_bytes(32, "big"))}]}

@@ -19,6 +19,10 @@ within 30 days. The serving certificate always names ``localhost``, ``127.0.0.1`
 addresses (``0.0.0.0``, ``::``) are skipped.
 
 :func:`ensure_token` keeps one random bearer token in ``<data_dir>/token`` (0600).
+
+:func:`issue_client_certificate` signs a client certificate with the CA (``CN`` = user, ``O`` =
+groups, extended key usage client auth): what the x509 authenticator accepts and
+``suanli kubeconfig create`` hands out.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TlsMaterial", "ensure_tls_material", "ensure_token", "required_sans"]
+__all__ = ["TlsMaterial", "ensure_tls_material", "ensure_token", "issue_client_certificate", "load_ca",
+           "required_sans"]
 
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVER_VALIDITY = dt.timedelta(days=365)
@@ -118,6 +123,53 @@ def ensure_token(data_dir: Path) -> str:
     token = secrets.token_urlsafe(32)
     _write(path, (token + "\n").encode(), 0o600)
     return token
+
+
+def load_ca(data_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The cluster CA of ``data_dir`` (``tls/ca.crt``, ``tls/ca.key``); ``OSError``/``ValueError`` if unusable."""
+    tls_dir = Path(data_dir) / "tls"
+    cert = x509.load_pem_x509_certificate((tls_dir / "ca.crt").read_bytes())
+    key = serialization.load_pem_private_key((tls_dir / "ca.key").read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or cert.public_key() != key.public_key():
+        raise ValueError(f"{tls_dir}: ca.key is not the key of ca.crt")
+    return cert, key
+
+
+def issue_client_certificate(ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], user: str,
+                             groups: Iterable[str] = (), *, validity: dt.timedelta = dt.timedelta(days=365),
+                             now: dt.datetime | None = None) -> tuple[bytes, bytes]:
+    """A new key and a client certificate for ``user`` in ``groups`` signed by ``ca``: (cert PEM, key PEM).
+
+    The certificate never outlives the CA; ``validity`` must be positive (``ValueError``).
+    """
+    if not user:
+        raise ValueError("user: Required value")
+    if validity <= dt.timedelta(0):
+        raise ValueError(f"expiry: Invalid value: {validity}: must be positive")
+    ca_cert, ca_key = ca
+    now = now or dt.datetime.now(dt.UTC)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
+    subject.append(x509.NameAttribute(NameOID.COMMON_NAME, user))
+    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name(subject))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(min(now + validity, ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, key_cert_sign=False,
+                                     crl_sign=False, content_commitment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False),
+                       critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
 # -- internals ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The ``suanli`` command.
 
 ``suanli up`` runs the embedded platform in the foreground until SIGINT/SIGTERM;
-``suanli version`` prints the version; ``suanli sim …`` runs the trace simulator.
+``suanli version`` prints the version; ``suanli sim …`` runs the trace simulator;
+``suanli kubeconfig create`` issues a client-certificate kubeconfig for a user.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 from pathlib import Path
 
 from suanli import __version__
+from suanli.cli import kubeconfig_create
+from suanli.cli.authn_flags import add_authn_arguments, authn_options
 
 __all__ = ["main"]
 
@@ -34,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                          "e.g. for the real kube-scheduler and kube-controller-manager")
     up.add_argument("--insecure-http", action="store_true", help="serve plain HTTP instead of HTTPS")
     up.add_argument("--anonymous", action="store_true", help="allow requests without a bearer token")
+    add_authn_arguments(up)
     up.add_argument("--fsync", action="store_true", help="fsync every commit (survive power loss, slower)")
     up.add_argument("--scheduler-config", type=Path, default=None,
                     help="Volcano scheduler configuration (volcano-scheduler.conf format), written into the "
@@ -47,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     # end-to-end tests only: the CronJob controller's clock runs ahead by the seconds in this file
     up.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
     sub.add_parser("version", help="print the version")
+    kubeconfig_create.add_parser(sub)
     sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
     sim.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"suanli {__version__}")
         return 0
+    if args.command == "kubeconfig":
+        return kubeconfig_create.run(args)
     if args.command == "up":
         logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -81,7 +88,8 @@ async def _up(args: argparse.Namespace) -> int:
                            host_node=not (args.no_demo or only_api), only_api=only_api,
                            scheduler_config=args.scheduler_config,
                            fsync=args.fsync, clock_offset_file=args.clock_offset_file,
-                           cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size)
+                           cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size,
+                           authn=authn_options(args))
     try:
         platform = Platform(opts)
     except ConfigError as err:

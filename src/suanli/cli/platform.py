@@ -12,10 +12,11 @@ import ctypes
 import ctypes.util
 import functools
 import gc
+import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
+from suanli.apiserver.authn import AuthnOptions, build_authentication
+from suanli.apiserver.authn.static import TokenFile
+from suanli.apiserver.authn.uvicorn_tls import tls_server_options
 from suanli.apiserver.csr import load_ca
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
@@ -101,6 +105,9 @@ class PlatformOptions:
     #: no controllers, no scheduler, no node agents and no demo pool — for running the real
     #: kube-scheduler / kube-controller-manager (or any other control plane) against it
     only_api: bool = False
+    #: authentication beyond the admin token: token file, webhook, issuer and audiences
+    #: (``anonymous`` above stays the one switch for ``system:anonymous``)
+    authn: AuthnOptions = field(default_factory=AuthnOptions)
 
 
 async def _tune_gc(interval: float = 1.0) -> None:
@@ -195,10 +202,12 @@ class Platform:
         self.service.admission.add_validating(SystemPriorityClassAdmission())
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
-        self.sa_tokens = ServiceAccountTokens(options.data_dir, secrets=self._stored("secrets"),
-                                              accounts=self._stored("serviceaccounts"))
+        self.sa_tokens = ServiceAccountTokens(options.data_dir)
+        authn = options.authn
+        # read before anything starts, so a malformed file fails `suanli up` at once
+        self._token_file = TokenFile.load(authn.token_auth_file) if authn.token_auth_file else None
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
-                          bookmark_interval=options.bookmark_interval, token_verifier=self.sa_tokens.verify)
+                          bookmark_interval=options.bookmark_interval)
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)
@@ -212,11 +221,9 @@ class Platform:
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         self.url = ""
 
-    def _stored(self, bucket: str) -> Callable[[str, str], dict[str, Any] | None]:
-        def lookup(namespace: str, name: str) -> dict[str, Any] | None:
-            so = self.store.get(bucket, namespace, name)
-            return None if so is None else so.obj
-        return lookup
+    def _stored(self, bucket: str, namespace: str, name: str) -> dict[str, Any] | None:
+        so = self.store.get(bucket, namespace, name)
+        return None if so is None else so.obj
 
     async def start(self) -> None:
         """Open the store, restore CRDs, bind the socket and start controllers; ready when this returns."""
@@ -241,11 +248,21 @@ class Platform:
         if o.tls:
             hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]
             material = ensure_tls_material(o.data_dir, hosts)
-            ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key)}
+            ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key),
+                          **tls_server_options(str(material.ca_cert))}
             ca_pem = self._ca_pem = material.ca_pem
             self._tls_material = material
+        self.app.authentication = authentication = build_authentication(
+            replace(o.authn, anonymous=o.anonymous), admin_token=self.token, sa_tokens=self.sa_tokens,
+            lookup=self._stored, ca_pem=ca_pem, token_file=self._token_file)
+        self._stoppers.append(authentication.close)
+        issuer_config, jwks = authentication.issuer.discovery() if authentication.issuer else ({}, {})
+        self.app.add_text_route("/.well-known/openid-configuration", lambda: json.dumps(issuer_config),
+                                "application/json")
+        self.app.add_text_route("/openid/v1/jwks", lambda: json.dumps(jwks), "application/jwk-set+json")
         # Not behind a proxy: no X-Forwarded-* rewriting (uvicorn's default wraps every request in it).
-        config = uvicorn.Config(self.app, host=o.host, port=o.port, loop="none", http="httptools",
+        ssl_kwargs.setdefault("http", "httptools")
+        config = uvicorn.Config(self.app, host=o.host, port=o.port, loop="none",
                                 lifespan="off", log_level="warning", access_log=False, proxy_headers=False,
                                 timeout_keep_alive=75, backlog=2048, timeout_graceful_shutdown=3, **ssl_kwargs)
         self._server = _QuietServer(config)

@@ -200,7 +200,7 @@ def builtin_resource_types() -> list[ResourceType]:
         _rt("", "v1", "Endpoints", "endpoints", short=("ep",), generation=False),
         _rt("", "v1", "ConfigMap", "configmaps", short=("cm",), generation=False),
         _rt("", "v1", "Secret", "secrets", fields=("type",), generation=False),
-        _rt("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",), generation=False),
+        _rt("", "v1", "ServiceAccount", "serviceaccounts", short=("sa",), sub=("token",), generation=False),
         _rt("", "v1", "Event", "events", short=("ev",), fields=_EVENT_FIELDS, generation=False),
         _rt("", "v1", "ResourceQuota", "resourcequotas", short=("quota",), sub=("status",), generation=False),
         _rt("", "v1", "LimitRange", "limitranges", short=("limits",), generation=False),
