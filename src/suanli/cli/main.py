@@ -1,7 +1,8 @@
 """The ``suanli`` command.
 
 ``suanli up`` runs the embedded platform in the foreground until SIGINT/SIGTERM;
-``suanli version`` prints the version; ``suanli sim …`` runs the trace simulator.
+``suanli version`` prints the version; ``suanli manifests`` prints the install manifests;
+``suanli sim …`` runs the trace simulator.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from suanli import __version__
+from suanli.deploy import command as deploy_command
 
 __all__ = ["main"]
 
@@ -47,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     # end-to-end tests only: the CronJob controller's clock runs ahead by the seconds in this file
     up.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
     sub.add_parser("version", help="print the version")
+    deploy_command.add_arguments(sub.add_parser(
+        "manifests", help="print the manifests that install the components on a Kubernetes cluster"))
     sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
     sim.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"suanli {__version__}")
         return 0
+    if args.command == "manifests":
+        return deploy_command.run(args)
     if args.command == "up":
         logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
