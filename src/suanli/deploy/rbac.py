@@ -137,6 +137,10 @@ CONTROLLERS = ComponentRBAC(
         _r("", ["pods", "services", "endpoints", "configmaps", "secrets", "serviceaccounts",
                 "persistentvolumeclaims", "persistentvolumes", "replicationcontrollers"], ["create"]),
         _r("", ["pods/eviction", "serviceaccounts/token"], ["create"]),
+        # the NPU/KAE operators create the namespace of their operands (npu-operator, kae-operator)
+        _r("", ["namespaces"], ["create"]),
+        # the PersistentVolume controller creates the default StorageClass when there is none
+        _r("storage.k8s.io", ["storageclasses"], ["create"]),
         _r("", ["events"], _EVENTS),
         _r("events.k8s.io", ["events"], _EVENTS),
         _r("apps", ["deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"], ["create"]),
