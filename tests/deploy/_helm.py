@@ -11,6 +11,7 @@ rendered wrongly.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -90,3 +91,24 @@ def render(template: str, values: dict[str, Any], *, release: dict[str, Any], ch
         raise Unsupported("unclosed 'if'")
     out.append(tail)
     return "".join(out)
+
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "suanli"
+RELEASE = {"Name": "suanli", "Namespace": "suanli-system", "Service": "Helm"}
+
+
+def chart_meta(chart: Path = CHART) -> dict[str, Any]:
+    """``.Chart`` fields from ``Chart.yaml``."""
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    return {"Name": meta["name"], "Version": meta["version"], "AppVersion": meta["appVersion"]}
+
+
+def render_chart(values: dict[str, Any] | None = None, *, release: dict[str, Any] | None = None,
+                 chart: Path = CHART) -> list[dict[str, Any]]:
+    """The objects ``helm template`` would produce for ``chart`` (default values: its values.yaml)."""
+    vals = values if values is not None else yaml.safe_load((chart / "values.yaml").read_text())
+    objs: list[dict[str, Any]] = []
+    for path in sorted((chart / "templates").glob("*.yaml")):
+        text = render(path.read_text(), vals, release=release or RELEASE, chart=chart_meta(chart))
+        objs += [d for d in yaml.safe_load_all(text) if d]
+    return objs

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,22 +19,10 @@ from suanli.deploy.chart import HELM_LABELS, chart_files, default_values
 from suanli.deploy.manifests import ManifestOptions, render
 from tests.deploy import _helm
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "suanli"
-RELEASE = {"Name": "suanli", "Namespace": "suanli-system", "Service": "Helm"}
-
-
-def _chart_meta() -> dict[str, Any]:
-    meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    return {"Name": meta["name"], "Version": meta["version"], "AppVersion": meta["appVersion"]}
-
-
-def _render(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    vals = values if values is not None else yaml.safe_load((CHART / "values.yaml").read_text())
-    objs: list[dict[str, Any]] = []
-    for path in sorted((CHART / "templates").glob("*.yaml")):
-        text = _helm.render(path.read_text(), vals, release=RELEASE, chart=_chart_meta())
-        objs += [d for d in yaml.safe_load_all(text) if d]
-    return objs
+CHART = _helm.CHART
+RELEASE = _helm.RELEASE
+_chart_meta = _helm.chart_meta
+_render = _helm.render_chart
 
 
 def _strip_helm_labels(obj: dict[str, Any]) -> dict[str, Any]:
@@ -122,12 +109,7 @@ def test_values_set_replicas_image_resources_and_leader_election() -> None:
 
 
 def test_release_namespace_holds_the_workloads_and_binding_subjects() -> None:
-    release = {**RELEASE, "Namespace": "batch-system"}
-    objs: list[dict[str, Any]] = []
-    vals = default_values()
-    for path in sorted((CHART / "templates").glob("*.yaml")):
-        objs += [d for d in yaml.safe_load_all(_helm.render(path.read_text(), vals, release=release,
-                                                            chart=_chart_meta())) if d]
+    objs = _render(default_values(), release={**RELEASE, "Namespace": "batch-system"})
     assert {o["metadata"]["namespace"] for o in objs if o["kind"] in ("Deployment", "DaemonSet", "ServiceAccount")} \
         == {"batch-system"}
     subjects = [s for o in objs if o["kind"] in ("RoleBinding", "ClusterRoleBinding") for s in o["subjects"]]

@@ -22,6 +22,7 @@ import yaml
 from suanli.deploy.crds import served_crds
 from suanli.kinds.volcano import default_queue, root_queue
 from tests.conftest import Kubectl, Server, kubectl_binary, start_server
+from tests.deploy._helm import render_chart
 from tests.e2e.conftest import manifest, unique
 
 pytestmark = pytest.mark.e2e
@@ -113,10 +114,8 @@ def test_a_crd_differing_from_the_served_one_conflicts_and_changes_nothing(insta
 
 def test_the_helm_chart_render_applies_over_the_same_install(installed: tuple[Kubectl, str, str]) -> None:
     """The chart's default render (as Helm would send it) is accepted too, with Helm's labels added."""
-    from tests.deploy.test_chart import _render
-
     kubectl, _, _ = installed
-    objs = _render()
+    objs = render_chart()
     out = kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-", input=manifest(*objs))
     assert len(out.splitlines()) == len(objs)
     sa = json.loads(kubectl("get", "-n", "suanli-system", "serviceaccount", "suanli-agent", "-o", "json"))
