@@ -84,10 +84,14 @@ def test_disabling_a_component_drops_all_its_objects(component: str, kind: str) 
     assert others <= {o["metadata"]["labels"].get("app.kubernetes.io/component") for o in objs}
 
 
-def test_disabling_crds_drops_every_crd_and_nothing_else() -> None:
+def _aggregation_or_crd(obj: dict[str, Any]) -> bool:
+    return obj["kind"] == "CustomResourceDefinition" or obj["metadata"]["name"].startswith("suanli-aggregate-to-")
+
+
+def test_disabling_crds_drops_the_crds_and_their_aggregated_roles_only() -> None:
     with_crds, without = _render(), _render(_values(crds__enabled=False))
-    assert {o["kind"] for o in with_crds} - {o["kind"] for o in without} == {"CustomResourceDefinition"}
-    assert len(with_crds) - len(without) == sum(o["kind"] == "CustomResourceDefinition" for o in with_crds)
+    assert sorted(map(_key, without)) == sorted(_key(o) for o in with_crds if not _aggregation_or_crd(o))
+    assert sum(o["kind"] == "CustomResourceDefinition" for o in with_crds) == 9
 
 
 def _workloads(objs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import pytest
 
+from suanli.deploy.crds import served_crds
+from suanli.deploy.manifests import render
 from suanli.deploy.rbac import (
     AGENT,
+    AGGREGATE_TO,
     COMPONENTS,
     CONTROLLERS,
     LEADER_ELECTION_NAMESPACE,
     SCHEDULER,
     ComponentRBAC,
     Rule,
+    aggregated_roles,
     allows,
 )
 
@@ -130,3 +134,27 @@ def test_only_the_controllers_hold_a_wildcard_rule() -> None:
         return any("*" in rule.resources for rule in r.cluster_rules)
 
     assert [r.name for r in COMPONENTS if wild(r)] == ["controllers"]
+
+
+@pytest.mark.parametrize("crd", served_crds(), ids=lambda c: c["metadata"]["name"])
+def test_admin_edit_and_view_cover_every_served_crd(crd: dict[str, object]) -> None:
+    roles = aggregated_roles(served_crds())
+    group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]  # type: ignore[index]
+    view_targets, view = roles["view"]
+    edit_targets, edit = roles["edit"]
+    assert set(view_targets) == {"admin", "edit", "view"} and set(edit_targets) == {"admin", "edit"}
+    for verb in ("get", "list", "watch"):
+        assert allows(view, verb, group, plural) and allows(view, verb, group, plural, subresource="status")
+    for verb in ("create", "update", "patch", "delete", "deletecollection"):
+        assert allows(edit, verb, group, plural)
+        assert not allows(view, verb, group, plural)
+    assert not allows(edit, "update", group, plural, subresource="status")  # status belongs to controllers
+
+
+def test_aggregated_roles_are_shipped_with_their_labels() -> None:
+    roles = {o["metadata"]["name"]: o for o in render() if o["kind"] == "ClusterRole"}
+    view, edit = roles["suanli-aggregate-to-view"], roles["suanli-aggregate-to-edit"]
+    assert {k for k, v in view["metadata"]["labels"].items() if v == "true"} == {
+        AGGREGATE_TO.format(t) for t in ("admin", "edit", "view")}
+    assert {k for k, v in edit["metadata"]["labels"].items() if v == "true"} == {
+        AGGREGATE_TO.format(t) for t in ("admin", "edit")}

@@ -1,7 +1,8 @@
 """Kubernetes objects that install Suanli's components on a cluster (``suanli manifests``).
 
 :func:`render` returns, in apply order: the Namespaces, the CustomResourceDefinitions
-(:func:`suanli.deploy.crds.served_crds`), then per component its ServiceAccount, ClusterRole
+(:func:`suanli.deploy.crds.served_crds`) with the ClusterRoles that add their kinds to the
+``admin``/``edit``/``view`` roles, then per component its ServiceAccount, ClusterRole
 and ClusterRoleBinding, Roles and RoleBindings (:mod:`suanli.deploy.rbac`), and its workload:
 
 * ``scheduler`` -- a Deployment of ``suanli scheduler --leader-elect`` (2 replicas) and the
@@ -31,7 +32,7 @@ import yaml
 from suanli import __version__
 from suanli.apimachinery.objects import Obj
 from suanli.deploy.crds import served_crds
-from suanli.deploy.rbac import AGENT, CONTROLLERS, SCHEDULER, ComponentRBAC, Rule
+from suanli.deploy.rbac import AGENT, AGGREGATE_TO, CONTROLLERS, SCHEDULER, ComponentRBAC, Rule, aggregated_roles
 from suanli.scheduler.configmap import APPLIED_ANNOTATION, CONFIGMAP_KEY, CONFIGMAP_NAME, CONFIGMAP_NAMESPACE
 from suanli.scheduler.core.config import DEFAULT_CONFIG_TEXT
 
@@ -244,11 +245,18 @@ def component_objects(opts: ManifestOptions, component: str) -> list[Obj]:
 
 
 def crd_objects(opts: ManifestOptions) -> list[Obj]:
-    """The CRDs, labelled like every other object."""
+    """The CRDs, labelled like every other object, and the ClusterRoles that fold their kinds into
+    the user-facing ``admin``/``edit``/``view`` roles (:func:`suanli.deploy.rbac.aggregated_roles`)."""
     crds = served_crds()
     for crd in crds:
         crd["metadata"]["labels"] = {**crd["metadata"].get("labels", {}), **_labels(opts, None)}
-    return crds
+    roles: list[Obj] = []
+    for name, (targets, rules) in aggregated_roles(crds).items():
+        meta = _meta(opts, f"suanli-aggregate-to-{name}", None)
+        meta["labels"].update({AGGREGATE_TO.format(t): "true" for t in targets})
+        roles.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta,
+                      "rules": _rules(rules)})
+    return [*crds, *roles]
 
 
 def render(opts: ManifestOptions | None = None) -> list[Obj]:
@@ -263,7 +271,7 @@ def render(opts: ManifestOptions | None = None) -> list[Obj]:
             continue
         for obj in component_objects(opts, component):
             (namespaces if obj["kind"] == "Namespace" else rest).append(obj)
-    return [*namespaces, *(crd_objects(opts) if opts.crds else []), *rest]
+    return [*namespaces, *(crd_objects(opts) if opts.crds else []), *rest]  # CRDs, then their aggregated roles
 
 
 class _Dumper(yaml.SafeDumper):

@@ -27,18 +27,20 @@ False
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "AGENT",
+    "AGGREGATE_TO",
     "COMPONENTS",
     "CONTROLLERS",
     "LEADER_ELECTION_NAMESPACE",
     "SCHEDULER",
     "ComponentRBAC",
     "Rule",
+    "aggregated_roles",
     "allows",
 ]
 
@@ -177,6 +179,27 @@ AGENT = ComponentRBAC(
 )
 
 COMPONENTS: tuple[ComponentRBAC, ...] = (SCHEDULER, CONTROLLERS, AGENT)
+
+#: Label that folds a ClusterRole's rules into the user-facing ``admin``/``edit``/``view`` roles.
+AGGREGATE_TO = "rbac.authorization.k8s.io/aggregate-to-{}"
+
+
+def aggregated_roles(crds: Iterable[Mapping[str, Any]]) -> dict[str, tuple[tuple[str, ...], tuple[Rule, ...]]]:
+    """The rules that make ``admin``, ``edit`` and ``view`` cover the kinds of ``crds``.
+
+    Returns ``{"view": (aggregate-to targets, rules), "edit": (...)}``, following the practice of
+    upstream CRD installers: the view rules (``get``/``list``/``watch`` on each resource and its
+    ``status``) aggregate into view, edit and admin; the edit rules (``create``, ``update``,
+    ``patch``, ``delete``, ``deletecollection``) into edit and admin.
+    """
+    by_group: dict[str, list[str]] = {}
+    for crd in crds:
+        spec = crd["spec"]
+        by_group.setdefault(str(spec["group"]), []).append(str(spec["names"]["plural"]))
+    view = tuple(_r(g, [*plurals, *(f"{p}/status" for p in plurals)], _READ) for g, plurals in by_group.items())
+    edit = tuple(_r(g, plurals, ["create", "update", "patch", "delete", "deletecollection"])
+                 for g, plurals in by_group.items())
+    return {"view": (("admin", "edit", "view"), view), "edit": (("admin", "edit"), edit)}
 
 
 def _matches(values: Iterable[str], want: str) -> bool:
