@@ -184,8 +184,10 @@ def _pod_template(opts: ManifestOptions, component: str, rbac: ComponentRBAC) ->
                             "capabilities": {"drop": ["ALL"]}},
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
+    # the root file system is read-only: anything that defaults to ~/.suanli writes to the /tmp volume
+    container["env"] = [{"name": "HOME", "value": "/tmp"}]
     if component == "agent":
-        container["env"] = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+        container["env"].append({"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
     spec: Obj = {
         "serviceAccountName": rbac.service_account,
         "securityContext": {"runAsNonRoot": True, "runAsUser": _NONROOT_UID, "runAsGroup": _NONROOT_UID,
