@@ -8,14 +8,16 @@ no ``helm`` binary is installable here). With default values the chart yields ex
 from __future__ import annotations
 
 import copy
+import json
 import re
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from suanli import __version__
-from suanli.deploy.chart import HELM_LABELS, chart_files, default_values
+from suanli.deploy.chart import HELM_LABELS, chart_files, default_values, values_schema
 from suanli.deploy.manifests import ManifestOptions, render
 from tests.deploy import _helm
 
@@ -163,3 +165,18 @@ def test_checked_in_chart_equals_the_generator() -> None:
     assert sorted(on_disk) == sorted(files), "run: python scripts/gen_deploy.py"
     for rel, text in files.items():
         assert on_disk[rel] == text, f"charts/suanli/{rel} is stale; run: python scripts/gen_deploy.py"
+
+
+def test_values_yaml_satisfies_values_schema() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert schema == values_schema()
+    jsonschema.validate(yaml.safe_load((CHART / "values.yaml").read_text()), schema)
+
+
+@pytest.mark.parametrize("changes", [
+    {"scheduler__replicas": "two"}, {"scheduler__replicas": -1}, {"agent__enabled": "yes"},
+    {"image__tag": ""}, {"scheduler__replica": 2},
+], ids=["replicas-not-a-number", "negative-replicas", "enabled-not-a-boolean", "empty-image-tag", "misspelt-key"])
+def test_values_schema_rejects_bad_values(changes: dict[str, Any]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(_values(**changes), values_schema())

@@ -20,6 +20,7 @@ not create it (``helm install --create-namespace``). Every object carries Helm's
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ from suanli.deploy.manifests import (
     to_yaml,
 )
 
-__all__ = ["CHART_NAME", "HELM_LABELS", "chart_files", "default_values"]
+__all__ = ["CHART_NAME", "HELM_LABELS", "chart_files", "default_values", "values_schema"]
 
 CHART_NAME = "suanli"
 #: Labels the chart adds to every object (besides those ``suanli manifests`` sets).
@@ -62,6 +63,26 @@ def default_values() -> dict[str, Any]:
         entry["resources"] = c.resources
         values[name] = entry
     return values
+
+
+def _schema_of(value: Any, key: str) -> dict[str, Any]:
+    if key == "resources":  # a core/v1 ResourceRequirements, passed through as written
+        return {"type": "object", "properties": {"requests": {"type": "object"}, "limits": {"type": "object"}}}
+    if isinstance(value, dict):
+        return {"type": "object", "additionalProperties": False,
+                "properties": {k: _schema_of(v, k) for k, v in value.items()}}
+    if isinstance(value, bool):
+        return {"type": "boolean"}
+    if isinstance(value, int):
+        return {"type": "integer", "minimum": 0}
+    return {"type": "string", "minLength": 1}
+
+
+def values_schema() -> dict[str, Any]:
+    """``values.schema.json``: the shape of :func:`default_values` (Helm rejects other values)."""
+    schema = {"$schema": "https://json-schema.org/draft-07/schema#", **_schema_of(default_values(), "")}
+    schema["properties"]["global"] = {"type": "object"}  # Helm passes `global` to a chart used as a dependency
+    return schema
 
 
 @dataclass
@@ -165,6 +186,7 @@ def chart_files() -> dict[str, str]:
     files = {
         "Chart.yaml": _chart_yaml(),
         "values.yaml": f"# {_GENERATED}\n" + yaml.safe_dump(default_values(), sort_keys=False, width=120),
+        "values.schema.json": json.dumps(values_schema(), indent=2) + "\n",
         "templates/crds.yaml": _guarded(".Values.crds.enabled", ph.expand(to_yaml(crd_objects(opts)))),
         "templates/NOTES.txt": ("Suanli {{ .Chart.AppVersion }} is installed in namespace {{ .Release.Namespace }}.\n"
                                 "The scheduler and controllers elect leaders on the Leases kube-system/suanli-scheduler"
