@@ -96,11 +96,14 @@ def test_scheduler_cannot_take_the_controllers_lease() -> None:
     (CONTROLLERS, "create", "", "pods", "binding", ""),
     (CONTROLLERS, "create", "rbac.authorization.k8s.io", "clusterroles", "", ""),
     (CONTROLLERS, "create", "coordination.k8s.io", "leases", "", "default"),
+    (CONTROLLERS, "create", "batch.volcano.sh", "jobs", "", "team"),
+    (SCHEDULER, "update", "", "pods", "status", "team"),
 ], ids=[
     "scheduler-cannot-delete-pods", "scheduler-cannot-read-secrets", "scheduler-cannot-create-deployments",
     "scheduler-only-reads-its-configmap", "agent-cannot-list-secrets", "agent-cannot-create-namespaces",
     "agent-cannot-bind-pods", "agent-leases-only-in-kube-node-lease", "agent-nodefeatures-only-in-nfd-namespace",
     "controllers-cannot-bind-pods", "controllers-cannot-escalate-through-rbac", "controllers-leases-only-for-election",
+    "controllers-do-not-create-volcano-jobs", "scheduler-patches-status-never-replaces-it",
 ])
 def test_components_are_denied_what_they_do_not_need(rbac: ComponentRBAC, verb: str, group: str, resource: str,
                                                      sub: str, namespace: str) -> None:
@@ -115,13 +118,13 @@ def test_components_are_denied_what_they_do_not_need(rbac: ComponentRBAC, verb: 
     (AGENT, "create", "coordination.k8s.io", "leases", "", "kube-node-lease", ""),
     (AGENT, "patch", "", "nodes", "status", "", "n1"),
     (AGENT, "update", "nfd.k8s-sigs.io", "nodefeatures", "", "node-feature-discovery", "n1"),
-    (CONTROLLERS, "create", "batch.volcano.sh", "jobs", "", "team", ""),
+    (CONTROLLERS, "create", "scheduling.volcano.sh", "podgroups", "", "team", ""),
     (CONTROLLERS, "update", "", "namespaces", "finalize", "", "team"),
     (CONTROLLERS, "deletecollection", "", "pods", "", "team", ""),
 ], ids=[
     "scheduler-binds", "scheduler-evicts-for-preemption", "scheduler-writes-podgroup-status",
     "scheduler-watches-its-configmap", "agent-renews-node-leases", "agent-reports-node-status",
-    "agent-publishes-nodefeatures", "controllers-create-volcano-jobs", "namespace-controller-finalizes",
+    "agent-publishes-nodefeatures", "controllers-create-podgroups", "namespace-controller-finalizes",
     "namespace-controller-empties-namespaces",
 ])
 def test_components_are_granted_what_they_do(rbac: ComponentRBAC, verb: str, group: str, resource: str, sub: str,

@@ -50,8 +50,7 @@ SCHEDULER_CONFIG_NAMESPACE = "volcano-system"
 NFD_NAMESPACE = "node-feature-discovery"
 
 _READ = ("get", "list", "watch")
-_WRITE = ("create", "update", "patch", "delete")
-_EVENTS = ("create", "update", "patch")
+_EVENTS = ("create", "patch")  # runtime.events: create, then patch the count
 
 
 @dataclass(frozen=True)
@@ -108,15 +107,14 @@ SCHEDULER = ComponentRBAC(
     service_account="suanli-scheduler",
     description="Volcano-compatible batch scheduler",
     cluster_rules=(
-        _r("", ["pods"], [*_READ, "patch", "update"]),
+        _r("", ["pods"], [*_READ, "patch"]),
         _r("", ["pods/binding", "pods/eviction"], ["create"]),
-        _r("", ["pods/status"], ["patch", "update"]),
-        _r("", ["nodes", "namespaces"], _READ),
+        _r("", ["pods/status"], ["patch"]),
+        _r("", ["nodes"], _READ),
         _r("", ["events"], _EVENTS),
-        _r("events.k8s.io", ["events"], _EVENTS),
         _r("scheduling.k8s.io", ["priorityclasses"], _READ),
         _r("scheduling.volcano.sh", ["podgroups", "queues"], _READ),
-        _r("scheduling.volcano.sh", ["podgroups/status", "queues/status"], ["patch", "update"]),
+        _r("scheduling.volcano.sh", ["podgroups/status", "queues/status"], ["patch"]),
     ),
     namespaced_rules={
         LEADER_ELECTION_NAMESPACE: _leader_election("suanli-scheduler"),
@@ -138,18 +136,14 @@ CONTROLLERS = ComponentRBAC(
         _r("*", ["*"], [*_READ, "patch", "update", "delete", "deletecollection"]),
         _r("", ["pods", "services", "endpoints", "configmaps", "secrets", "serviceaccounts",
                 "persistentvolumeclaims", "persistentvolumes", "replicationcontrollers"], ["create"]),
-        _r("", ["pods/eviction", "serviceaccounts/token"], ["create"]),
         # the NPU/KAE operators create the namespace of their operands (npu-operator, kae-operator)
         _r("", ["namespaces"], ["create"]),
         # the PersistentVolume controller creates the default StorageClass when there is none
         _r("storage.k8s.io", ["storageclasses"], ["create"]),
         _r("", ["events"], _EVENTS),
-        _r("events.k8s.io", ["events"], _EVENTS),
         _r("apps", ["deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"], ["create"]),
         _r("batch", ["jobs", "cronjobs"], ["create"]),
         _r("discovery.k8s.io", ["endpointslices"], ["create"]),
-        _r("batch.volcano.sh", ["jobs"], ["create"]),
-        _r("bus.volcano.sh", ["commands"], ["create"]),
         _r("scheduling.volcano.sh", ["podgroups", "queues"], ["create"]),
     ),
     namespaced_rules={LEADER_ELECTION_NAMESPACE: _leader_election("suanli-controllers")},
@@ -162,19 +156,19 @@ AGENT = ComponentRBAC(
     service_account="suanli-agent",
     description="node agents, device plugins and the node-feature worker",
     cluster_rules=(
-        _r("", ["nodes"], [*_READ, "create", "patch", "update"]),
-        _r("", ["nodes/status"], ["patch", "update"]),
+        _r("", ["nodes"], [*_READ, "create", "patch"]),
+        _r("", ["nodes/status"], ["patch"]),
         _r("", ["pods"], [*_READ, "patch", "delete"]),
-        _r("", ["pods/status"], ["patch", "update"]),
-        _r("", ["configmaps", "secrets"], ["get"]),
+        _r("", ["pods/status"], ["patch"]),
+        _r("", ["configmaps", "secrets"], ["get"]),  # volumes of pods on the host runtime
         _r("", ["namespaces"], ["get"]),
         _r("", ["events"], _EVENTS),
-        _r("events.k8s.io", ["events"], _EVENTS),
-        _r("metrics.k8s.io", ["nodes", "pods"], [*_READ, *_WRITE]),
+        # resource metrics objects (on a real cluster metrics.k8s.io is metrics-server's APIService)
+        _r("metrics.k8s.io", ["nodes", "pods"], ["create", "update", "delete"]),
     ),
     namespaced_rules={
         NODE_LEASE_NAMESPACE: (_r("coordination.k8s.io", ["leases"], ["get", "create", "update"]),),
-        NFD_NAMESPACE: (_r("nfd.k8s-sigs.io", ["nodefeatures"], [*_READ, *_WRITE]),),
+        NFD_NAMESPACE: (_r("nfd.k8s-sigs.io", ["nodefeatures"], [*_READ, "create", "update", "delete"]),),
     },
 )
 
