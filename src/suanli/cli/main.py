@@ -2,7 +2,8 @@
 
 ``suanli up`` runs the embedded platform in the foreground until SIGINT/SIGTERM;
 ``suanli version`` prints the version; ``suanli sim …`` runs the trace simulator;
-``suanli kubeconfig create`` issues a client-certificate kubeconfig for a user.
+``suanli kubeconfig create`` issues a client-certificate kubeconfig for a user;
+``suanli manifests`` prints the install manifests.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from suanli import __version__
 from suanli.cli import kubeconfig_create
 from suanli.cli.authn_flags import add_authn_arguments, authn_options
+from suanli.deploy import command as deploy_command
 
 __all__ = ["main"]
 
@@ -52,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
     sub.add_parser("version", help="print the version")
     kubeconfig_create.add_parser(sub)
+
+    deploy_command.add_arguments(sub.add_parser(
+        "manifests", help="print the manifests that install the components on a Kubernetes cluster"))
     sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
     sim.add_argument("args", nargs=argparse.REMAINDER)
     return p
@@ -69,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "kubeconfig":
         return kubeconfig_create.run(args)
+
+    if args.command == "manifests":
+        return deploy_command.run(args)
     if args.command == "up":
         logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")

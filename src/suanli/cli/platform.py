@@ -48,7 +48,7 @@ from suanli.controllers.ipam import DEFAULT_CLUSTER_CIDR, NodeIpamController, ch
 from suanli.controllers.job import JobController
 from suanli.controllers.kind_controllers import kind_controllers
 from suanli.controllers.namespace import NamespaceController
-from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController, operator_crds
+from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController
 from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.queue import QueueStateController
 from suanli.controllers.replicaset import ReplicaSetController
@@ -56,15 +56,16 @@ from suanli.controllers.serviceaccount import RootCAPublisher, ServiceAccountsCo
 from suanli.controllers.serviceaccount_token import TokensController
 from suanli.controllers.statefulset import StatefulSetController
 from suanli.controllers.volcanojob import VolcanoJobController
+from suanli.deploy.crds import served_crds
 from suanli.kinds.builtin import builtin_resource_types
 from suanli.kinds.registry import Registry
-from suanli.kinds.volcano import QUEUES, default_queue, root_queue, volcano_crds
+from suanli.kinds.volcano import QUEUES, default_queue, root_queue
 from suanli.node.agent import METRICS_BUCKETS, AgentConfig, ProcessAgent, SimAgent
 from suanli.node.agent.process import default_node_name
 from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
-from suanli.node.nfd.crds import ensure_crds, nfd_crds
+from suanli.node.nfd.crds import ensure_crds
 from suanli.runtime.clock import OffsetClock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
@@ -234,7 +235,7 @@ class Platform:
         self.service.restore_crds()
         await self._ensure_namespaces()
         await self._ensure_priority_classes()
-        await ensure_crds(self.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
+        await ensure_crds(self.client, served_crds())  # the CRDs `suanli manifests` ships
         if not o.only_api:  # the root and default Queues and the scheduler's ConfigMap belong to Volcano's components
             for queue in (root_queue(), default_queue()):
                 try:

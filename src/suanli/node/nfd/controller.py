@@ -225,6 +225,14 @@ class NodeFeatureReporter(_Worker):
 
 
     async def _prepare(self) -> None:
+        # Look before creating: on a cluster the namespace comes with the install manifests and
+        # the agent's role may read namespaces but not create them.
+        try:
+            await self.client.get(NAMESPACES, self.namespace)
+            return
+        except ApiError as err:
+            if err.code != 404:
+                raise
         try:
             await self.client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                                   "metadata": {"name": self.namespace}})

@@ -1,0 +1,228 @@
+"""Least-privilege RBAC for Suanli's components: one home for what each component may do.
+
+Three components run on a Kubernetes cluster, each under its own ServiceAccount:
+
+* ``scheduler`` (:data:`SCHEDULER`) -- the Volcano-compatible scheduler (``suanli scheduler``);
+* ``controllers`` (:data:`CONTROLLERS`) -- the workload, Volcano, operator and NFD-master controllers
+  (``suanli controllers``);
+* ``agent`` (:data:`AGENT`) -- node agents with their device plugins and NFD worker (``suanli agent``).
+
+Each :class:`ComponentRBAC` lists the cluster-wide rules (rendered as a ClusterRole) and the
+rules confined to one namespace (rendered as Roles: leader-election Leases in ``kube-system``,
+node Leases in ``kube-node-lease``, the scheduler ConfigMap in ``volcano-system``). The rules were
+derived from the components' client calls and informers and are checked against them by
+``tests/deploy/test_rbac_coverage.py``, which runs each component against a recording client.
+Leader election follows client-go: ``get``/``update`` on the named Lease, ``create`` (which RBAC
+cannot restrict by name) on Leases.
+
+:func:`allows` answers whether a rule list permits one request with RBAC's matching rules
+(``*`` wildcards, subresources named ``resource/subresource``, ``resourceNames``), so tests and the
+embedded server can use the same lists.
+
+>>> allows(SCHEDULER.cluster_rules, "create", "", "pods", subresource="binding")
+True
+>>> allows(SCHEDULER.cluster_rules, "delete", "", "pods")
+False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "AGENT",
+    "AGGREGATE_TO",
+    "COMPONENTS",
+    "CONTROLLERS",
+    "LEADER_ELECTION_NAMESPACE",
+    "SCHEDULER",
+    "ComponentRBAC",
+    "Rule",
+    "aggregated_roles",
+    "allows",
+]
+
+LEADER_ELECTION_NAMESPACE = "kube-system"
+NODE_LEASE_NAMESPACE = "kube-node-lease"
+SCHEDULER_CONFIG_NAMESPACE = "volcano-system"
+NFD_NAMESPACE = "node-feature-discovery"
+
+_READ = ("get", "list", "watch")
+_EVENTS = ("create", "patch")  # runtime.events: create, then patch the count
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One RBAC PolicyRule (``apiGroups``, ``resources``, ``verbs``, optional ``resourceNames``)."""
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    resource_names: tuple[str, ...] = ()
+
+    def to_obj(self) -> dict[str, Any]:
+        """The rule as it appears in a (Cluster)Role's ``rules``."""
+        out: dict[str, Any] = {"apiGroups": list(self.api_groups), "resources": list(self.resources)}
+        if self.resource_names:
+            out["resourceNames"] = list(self.resource_names)
+        out["verbs"] = list(self.verbs)
+        return out
+
+
+def _r(groups: str | Sequence[str], resources: Sequence[str], verbs: Sequence[str],
+       names: Sequence[str] = ()) -> Rule:
+    gs = (groups,) if isinstance(groups, str) else tuple(groups)
+    return Rule(gs, tuple(resources), tuple(verbs), tuple(names))
+
+
+@dataclass(frozen=True)
+class ComponentRBAC:
+    """The ServiceAccount of one component and what it may do.
+
+    ``namespaced_rules`` maps a namespace to the rules of the Role bound there.
+    """
+
+    name: str
+    service_account: str
+    description: str
+    cluster_rules: tuple[Rule, ...]
+    namespaced_rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+
+    def rules_in(self, namespace: str) -> list[Rule]:
+        """Rules in force for a request in ``namespace`` ("" = cluster-scoped)."""
+        return [*self.cluster_rules, *self.namespaced_rules.get(namespace, ())]
+
+
+def _leader_election(lease: str) -> tuple[Rule, ...]:
+    return (_r("coordination.k8s.io", ["leases"], ["create"]),
+            _r("coordination.k8s.io", ["leases"], ["get", "update"], [lease]))
+
+
+#: The scheduler: reads pods, nodes, PodGroups, Queues and PriorityClasses; binds and evicts pods;
+#: writes pod conditions, PodGroup and Queue status, and events (volcano-scheduler's ClusterRole).
+SCHEDULER = ComponentRBAC(
+    name="scheduler",
+    service_account="suanli-scheduler",
+    description="Volcano-compatible batch scheduler",
+    cluster_rules=(
+        _r("", ["pods"], [*_READ, "patch"]),
+        _r("", ["pods/binding", "pods/eviction"], ["create"]),
+        _r("", ["pods/status"], ["patch"]),
+        _r("", ["nodes"], _READ),
+        _r("", ["events"], _EVENTS),
+        _r("scheduling.k8s.io", ["priorityclasses"], _READ),
+        _r("scheduling.volcano.sh", ["podgroups", "queues"], _READ),
+        _r("scheduling.volcano.sh", ["podgroups/status", "queues/status"], ["patch"]),
+    ),
+    namespaced_rules={
+        LEADER_ELECTION_NAMESPACE: _leader_election("suanli-scheduler"),
+        SCHEDULER_CONFIG_NAMESPACE: (_r("", ["configmaps"], _READ),),
+    },
+)
+
+#: The controllers: kube-controller-manager's workload controllers, the garbage collector and
+#: namespace controller (which, like upstream's, act on every resource), Volcano's job, PodGroup
+#: and Queue controllers, the NPU/KAE operators and NFD's master.
+CONTROLLERS = ComponentRBAC(
+    name="controllers",
+    service_account="suanli-controllers",
+    description="workload, Volcano, operator and node-feature controllers",
+    cluster_rules=(
+        # The garbage collector and namespace controller act on every resource, as upstream's
+        # generic-garbage-collector and namespace-controller roles do; "*" covers subresources
+        # (status, finalize, scale) for these verbs, so only creations are listed one by one.
+        _r("*", ["*"], [*_READ, "patch", "update", "delete", "deletecollection"]),
+        _r("", ["pods", "services", "endpoints", "configmaps", "secrets", "serviceaccounts",
+                "persistentvolumeclaims", "persistentvolumes", "replicationcontrollers"], ["create"]),
+        # the NPU/KAE operators create the namespace of their operands (npu-operator, kae-operator)
+        _r("", ["namespaces"], ["create"]),
+        # the PersistentVolume controller creates the default StorageClass when there is none
+        _r("storage.k8s.io", ["storageclasses"], ["create"]),
+        _r("", ["events"], _EVENTS),
+        _r("apps", ["deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions"], ["create"]),
+        _r("batch", ["jobs", "cronjobs"], ["create"]),
+        _r("discovery.k8s.io", ["endpointslices"], ["create"]),
+        _r("scheduling.volcano.sh", ["podgroups", "queues"], ["create"]),
+    ),
+    namespaced_rules={LEADER_ELECTION_NAMESPACE: _leader_election("suanli-controllers")},
+)
+
+#: Node agents (kubelet's part): register and heartbeat their Nodes, run the pods bound to them and
+#: report their status, publish NodeFeatures (nfd-worker) and resource metrics.
+AGENT = ComponentRBAC(
+    name="agent",
+    service_account="suanli-agent",
+    description="node agents, device plugins and the node-feature worker",
+    cluster_rules=(
+        _r("", ["nodes"], [*_READ, "create", "patch"]),
+        _r("", ["nodes/status"], ["patch"]),
+        _r("", ["pods"], [*_READ, "patch", "delete"]),
+        _r("", ["pods/status"], ["patch"]),
+        _r("", ["configmaps", "secrets"], ["get"]),  # volumes of pods on the host runtime
+        _r("", ["namespaces"], ["get"]),
+        _r("", ["events"], _EVENTS),
+        # resource metrics objects (on a real cluster metrics.k8s.io is metrics-server's APIService)
+        _r("metrics.k8s.io", ["nodes", "pods"], ["create", "update", "delete"]),
+    ),
+    namespaced_rules={
+        NODE_LEASE_NAMESPACE: (_r("coordination.k8s.io", ["leases"], ["get", "create", "update"]),),
+        NFD_NAMESPACE: (_r("nfd.k8s-sigs.io", ["nodefeatures"], [*_READ, "create", "update", "delete"]),),
+    },
+)
+
+COMPONENTS: tuple[ComponentRBAC, ...] = (SCHEDULER, CONTROLLERS, AGENT)
+
+#: Label that folds a ClusterRole's rules into the user-facing ``admin``/``edit``/``view`` roles.
+AGGREGATE_TO = "rbac.authorization.k8s.io/aggregate-to-{}"
+
+
+def aggregated_roles(crds: Iterable[Mapping[str, Any]]) -> dict[str, tuple[tuple[str, ...], tuple[Rule, ...]]]:
+    """The rules that make ``admin``, ``edit`` and ``view`` cover the kinds of ``crds``.
+
+    Returns ``{"view": (aggregate-to targets, rules), "edit": (...)}``, following the practice of
+    upstream CRD installers: the view rules (``get``/``list``/``watch`` on each resource and its
+    ``status``) aggregate into view, edit and admin; the edit rules (``create``, ``update``,
+    ``patch``, ``delete``, ``deletecollection``) into edit and admin.
+    """
+    by_group: dict[str, list[str]] = {}
+    for crd in crds:
+        spec = crd["spec"]
+        by_group.setdefault(str(spec["group"]), []).append(str(spec["names"]["plural"]))
+    view = tuple(_r(g, [*plurals, *(f"{p}/status" for p in plurals)], _READ) for g, plurals in by_group.items())
+    edit = tuple(_r(g, plurals, ["create", "update", "patch", "delete", "deletecollection"])
+                 for g, plurals in by_group.items())
+    return {"view": (("admin", "edit", "view"), view), "edit": (("admin", "edit"), edit)}
+
+
+def _matches(values: Iterable[str], want: str) -> bool:
+    return any(v in ("*", want) for v in values)
+
+
+def _resource_matches(resources: Iterable[str], resource: str, subresource: str) -> bool:
+    full = f"{resource}/{subresource}" if subresource else resource
+    for r in resources:
+        if r in ("*", full):
+            return True
+        if subresource and r == f"*/{subresource}":
+            return True
+    return False
+
+
+def allows(rules: Iterable[Rule], verb: str, group: str, resource: str, *, subresource: str = "",
+           name: str = "") -> bool:
+    """True if some rule grants ``verb`` on ``group``/``resource[/subresource]`` (named ``name``).
+
+    Upstream semantics: ``pods`` does not cover ``pods/status``; ``*/scale`` covers every
+    ``scale``; a rule with ``resourceNames`` never grants requests without a name (list, create).
+    """
+    for rule in rules:
+        if not (_matches(rule.verbs, verb) and _matches(rule.api_groups, group)):
+            continue
+        if not _resource_matches(rule.resources, resource, subresource):
+            continue
+        if rule.resource_names and name not in rule.resource_names:
+            continue
+        return True
+    return False
