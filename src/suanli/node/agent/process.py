@@ -387,7 +387,28 @@ class ProcessAgent(NodeAgent):
         return key, proc
 
     async def check(self, pod: Obj, container: str, sub: str) -> None:
-        self._running(pod, container)
+        if container or sub != "portforward":
+            self._running(pod, container)
+            return
+        key = object_key(pod)
+        if not any(k[0] == key and p.returncode is None for k, p in self._procs.items()):
+            raise ApiError.bad_request(f'pod "{pod["metadata"]["name"]}" has no running container to forward a port to')
+
+    async def open_port(self, pod: Obj, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect to ``port`` on the host (host pods share its network): 127.0.0.1, then ::1.
+
+        The failure reads as a CRI runtime's: ``failed to connect to localhost:<port> …, IPv4: … IPv6 …``.
+        """
+        errors: list[str] = []
+        for family, host in (("tcp4", "127.0.0.1"), ("tcp6", "::1")):
+            try:
+                return await asyncio.open_connection(host, port)
+            except OSError as exc:
+                shown = f"[{host}]" if ":" in host else host
+                why = "connection refused" if isinstance(exc, ConnectionRefusedError) else (exc.strerror or str(exc))
+                errors.append(f"dial {family} {shown}:{port}: connect: {why}")
+        raise ConnectionRefusedError(f"failed to connect to localhost:{port} inside the host network of pod "
+                                     f'"{pod["metadata"]["name"]}", IPv4: {errors[0]} IPv6 {errors[1]}')
 
     async def exec(self, pod: Obj, container: str, command: list[str], io: StreamIO) -> int:
         """Run ``command`` with the container's environment and working dir, in its own process group."""
