@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import struct
 import sys
 from collections.abc import Callable
@@ -109,7 +110,14 @@ class ShimContainer:
         At the end of ``stdin`` the container's stdin closes when ``close_stdin`` (``stdinOnce``).
         """
         name = self.run.attach.read_text().strip()
-        reader, writer = await asyncio.open_unix_connection("\0" + name)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:  # connected here: uvloop does not take abstract socket addresses; a local connect does not block
+            sock.connect("\0" + name)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
         feeder = asyncio.ensure_future(_feed(stdin, writer, close_stdin)) if stdin is not None else None
         try:
             while True:

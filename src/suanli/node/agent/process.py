@@ -457,8 +457,12 @@ class ProcessAgent(NodeAgent):
         _, handle = self._running(pod, container)
         spec = self._container_spec(pod, container)
         stdin = io.stdin if spec.get("stdin") else None
-        await handle.attach(lambda stream, data: io.out(1 if stream == 1 or io.tty else 2, data), stdin,
-                            close_stdin=bool(spec.get("stdinOnce")))
+        try:
+            await handle.attach(lambda stream, data: io.out(1 if stream == 1 or io.tty else 2, data), stdin,
+                                close_stdin=bool(spec.get("stdinOnce")))
+        except OSError as exc:  # the shim ended between the check and the connect
+            raise ApiError.bad_request(f'container "{container}" in pod "{pod["metadata"]["name"]}" is not '
+                                       f"running: {exc}") from None
 
     # ------------------------------------------------------------------ usage
 
