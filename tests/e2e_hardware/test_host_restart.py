@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from suanli.node.agent.host import process_start_ticks
 from tests.conftest import Kubectl, Server, kubectl_binary, start_server
 from tests.e2e.conftest import K, wait_until
 from tests.e2e_hardware.conftest import RUNTIME_ANNOTATION, get_json, process_pod, wait_phase
@@ -63,6 +65,24 @@ class Restarted:
     markers: dict[str, str]
     pids: dict[str, list[int]]
     killed_shim_container: int
+    stray_dir: Path
+    stray_marker: str
+
+
+def _stray_shim(data: Path, base: Path, marker: str) -> tuple[Path, subprocess.Popen[bytes]]:
+    """A shim whose pod does not exist (as if deleted while no server ran), started as the runtime would."""
+    run = data / "_shims" / str(uuid.uuid4()) / "main"
+    run.mkdir(parents=True)
+    (run / "spec.json").write_text(json.dumps({
+        "command": ["python3", "-c", f"import time; time.sleep(600)  # {marker}"],
+        "env": {"PATH": os.environ.get("PATH", "")}, "log": str(base / "stray.log")}))
+    shim = subprocess.Popen([sys.executable, "-m", "suanli.node.shim", str(run)], stdout=subprocess.PIPE,
+                            start_new_session=True)
+    assert shim.stdout is not None
+    pid = int(json.loads(shim.stdout.readline())["pid"])
+    for name, p in (("shim.pid", shim.pid), ("container.pid", pid)):
+        (run / name).write_text(f"{p}:{process_start_ticks(p)}")
+    return run.parent, shim
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +114,16 @@ def killed_and_restarted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
     flag.touch()
     wait_until(lambda: not _pgrep(markers["exiter"]), timeout=30, what="the exiter to exit while the server is down")
     os.kill(orphan_shim, signal.SIGKILL)
+    stray_marker = f"suanli-stray-{uuid.uuid4().hex}"
+    stray_dir, stray_shim = _stray_shim(data, base, stray_marker)
     srv = start_server(data, kubeconfig, demo=True)
     try:
-        yield Restarted(k, markers, pids, pids["orphan"][0])
+        yield Restarted(k, markers, pids, pids["orphan"][0], stray_dir, stray_marker)
     finally:
         srv.stop()
+        if stray_shim.poll() is None:
+            stray_shim.kill()
+        stray_shim.wait()
 
 
 def test_a_running_container_is_adopted_with_the_same_process(killed_and_restarted: Restarted) -> None:
@@ -140,6 +165,12 @@ def test_a_container_whose_shim_was_killed_restarts_counted_and_explained(killed
     wait_until(lambda: len(_pgrep(marker)) == 1 and _pgrep(marker) != r.pids["orphan"], timeout=30,
                what="exactly one new copy of the orphan's command")
     assert k("logs", "orphan", "--previous") == "up\n"
+
+
+def test_a_shim_whose_pod_is_gone_is_stopped_and_its_run_dir_dropped(killed_and_restarted: Restarted) -> None:
+    r = killed_and_restarted
+    wait_until(lambda: not _pgrep(r.stray_marker) and not r.stray_dir.exists(), timeout=30,
+               what="the stray container to be stopped and its run dir removed")
 
 
 def test_a_clean_stop_restarts_containers_counted_and_explained(tmp_path: Path) -> None:

@@ -27,8 +27,10 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,7 @@ class ProcessAgent(NodeAgent):
 
     async def setup(self) -> None:
         """Create the host Node (with status) or refresh its labels and annotation."""
+        self._spawn(self._reap_orphans())
         labels = self._labels()
         try:
             await self.client.get(NODES, self.node_name)
@@ -309,6 +312,33 @@ class ProcessAgent(NodeAgent):
             ps.start_time = parse_time(str(start)).timestamp()
         self.enqueue_pod(ps)
         return True
+
+    async def _reap_orphans(self) -> None:
+        """Once the pod cache is synced: stop shims of pods deleted while no server ran, drop their run dirs."""
+        began = time.time()  # run dirs made from now on belong to pods this server starts
+        await self.ready.wait()
+        if not self.run_root.is_dir():
+            return
+        known = {str(p["metadata"].get("uid")) for inf in self.pod_informers for p in inf.list()}
+        for pod_dir in self.run_root.iterdir():
+            with contextlib.suppress(OSError):
+                if pod_dir.name in known or pod_dir.stat().st_mtime >= began:
+                    continue
+            for run in (RunDir(d) for d in pod_dir.iterdir() if d.is_dir()):
+                if (handle := adopt(run)) is not None:
+                    log.warning("stopping %s: its pod (uid %s) no longer exists", handle.pid, pod_dir.name)
+                    handle.signal(signal.SIGKILL)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(handle.wait(), self.kill_timeout)
+                elif (leader := run.read_pid(run.container)) is not None and alive(*leader):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(leader[0], signal.SIGKILL)
+            shutil.rmtree(pod_dir, ignore_errors=True)
+
+    def release_pod(self, ps: PodState) -> None:
+        """A terminal or deleted pod's shims are gone: drop its run dirs (its logs stay)."""
+        if ps.uid and not any(k[0] == ps.key for k in self._procs):
+            shutil.rmtree(self.run_root / ps.uid, ignore_errors=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
