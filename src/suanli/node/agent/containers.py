@@ -60,12 +60,17 @@ class ShimContainer:
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
     returncode: int | None = None  #: Python-style once it ended (negative: killed by that signal)
+    child: asyncio.subprocess.Process | None = None  #: the shim, when this server started it
     _done: asyncio.Future[int] | None = None
+    _reaper: asyncio.Future[None] | None = None
 
     def watch(self) -> None:
         """Start waiting for the shim's end (call once, inside the event loop)."""
         loop = asyncio.get_running_loop()
         self._done = loop.create_future()
+        if self.child is not None:  # our own child: wait (and reap) it as asyncio's child
+            self._reaper = asyncio.ensure_future(self._reap(self.child))
+            return
         try:
             fd = os.pidfd_open(self.shim_pid)
         except ProcessLookupError:
@@ -78,6 +83,10 @@ class ShimContainer:
             self._finish()
 
         loop.add_reader(fd, ready)
+
+    async def _reap(self, child: asyncio.subprocess.Process) -> None:
+        await child.wait()
+        self._finish()
 
     def _finish(self) -> None:
         status = self.run.read_json(self.run.exit)
@@ -170,7 +179,7 @@ async def spawn(run: RunDir, spec: dict[str, Any]) -> ShimContainer:
         raise ShimStartError(str(report.get("error") or "the shim did not report a pid"))
     pid = int(report["pid"])
     run.write_atomic(run.container, _pid_line(pid))
-    handle = ShimContainer(run, proc.pid, pid, dict(spec.get("env") or {}), spec.get("cwd") or None)
+    handle = ShimContainer(run, proc.pid, pid, dict(spec.get("env") or {}), spec.get("cwd") or None, child=proc)
     handle.watch()
     return handle
 
