@@ -281,9 +281,20 @@ class ProcessAgent(NodeAgent):
             run = self._run_dir(ps, c.name)
             spec = run.read_json(run.spec) or {}
             ps.extra.setdefault("device_env", dict(spec.get("deviceEnv") or {}))
+            state = status.get("state") or {}
+            if "terminated" in state:  # finished before the restart, and not to be restarted: stays so
+                done = state["terminated"]
+                c.state, c.exit_code = "terminated", int(done.get("exitCode") or 0)
+                c.reason, c.message = str(done.get("reason") or ""), str(done.get("message") or "")
+                c.started_at = parse_time(str(done["startedAt"])).timestamp() if done.get("startedAt") else 0.0
+                c.finished_at = parse_time(str(done["finishedAt"])).timestamp() if done.get("finishedAt") else 0.0
+                continue
             handle = None if run.stopped.exists() or not started else adopt(run)
             exit_status = run.read_json(run.exit) if handle is None and not run.stopped.exists() else None
-            if handle is not None:
+            if "waiting" in state and exit_status is not None:  # in back-off: its restart is due by now
+                c.state, c.reason = "waiting", str(state["waiting"].get("reason") or "CrashLoopBackOff")
+                c.restart_at = mono
+            elif handle is not None:
                 c.state, c.reason, c.message = "running", "", ""
                 self._procs[(ps.key, c.name)] = handle
                 self._spawn(self._supervise(ps, c.name, handle))
