@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import Server, free_port
 from tests.e2e.conftest import K, wait_until
 from tests.e2e_hardware.conftest import process_pod, wait_phase
 
@@ -109,3 +111,16 @@ def test_port_forward_to_a_simulated_pod_is_a_400_saying_it_is_simulated(hk: K) 
     assert proc.returncode != 0
     assert 'pod "simmed" runs on simulated node "demo-manycore-0"' in proc.stderr
     assert "cannot portforward" in proc.stderr
+
+
+def test_a_plain_spdy_upgrade_is_a_400_naming_the_websocket_subprotocol(web: tuple[K, int],
+                                                                      demo_server: Server) -> None:
+    k, _ = web
+    req = urllib.request.Request(f"{demo_server.url}/api/v1/namespaces/{k.ns}/pods/web/portforward", method="POST",
+                                 headers={"Authorization": f"Bearer {demo_server.token()}", "Connection": "Upgrade",
+                                          "Upgrade": "SPDY/3.1", "X-Stream-Protocol-Version": "portforward.k8s.io"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=30, context=demo_server.ssl_context())
+    status = json.loads(info.value.read())
+    assert info.value.code == 400 and status["code"] == 400
+    assert "SPDY/3.1+portforward.k8s.io" in status["message"]
