@@ -111,8 +111,3 @@ def test_nodes_report_kubelets_of_the_served_release(kc: Kubectl) -> None:
     assert nodes
     assert {n["status"]["nodeInfo"]["kubeletVersion"].split("-")[0] for n in nodes} == {KUBE_RELEASE}
 
-
-def test_port_forward_is_refused_with_a_message_naming_the_direct_address(box: K) -> None:
-    proc = box.run("port-forward", "box", "18999:18999", check=False, timeout=30)
-    assert proc.returncode != 0
-    assert "portforward is not supported" in proc.stderr and "127.0.0.1" in proc.stderr

@@ -34,6 +34,7 @@ from suanli.apiserver.context import ADMIN, FieldValidation, RequestContext, Use
 from suanli.apiserver.discovery import Discovery
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
 from suanli.apiserver.partial import partial_list, partial_object, wants_partial
+from suanli.apiserver.portforward import PORTFORWARD_SUBPROTOCOL, serve_portforward
 from suanli.apiserver.remotecommand import CHANNEL_PROTOCOLS, deny, serve_remotecommand
 from suanli.apiserver.service import ApiService
 from suanli.apiserver.streaming import PodStreamer, simulated_pod_error
@@ -62,8 +63,6 @@ _PATCH_TYPES = {
 }
 _PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 _STREAMING_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
-PORTFORWARD_UNSUPPORTED = ("portforward is not supported: kubectl tunnels SPDY/3.1 for it, which Suanli does not "
-                           "speak; host pods share the host network, so connect to 127.0.0.1:<containerPort> directly")
 _SEGMENT = re.compile(r"^[^/]+$")
 _JSON_TYPE = b"application/json"
 
@@ -207,8 +206,9 @@ class ApiApp:
                 await self._serve_watch(req, receive, send)
                 return
             if "/pods/" in path and path.rstrip("/").rsplit("/", 1)[-1] in _STREAMING_SUBRESOURCES:
-                if self._stream_target(path)[1] == "portforward":
-                    raise ApiError.bad_request(PORTFORWARD_UNSUPPORTED)
+                if self._stream_target(path)[1] == "portforward":  # a simulated pod's 400 comes first
+                    raise ApiError.bad_request(f"portforward needs a WebSocket upgrade with subprotocol "
+                                               f"{PORTFORWARD_SUBPROTOCOL}; a plain SPDY upgrade is not supported")
                 raise ApiError.bad_request(f"{path.rstrip('/').rsplit('/', 1)[-1]} needs a WebSocket upgrade with "
                                            f"subprotocol {' or '.join(CHANNEL_PROTOCOLS)}; SPDY is not supported")
             if method == "GET" and path.endswith("/log") and "/pods/" in path:
@@ -673,7 +673,8 @@ class ApiApp:
             await self._authenticate(headers, scope)  # the user is authorised per subresource once RBAC lands
             pod, sub, streamer = self._stream_target(scope["path"])
             if sub == "portforward":
-                raise ApiError.bad_request(PORTFORWARD_UNSUPPORTED)
+                await serve_portforward(scope, receive, send, pod=pod, streamer=streamer)
+                return
             await serve_remotecommand(scope, receive, send, sub=sub, pod=pod, streamer=streamer)
         except ApiError as err:
             await deny(send, err, scope)

@@ -51,7 +51,17 @@ class PodStreamer(Protocol):
         ...
 
     async def check(self, pod: Obj, container: str, sub: str) -> None:
-        """Raise :class:`ApiError` (400) unless ``sub`` (exec/attach/portforward) can reach the container now."""
+        """Raise :class:`ApiError` (400) unless ``sub`` (exec/attach/portforward) can reach the container now.
+
+        ``container`` is "" for portforward, which needs any running container of the pod.
+        """
+        ...
+
+    async def open_port(self, pod: Obj, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection to ``port`` in the pod's network namespace.
+
+        Raises :class:`OSError` whose message says why (e.g. nothing listens there).
+        """
         ...
 
     async def exec(self, pod: Obj, container: str, command: list[str], io: StreamIO) -> int:

@@ -27,25 +27,28 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
-from collections.abc import Callable, Coroutine
+import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.nodeaffinity import tolerates
-from suanli.apimachinery.objects import Obj
-from suanli.apiserver.logs import LogWriter
+from suanli.apimachinery.objects import Obj, parse_time
 from suanli.apiserver.streaming import RUNTIME_ANNOTATION, StreamIO
 from suanli.client.protocol import Client
+from suanli.node.agent.containers import ShimContainer, ShimStartError, adopt, alive, spawn
 from suanli.node.agent.envvars import EnvError, expand, resolve_env
 from suanli.node.agent.framework import NODES, PODS, AgentConfig, NodeAgent, NodeRecord
 from suanli.node.agent.host import ProcSampler, host_addresses, host_capacity, host_node_info, process_start_ticks
 from suanli.node.agent.metrics import Usage
 from suanli.node.agent.status import ContainerState, PodState, node_conditions
 from suanli.node.devices.api import DeviceRegistry
+from suanli.node.shim import RunDir
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
 
@@ -94,12 +97,10 @@ class ProcessAgent(NodeAgent):
         self.data_path = data_path or self.log_root
         self.kill_timeout = kill_timeout
         self.sampler = ProcSampler()
-        self._procs: dict[tuple[str, str], asyncio.subprocess.Process] = {}  # (pod key, container) -> process
+        #: where each container attempt's shim keeps its files: ``<run_root>/<pod uid>/<container>``
+        self.run_root = self.data_path / "_shims"
+        self._procs: dict[tuple[str, str], ShimContainer] = {}  # (pod key, container) -> running attempt
         self._supervisors: set[asyncio.Task[None]] = set()
-        #: (pod key, container) -> the resolved environment and working dir exec runs with
-        self._envs: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {}
-        #: (pod key, container) -> callbacks receiving (stream, bytes) of attached clients
-        self._attached: dict[tuple[str, str], list[Callable[[str, bytes], None]]] = {}
 
     # ------------------------------------------------------------------ node
 
@@ -125,6 +126,7 @@ class ProcessAgent(NodeAgent):
 
     async def setup(self) -> None:
         """Create the host Node (with status) or refresh its labels and annotation."""
+        self._spawn(self._reap_orphans())
         labels = self._labels()
         try:
             await self.client.get(NODES, self.node_name)
@@ -222,32 +224,29 @@ class ProcessAgent(NodeAgent):
         elif c.restart_count == 0:
             with contextlib.suppress(FileNotFoundError):
                 previous.unlink()
+        path.write_bytes(b"")
         c.started_at = self.clock.now()
         c.restart_at = None
-        out = open(path, "wb")  # noqa: SIM115 - closed by _pump when the streams end
-        writer = LogWriter(out, self.clock.now)
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *command, *args, stdin=asyncio.subprocess.PIPE if spec.get("stdin") else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                cwd=spec.get("workingDir") or None, env=full_env, start_new_session=True)
-        except OSError as exc:
-            writer.write("stderr", f"failed to start {command[0]!r}: {exc}\n".encode())
-            out.close()
-            self.container_exited(ps, c, 128, reason="StartError", message=str(exc))
-            await self.emit_event(ps, "Failed", f"Error: {exc}", "Warning", container=c.name)
+            handle = await spawn(self._run_dir(ps, c.name), {
+                "command": [*command, *args], "env": full_env, "cwd": spec.get("workingDir") or None,
+                "stdin": bool(spec.get("stdin")), "log": str(path), "deviceEnv": env})
+        except ShimStartError as exc:
+            self.container_exited(ps, c, 128, reason="StartError", message=exc.message)
+            await self.emit_event(ps, "Failed", f"Error: {exc.message}", "Warning", container=c.name)
             return
-        self._envs[(ps.key, c.name)] = (full_env, spec.get("workingDir") or None)
-        await self._record_process(ps, c.name, proc.pid)
-        pump = asyncio.ensure_future(self._pump(proc, writer, out, (ps.key, c.name)))
+        await self._record_process(ps, c.name, handle.pid)
         c.state, c.reason, c.message = "running", "", ""
-        self._procs[(ps.key, c.name)] = proc
+        self._procs[(ps.key, c.name)] = handle
         ps.extra.setdefault("exits", {}).pop(c.name, None)
-        self._spawn(self._supervise(ps, c.name, proc, pump))
+        self._spawn(self._supervise(ps, c.name, handle))
         await self.emit_event(ps, "Started", f"Started container {c.name}", container=c.name)
 
+    def _run_dir(self, ps: PodState, container: str) -> RunDir:
+        return RunDir(self.run_root / ps.uid / container)
+
     async def _record_process(self, ps: PodState, container: str, pid: int) -> None:
-        """Remember ``pid`` and its start time on the pod, so a restarted server can find a leftover."""
+        """Remember ``pid`` and its start time on the pod (where a person looking for the process finds it)."""
         started = process_start_ticks(pid)
         if started is None:
             return
@@ -257,26 +256,100 @@ class ProcessAgent(NodeAgent):
                 field_manager=self.field_manager)
 
     def recover_pod(self, ps: PodState, pod: Obj) -> bool:
-        """A pod Running before this agent started lost its process with the previous server.
+        """Take over a pod that was Running under the previous server, container by container.
 
-        Never adopted silently and never left running twice: a leftover process group (same pid
-        *and* start time as recorded) is killed, each container starts again with
-        ``restartCount`` + 1, and a ``SandboxChanged`` event says why. Returns False (restart).
+        * its shim still runs: *adopted* — same process, same ``restartCount``, logs keep coming;
+        * its shim ended and left the exit code: the container *terminated* with that code while
+          no server watched, and ``restartPolicy`` applies as to any exit;
+        * otherwise (shim killed, or a clean stop of the server stopped it): it starts again with
+          ``restartCount`` + 1 and a ``SandboxChanged`` event says why; a leftover process of a
+          killed shim is SIGKILLed first, so it never runs twice.
+
+        Returns False (the pod is admitted afresh) only when the host would refuse it now.
         """
+        if host_taint_rejection(pod) is not None:
+            return False
         statuses = {str(s.get("name")): s for s in (pod.get("status") or {}).get("containerStatuses") or []}
-        annotations = (pod.get("metadata") or {}).get("annotations") or {}
-        killed: list[str] = []
+        mono, lost, killed = self.clock.monotonic(), [], []
         for c in ps.containers:
-            c.restart_count = int((statuses.get(c.name) or {}).get("restartCount") or 0) + 1
-            pid, _, ticks = str(annotations.get(f"{PROCESS_ANNOTATION_PREFIX}{c.name}") or "").partition(":")
-            if pid.isdigit() and ticks.isdigit() and process_start_ticks(int(pid)) == int(ticks):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(int(pid), signal.SIGKILL)
-                    killed.append(f"{c.name} (pid {pid})")
-        left = f"; killed the leftover process of {', '.join(killed)}" if killed else ""
-        ps.extra["sandbox_changed"] = ("Pod sandbox changed, it will be killed and re-created: the Suanli server "
-                                       f"restarted and lost this pod's processes{left}")
-        return False
+            status = statuses.get(c.name) or {}
+            c.restart_count = int(status.get("restartCount") or 0)
+            started = ((status.get("state") or {}).get("running") or {}).get("startedAt")
+            c.started_at = parse_time(str(started)).timestamp() if started else self.clock.now()
+            if status.get("lastState", {}).get("terminated"):
+                c.last_terminated = dict(status["lastState"]["terminated"])
+            run = self._run_dir(ps, c.name)
+            spec = run.read_json(run.spec) or {}
+            ps.extra.setdefault("device_env", dict(spec.get("deviceEnv") or {}))
+            state = status.get("state") or {}
+            if "terminated" in state:  # finished before the restart, and not to be restarted: stays so
+                done = state["terminated"]
+                c.state, c.exit_code = "terminated", int(done.get("exitCode") or 0)
+                c.reason, c.message = str(done.get("reason") or ""), str(done.get("message") or "")
+                c.started_at = parse_time(str(done["startedAt"])).timestamp() if done.get("startedAt") else 0.0
+                c.finished_at = parse_time(str(done["finishedAt"])).timestamp() if done.get("finishedAt") else 0.0
+                continue
+            handle = None if run.stopped.exists() or not started else adopt(run)
+            exit_status = run.read_json(run.exit) if handle is None and not run.stopped.exists() else None
+            if "waiting" in state and exit_status is not None:  # in back-off: its restart is due by now
+                c.state, c.reason = "waiting", str(state["waiting"].get("reason") or "CrashLoopBackOff")
+                c.restart_at = mono
+            elif handle is not None:
+                c.state, c.reason, c.message = "running", "", ""
+                self._procs[(ps.key, c.name)] = handle
+                self._spawn(self._supervise(ps, c.name, handle))
+            elif exit_status is not None and started:
+                code = int(exit_status.get("returncode", 1))
+                c.state = "running"
+                self.container_exited(ps, c, 128 - code if code < 0 else code,
+                                      reason=str(exit_status.get("reason") or ""),
+                                      message=str(exit_status.get("message") or ""))
+                c.finished_at = float(exit_status.get("finishedAt") or c.finished_at)
+            else:
+                leader = run.read_pid(run.container)
+                if leader is not None and alive(*leader):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(leader[0], signal.SIGKILL)
+                        killed.append(f"{c.name} (pid {leader[0]})")
+                c.state, c.reason, c.message = "waiting", "ContainerCreating", ""
+                c.restart_at = mono  # _restart_due counts the restart and starts it now
+                lost.append(c.name)
+        if lost:
+            left = f"; killed the leftover process of {', '.join(killed)}" if killed else ""
+            ps.extra["sandbox_changed"] = ("Pod sandbox changed, it will be killed and re-created: the Suanli server "
+                                           f"restarted and lost the process of {', '.join(lost)}{left}")
+        start = (pod.get("status") or {}).get("startTime")
+        if start:
+            ps.start_time = parse_time(str(start)).timestamp()
+        self.enqueue_pod(ps)
+        return True
+
+    async def _reap_orphans(self) -> None:
+        """Once the pod cache is synced: stop shims of pods deleted while no server ran, drop their run dirs."""
+        began = time.time()  # run dirs made from now on belong to pods this server starts
+        await self.ready.wait()
+        if not self.run_root.is_dir():
+            return
+        known = {str(p["metadata"].get("uid")) for inf in self.pod_informers for p in inf.list()}
+        for pod_dir in self.run_root.iterdir():
+            with contextlib.suppress(OSError):
+                if pod_dir.name in known or pod_dir.stat().st_mtime >= began:
+                    continue
+            for run in (RunDir(d) for d in pod_dir.iterdir() if d.is_dir()):
+                if (handle := adopt(run)) is not None:
+                    log.warning("stopping %s: its pod (uid %s) no longer exists", handle.pid, pod_dir.name)
+                    handle.signal(signal.SIGKILL)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(handle.wait(), self.kill_timeout)
+                elif (leader := run.read_pid(run.container)) is not None and alive(*leader):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(leader[0], signal.SIGKILL)
+            shutil.rmtree(pod_dir, ignore_errors=True)
+
+    def release_pod(self, ps: PodState) -> None:
+        """A terminal or deleted pod's shims are gone: drop its run dirs (its logs stay)."""
+        if ps.uid and not any(k[0] == ps.key for k in self._procs):
+            shutil.rmtree(self.run_root / ps.uid, ignore_errors=True)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -286,33 +359,11 @@ class ProcessAgent(NodeAgent):
     def _config_error(self, ps: PodState, c: ContainerState, message: str) -> None:
         c.state, c.reason, c.message = "waiting", "CreateContainerConfigError", message
 
-    async def _pump(self, proc: asyncio.subprocess.Process, writer: LogWriter, out: BinaryIO,
-                    key: tuple[str, str]) -> None:
-        """Copy stdout and stderr into the CRI log and to attached clients until both end."""
-
-        async def copy(stream: asyncio.StreamReader | None, name: str) -> None:
-            if stream is None:
-                return
-            while chunk := await stream.read(65536):
-                writer.write(name, chunk)
-                for sink in list(self._attached.get(key, ())):
-                    sink(name, chunk)
-            writer.close(name)
-
-        try:
-            await asyncio.gather(copy(proc.stdout, "stdout"), copy(proc.stderr, "stderr"))
-        finally:
-            out.close()
-
-    async def _supervise(self, ps: PodState, name: str, proc: asyncio.subprocess.Process,
-                         pump: asyncio.Future[None]) -> None:
-        code = await proc.wait()
-        # a background grandchild may hold the pipes open: the exit does not wait for it for long
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(pump), 2.0)
-        if self._procs.get((ps.key, name)) is proc:
+    async def _supervise(self, ps: PodState, name: str, handle: ShimContainer) -> None:
+        code = await handle.wait()
+        if self._procs.get((ps.key, name)) is handle:
             del self._procs[(ps.key, name)]
-        self.sampler.forget(proc.pid)
+        self.sampler.forget(handle.pid)
         ps.extra.setdefault("exits", {})[name] = 128 - code if code < 0 else code  # -9 → 137
         if ps.stopping and not any(k[0] == ps.key for k in self._procs):
             ps.stopped = True
@@ -337,10 +388,10 @@ class ProcessAgent(NodeAgent):
         for name, p in live:
             if ps.namespace and grace > 0:
                 await self.emit_event(ps, "Killing", f"Stopping container {name}", container=name)
-            _signal_group(p, signal.SIGTERM if grace > 0 else signal.SIGKILL)
+            p.signal(signal.SIGTERM if grace > 0 else signal.SIGKILL)
         self._spawn(self._escalate([p for _, p in live], grace, ps))
 
-    async def _escalate(self, procs: list[asyncio.subprocess.Process], grace: float, ps: PodState | None) -> None:
+    async def _escalate(self, procs: list[ShimContainer], grace: float, ps: PodState | None) -> None:
         """SIGKILL whatever is still alive after ``grace`` seconds, then wait for it."""
         waiter: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(p.wait() for p in procs)))
         timer: asyncio.Future[Any] = asyncio.ensure_future(self.clock.sleep(grace))
@@ -349,23 +400,26 @@ class ProcessAgent(NodeAgent):
         if not waiter.done():
             for p in procs:
                 if p.returncode is None:
-                    _signal_group(p, signal.SIGKILL)
+                    p.signal(signal.SIGKILL)
         await waiter
         if ps is not None:
             ps.stopped = True
             self.enqueue_pod(ps)
 
     async def teardown(self) -> None:
-        """Kill every child process group (SIGTERM, SIGKILL after ``kill_timeout``)."""
+        """Stop every container (SIGTERM, SIGKILL after ``kill_timeout``), marking each run dir ``stopped``
+        so the next server restarts them (counted, with an event) instead of reporting a kill as an exit."""
         procs = [p for p in self._procs.values() if p.returncode is None]
         for p in procs:
-            _signal_group(p, signal.SIGTERM)
+            with contextlib.suppress(OSError):
+                p.run.stopped.touch()
+            p.signal(signal.SIGTERM)
         if procs:
             try:
                 await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), self.kill_timeout)
             except TimeoutError:
                 for p in procs:
-                    _signal_group(p, signal.SIGKILL)
+                    p.signal(signal.SIGKILL)
                 await asyncio.gather(*(p.wait() for p in procs))
         for t in list(self._supervisors):
             t.cancel()
@@ -373,12 +427,12 @@ class ProcessAgent(NodeAgent):
             with contextlib.suppress(BaseException):
                 await t
 
-    # ------------------------------------------------------------------ streaming (exec, attach)
+    # ------------------------------------------------------------------ streaming (exec, attach, port-forward)
 
     def serves(self, pod: Obj) -> bool:
         return (pod.get("spec") or {}).get("nodeName") == self.node_name
 
-    def _running(self, pod: Obj, container: str) -> tuple[tuple[str, str], asyncio.subprocess.Process]:
+    def _running(self, pod: Obj, container: str) -> tuple[tuple[str, str], ShimContainer]:
         meta = pod["metadata"]
         key = (object_key(pod), container)
         proc = self._procs.get(key)
@@ -387,12 +441,33 @@ class ProcessAgent(NodeAgent):
         return key, proc
 
     async def check(self, pod: Obj, container: str, sub: str) -> None:
-        self._running(pod, container)
+        if container or sub != "portforward":
+            self._running(pod, container)
+            return
+        key = object_key(pod)
+        if not any(k[0] == key and p.returncode is None for k, p in self._procs.items()):
+            raise ApiError.bad_request(f'pod "{pod["metadata"]["name"]}" has no running container to forward a port to')
+
+    async def open_port(self, pod: Obj, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Connect to ``port`` on the host (host pods share its network): 127.0.0.1, then ::1.
+
+        The failure reads as a CRI runtime's: ``failed to connect to localhost:<port> …, IPv4: … IPv6 …``.
+        """
+        errors: list[str] = []
+        for family, host in (("tcp4", "127.0.0.1"), ("tcp6", "::1")):
+            try:
+                return await asyncio.open_connection(host, port)
+            except OSError as exc:
+                shown = f"[{host}]" if ":" in host else host
+                why = "connection refused" if isinstance(exc, ConnectionRefusedError) else (exc.strerror or str(exc))
+                errors.append(f"dial {family} {shown}:{port}: connect: {why}")
+        raise ConnectionRefusedError(f"failed to connect to localhost:{port} inside the host network of pod "
+                                     f'"{pod["metadata"]["name"]}", IPv4: {errors[0]} IPv6 {errors[1]}')
 
     async def exec(self, pod: Obj, container: str, command: list[str], io: StreamIO) -> int:
         """Run ``command`` with the container's environment and working dir, in its own process group."""
-        key, _ = self._running(pod, container)
-        env, cwd = self._envs.get(key, ({}, None))
+        _, handle = self._running(pod, container)
+        env, cwd = handle.env, handle.cwd
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.PIPE if io.stdin is not None else asyncio.subprocess.DEVNULL,
@@ -416,24 +491,19 @@ class ProcessAgent(NodeAgent):
                 await proc.wait()
 
     async def attach(self, pod: Obj, container: str, io: StreamIO) -> None:
-        """Relay the container's new output and feed its stdin (``stdin: true``) until it exits."""
-        key, proc = self._running(pod, container)
+        """Relay the container's new output and feed its stdin (``stdin: true``) until it exits.
+
+        Goes through the shim's attach socket, so it works on adopted containers too.
+        """
+        _, handle = self._running(pod, container)
         spec = self._container_spec(pod, container)
-
-        def sink(stream: str, data: bytes) -> None:
-            io.out(1 if stream == "stdout" or io.tty else 2, data)
-
-        self._attached.setdefault(key, []).append(sink)
-        feeder = None
-        if io.stdin is not None and proc.stdin is not None:
-            feeder = asyncio.ensure_future(_feed(io.stdin, proc.stdin, close=bool(spec.get("stdinOnce"))))
+        stdin = io.stdin if spec.get("stdin") else None
         try:
-            await proc.wait()
-        finally:
-            if feeder is not None:
-                feeder.cancel()
-            with contextlib.suppress(ValueError):
-                self._attached[key].remove(sink)
+            await handle.attach(lambda stream, data: io.out(1 if stream == 1 or io.tty else 2, data), stdin,
+                                close_stdin=bool(spec.get("stdinOnce")))
+        except OSError as exc:  # the shim ended between the check and the connect
+            raise ApiError.bad_request(f'container "{container}" in pod "{pod["metadata"]["name"]}" is not '
+                                       f"running: {exc}") from None
 
     # ------------------------------------------------------------------ usage
 
