@@ -1169,3 +1169,23 @@ _VALIDATORS.update({
     "ValidatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
     "APIService.apiregistration.k8s.io": ("path", _v_apiservice),
 })
+
+
+# -- LimitRange (issue 11) ---------------------------------------------------------------------
+
+
+def _limitrange(obj: Obj, create: bool) -> None:
+    """Upstream ``SetDefaults_LimitRangeItem``: for ``Container`` items, ``default`` ← ``max``,
+    then ``defaultRequest`` ← ``default``, then ``defaultRequest`` ← ``min`` (each only where unset)."""
+    for item in _list(_dict(obj, "spec"), "limits"):
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        for source, target in (("max", "default"), ("default", "defaultRequest"), ("min", "defaultRequest")):
+            values = item.get(source)
+            if isinstance(values, dict) and values:
+                into = _dict(item, target)
+                for name, value in values.items():
+                    into.setdefault(name, value)
+
+
+_DEFAULTERS["LimitRange"] = _limitrange
