@@ -143,7 +143,10 @@ class ResourceQuotaController(QueueController):
     async def _informer(self, resource: tuple[str, str]) -> Informer | None:
         if resource not in self._counted:
             gvr = self.resolve(*resource)
-            self._counted[resource] = None if gvr is None else self.factory.informer(gvr)
+            inf = None if gvr is None else self.factory.informer(gvr)
+            if inf is not None:
+                inf.add_handler(None, None, self._replenish)
+            self._counted[resource] = inf
             self.factory.start()
         inf = self._counted[resource]
         if inf is not None:
