@@ -15,11 +15,13 @@ namespace whose ``status.hard`` names a resource the object uses and whose scope
 
 Admitted requests are charged: each affected quota's ``status.used`` is written through the
 store with a resourceVersion check before the object itself is stored, as upstream charges
-quota with a compare-and-swap on ``status.used``. Requests of one namespace are serialised by
-a per-namespace lock, so two concurrent creates cannot both take the last unit; a conflicting
-write (the quota controller recalculated meanwhile) re-reads the quota and re-checks, up to
-three times. Dry-run requests are checked but not charged. Namespaces without quotas cost one
-store lookup.
+quota with a compare-and-swap on ``status.used``. As upstream's quota evaluator, requests are
+batched per namespace: at most one batch per namespace is evaluated at a time (so two
+concurrent creates cannot both take the last unit); a batch checks its requests one after
+another against a running copy of the quotas, then writes each changed quota once, and only
+then answers the requests it charged. A conflicting write (the quota controller recalculated
+meanwhile) re-reads that quota and re-checks the batch against it, up to three times. Dry-run
+requests are checked but not charged. Namespaces without quotas cost one store lookup.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.objects import Obj, deep_copy
+from suanli.apimachinery.objects import Obj
 from suanli.apiserver.admission import AdmissionRequest
 from suanli.kinds.quota import (
     Evaluator,
@@ -44,7 +46,7 @@ from suanli.kinds.quota import (
     subtract_non_negative,
     used_of,
 )
-from suanli.storage import ConflictError, NotFoundError, Store
+from suanli.storage import ConflictError, NotFoundError, Store, StoredObject
 
 __all__ = ["QUOTAS_KEY", "ResourceQuotaAdmission", "check_request", "forbidden"]
 
@@ -65,10 +67,11 @@ def forbidden(request: AdmissionRequest, detail: str) -> ApiError:
     return ApiError.forbidden(rt.plural, name, f'{resource} "{name}" is forbidden: {detail}')
 
 
-def check_request(quotas: list[Obj], request: AdmissionRequest, ev: Evaluator,
+def check_request(quotas: list[Obj], used: list[ResourceList], request: AdmissionRequest, ev: Evaluator,
                   now: datetime) -> list[tuple[int, ResourceList]]:
-    """Upstream ``CheckRequest``: ``(index, new status.used)`` for every quota the request changes;
-    raises the 403 :class:`ApiError` described in the module docstring."""
+    """Upstream ``CheckRequest`` against ``quotas`` whose current usage is ``used`` (same order):
+    ``(index, new usage)`` for every quota the request changes; raises the 403 :class:`ApiError`
+    described in the module docstring."""
     obj = request.obj
     if obj is None:
         return []
@@ -81,8 +84,7 @@ def check_request(quotas: list[Obj], request: AdmissionRequest, ev: Evaluator,
         err = ev.constraints(restricted, obj)
         if err:
             raise forbidden(request, f"failed quota: {name}: {err}")
-        used = (q.get("status") or {}).get("used") or {}
-        if any(r not in used for r in restricted):
+        if any(r not in used[i] for r in restricted):
             raise forbidden(request, f"status unknown for quota: {name}, resources: {','.join(restricted)}")
         interesting.append(i)
     if not interesting:
@@ -100,20 +102,22 @@ def check_request(quotas: list[Obj], request: AdmissionRequest, ev: Evaluator,
                 deltas[i] = delta
     out: list[tuple[int, ResourceList]] = []
     for i in interesting:
-        requested = mask({k: v for k, v in deltas[i].items() if v != 0}, hard_of(quotas[i]))
+        hard = hard_of(quotas[i])
+        requested = mask({k: v for k, v in deltas[i].items() if v != 0}, hard)
         if not requested:
             continue
-        hard = hard_of(quotas[i])
-        used = used_of(quotas[i])
-        new_used = add(used, requested)
+        new_used = add(used[i], requested)
         over = exceeded(mask(new_used, requested), hard)
         if over:
             raise forbidden(request, f"exceeded quota: {quotas[i]['metadata']['name']}, "
                                      f"requested: {pretty_print(mask(requested, over))}, "
-                                     f"used: {pretty_print(mask(used, over))}, "
+                                     f"used: {pretty_print(mask(used[i], over))}, "
                                      f"limited: {pretty_print(mask(hard, over))}")
         out.append((i, new_used))
     return out
+
+
+_Waiter = tuple[AdmissionRequest, Evaluator, "asyncio.Future[None]"]
 
 
 class ResourceQuotaAdmission:
@@ -124,7 +128,9 @@ class ResourceQuotaAdmission:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._pending: dict[str, list[_Waiter]] = {}
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def admit(self, request: AdmissionRequest) -> None:
         rt = request.resource
@@ -136,36 +142,78 @@ class ResourceQuotaAdmission:
         ns = request.namespace
         if not self._store.list(QUOTAS_KEY, ns, limit=1).items:
             return
-        lock = self._locks.get(ns)
-        if lock is None:
-            lock = self._locks[ns] = asyncio.Lock()
-        async with lock:
-            await self._charge(request, ev)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(ns, []).append((request, ev, fut))
+        if ns not in self._busy:
+            self._busy.add(ns)
+            task = asyncio.create_task(self._drain(ns))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await fut
 
-    async def _charge(self, request: AdmissionRequest, ev: Evaluator) -> None:
-        stored = self._store.list(QUOTAS_KEY, request.namespace).items
-        last: ApiError | None = None
-        for _ in range(_RETRIES):
-            changes = check_request([so.obj for so in stored], request, ev, datetime.now(UTC))
-            if request.dry_run or not changes:
-                return
-            failed: set[str] = set()
-            for i, used in changes:
-                so = stored[i]
-                new = deep_copy(so.obj)
-                new.setdefault("status", {})["used"] = {k: format_resource(k, v) for k, v in sorted(used.items())}
+    async def _drain(self, ns: str) -> None:
+        """Evaluate batches of ``ns`` until none is pending; every waiter is answered."""
+        try:
+            while self._pending.get(ns):
+                batch = self._pending.pop(ns)
                 try:
-                    await self._store.update(QUOTAS_KEY, new, expected_rv=so.rv)
-                except ConflictError:
-                    name = so.obj["metadata"]["name"]
-                    failed.add(name)
-                    last = ApiError.conflict(QUOTAS_KEY, name, "the object has been modified; please apply "
-                                             "your changes to the latest version and try again")
-                except NotFoundError:
-                    continue  # deleted meanwhile: nothing to charge
+                    await self._check_batch(ns, batch)
+                except BaseException as err:  # never leave a request waiting
+                    for _, _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(err if isinstance(err, Exception) else ApiError(
+                                500, "InternalError", "resource quota evaluation was interrupted"))
+                    if not isinstance(err, Exception):
+                        raise
+        finally:
+            self._busy.discard(ns)
+
+    async def _check_batch(self, ns: str, batch: list[_Waiter]) -> None:
+        stored = self._store.list(QUOTAS_KEY, ns).items
+        waiting = batch
+        now = datetime.now(UTC)
+        for _ in range(_RETRIES):
+            quotas = [so.obj for so in stored]
+            used = [used_of(q) for q in quotas]
+            changed: set[int] = set()
+            charged: list[_Waiter] = []
+            for waiter in waiting:
+                request, ev, fut = waiter
+                try:
+                    changes = check_request(quotas, used, request, ev, now)
+                except ApiError as err:
+                    fut.set_exception(err)
+                    continue
+                if request.dry_run or not changes:
+                    fut.set_result(None)
+                    continue
+                for i, new_used in changes:
+                    used[i] = new_used
+                    changed.add(i)
+                charged.append(waiter)
+            failed = await self._write(stored, used, changed)
             if not failed:
+                for _, _, fut in charged:
+                    fut.set_result(None)
                 return
-            stored = [so for so in self._store.list(QUOTAS_KEY, request.namespace).items
-                      if so.obj["metadata"]["name"] in failed]
-        assert last is not None
-        raise last
+            stored = [so for so in self._store.list(QUOTAS_KEY, ns).items if so.obj["metadata"]["name"] in failed]
+            waiting = charged
+        for _, _, fut in waiting:
+            fut.set_exception(ApiError.conflict(QUOTAS_KEY, "", "the object has been modified; please apply your "
+                                                "changes to the latest version and try again"))
+
+    async def _write(self, stored: list[StoredObject], used: list[ResourceList], changed: set[int]) -> set[str]:
+        """Write the changed quotas' ``status.used``; the names whose write conflicted."""
+        failed: set[str] = set()
+        for i in sorted(changed):
+            so = stored[i]
+            status = dict(so.obj.get("status") or {})
+            status["used"] = {k: format_resource(k, v) for k, v in sorted(used[i].items())}
+            new = {**so.obj, "metadata": dict(so.obj["metadata"]), "status": status}
+            try:
+                await self._store.update(QUOTAS_KEY, new, expected_rv=so.rv)
+            except ConflictError:
+                failed.add(so.obj["metadata"]["name"])
+            except NotFoundError:
+                continue  # deleted meanwhile: nothing to charge
+        return failed
