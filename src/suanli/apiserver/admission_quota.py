@@ -68,19 +68,22 @@ def forbidden(request: AdmissionRequest, detail: str) -> ApiError:
 
 
 def check_request(quotas: list[Obj], used: list[ResourceList], request: AdmissionRequest, ev: Evaluator,
-                  now: datetime) -> list[tuple[int, ResourceList]]:
-    """Upstream ``CheckRequest`` against ``quotas`` whose current usage is ``used`` (same order):
-    ``(index, new usage)`` for every quota the request changes; raises the 403 :class:`ApiError`
-    described in the module docstring."""
+                  now: datetime, hards: list[ResourceList] | None = None) -> list[tuple[int, ResourceList]]:
+    """Upstream ``CheckRequest`` against ``quotas`` whose current usage is ``used`` and limits
+    ``hards`` (their :func:`hard_of`; computed when None), all in the same order: ``(index, new
+    usage)`` for every quota the request changes; raises the 403 :class:`ApiError` described in
+    the module docstring."""
     obj = request.obj
     if obj is None:
         return []
+    if hards is None:
+        hards = [hard_of(q) for q in quotas]
     interesting: list[int] = []
     for i, q in enumerate(quotas):
-        if not quota_matches(ev, q, obj):
+        if not quota_matches(ev, q, obj, hards[i]):
             continue
         name = q["metadata"]["name"]
-        restricted = ev.matching_resources(hard_of(q))
+        restricted = ev.matching_resources(hards[i])
         err = ev.constraints(restricted, obj)
         if err:
             raise forbidden(request, f"failed quota: {name}: {err}")
@@ -90,7 +93,7 @@ def check_request(quotas: list[Obj], used: list[ResourceList], request: Admissio
     if not interesting:
         return []
     usage = ev.usage(obj, now)
-    negative = sorted(k for k, v in usage.items() if v < 0)
+    negative = sorted(k for k, v in usage.items() if v.numerator < 0)
     if negative:
         raise forbidden(request, f"quota usage is negative for resource(s): {','.join(negative)}")
     deltas = dict.fromkeys(interesting, usage)
@@ -98,12 +101,12 @@ def check_request(quotas: list[Obj], used: list[ResourceList], request: Admissio
     if request.operation == "UPDATE" and old is not None and (old.get("metadata") or {}).get("resourceVersion"):
         delta = subtract_non_negative(usage, ev.usage(old, now))
         for i in interesting:
-            if quota_matches(ev, quotas[i], old):
+            if quota_matches(ev, quotas[i], old, hards[i]):
                 deltas[i] = delta
     out: list[tuple[int, ResourceList]] = []
     for i in interesting:
-        hard = hard_of(quotas[i])
-        requested = mask({k: v for k, v in deltas[i].items() if v != 0}, hard)
+        hard = hards[i]
+        requested = {k: v for k, v in deltas[i].items() if v.numerator and k in hard}
         if not requested:
             continue
         new_used = add(used[i], requested)
@@ -175,12 +178,13 @@ class ResourceQuotaAdmission:
         for _ in range(_RETRIES):
             quotas = [so.obj for so in stored]
             used = [used_of(q) for q in quotas]
+            hards = [hard_of(q) for q in quotas]
             changed: set[int] = set()
             charged: list[_Waiter] = []
             for waiter in waiting:
                 request, ev, fut = waiter
                 try:
-                    changes = check_request(quotas, used, request, ev, now)
+                    changes = check_request(quotas, used, request, ev, now, hards)
                 except ApiError as err:
                     fut.set_exception(err)
                     continue

@@ -35,8 +35,9 @@ storage and hugepages quantities with binary suffixes when they are whole multip
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
@@ -93,16 +94,30 @@ _LEGACY_COUNTS = frozenset({"configmaps", "secrets", "replicationcontrollers", "
 # -- resource lists ------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Fraction | None:
+    try:
+        return parse_quantity(text)
+    except ValueError:
+        return None
+
+
 def parse_resource_list(raw: Any) -> ResourceList:
     """``{"cpu": "500m"}`` → ``{"cpu": Fraction(1, 2)}``; unparsable quantities are skipped."""
     out: ResourceList = {}
     if isinstance(raw, dict):
         for name, q in raw.items():
-            try:
-                out[str(name)] = parse_quantity(q)
-            except ValueError:
-                continue
+            value = _parse_text(q) if type(q) is str else _parse_any(q)
+            if value is not None:
+                out[str(name)] = value
     return out
+
+
+def _parse_any(q: Any) -> Fraction | None:
+    try:
+        return parse_quantity(q)
+    except ValueError:
+        return None
 
 
 def hard_of(quota: Obj) -> ResourceList:
@@ -116,8 +131,7 @@ def used_of(quota: Obj) -> ResourceList:
 
 def add(a: ResourceList, b: ResourceList) -> ResourceList:
     out = dict(a)
-    for k, v in b.items():
-        out[k] = out.get(k, _ZERO) + v
+    _add_into(out, b)
     return out
 
 
@@ -222,7 +236,9 @@ def is_terminal_pod(pod: Obj, now: datetime) -> bool:
 
 
 def _container_lists(container: Any) -> tuple[ResourceList, ResourceList]:
-    res = (container or {}).get("resources") or {}
+    res = (container or {}).get("resources") if isinstance(container, dict) else None
+    if not res:
+        return {}, {}
     return parse_resource_list(res.get("requests")), parse_resource_list(res.get("limits"))
 
 
@@ -232,26 +248,34 @@ def _pod_totals(spec: Obj, which: int, overhead: bool = True) -> ResourceList:
     (limits: only on resources that have a limit)."""
     total: ResourceList = {}
     for c in spec.get("containers") or []:
-        total = add(total, _container_lists(c)[which])
-    sidecars: ResourceList = {}
-    init_max: ResourceList = {}
-    for c in spec.get("initContainers") or []:
-        own = _container_lists(c)[which]
-        if isinstance(c, dict) and c.get("restartPolicy") == "Always":
-            sidecars = add(sidecars, own)
-            own = sidecars
-        else:
-            own = add(own, sidecars)
-        for k, v in own.items():
-            init_max[k] = max(init_max.get(k, _ZERO), v)
-    total = add(total, sidecars)
-    for k, v in init_max.items():
-        total[k] = max(total.get(k, _ZERO), v)
-    extra = parse_resource_list(spec.get("overhead")) if overhead else {}
-    for k, v in extra.items():
-        if which == 0 or k in total:
-            total[k] = total.get(k, _ZERO) + v
+        _add_into(total, _container_lists(c)[which])
+    inits = spec.get("initContainers")
+    if inits:
+        sidecars: ResourceList = {}
+        init_max: ResourceList = {}
+        for c in inits:
+            own = _container_lists(c)[which]
+            if isinstance(c, dict) and c.get("restartPolicy") == "Always":
+                _add_into(sidecars, own)
+                own = sidecars
+            else:
+                own = add(own, sidecars)
+            for k, v in own.items():
+                init_max[k] = max(init_max.get(k, _ZERO), v)
+        _add_into(total, sidecars)
+        for k, v in init_max.items():
+            total[k] = max(total.get(k, _ZERO), v)
+    if overhead and spec.get("overhead"):
+        for k, v in parse_resource_list(spec.get("overhead")).items():
+            if which == 0 or k in total:
+                total[k] = total.get(k, _ZERO) + v
     return total
+
+
+def _add_into(into: ResourceList, other: ResourceList) -> None:
+    for k, v in other.items():
+        prev = into.get(k)
+        into[k] = v if prev is None else prev + v
 
 
 def pod_requests_limits(spec: Obj, *, overhead: bool) -> tuple[ResourceList, ResourceList]:
@@ -278,11 +302,26 @@ def _compute_usage(requests: ResourceList, limits: ResourceList) -> ResourceList
 
 
 def _pod_usage(pod: Obj, now: datetime) -> ResourceList:
-    out: ResourceList = {"count/pods": _ONE}
     if is_terminal_pod(pod, now):
-        return out
+        return {"count/pods": _ONE}
     spec = pod.get("spec") or {}
-    return add(out, _compute_usage(_pod_totals(spec, 0), _pod_totals(spec, 1)))
+    out = _compute_usage(_pod_totals(spec, 0), _pod_totals(spec, 1))
+    out["count/pods"] = _ONE
+    return out
+
+
+def _stated(container: Obj) -> set[str]:
+    """The cpu/memory quota names a container states (upstream: its ``podComputeUsageHelper`` keys)."""
+    res = container.get("resources") or {}
+    requests, limits = res.get("requests") or {}, res.get("limits") or {}
+    out: set[str] = set()
+    for name in ("cpu", "memory"):
+        if name in requests:
+            out.add(name)
+            out.add(f"requests.{name}")
+        if name in limits:
+            out.add(f"limits.{name}")
+    return out
 
 
 def _pod_constraints(required: Iterable[str], pod: Obj) -> str | None:
@@ -295,8 +334,7 @@ def _pod_constraints(required: Iterable[str], pod: Obj) -> str | None:
     for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
         if not isinstance(c, dict):
             continue
-        have = set(_compute_usage(*_container_lists(c)))
-        for name in need - have:
+        for name in need - _stated(c):
             missing.setdefault(name, set()).add(str(c.get("name") or ""))
     if not missing:
         return None
@@ -350,6 +388,7 @@ class Evaluator:
     scope_fn: Callable[[Obj, Obj], bool] | None = None
     constraints_fn: Callable[[Iterable[str], Obj], str | None] | None = None
     on_update: bool = False
+    _matching: dict[tuple[str, ...], list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def handles(self, operation: str, subresource: str) -> bool:
         """Whether an admission request can change this resource's usage."""
@@ -359,8 +398,14 @@ class Evaluator:
 
     def matching_resources(self, names: Iterable[str]) -> list[str]:
         """The quota resource names (of ``names``) this evaluator accounts for."""
-        pred = self.name_predicate
-        return sorted(n for n in names if n in self.names or (pred is not None and pred(n)))
+        key = tuple(names)
+        hit = self._matching.get(key)
+        if hit is None:
+            pred = self.name_predicate
+            hit = sorted(n for n in key if n in self.names or (pred is not None and pred(n)))
+            if len(self._matching) < 1024:
+                self._matching[key] = hit
+        return list(hit)
 
     def matches_scopes(self, quota: Obj, obj: Obj) -> bool:
         """All the quota's scope requirements hold for ``obj`` (none → True)."""
@@ -431,9 +476,11 @@ def evaluator_for(plural: str, group: str) -> Evaluator:
     return ev
 
 
-def quota_matches(ev: Evaluator, quota: Obj, obj: Obj) -> bool:
-    """Upstream ``generic.Matches``: the quota tracks one of ``ev``'s resources and its scopes hold."""
-    return bool(ev.matching_resources(hard_of(quota))) and ev.matches_scopes(quota, obj)
+def quota_matches(ev: Evaluator, quota: Obj, obj: Obj, hard: ResourceList | None = None) -> bool:
+    """Upstream ``generic.Matches``: the quota tracks one of ``ev``'s resources and its scopes hold
+    (``hard``: the quota's :func:`hard_of`, when the caller has it already)."""
+    names = hard_of(quota) if hard is None else hard
+    return bool(ev.matching_resources(names)) and ev.matches_scopes(quota, obj)
 
 
 def count_resource_of(name: str) -> tuple[str, str] | None:
