@@ -100,6 +100,9 @@ def test_describe_quota_renders_used_and_hard(kc: Kubectl) -> None:
     assert re.search(r"^requests\.cpu\s+\S+\s+2$", out, re.M), out
     assert re.search(r"^requests\.huawei\.com/Ascend910\s+\d+\s+2$", out, re.M), out
     assert re.search(r"^requests\.memory\s+\S+\s+4Gi$", out, re.M), out
+    table = kc("get", "quota", "-n", "dept-b").splitlines()
+    assert table[0].split() == ["NAME", "AGE", "REQUEST", "LIMIT"]
+    assert table[1].startswith("compute ") and "requests.huawei.com/Ascend910: 2/2" in table[1], table
 
 
 def test_limit_range_max_is_enforced(kc: Kubectl) -> None:
