@@ -7,7 +7,9 @@ usage the quota controller keeps."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from typing import Any
 
 import pytest
@@ -118,3 +120,24 @@ def test_namespace_lifecycle(kc: Kubectl) -> None:
                                    "this namespace may not be deleted")
     code, err = create(kc, "no-such-dept", pod("p"))
     assert code == 1 and 'namespaces "no-such-dept" not found' in err
+
+
+def test_concurrent_creates_never_overrun_the_quota(kc: Kubectl) -> None:
+    """Six kubectl processes race for a quota with room for two pods: exactly two get in."""
+    ns = "race"
+    kc("apply", "-f", "-", input=manifest(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "two-pods", "namespace": ns},
+         "spec": {"hard": {"pods": "2"}}}))
+    wait_until(lambda: quota_used(kc, ns, "two-pods").get("pods") == "0", timeout=30, what="quota synced")
+    env = {**os.environ, "KUBECONFIG": str(kc.kubeconfig), "HOME": str(kc.kubeconfig.parent)}
+    procs = [subprocess.Popen([kc.binary, "create", "-n", ns, "-f", "-"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for _ in range(6)]
+    results = [p.communicate(manifest(pod(f"racer-{i}")), timeout=60) for i, p in enumerate(procs)]
+    codes = [p.returncode for p in procs]
+    assert codes.count(0) == 2, results
+    refused = [err for (_, err), code in zip(results, codes, strict=True) if code != 0]
+    assert all("exceeded quota: two-pods, requested: pods=1, used: pods=2, limited: pods=2" in e for e in refused)
+    assert quota_used(kc, ns, "two-pods")["pods"] == "2"
+    assert len(json.loads(kc("get", "pods", "-n", ns, "-o", "json"))["items"]) == 2
