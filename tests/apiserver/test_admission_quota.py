@@ -11,6 +11,7 @@ import pytest
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import deep_copy
+from suanli.apiserver.admission import AdmissionChain
 from suanli.apiserver.admission_namespace import NamespaceLifecycle
 from suanli.apiserver.admission_quota import ResourceQuotaAdmission
 from suanli.apiserver.context import RequestContext
@@ -243,3 +244,33 @@ async def test_create_in_missing_or_terminating_namespace(svc: ApiService) -> No
     msg = await forbidden(svc.create(svc.resource("", "v1", "pods"), "going", pod("p")))
     assert msg == ('pods "p" is forbidden: unable to create new content in namespace going because it is '
                    "being terminated")
+
+
+async def test_final_plugins_run_after_validation_and_make_the_chain_apply(svc: ApiService) -> None:
+    order: list[str] = []
+
+    class Validating:
+        name = "v"
+        resources = frozenset({"configmaps", "secrets"})
+
+        def validate(self, request: Any) -> None:
+            order.append(f"validate:{request.resource.storage_key}")
+
+    class Final:
+        name = "f"
+        resources = frozenset({"secrets"})
+
+        async def admit(self, request: Any) -> None:
+            order.append(f"final:{request.resource.storage_key}")
+
+    chain = AdmissionChain()
+    assert not chain.applies("secrets")
+    chain.add_final(Final())
+    assert chain.applies("secrets") and not chain.applies("configmaps")
+    svc.admission = chain
+    chain.add_validating(Validating())
+    await svc.create(svc.resource("", "v1", "configmaps"), NS,
+                     {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+    await svc.create(svc.resource("", "v1", "secrets"), NS,
+                     {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})
+    assert order == ["validate:configmaps", "validate:secrets", "final:secrets"]
