@@ -9,7 +9,9 @@ sees every write of the resources it names (``resources`` = set of
 validating ones, as upstream's MutatingAdmissionWebhook and ValidatingAdmissionWebhook
 close their chains. A plug-in may also define ``async def prepare(request)``, awaited before
 any plug-in runs (e.g. a bounded wait for an object a controller is about to create); the
-plug-ins themselves stay synchronous.
+plug-ins themselves stay synchronous. Plug-ins added with :meth:`AdmissionChain.add_final` (ResourceQuota) are
+awaited after everything else, as upstream orders ResourceQuota last: they see the final
+object and may write elsewhere (quota usage) before the object is stored.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from suanli.apimachinery.objects import Obj
 from suanli.apiserver.context import ADMIN, UserInfo
 from suanli.kinds.registry import ResourceType
 
-__all__ = ["AdmissionChain", "AdmissionRequest", "MutatingAdmission", "Operation", "ValidatingAdmission"]
+__all__ = ["AdmissionChain", "AdmissionRequest", "FinalAdmission", "MutatingAdmission", "Operation",
+           "ValidatingAdmission"]
 
 Operation = Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
 
@@ -61,10 +64,20 @@ class ValidatingAdmission(Protocol):
     def validate(self, request: AdmissionRequest) -> None: ...
 
 
+class FinalAdmission(Protocol):
+    """Awaited last; must not change the object; raise ApiError to reject."""
+
+    name: str
+    resources: frozenset[str]
+
+    async def admit(self, request: AdmissionRequest) -> None: ...
+
+
 @dataclass
 class AdmissionChain:
     mutating: list[MutatingAdmission] = field(default_factory=list)
     validating: list[ValidatingAdmission] = field(default_factory=list)
+    final: list[FinalAdmission] = field(default_factory=list)
 
     def add_mutating(self, plugin: MutatingAdmission) -> None:
         self.mutating.append(plugin)
@@ -72,11 +85,16 @@ class AdmissionChain:
     def add_validating(self, plugin: ValidatingAdmission) -> None:
         self.validating.append(plugin)
 
+    def add_final(self, plugin: FinalAdmission) -> None:
+        self.final.append(plugin)
+
     def applies(self, storage_key: str) -> bool:
         """Whether any plug-in sees writes of ``storage_key`` (else :meth:`run` is a no-op)."""
         for m in self.mutating:
             if not m.resources or storage_key in m.resources:
                 return True
+        if any(not f.resources or storage_key in f.resources for f in self.final):
+            return True
         return any(not v.resources or storage_key in v.resources for v in self.validating)
 
     async def prepare(self, request: AdmissionRequest) -> None:
@@ -107,3 +125,10 @@ class AdmissionChain:
         for v in self.validating:
             if not v.resources or key in v.resources:
                 v.validate(request)
+
+    async def run_final(self, request: AdmissionRequest) -> None:
+        """Await every final plug-in (after validation and webhooks), in registration order."""
+        key = request.resource.storage_key
+        for f in self.final:
+            if not f.resources or key in f.resources:
+                await f.admit(request)

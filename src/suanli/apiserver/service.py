@@ -289,7 +289,7 @@ class ApiService:
         if not isinstance(meta, dict):
             raise ApiError.bad_request("metadata: must be an object")
         ns = self._resolve_namespace(rt, namespace, meta)
-        self._check_namespace_open(rt, ns)
+        self._check_namespace_open(rt, ns, meta.get("name"))
         if rt.crd_name:  # built-ins have no CRD: skip the lookup
             crd = self.store.get(CRD_BUCKET, "", rt.crd_name)
             if crd is not None and crd.obj["metadata"].get("deletionTimestamp"):
@@ -369,15 +369,21 @@ class ApiService:
         meta["namespace"] = ns
         return str(ns)
 
-    def _check_namespace_open(self, rt: ResourceType, ns: str) -> None:
+    def _check_namespace_open(self, rt: ResourceType, ns: str, name: Any = None) -> None:
+        """NamespaceLifecycle on create: 404 for a missing namespace, 403 (cause ``NamespaceTerminating``,
+        worded as upstream's ``NewForbidden``) for one being deleted."""
         if not rt.namespaced:
             return
         nso = self.store.get(NAMESPACE_BUCKET, "", ns)
         if nso is None:
             raise ApiError(404, "NotFound", f'namespaces "{ns}" not found', kind="namespaces", name=ns)
         if nso.obj["metadata"].get("deletionTimestamp"):
-            raise ApiError(403, "Forbidden", f"{rt.plural} is forbidden: unable to create new content in "
-                           f"namespace {ns} because it is being terminated", kind=rt.plural)
+            resource = f"{rt.plural}.{rt.group}" if rt.group else rt.plural
+            named = f'{resource} "{name}"' if isinstance(name, str) and name else resource
+            detail = f"unable to create new content in namespace {ns} because it is being terminated"
+            raise ApiError(403, "Forbidden", f"{named} is forbidden: {detail}", kind=rt.plural,
+                           name=name if isinstance(name, str) else "", group=rt.group,
+                           causes=[Cause("metadata.namespace", detail, "NamespaceTerminating")])
 
     async def _admit(self, op: Operation, rt: ResourceType, ns: str, name: str, obj: Obj | None,
                      old: Obj | None, sub: str, ctx: RequestContext) -> None:
@@ -392,6 +398,7 @@ class ApiService:
         self.admission.run_validating(req)
         if hooks and self.webhooks is not None:
             await self.webhooks.validate(req)
+        await self.admission.run_final(req)
         ctx.warnings.extend(req.warnings)
 
     # ------------------------------------------------------------------ update

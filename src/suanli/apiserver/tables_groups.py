@@ -219,8 +219,27 @@ def _plc_row(plc: Obj, now: datetime) -> list[Any]:
             str(queuing.get("queueLengthLimit") or "<none>"), _age(plc, now)]
 
 
+def _quota_row(quota: Obj, now: datetime) -> list[Any]:
+    """Upstream ``printResourceQuota``: ``name: used/hard`` per ``status.hard`` resource (sorted),
+    ``limits.*`` in the LIMIT column, everything else in REQUEST."""
+    status = _d(quota.get("status"))
+    hard, used = _d(status.get("hard")), _d(status.get("used"))
+    request: list[str] = []
+    limit: list[str] = []
+    for name in sorted(hard):
+        (limit if name.split(".", 1)[0] == "limits" and "." in name else request).append(
+            f"{name}: {used.get(name, '0')}/{hard[name]}")
+    return [_name(quota), _age(quota, now), ", ".join(request), ", ".join(limit)]
+
+
+def _limitrange_row(lr: Obj, now: datetime) -> list[Any]:
+    return [_name(lr), _d(lr.get("metadata")).get("creationTimestamp")]
+
+
 def register_group_printers() -> None:
     reg = register_printer
+    reg("", "resourcequotas", (NAME, AGE, _c("Request"), _c("Limit")), _quota_row)
+    reg("", "limitranges", (NAME, Column("Created At", "date", "", "", 0)), _limitrange_row)
     reg("", "persistentvolumes",
         (NAME, _c("Capacity"), _c("Access Modes"), _c("Reclaim Policy"), _c("Status"), _c("Claim"),
          _c("StorageClass"), _c("Reason"), AGE, _c("VolumeMode", priority=1)), _pv_row)

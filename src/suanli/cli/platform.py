@@ -23,6 +23,9 @@ from typing import Any
 import uvicorn
 
 from suanli.apimachinery.errors import ApiError
+from suanli.apiserver.admission_limitrange import LimitRangeDefaults, LimitRangeValidation, store_limit_ranges
+from suanli.apiserver.admission_namespace import NamespaceLifecycle
+from suanli.apiserver.admission_quota import ResourceQuotaAdmission
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
@@ -52,6 +55,7 @@ from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterP
 from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.queue import QueueStateController
 from suanli.controllers.replicaset import ReplicaSetController
+from suanli.controllers.resourcequota import ResourceQuotaController, registry_resolver
 from suanli.controllers.serviceaccount import RootCAPublisher, ServiceAccountsController
 from suanli.controllers.serviceaccount_token import TokensController
 from suanli.controllers.statefulset import StatefulSetController
@@ -201,6 +205,12 @@ class Platform:
         self.service.admission.add_mutating(DefaultStorageClass(store_class_lister(self.store)))
         self.service.admission.add_mutating(StorageObjectInUseProtection())
         self.service.admission.add_validating(SystemPriorityClassAdmission())
+        # issue 11: NamespaceLifecycle (delete half), LimitRanger, ResourceQuota (awaited last)
+        ranges = store_limit_ranges(self.store)
+        self.service.admission.add_mutating(LimitRangeDefaults(ranges))
+        self.service.admission.add_validating(LimitRangeValidation(ranges))
+        self.service.admission.add_validating(NamespaceLifecycle())
+        self.service.admission.add_final(ResourceQuotaAdmission(self.store))
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
         self.sa_tokens = ServiceAccountTokens(options.data_dir)
@@ -334,6 +344,7 @@ class Platform:
             PodGroupController(self.client, factory=shared),
             VolcanoJobController(self.client, factory=shared),
             QueueStateController(self.client, factory=shared),
+            ResourceQuotaController(self.client, registry_resolver(self.registry), factory=shared),
             LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
             SimAgent(self.client, devices=self.devices,
                      config=AgentConfig(seed=self.options.seed, require_pod_cidr=True)),

@@ -23,6 +23,7 @@ import base64
 import re
 from collections.abc import Callable
 from fractions import Fraction
+from functools import partial
 from typing import Any
 
 from suanli.apimachinery.errors import Cause
@@ -1247,3 +1248,165 @@ _VALIDATORS.update({
     "APIService.apiregistration.k8s.io": ("path", _v_apiservice),
     "CertificateSigningRequest.certificates.k8s.io": ("subdomain", _v_csr),
 })
+
+
+# -- LimitRange (issue 11) ---------------------------------------------------------------------
+
+
+def _limitrange(obj: Obj, create: bool) -> None:
+    """Upstream ``SetDefaults_LimitRangeItem``: for ``Container`` items, ``default`` ← ``max``,
+    then ``defaultRequest`` ← ``default``, then ``defaultRequest`` ← ``min`` (each only where unset)."""
+    for item in _list(_dict(obj, "spec"), "limits"):
+        if not isinstance(item, dict) or item.get("type") != "Container":
+            continue
+        for source, target in (("max", "default"), ("default", "defaultRequest"), ("min", "defaultRequest")):
+            values = item.get(source)
+            if isinstance(values, dict) and values:
+                into = _dict(item, target)
+                for name, value in values.items():
+                    into.setdefault(name, value)
+
+
+_DEFAULTERS["LimitRange"] = _limitrange
+
+
+# -- ResourceQuota and LimitRange validation (issue 11; upstream pkg/apis/core/validation) ----------
+
+_STANDARD_QUOTA = frozenset({
+    "cpu", "memory", "ephemeral-storage", "requests.cpu", "requests.memory", "requests.storage",
+    "requests.ephemeral-storage", "limits.cpu", "limits.memory", "limits.ephemeral-storage", "pods", "services",
+    "replicationcontrollers", "resourcequotas", "secrets", "persistentvolumeclaims", "configmaps",
+    "services.nodeports", "services.loadbalancers"})
+_INTEGER_QUOTA = frozenset({"pods", "services", "replicationcontrollers", "resourcequotas", "secrets",
+                            "persistentvolumeclaims", "configmaps", "services.nodeports", "services.loadbalancers"})
+_QUOTA_SCOPES = ("Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass",
+                 "CrossNamespacePodAffinity")
+_POD_COMPUTE_QUOTA = frozenset({"pods", "cpu", "memory", "limits.cpu", "limits.memory", "requests.cpu",
+                                "requests.memory"})
+_SCOPE_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def _is_integer_quota_name(name: str) -> bool:
+    return name in _INTEGER_QUOTA or name.startswith("count/") or is_extended_resource(name) or \
+        (name.startswith("requests.") and is_extended_resource(name[len("requests."):]))
+
+
+def _quantity_or_error(errs: _Errs, path: str, value: Any) -> Fraction | None:
+    try:
+        return parse_quantity(value)
+    except ValueError as err:
+        errs.invalid(path, value, str(err))
+        return None
+
+
+def _v_resourcequota(errs: _Errs, obj: Obj) -> None:
+    """Upstream ``ValidateResourceQuotaSpec``: standard names, non-negative (integer where counted)
+    quantities, known and compatible scopes, a well-formed scope selector."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    hard: dict[str, Any] = spec["hard"] if isinstance(spec.get("hard"), dict) else {}
+    for name, value in sorted(hard.items()):
+        path = f"spec.hard[{name}]"
+        if "/" not in name and name not in _STANDARD_QUOTA and not name.startswith(("hugepages-",
+                                                                                    "requests.hugepages-")):
+            errs.invalid(path, name, "must be a standard resource for quota")
+        q = _quantity_or_error(errs, path, value)
+        if q is not None and q < 0:
+            errs.invalid(path, value, "must be greater than or equal to 0")
+        elif q is not None and q.denominator != 1 and _is_integer_quota_name(name):
+            errs.invalid(path, value, "must be an integer")
+    scopes = [str(s) for s in _list(spec, "scopes")]
+    for scope in scopes:
+        if scope not in _QUOTA_SCOPES:
+            errs.invalid("spec.scopes", scopes, "unsupported scope")
+        allowed = {"pods"} if scope == "BestEffort" else _POD_COMPUTE_QUOTA
+        for name in sorted(hard):
+            if name in _STANDARD_QUOTA and not name.startswith("count/") and name not in allowed:
+                errs.invalid("spec.scopes", scopes, "unsupported scope applied to resource")
+    selector: dict[str, Any] = spec["scopeSelector"] if isinstance(spec.get("scopeSelector"), dict) else {}
+    used = set(scopes)
+    for i, req in enumerate(_list(selector, "matchExpressions")):
+        if not isinstance(req, dict):
+            continue
+        path = f"spec.scopeSelector.matchExpressions[{i}]"
+        if req.get("scopeName") not in _QUOTA_SCOPES:
+            errs.invalid(f"{path}.scopeName", req.get("scopeName"), "unsupported scope")
+        op, values = req.get("operator"), _list(req, "values")
+        if op in ("In", "NotIn") and not values:
+            errs.invalid(f"{path}.values", values, "must be at least one value when `operator` is 'In' or "
+                                                    "'NotIn' for scope selector")
+        elif op in ("Exists", "DoesNotExist") and values:
+            errs.invalid(f"{path}.values", values, "must be no value when `operator` is 'Exist' or "
+                                                    "'DoesNotExist' for scope selector")
+        elif op not in _SCOPE_OPERATORS:
+            errs.invalid(f"{path}.operator", op, "not a valid selector operator")
+        used.add(str(req.get("scopeName")))
+    for pair in (("BestEffort", "NotBestEffort"), ("Terminating", "NotTerminating")):
+        if set(pair) <= used:
+            errs.invalid("spec.scopes", scopes, "conflicting scopes")
+
+
+def _raw_value(item: Obj, key: str, name: str) -> str:
+    return str(item[key][name])
+
+
+def _v_limitrange(errs: _Errs, obj: Obj) -> None:
+    """Upstream ``ValidateLimitRange`` (the bounds): known types, one item per type, non-negative
+    quantities, min ≤ default request ≤ default ≤ max, max limit/request ratio ≥ 1, no defaults on
+    ``Pod`` items."""
+    seen: set[str] = set()
+    for i, item in enumerate(_list(_dict(obj, "spec"), "limits")):
+        if not isinstance(item, dict):
+            continue
+        path = f"spec.limits[{i}]"
+        kind = str(item.get("type") or "")
+        if kind in seen:
+            errs.duplicate(f"{path}.type", kind)
+        seen.add(kind)
+        values: dict[str, dict[str, Fraction]] = {}
+        for key in ("min", "max", "default", "defaultRequest", "maxLimitRequestRatio"):
+            raw: dict[str, Any] = item[key] if isinstance(item.get(key), dict) else {}
+            values[key] = {}
+            for name, value in sorted(raw.items()):
+                q = _quantity_or_error(errs, f"{path}.{key}[{name}]", value)
+                if q is not None:
+                    if q < 0:
+                        errs.invalid(f"{path}.{key}[{name}]", value, "must be greater than or equal to 0")
+                    values[key][name] = q
+            if kind == "Pod" and key in ("default", "defaultRequest") and raw:
+                errs.invalid(f"{path}.{key}", raw, "may not be specified when `type` is 'Pod'")
+        mn, mx, df, dr = values["min"], values["max"], values["default"], values["defaultRequest"]
+        fmt = partial(_raw_value, item)
+        for name in sorted(mn):
+            if name in mx and mn[name] > mx[name]:
+                errs.invalid(f"{path}.min[{name}]", item["min"][name],
+                             f"min value {fmt('min', name)} is greater than max value {fmt('max', name)}")
+            if name in dr and mn[name] > dr[name]:
+                errs.invalid(f"{path}.defaultRequest[{name}]", item["defaultRequest"][name],
+                             f"min value {fmt('min', name)} is greater than default request value "
+                             f"{fmt('defaultRequest', name)}")
+            if name in df and mn[name] > df[name]:
+                errs.invalid(f"{path}.default[{name}]", item["default"][name],
+                             f"min value {fmt('min', name)} is greater than default value {fmt('default', name)}")
+        for name in sorted(mx):
+            if name in dr and dr[name] > mx[name]:
+                errs.invalid(f"{path}.defaultRequest[{name}]", item["defaultRequest"][name],
+                             f"default request value {fmt('defaultRequest', name)} is greater than max value "
+                             f"{fmt('max', name)}")
+            if name in df and df[name] > mx[name]:
+                errs.invalid(f"{path}.default[{name}]", item["default"][name],
+                             f"default value {fmt('default', name)} is greater than max value {fmt('max', name)}")
+        for name in sorted(dr):
+            if name in df and dr[name] > df[name]:
+                errs.invalid(f"{path}.defaultRequest[{name}]", item["defaultRequest"][name],
+                             f"default request value {fmt('defaultRequest', name)} is greater than default "
+                             f"limit value {fmt('default', name)}")
+        for name, q in sorted(values["maxLimitRequestRatio"].items()):
+            if q < 1:
+                errs.invalid(f"{path}.maxLimitRequestRatio[{name}]", item["maxLimitRequestRatio"][name],
+                             f"ratio {fmt('maxLimitRequestRatio', name)} is less than 1")
+
+
+_VALIDATORS["ResourceQuota"] = ("subdomain", _v_resourcequota)
+_VALIDATORS["LimitRange"] = ("subdomain", _v_limitrange)
