@@ -23,6 +23,11 @@ import uvicorn
 from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.admission_storage import DefaultStorageClass, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
+from suanli.apiserver.authz import AlwaysAllow
+from suanli.apiserver.authz.bootstrap import reconcile_bootstrap_policy
+from suanli.apiserver.authz.escalation import EscalationCheck
+from suanli.apiserver.authz.rbac import RbacAuthorizer
+from suanli.apiserver.authz.reviews import access_review_types
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
@@ -32,6 +37,7 @@ from suanli.apiserver.tls import ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
 from suanli.controllers.apiservice import APIServiceRegistrar
+from suanli.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from suanli.controllers.cronjob import CronJobController
 from suanli.controllers.daemonset import DaemonSetController
 from suanli.controllers.deployment import DeploymentController
@@ -97,6 +103,8 @@ class PlatformOptions:
     #: no controllers, no scheduler, no node agents and no demo pool — for running the real
     #: kube-scheduler / kube-controller-manager (or any other control plane) against it
     only_api: bool = False
+    #: ``--authorization-mode``: "RBAC" (bootstrap policy, escalation checks) or "AlwaysAllow"
+    authorization_mode: str = "RBAC"
 
 
 async def _tune_gc(interval: float = 1.0) -> None:
@@ -173,6 +181,7 @@ class Platform:
         check_cluster_cidr(options.cluster_cidr, options.node_cidr_mask_size)  # ValueError before anything starts
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
+        self.registry.add_all(access_review_types())
         options.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(options.data_dir, ttl_buckets={"events": options.event_ttl,
                                                           "events.k8s.io/events": options.event_ttl},
@@ -189,8 +198,16 @@ class Platform:
         self.token = ensure_token(options.data_dir)
         self.sa_tokens = ServiceAccountTokens(options.data_dir, secrets=self._stored("secrets"),
                                               accounts=self._stored("serviceaccounts"))
+        self.rbac: RbacAuthorizer | None = None
+        if options.authorization_mode == "RBAC":
+            self.rbac = RbacAuthorizer(self.store)
+            self.service.admission.add_validating(EscalationCheck(self.rbac))
+        elif options.authorization_mode != "AlwaysAllow":
+            raise ValueError(f"--authorization-mode: unsupported mode {options.authorization_mode!r} "
+                             "(supported: RBAC, AlwaysAllow)")
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
-                          bookmark_interval=options.bookmark_interval, token_verifier=self.sa_tokens.verify)
+                          bookmark_interval=options.bookmark_interval, token_verifier=self.sa_tokens.verify,
+                          authorizer=self.rbac if self.rbac is not None else AlwaysAllow())
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)
@@ -218,7 +235,12 @@ class Platform:
         self.service.restore_crds()
         await self._ensure_namespaces()
         await self._ensure_priority_classes()
-        await ensure_crds(self.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
+        shipped_crds = [*nfd_crds(), *operator_crds(), *volcano_crds()]
+        await ensure_crds(self.client, shipped_crds)
+        if self.rbac is not None:  # kube-apiserver's rbac/bootstrap-roles post-start hook
+            self.rbac.start()
+            self._stoppers.append(self._stop_rbac)
+            await reconcile_bootstrap_policy(self.service, shipped_crds)
         if not o.only_api:  # the root and default Queues and the scheduler's ConfigMap belong to Volcano's components
             for queue in (root_queue(), default_queue()):
                 try:
@@ -287,6 +309,7 @@ class Platform:
         shared = self.informers
         controllers: list[Any] = [
             GarbageCollector(self.client, self.registry, factory=shared),
+            ClusterRoleAggregationController(self.client, factory=shared),
             NamespaceController(self.client, self.registry, factory=shared),
             ReplicaSetController(self.client, factory=shared),
             DeploymentController(self.client, factory=shared),
@@ -327,6 +350,10 @@ class Platform:
         self._stoppers.append(self.informers.stop)
         if self.options.demo:
             await ensure_demo_pool(self.client)
+
+    async def _stop_rbac(self) -> None:
+        if self.rbac is not None:
+            self.rbac.stop()
 
     async def _start_apiserver_loops(self) -> None:
         """``--only api``: only what kube-apiserver itself runs — the local APIService registrar."""

@@ -249,6 +249,13 @@ class RbacAuthorizer:
                 self.policy.apply(bucket, ev.obj.obj, deleted=ev.type == "DELETED")
         return self.policy
 
+    def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[Rule], list[str]]:
+        """Every rule ``user`` holds in ``namespace`` (everything for ``system:masters``) and the errors met."""
+        rules, errors = self.sync().rules_for(user, namespace)
+        if PRIVILEGED_GROUP in user.groups:
+            rules = [Rule(("*",), ("*",), ("*",)), Rule(("*",), non_resource_urls=("*",)), *rules]
+        return rules, errors
+
     def authorize(self, attrs: Attributes) -> Decision:
         if PRIVILEGED_GROUP in attrs.user.groups:
             return Decision(True)
