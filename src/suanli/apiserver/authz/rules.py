@@ -22,7 +22,7 @@ from typing import Any
 
 from suanli.apiserver.authz import Attributes
 
-__all__ = ["Rule", "Subject", "rule_allows", "rules_allow", "service_account_user", "subject_user_key"]
+__all__ = ["Rule", "Subject", "applies_to", "rule_allows", "rules_allow", "service_account_user", "subject_user_key"]
 
 SA_PREFIX = "system:serviceaccount:"
 
@@ -131,4 +131,14 @@ def subject_user_key(subject: Subject, binding_namespace: str) -> tuple[str, str
     if subject.kind == "ServiceAccount":
         ns = subject.namespace or binding_namespace
         return ("user", service_account_user(ns, subject.name)) if ns else None
+    return None
+
+
+def applies_to(user_name: str, groups: Iterable[str], subjects: Iterable[Subject], namespace: str) -> int | None:
+    """Upstream ``appliesTo``: the index of the first subject naming the user (or one of its groups)
+    in a binding of ``namespace`` ("" for a cluster binding), or None."""
+    keys = {("user", user_name), *(("group", g) for g in groups)}
+    for i, subject in enumerate(subjects):
+        if subject_user_key(subject, namespace) in keys:
+            return i
     return None
