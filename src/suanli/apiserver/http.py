@@ -214,7 +214,8 @@ class ApiApp:
             qs = scope.get("query_string", b"")
             query = {k: v[-1] for k, v in parse_qs(qs.decode("latin-1"), keep_blank_values=True).items()} \
                 if qs else {}
-            user = self._authenticate(headers) if path not in _PUBLIC_PATHS else ANONYMOUS
+            user = self._authenticate(headers) if path not in _PUBLIC_PATHS or "authorization" in headers \
+                else ANONYMOUS
             user = impersonate(self.authorizer, user, raw_headers)
             authorize_request(self.authorizer, user, method, path, query)
             body = await self._read_body(receive, headers) if method in ("POST", "PUT", "PATCH", "DELETE") \
