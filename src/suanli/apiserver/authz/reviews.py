@@ -52,11 +52,17 @@ def _invalid(kind: str, causes: list[Cause]) -> ApiError:
     return ApiError.invalid(kind, "", causes, group=AUTHZ_GROUP)
 
 
+def _go_value(non: Any) -> str:
+    """The attributes as Go's ``%#v`` prints them in upstream's field error."""
+    d = non if isinstance(non, dict) else {}
+    return f'&authorization.NonResourceAttributes{{Path:"{d.get("path") or ""}", Verb:"{d.get("verb") or ""}"}}'
+
+
 def _attributes(kind: str, spec: dict[str, Any], user: UserInfo) -> Attributes:
     res, non = spec.get("resourceAttributes"), spec.get("nonResourceAttributes")
     if res is not None and non is not None:
-        raise _invalid(kind, [Cause("spec.nonResourceAttributes",
-                                    "cannot be specified in combination with resourceAttributes")])
+        raise _invalid(kind, [Cause("spec.nonResourceAttributes", f"Invalid value: {_go_value(non)}: cannot be "
+                                    "specified in combination with resourceAttributes")])
     if isinstance(res, dict):
         return Attributes(user, str(res.get("verb") or ""), True, str(res.get("namespace") or ""),
                           str(res.get("group") or ""), str(res.get("version") or ""), str(res.get("resource") or ""),
@@ -127,7 +133,8 @@ def review(plural: str, body: Any, *, requester: UserInfo, namespace: str, autho
         subject = _subject(kind, spec)
         if plural == "localsubjectaccessreviews":
             if spec.get("nonResourceAttributes") is not None:
-                raise _invalid(kind, [Cause("spec.nonResourceAttributes", "Invalid value: disallowed on this kind "
+                raise _invalid(kind, [Cause("spec.nonResourceAttributes", f"Invalid value: "
+                                            f"{_go_value(spec['nonResourceAttributes'])}: disallowed on this kind "
                                             "of request")])
             res = spec.get("resourceAttributes")
             if isinstance(res, dict):
