@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from urllib.parse import unquote
 
 from suanli.apimachinery.errors import ApiError
@@ -103,10 +103,12 @@ def _check(authorizer: Authorizer, attrs: Attributes) -> None:
 
 
 def impersonate(authorizer: Authorizer, requestor: UserInfo,
-                headers: Iterable[tuple[str, str]]) -> UserInfo:
+                headers: Sequence[tuple[str, str]]) -> UserInfo:
     """The identity to act as: ``requestor`` itself without impersonation headers, else the
     impersonated user once every requested part is authorised (raises 403/400 otherwise).
     ``headers`` are (lower-case name, value) pairs, repeated names kept."""
+    if not any(name.startswith("impersonate-") for name, _ in headers):
+        return requestor
     user_name = ""
     groups: list[str] = []
     extras: dict[str, list[str]] = {}

@@ -17,7 +17,7 @@ is allowed before RBAC is consulted, as kube-apiserver's privileged-group author
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,6 +39,7 @@ CLUSTER_ROLE_BINDINGS = f"{RBAC_GROUP}/clusterrolebindings"
 BUCKETS = (ROLES, CLUSTER_ROLES, ROLE_BINDINGS, CLUSTER_ROLE_BINDINGS)
 
 SubjectKey = tuple[str, str]
+_CACHE_LIMIT = 16384
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,21 +79,29 @@ def _rules(obj: dict[str, Any]) -> tuple[Rule, ...]:
     return tuple(Rule.from_obj(r) for r in obj.get("rules") or [] if isinstance(r, dict))
 
 
+_Resolved = tuple[tuple[tuple[Rule, "_Binding", Subject], ...], tuple[str, ...]]
+
+
 @dataclass
 class RbacPolicy:
     """Decoded roles and subject-indexed bindings; mutate with :meth:`apply`, read with
-    :meth:`visit`. One namespace key ``""`` holds the cluster role bindings."""
+    :meth:`authorize` / :meth:`rules_for`. One namespace key ``""`` holds the cluster role bindings."""
 
     cluster_roles: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
     roles: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
     bindings: dict[tuple[str, str], _Binding] = field(default_factory=dict)
     #: namespace ("" = cluster) → subject key → binding names (dict as an ordered set)
     index: dict[str, dict[SubjectKey, dict[str, None]]] = field(default_factory=dict)
+    _cache: dict[tuple[str, tuple[str, ...], str], _Resolved] = field(default_factory=dict, repr=False)
+    _decisions: dict[tuple[str, tuple[str, ...], tuple[Any, ...]], Decision] = field(default_factory=dict,
+                                                                                      repr=False)
 
     def apply(self, bucket: str, obj: dict[str, Any], deleted: bool) -> None:
         """Add, replace or (``deleted``) remove one stored object of ``bucket``."""
         meta = obj.get("metadata") or {}
         ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        self._cache.clear()
+        self._decisions.clear()
         if bucket == CLUSTER_ROLES:
             if deleted:
                 self.cluster_roles.pop(name, None)
@@ -157,53 +166,53 @@ class RbacPolicy:
                     b = self.bindings[(ns, name)]
                     yield b, next(s for s in b.subjects if subject_user_key(s, ns) == key)
 
-    def visit(self, user: UserInfo, namespace: str, visitor: Callable[[str, Rule | None, str], bool]) -> None:
-        """Upstream ``VisitRulesFor``: call ``visitor(source, rule, error)`` per applicable rule (or per
-        missing role, with ``rule`` None); stop when it returns False."""
+    def _resolve(self, user: UserInfo, namespace: str) -> _Resolved:
+        """Upstream ``VisitRulesFor`` flattened: every (rule, binding, subject) that applies to ``user``
+        in ``namespace``, in visiting order, and the errors met. Cached per (user, groups, namespace)
+        until the policy next changes (so a steady stream of one user's requests costs a dict lookup
+        and a scan of that user's few rules)."""
+        key = (user.name, user.groups, namespace)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        entries: list[tuple[Rule, _Binding, Subject]] = []
+        errors: list[str] = []
         for b, subject in self._matching(user, namespace):
             rules, missing = self._role_rules(b)
             if rules is None:
-                if not visitor("", None, missing):
-                    return
-                continue
-            source = b.describe(subject)
-            for rule in rules:
-                if not visitor(source, rule, ""):
-                    return
+                errors.append(missing)
+            else:
+                entries.extend((r, b, subject) for r in rules)
+        out = (tuple(entries), tuple(errors))
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = out
+        return out
 
     def rules_for(self, user: UserInfo, namespace: str) -> tuple[list[Rule], list[str]]:
         """Every rule that applies to ``user`` in ``namespace`` and the errors met (upstream ``RulesFor``)."""
-        rules: list[Rule] = []
-        errors: list[str] = []
-
-        def collect(_src: str, rule: Rule | None, err: str) -> bool:
-            if rule is not None:
-                rules.append(rule)
-            else:
-                errors.append(err)
-            return True
-
-        self.visit(user, namespace, collect)
-        return rules, errors
+        entries, errors = self._resolve(user, namespace)
+        return [e[0] for e in entries], list(errors)
 
     def authorize(self, attrs: Attributes) -> Decision:
-        """The RBAC decision alone (no privileged-group shortcut)."""
-        allowed_by = ""
-        errors: list[str] = []
+        """The RBAC decision alone (no privileged-group shortcut); decisions are memoised until the
+        policy next changes."""
+        user = attrs.user
+        key = (user.name, user.groups, attrs[1:])
+        hit = self._decisions.get(key)
+        if hit is not None:
+            return hit
+        decision = self._decide(attrs)
+        if len(self._decisions) >= _CACHE_LIMIT:
+            self._decisions.clear()
+        self._decisions[key] = decision
+        return decision
 
-        def check(src: str, rule: Rule | None, err: str) -> bool:
-            nonlocal allowed_by
-            if rule is None:
-                errors.append(err)
-                return True
+    def _decide(self, attrs: Attributes) -> Decision:
+        entries, errors = self._resolve(attrs.user, attrs.namespace)
+        for rule, binding, subject in entries:
             if rule_allows(attrs, rule):
-                allowed_by = src
-                return False
-            return True
-
-        self.visit(attrs.user, attrs.namespace, check)
-        if allowed_by:
-            return Decision(True, f"RBAC: allowed by {allowed_by}")
+                return Decision(True, f"RBAC: allowed by {binding.describe(subject)}")
         return Decision(False, f"RBAC: [{', '.join(errors)}]" if len(errors) > 1 else
                         f"RBAC: {errors[0]}" if errors else "")
 

@@ -20,7 +20,7 @@ Same rules as kube-apiserver's ``RequestInfoFactory.NewRequestInfo``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["RequestInfo", "request_info"]
 
@@ -32,9 +32,9 @@ _METHOD_VERBS = {"POST": "create", "GET": "get", "HEAD": "get", "PUT": "update",
 _BAD_SEGMENT = re.compile(r"[/%]")
 
 
-@dataclass(frozen=True)
-class RequestInfo:
-    """The resolved request; ``parts`` are the path segments from the resource on."""
+class RequestInfo(NamedTuple):
+    """The resolved request; ``parts`` are the path segments from the resource on (a named tuple:
+    one is built per request)."""
 
     resource_request: bool
     path: str
@@ -68,21 +68,20 @@ def _valid_segment(name: str) -> bool:
 
 def request_info(method: str, path: str, query: dict[str, str]) -> RequestInfo:
     """Resolve ``method path?query`` (``query`` holds the last value of each parameter)."""
-    non_resource = RequestInfo(False, path, method.lower())
     stripped = path.strip("/")
     parts = stripped.split("/") if stripped else []
     if len(parts) < 3 or parts[0] not in ("api", "apis"):
-        return non_resource
+        return RequestInfo(False, path, method.lower())
     prefix, rest = parts[0], parts[1:]
     group = ""
     if prefix == "apis":
         if len(rest) < 3:
-            return non_resource
+            return RequestInfo(False, path, method.lower())
         group, rest = rest[0], rest[1:]
     version, rest = rest[0], rest[1:]
     if rest[0] in _SPECIAL_VERBS:
         if len(rest) < 2:  # upstream: "unable to determine kind and namespace" (a non-resource answer here)
-            return non_resource
+            return RequestInfo(False, path, method.lower())
         verb, rest = rest[0], rest[1:]
     else:
         verb = _METHOD_VERBS.get(method, "")
