@@ -107,7 +107,10 @@ def impersonate(authorizer: Authorizer, requestor: UserInfo,
     """The identity to act as: ``requestor`` itself without impersonation headers, else the
     impersonated user once every requested part is authorised (raises 403/400 otherwise).
     ``headers`` are (lower-case name, value) pairs, repeated names kept."""
-    if not any(name.startswith("impersonate-") for name, _ in headers):
+    for name, _ in headers:
+        if name.startswith("impersonate-"):
+            break
+    else:
         return requestor
     user_name = ""
     groups: list[str] = []

@@ -19,6 +19,7 @@ Same rules as kube-apiserver's ``RequestInfoFactory.NewRequestInfo``
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -67,7 +68,13 @@ def _valid_segment(name: str) -> bool:
 
 
 def request_info(method: str, path: str, query: dict[str, str]) -> RequestInfo:
-    """Resolve ``method path?query`` (``query`` holds the last value of each parameter)."""
+    """Resolve ``method path?query`` (``query`` holds the last value of each parameter). Only
+    ``watch`` and ``fieldSelector`` matter; answers are memoised (a pure function of its inputs)."""
+    return _resolve(method, path, query.get("watch"), query.get("fieldSelector", ""))
+
+
+@functools.lru_cache(maxsize=16384)
+def _resolve(method: str, path: str, watch: str | None, field_selector: str) -> RequestInfo:
     stripped = path.strip("/")
     parts = stripped.split("/") if stripped else []
     if len(parts) < 3 or parts[0] not in ("api", "apis"):
@@ -97,9 +104,8 @@ def request_info(method: str, path: str, query: dict[str, str]) -> RequestInfo:
     name = rest[1] if len(rest) >= 2 else ""
     subresource = rest[2] if len(rest) >= 3 and verb != "proxy" else ""
     if not name and verb == "get":
-        watch = query.get("watch")
         verb = "watch" if watch is not None and watch.lower() not in ("false", "0") else "list"
-        selected = _exact_name(query.get("fieldSelector", ""))
+        selected = _exact_name(field_selector)
         if selected is not None and _valid_segment(selected):
             name = selected
     if not name and verb == "delete":
