@@ -232,3 +232,18 @@ def test_every_authenticated_user_may_discover_and_review_itself() -> None:
     anonymous = UserInfo("system:anonymous", groups=("system:unauthenticated",))
     assert p.authorize(Attributes(anonymous, "get", resource_request=False, path="/healthz")).allowed
     assert not p.authorize(Attributes(anonymous, "get", resource_request=False, path="/apis")).allowed
+
+
+def test_always_allow_answers_reviews_with_everything() -> None:
+    from suanli.apiserver.authz import AlwaysAllow
+    from suanli.apiserver.authz.reviews import review
+
+    me = UserInfo("me", groups=("system:authenticated",))
+    rules = review("selfsubjectrulesreviews", {"spec": {"namespace": "x"}}, requester=me, namespace="",
+                   authorizer=AlwaysAllow(), resolver=None)["status"]
+    assert rules["resourceRules"] == [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
+    assert rules["nonResourceRules"] == [{"verbs": ["*"], "nonResourceURLs": ["*"]}]
+    access = review("selfsubjectaccessreviews", {"spec": {"resourceAttributes": {"verb": "delete",
+                                                                                 "resource": "nodes"}}},
+                    requester=me, namespace="", authorizer=AlwaysAllow(), resolver=None)
+    assert access["status"] == {"allowed": True}
