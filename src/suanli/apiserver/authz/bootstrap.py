@@ -1,6 +1,7 @@
 """The bootstrap RBAC policy kube-apiserver creates at start, and its reconciliation.
 
 Roles and bindings follow upstream's plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go
+(checked against its testdata/cluster-roles.yaml fixture)
 (the user-facing part; controller roles are not needed, our own components' least-privilege
 roles ship with the manifests): ``cluster-admin`` bound to ``system:masters``; the aggregated
 ``admin`` ⊇ ``edit`` ⊇ ``view`` (``edit`` carries the ``aggregate-to-admin`` label and ``view``
@@ -79,7 +80,7 @@ _EDIT = (
     _rule(WRITE, [""], ["pods", "pods/attach", "pods/proxy", "pods/exec", "pods/portforward"]),
     _rule(["create"], [""], ["pods/eviction"]),
     _rule(WRITE, [""], ["replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services",
-                        "services/proxy", "persistentvolumeclaims", "configmaps", "secrets"]),
+                        "services/proxy", "persistentvolumeclaims", "configmaps", "secrets", "events"]),
     _rule(["create"], [""], ["serviceaccounts/token"]),
     _rule(WRITE, ["apps"], ["statefulsets", "statefulsets/scale", "daemonsets", "deployments", "deployments/scale",
                             "deployments/rollback", "replicasets", "replicasets/scale"]),
@@ -90,6 +91,7 @@ _EDIT = (
                                   "networkpolicies"]),
     _rule(WRITE, ["policy"], ["poddisruptionbudgets"]),
     _rule(WRITE, ["networking.k8s.io"], ["networkpolicies", "ingresses"]),
+    _rule(READ_WRITE, ["coordination.k8s.io"], ["leases"]),
 )
 _ADMIN = (
     _rule(["create"], ["authorization.k8s.io"], ["localsubjectaccessreviews"]),
