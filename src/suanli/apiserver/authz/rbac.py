@@ -198,7 +198,7 @@ class RbacPolicy:
         """The RBAC decision alone (no privileged-group shortcut); decisions are memoised until the
         policy next changes."""
         user = attrs.user
-        key = (user.name, user.groups, attrs[1:])
+        key = (user.name, user.groups, attrs[1:9] if attrs.resource_request else attrs[1:])  # path: non-resource only
         hit = self._decisions.get(key)
         if hit is not None:
             return hit
