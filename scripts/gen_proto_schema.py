@@ -87,6 +87,11 @@ ROOTS: list[tuple[str, str, str]] = [
     ("authentication.k8s.io/v1", "TokenRequest", f"{_API}.authentication.v1.TokenRequest"),
     ("authentication.k8s.io/v1", "TokenReview", f"{_API}.authentication.v1.TokenReview"),
     ("authentication.k8s.io/v1", "SelfSubjectReview", f"{_API}.authentication.v1.SelfSubjectReview"),
+
+    ("authorization.k8s.io/v1", "SelfSubjectAccessReview", f"{_API}.authorization.v1.SelfSubjectAccessReview"),
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview", f"{_API}.authorization.v1.SelfSubjectRulesReview"),
+    ("authorization.k8s.io/v1", "SubjectAccessReview", f"{_API}.authorization.v1.SubjectAccessReview"),
+    ("authorization.k8s.io/v1", "LocalSubjectAccessReview", f"{_API}.authorization.v1.LocalSubjectAccessReview"),
     ("v1", "PersistentVolume", f"{_API}.core.v1.PersistentVolume"),
     ("storage.k8s.io/v1", "StorageClass", f"{_API}.storage.v1.StorageClass"),
     ("storage.k8s.io/v1", "CSINode", f"{_API}.storage.v1.CSINode"),

@@ -52,7 +52,9 @@ def test_up_writes_kubeconfig_serves_https_with_token_and_exits_cleanly_on(tmp_p
 
 
 def test_insecure_http_with_anonymous_access_needs_no_token(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "data", tmp_path / "kubeconfig", extra=["--insecure-http", "--anonymous"])
+    # anonymous users hold nothing under RBAC (as upstream): full anonymous access is AlwaysAllow's
+    server = start_server(tmp_path / "data", tmp_path / "kubeconfig",
+                          extra=["--insecure-http", "--anonymous", "--authorization-mode", "AlwaysAllow"])
     try:
         assert server.url.startswith("http://")
         resp = httpx.get(f"{server.url}/api/v1/namespaces/default")

@@ -40,6 +40,10 @@ def test_service_account_token_secret_is_filled_and_authenticates(k: K, kc: Kube
     uid = k.json("serviceaccount", "robot")["metadata"]["uid"]
     assert secret["metadata"]["annotations"]["kubernetes.io/service-account.uid"] == uid
     token = base64.b64decode(secret["data"]["token"]).decode()
+    # under RBAC the account may only do what it is granted (upstream gives it nothing)
+    assert "(Forbidden)" in k.run("get", "pods", "--token", token, check=False).stderr
+    k("create", "role", "pod-lister", "--verb", "list", "--resource", "pods")
+    k("create", "rolebinding", "robot-lists", "--role", "pod-lister", "--serviceaccount", f"{k.ns}:robot")
     assert k.run("get", "pods", "--token", token).returncode == 0
     k("delete", "secret", "robot-token")
     # revoked within the API server's token success cache TTL (10 s, as kube-apiserver)

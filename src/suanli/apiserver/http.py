@@ -30,6 +30,10 @@ from suanli.apiserver import openapi, tables
 from suanli.apiserver.authn import Authentication
 from suanli.apiserver.authn.peercert import peer_certificates
 from suanli.apiserver.authn.union import ANONYMOUS
+from suanli.apiserver.authz import AlwaysAllow, Authorizer
+from suanli.apiserver.authz.filters import authorize_request, impersonate
+from suanli.apiserver.authz.rbac import RbacAuthorizer
+from suanli.apiserver.authz.reviews import AUTHZ_GROUP, REVIEW_KINDS, review
 from suanli.apiserver.context import ADMIN, FieldValidation, RequestContext, UserInfo
 from suanli.apiserver.discovery import Discovery
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
@@ -134,12 +138,15 @@ class ApiApp:
 
     def __init__(self, service: ApiService, *, token: str | None, allow_anonymous: bool = False,
                  logs: FileLogBackend | None = None, bookmark_interval: float = 30.0,
-                 max_body: int = MAX_BODY, authentication: Authentication | None = None) -> None:
+                 max_body: int = MAX_BODY, authentication: Authentication | None = None,
+                 authorizer: Authorizer | None = None) -> None:
         """``authentication`` authenticates requests; without it, only the admin ``token`` (and
         ``system:anonymous`` when ``allow_anonymous``); with neither, every request is the admin."""
         self.service = service
         self.authentication = authentication if authentication is not None or token is None \
             else Authentication.admin_only(token, anonymous=allow_anonymous)
+        #: decides every request after authentication and impersonation (in-process clients bypass it)
+        self.authorizer: Authorizer = authorizer if authorizer is not None else AlwaysAllow()
         self.logs = logs
         self.bookmark_interval = bookmark_interval
         self.max_body = max_body
@@ -192,12 +199,16 @@ class ApiApp:
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         path = scope["path"]
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = dict(raw_headers)
         try:
             qs = scope.get("query_string", b"")
             query = {k: v[-1] for k, v in parse_qs(qs.decode("latin-1"), keep_blank_values=True).items()} \
                 if qs else {}
-            user = await self._authenticate(headers, scope) if path not in _PUBLIC_PATHS else ANONYMOUS
+            public = path in _PUBLIC_PATHS and "authorization" not in headers
+            user = ANONYMOUS if public else await self._authenticate(headers, scope)
+            user = impersonate(self.authorizer, user, raw_headers)
+            authorize_request(self.authorizer, user, method, path, query)
             body = await self._read_body(receive, headers) if method in ("POST", "PUT", "PATCH", "DELETE") \
                 else b""
             req = _Request(method, path, query, headers, body, user)
@@ -309,7 +320,23 @@ class ApiApp:
             return _json(201, await self.authentication.serve(req.method, endpoint, rest, body, req.user))
         if not group and version == "v1" and len(rest) == 3 and rest[0] == "namespaces" and rest[2] == "bindings":
             return await self._namespaced_binding(req, rest[1])
+        if group == AUTHZ_GROUP and version == "v1" and rest[-1] in REVIEW_KINDS:
+            return self._access_review(req, rest)
         return await self._resource(req, group, version, rest)
+
+    def _access_review(self, req: _Request, rest: list[str]) -> _Response:
+        """POST of an access review (:mod:`suanli.apiserver.authz.reviews`): answered, never stored."""
+        plural = rest[-1]
+        namespaced = REVIEW_KINDS[plural][1]
+        if (len(rest) != 3 or rest[0] != "namespaces") if namespaced else len(rest) != 1:
+            raise ApiError.no_route(req.path)
+        if req.method != "POST":
+            raise ApiError.method_not_allowed(f"{req.method} is not allowed on {plural}: they are create-only")
+        rt = self.service.resource(AUTHZ_GROUP, "v1", plural)
+        body = self._decode(req, rt)
+        resolver = self.authorizer if isinstance(self.authorizer, RbacAuthorizer) else None
+        return _json(201, review(plural, body, requester=req.user, namespace=rest[1] if namespaced else "",
+                                 authorizer=self.authorizer, resolver=resolver))
 
     async def _namespaced_binding(self, req: _Request, namespace: str) -> _Response:
         """POST /api/v1/namespaces/{ns}/bindings: bind the pod named by the Binding's metadata.name."""
@@ -668,9 +695,14 @@ class ApiApp:
         msg = await receive()
         if msg["type"] != "websocket.connect":
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        headers = dict(raw_headers)
         try:
-            await self._authenticate(headers, scope)  # the user is authorised per subresource once RBAC lands
+            user = impersonate(self.authorizer, await self._authenticate(headers, scope), raw_headers)
+            # exec/attach/portforward over a WebSocket need ``create`` on the subresource, as upstream
+            # 1.35+ (AuthorizePodWebsocketUpgradeCreatePermission) checks for the GET upgrade
+            query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+            authorize_request(self.authorizer, user, "GET", scope["path"], query, verb="create")
             pod, sub, streamer = self._stream_target(scope["path"])
             if sub == "portforward":
                 await serve_portforward(scope, receive, send, pod=pod, streamer=streamer)

@@ -27,8 +27,10 @@ _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _MAX_ANNOTATIONS_BYTES = 256 * 1024
 # kinds whose names follow their own rules (checked by the kind's validator): APIServices are
-# ``<version>.<group>`` (``v1.`` for the core group)
-_OWN_NAME_RULES = frozenset({"events", "apiregistration.k8s.io/apiservices"})
+# ``<version>.<group>`` (``v1.`` for the core group); RBAC names are path segments (``system:basic-user``)
+_OWN_NAME_RULES = frozenset({"events", "apiregistration.k8s.io/apiservices", "rbac.authorization.k8s.io/roles",
+                             "rbac.authorization.k8s.io/rolebindings", "rbac.authorization.k8s.io/clusterroles",
+                             "rbac.authorization.k8s.io/clusterrolebindings"})
 
 
 def _kind_key(rt: ResourceType) -> str:

@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--insecure-http", action="store_true", help="serve plain HTTP instead of HTTPS")
     up.add_argument("--anonymous", action="store_true", help="allow requests without a bearer token")
     add_authn_arguments(up)
+    up.add_argument("--authorization-mode", choices=["RBAC", "AlwaysAllow"], default="RBAC",
+                    help="how requests are authorised after authentication (default RBAC: the bootstrap roles, "
+                         "cluster-admin bound to system:masters, which the generated admin token belongs to)")
     up.add_argument("--fsync", action="store_true", help="fsync every commit (survive power loss, slower)")
     up.add_argument("--scheduler-config", type=Path, default=None,
                     help="Volcano scheduler configuration (volcano-scheduler.conf format), written into the "
@@ -97,7 +100,7 @@ async def _up(args: argparse.Namespace) -> int:
                            scheduler_config=args.scheduler_config,
                            fsync=args.fsync, clock_offset_file=args.clock_offset_file,
                            cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size,
-                           authn=authn_options(args))
+                           authn=authn_options(args), authorization_mode=args.authorization_mode)
     try:
         platform = Platform(opts)
     except ConfigError as err:

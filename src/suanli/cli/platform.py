@@ -32,6 +32,11 @@ from suanli.apiserver.admission_volcano import store_queue_children, store_queue
 from suanli.apiserver.authn import AuthnOptions, build_authentication
 from suanli.apiserver.authn.static import TokenFile
 from suanli.apiserver.authn.uvicorn_tls import tls_server_options
+from suanli.apiserver.authz import AlwaysAllow
+from suanli.apiserver.authz.bootstrap import reconcile_bootstrap_policy
+from suanli.apiserver.authz.escalation import EscalationCheck
+from suanli.apiserver.authz.rbac import RbacAuthorizer
+from suanli.apiserver.authz.reviews import access_review_types
 from suanli.apiserver.csr import load_ca
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
@@ -42,6 +47,7 @@ from suanli.apiserver.tls import TlsMaterial, ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
 from suanli.controllers.apiserver_loops import apiserver_loops
+from suanli.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from suanli.controllers.cronjob import CronJobController
 from suanli.controllers.csrsigning import CSRSigningController
 from suanli.controllers.daemonset import DaemonSetController
@@ -113,6 +119,8 @@ class PlatformOptions:
     #: authentication beyond the admin token: token file, webhook, issuer and audiences
     #: (``anonymous`` above stays the one switch for ``system:anonymous``)
     authn: AuthnOptions = field(default_factory=AuthnOptions)
+    #: ``--authorization-mode``: "RBAC" (bootstrap policy, escalation checks) or "AlwaysAllow"
+    authorization_mode: str = "RBAC"
 
 
 async def _tune_gc(interval: float = 1.0) -> None:
@@ -189,6 +197,7 @@ class Platform:
         check_cluster_cidr(options.cluster_cidr, options.node_cidr_mask_size)  # ValueError before anything starts
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
+        self.registry.add_all(access_review_types())
         options.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(options.data_dir, ttl_buckets={"events": options.event_ttl,
                                                           "events.k8s.io/events": options.event_ttl},
@@ -217,8 +226,16 @@ class Platform:
         authn = options.authn
         # read before anything starts, so a malformed file fails `suanli up` at once
         self._token_file = TokenFile.load(authn.token_auth_file) if authn.token_auth_file else None
+        self.rbac: RbacAuthorizer | None = None
+        if options.authorization_mode == "RBAC":
+            self.rbac = RbacAuthorizer(self.store)
+            self.service.admission.add_validating(EscalationCheck(self.rbac))
+        elif options.authorization_mode != "AlwaysAllow":
+            raise ValueError(f"--authorization-mode: unsupported mode {options.authorization_mode!r} "
+                             "(supported: RBAC, AlwaysAllow)")
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
-                          bookmark_interval=options.bookmark_interval)
+                          bookmark_interval=options.bookmark_interval,
+                          authorizer=self.rbac if self.rbac is not None else AlwaysAllow())
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)
@@ -245,7 +262,12 @@ class Platform:
         self.service.restore_crds()
         await self._ensure_namespaces()
         await self._ensure_priority_classes()
-        await ensure_crds(self.client, served_crds())  # the CRDs `suanli manifests` ships
+        shipped_crds = served_crds()  # the CRDs `suanli manifests` ships
+        await ensure_crds(self.client, shipped_crds)
+        if self.rbac is not None:  # kube-apiserver's rbac/bootstrap-roles post-start hook
+            self.rbac.start()
+            self._stoppers.append(self._stop_rbac)
+            await reconcile_bootstrap_policy(self.service, shipped_crds)
         if not o.only_api:  # the root and default Queues and the scheduler's ConfigMap belong to Volcano's components
             for queue in (root_queue(), default_queue()):
                 try:
@@ -326,6 +348,7 @@ class Platform:
         await self._start_apiserver_loops(shared)
         controllers: list[Any] = [
             GarbageCollector(self.client, self.registry, factory=shared),
+            ClusterRoleAggregationController(self.client, factory=shared),
             NamespaceController(self.client, self.registry, factory=shared),
             ReplicaSetController(self.client, factory=shared),
             DeploymentController(self.client, factory=shared),
@@ -371,6 +394,10 @@ class Platform:
         self._stoppers.append(self.informers.stop)
         if self.options.demo:
             await ensure_demo_pool(self.client)
+
+    async def _stop_rbac(self) -> None:
+        if self.rbac is not None:
+            self.rbac.stop()
 
     async def _start_apiserver_loops(self, shared: SharedInformerFactory | None) -> None:
         """What kube-apiserver itself runs (all that runs under ``--only api``): see ``apiserver_loops``."""

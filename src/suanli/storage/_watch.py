@@ -102,6 +102,15 @@ class Watcher:
             raise ExpiredError("watcher fell too far behind; relist and watch again")
         return None
 
+    def drain(self) -> list[WatchEvent]:
+        """Every queued event, oldest first, without waiting (for consumers that poll on the event
+        loop, e.g. the RBAC authorizer). Raises :class:`ExpiredError` when the watcher overflowed."""
+        if self._expired:
+            raise ExpiredError("watcher fell too far behind; relist and watch again")
+        out = list(self._queue)
+        self._queue.clear()
+        return out
+
     def idle_revision(self) -> int | None:
         if self.closed or self._queue:
             return None

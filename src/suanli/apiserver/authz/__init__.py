@@ -10,20 +10,20 @@ a non-resource request carries the path. :class:`AlwaysAllow` is the authorizer 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from suanli.apiserver.context import UserInfo
 
 __all__ = ["AlwaysAllow", "Attributes", "Authorizer", "Decision"]
 
 
-@dataclass(frozen=True)
-class Attributes:
+class Attributes(NamedTuple):
     """One request as the authorizer sees it (upstream's ``AttributesRecord``).
 
     ``verb`` is the Kubernetes verb (``get list watch create update patch delete deletecollection``,
     or ``impersonate``/``use``/``bind``/``escalate``/``approve``/``sign`` for special checks, or the
     lower-case HTTP method for a non-resource request). ``resource_request`` tells the two apart.
+    A named tuple: built for every request, so construction must be cheap.
     """
 
     user: UserInfo
