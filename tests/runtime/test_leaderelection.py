@@ -4,8 +4,9 @@ renew/release/health behaviour with a fake clock, and a real race over the in-pr
 from __future__ import annotations
 
 import asyncio
-import re
 import contextlib
+import re
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,8 +90,8 @@ class ReactorClient:
 @dataclass(frozen=True)
 class Case:
     reactors: list[tuple[str, Reaction]]
-    observed_record: LeaderElectionRecord = LeaderElectionRecord()
-    observed_at: float | None = None  # hours relative to now; None = never observed
+    observed_record: LeaderElectionRecord = field(default_factory=LeaderElectionRecord)
+    observed_at: float | None = None  # seconds relative to now; None = never observed
     retry_after: float = 0.0
     expect_success: bool = True
     transition_leader: bool = False
@@ -272,16 +273,22 @@ async def test_release_empties_the_holder_so_a_standby_takes_over_at_once(client
 
 
 async def _advance_until(clock: FakeClock, done: Callable[[], bool], limit: float) -> None:
-    """Advance the fake clock from sleeper to sleeper until ``done()`` or ``limit`` seconds passed."""
+    """Whenever every task is blocked on the fake clock, advance it to the next deadline, until
+    ``done()``; fail when that takes more than ``limit`` seconds of fake time."""
     start = clock.monotonic()
-    while not done():
-        for _ in range(20):
+    while True:
+        for _ in range(5):
             await asyncio.sleep(0)
         if done():
             return
         assert clock.monotonic() - start <= limit, "condition not reached in time"
-        if clock.advance_to_next() == 0:
-            clock.advance(0.5)
+        deadline = time.monotonic() + 10
+        while clock.sleepers == 0 and not done():  # wait (real time, bounded) until all block on the clock
+            assert time.monotonic() < deadline, "nothing ever waited on the clock"
+            await asyncio.sleep(0.001)
+        if done():
+            return
+        clock.advance_to_next()
 
 
 class Recorder:
@@ -339,7 +346,7 @@ async def test_a_standby_never_runs_its_component_while_the_leader_renews(client
     standby = LeaderElectedComponent(inner, _elector(client, "standby", clock))
     task = asyncio.create_task(standby.run())
     for _ in range(20):  # 20 retry rounds (~40-90 s) with the leader renewing every 2 s
-        await _advance_until(clock, lambda: False if clock.sleepers == 0 else True, limit=5)
+        await asyncio.wait_for(clock.wait_for_sleepers(1), timeout=5)
         clock.advance(2)
         assert await leader.try_acquire_or_renew()
         assert not inner.running.is_set()

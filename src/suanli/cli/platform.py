@@ -286,8 +286,8 @@ class Platform:
             return
         shared = self.informers
         controllers: list[Any] = [
-            GarbageCollector(self.client, self.registry, factory=shared),
-            NamespaceController(self.client, self.registry, factory=shared),
+            GarbageCollector(self.client, factory=shared, discovery_resync=1.0),
+            NamespaceController(self.client, factory=shared),
             ReplicaSetController(self.client, factory=shared),
             DeploymentController(self.client, factory=shared),
             JobController(self.client, factory=shared),

@@ -377,6 +377,10 @@ class HttpClient:
                        for r in self._discovery}
         return self._discovery
 
+    async def discovery_document(self, path: str) -> dict[str, Any]:
+        doc: dict[str, Any] = await self.request("GET", path)
+        return doc
+
     async def gvr_for(self, api_version: str, kind: str) -> GVR:
         """Resolve ``(apiVersion, kind)`` to a :class:`GVR`; re-discovers once on a miss.
 

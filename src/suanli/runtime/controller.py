@@ -9,7 +9,12 @@ or a private one the controller creates, starts and stops itself. Contract:
 * :meth:`run` starts the factory's informers, waits until the controller's own have listed
   once, then runs ``workers`` workers until :meth:`stop`;
 * a reconcile that raises is retried with the queue's per-key exponential backoff
-  (409 conflicts quietly, anything else logged); a clean one resets the backoff;
+  (409 conflicts quietly, anything else logged); a clean one resets the backoff; one that
+  returns a number of seconds is reconciled again after that delay (controller-runtime's
+  ``RequeueAfter``: "not done yet, nothing failed");
+* :meth:`wait_synced` is the start gate (default: every informer from :meth:`watch` has
+  listed once); controllers with informers that come and go (the garbage collector)
+  override it;
 * a key is never reconciled by two workers at once (WorkQueue semantics).
 """
 
@@ -52,13 +57,14 @@ class QueueController:
         self.informers.append(inf)
         return inf
 
-    async def reconcile(self, key: str) -> None:  # pragma: no cover - abstract
+    async def reconcile(self, key: str) -> float | None:  # pragma: no cover - abstract
+        """Bring ``key`` to its desired state; return seconds to look again later, or None."""
         raise NotImplementedError
 
     async def run(self) -> None:
         self.factory.start()
         try:
-            synced: asyncio.Future[object] = asyncio.ensure_future(self._all_synced())
+            synced: asyncio.Future[object] = asyncio.ensure_future(self.wait_synced())
             stopped: asyncio.Future[object] = asyncio.ensure_future(self._stopped.wait())
             await asyncio.wait({synced, stopped}, return_when=asyncio.FIRST_COMPLETED)
             synced.cancel()
@@ -69,7 +75,7 @@ class QueueController:
             if self._owns_factory:
                 await self.factory.stop()
 
-    async def _all_synced(self) -> None:
+    async def wait_synced(self) -> None:
         for inf in self.informers:
             await inf.wait_synced()
 
@@ -86,8 +92,10 @@ class QueueController:
             except QueueShutDown:
                 return
             try:
-                await self.reconcile(key)
+                again = await self.reconcile(key)
                 self.queue.forget(key)
+                if again is not None:
+                    self.queue.add_after(key, again)
             except ApiError as err:
                 log.log(
                     logging.DEBUG if err.code in (404, 409, 422) else logging.WARNING, "%s: %s: %s", self.name, key, err

@@ -332,7 +332,7 @@ class LeaderElector:
         return True
 
 
-class LeadershipLost(RuntimeError):  # noqa: N818 - reads as what happened, like upstream's "leaderelection lost"
+class LeadershipLost(RuntimeError):
     """The Lease was not renewed within the renew deadline: the component was stopped."""
 
 
@@ -351,28 +351,33 @@ class LeaderElectedComponent:
         self.leading = asyncio.Event()
         self._inner_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._finished = asyncio.Event()
 
     def health_checks(self) -> dict[str, Callable[[], str | None]]:
         return {"leaderElection": self.elector.check}
 
     async def run(self) -> None:
-        if not await self.elector.acquire():
-            return
-        self.leading.set()
-        self._inner_task = asyncio.create_task(self.inner.run())
-        renew = asyncio.create_task(self.elector.renew())
         try:
-            done, _ = await asyncio.wait({self._inner_task, renew}, return_when=asyncio.FIRST_COMPLETED)
-            if renew in done and not renew.result() and not self._stopping:
-                await self._stop_inner()
-                raise LeadershipLost(f"leaderelection lost: lease {self.elector.lock.describe()}")
-            if self._inner_task in done:
-                self._inner_task.result()
+            if not await self.elector.acquire():
+                return
+            self.leading.set()
+            self._inner_task = asyncio.create_task(self.inner.run())
+            renew = asyncio.create_task(self.elector.renew())
+            try:
+                done, _ = await asyncio.wait({self._inner_task, renew}, return_when=asyncio.FIRST_COMPLETED)
+                if renew in done and not renew.result() and not self._stopping:
+                    await self._stop_inner()
+                    raise LeadershipLost(f"leaderelection lost: lease {self.elector.lock.describe()}")
+                if self._inner_task in done:
+                    self._inner_task.result()
+            finally:
+                self.elector.stop()
+                with contextlib.suppress(BaseException):
+                    await renew  # returns at its next wait: no renewal races the release below
+            if self._stopping and self.elector.config.release_on_cancel:
+                await self.elector.release()
         finally:
-            self.elector.stop()
-            renew.cancel()
-            with contextlib.suppress(BaseException):
-                await renew
+            self._finished.set()
 
     async def _stop_inner(self) -> None:
         with contextlib.suppress(Exception):
@@ -385,9 +390,10 @@ class LeaderElectedComponent:
                 task.cancel()
 
     async def stop(self) -> None:
+        """Stop ``inner``, then (from :meth:`run`, once renewing has ended) release the Lease."""
         self._stopping = True
         self.elector.stop()
         if self._inner_task is not None:
             await self._stop_inner()
-        if self.elector.config.release_on_cancel:
-            await self.elector.release()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finished.wait(), timeout=self.elector.config.renew_deadline)
