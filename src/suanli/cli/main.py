@@ -1,6 +1,8 @@
 """The ``suanli`` command.
 
 ``suanli up`` runs the embedded platform in the foreground until SIGINT/SIGTERM;
+``suanli scheduler|controllers|agent`` run one component against any API server
+(:mod:`suanli.cli.standalone`);
 ``suanli version`` prints the version; ``suanli sim …`` runs the trace simulator.
 """
 
@@ -46,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="prefix length of each node's pod subnet (default 24: 256 nodes in a /16)")
     # end-to-end tests only: the CronJob controller's clock runs ahead by the seconds in this file
     up.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
+    from suanli.cli.standalone import add_component_parsers
+
+    add_component_parsers(sub)
     sub.add_parser("version", help="print the version")
     sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
     sim.add_argument("args", nargs=argparse.REMAINDER)
@@ -68,6 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         from suanli.cli.eventloop import run
 
         return run(_up(args))
+    if args.command in ("scheduler", "controllers", "agent"):
+        logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from suanli.cli.eventloop import run
+        from suanli.cli.standalone import run_component
+
+        return run(run_component(args.command, args))
     return 2
 
 
