@@ -9,7 +9,8 @@ port; see docs/architecture.md for this deviation). The answers follow
   ``healthz check failed`` (``?verbose`` lists the lines on success too);
 * ``GET /healthz/<name>``: that one check (404 when unknown);
 * ``/readyz`` also fails while ``ready()`` is False (the ``ready`` pseudo-check);
-* ``GET /metrics``: the Prometheus text of ``metrics()``.
+* ``GET /metrics``: the Prometheus text of ``metrics()`` followed by the standard process
+  metrics of the Prometheus client libraries (:func:`process_metrics`).
 """
 
 from __future__ import annotations
@@ -17,15 +18,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import resource
+import time
 from collections.abc import Callable, Mapping
 
 from suanli.runtime.component import HealthCheck
 
-__all__ = ["HealthServer"]
+__all__ = ["HealthServer", "process_metrics"]
 
 log = logging.getLogger(__name__)
 
 _PATHS = ("/healthz", "/livez", "/readyz")
+
+
+_STARTED = time.time()
+
+
+def process_metrics() -> str:
+    """``process_start_time_seconds``, ``process_cpu_seconds_total`` and ``process_resident_memory_bytes``."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        rss = usage.ru_maxrss * 1024
+    return ("# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+            "# TYPE process_start_time_seconds gauge\n"
+            f"process_start_time_seconds {_STARTED:.3f}\n"
+            "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+            "# TYPE process_cpu_seconds_total counter\n"
+            f"process_cpu_seconds_total {usage.ru_utime + usage.ru_stime:.3f}\n"
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+            "# TYPE process_resident_memory_bytes gauge\n"
+            f"process_resident_memory_bytes {rss}\n")
 
 
 class HealthServer:
@@ -57,7 +83,9 @@ class HealthServer:
         path, _, query = target.partition("?")
         verbose = "verbose" in query.split("&")
         if path == "/metrics":
-            return 200, "text/plain; version=0.0.4; charset=utf-8", self.metrics()
+            text = self.metrics()
+            return 200, "text/plain; version=0.0.4; charset=utf-8", text + ("" if text.endswith("\n") or not text
+                                                                             else "\n") + process_metrics()
         base = next((p for p in _PATHS if path == p or path.startswith(p + "/")), None)
         if base is None:
             return 404, "text/plain; charset=utf-8", "404 page not found\n"

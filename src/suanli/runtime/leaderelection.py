@@ -45,6 +45,7 @@ from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
 from suanli.runtime.component import Component
+from suanli.runtime.metrics import Gauge, default_registry
 
 __all__ = [
     "JITTER_FACTOR",
@@ -163,8 +164,19 @@ class LeaderElectionConfig:
             raise ValueError("retryPeriod must be greater than zero")
 
 
+def _master_status() -> Gauge:
+    """client-go's ``leader_election_master_status`` (1 while leading) in the process registry."""
+    return default_registry().gauge(
+        "leader_election_master_status",
+        "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. "
+        "'name' is the string used to identify the lease.", ["name"])
+
+
 class LeaderElector:
-    """One candidate for one Lease. ``on_new_leader(identity)`` is called on every observed change of leader."""
+    """One candidate for one Lease. ``on_new_leader(identity)`` is called on every observed change of leader.
+
+    Exports ``leader_election_master_status{name=<lease name>}`` (client-go's metric).
+    """
 
     def __init__(self, lock: LeaseLock, config: LeaderElectionConfig | None = None, *, clock: Clock | None = None,
                  on_new_leader: Callable[[str], None] | None = None, rng: random.Random | None = None) -> None:
@@ -178,6 +190,8 @@ class LeaderElector:
         self.observed_time = float("-inf")
         self._reported_leader = ""
         self._stopped = asyncio.Event()
+        self._status = _master_status()
+        self._status.set(0, lock.name)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -278,6 +292,7 @@ class LeaderElector:
             self.maybe_report_transition()
             if ok:
                 log.info("successfully acquired lease %s", self.lock.describe())
+                self._status.set(1, self.lock.name)
                 return True
             jittered = self.config.retry_period * (1 + self.rng.random() * JITTER_FACTOR)
             if await self._wait(jittered):
@@ -289,6 +304,7 @@ class LeaderElector:
         not succeeded within ``renew_deadline`` (leadership lost), True when stopped."""
         while not self._stopped.is_set():
             if not await self._renew_within_deadline():
+                self._status.set(0, self.lock.name)
                 self.maybe_report_transition()
                 log.error("failed to renew lease %s: timed out", self.lock.describe())
                 return False
@@ -329,6 +345,7 @@ class LeaderElector:
             log.error("failed to release lock %s: %s", self.lock.describe(), err)
             return False
         self._observe(record)
+        self._status.set(0, self.lock.name)
         return True
 
 
