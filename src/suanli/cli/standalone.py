@@ -163,12 +163,6 @@ async def _build(command: str, args: argparse.Namespace, client: HttpClient,
 
 async def run_component(command: str, args: argparse.Namespace) -> int:
     """Run ``command`` (``scheduler``, ``controllers`` or ``agent``) until a signal; the exit code."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
-    try:
-        config = _client_config(args.kubeconfig)
-    except (KubeConfigError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr, flush=True)
-        return 2
     election: LeaderElectionConfig | None = None
     if getattr(args, "leader_elect", False):
         try:
@@ -178,6 +172,12 @@ async def run_component(command: str, args: argparse.Namespace) -> int:
         except ValueError as err:
             print(f"error: --leader-elect-*: {err}", file=sys.stderr, flush=True)
             return 2
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request otherwise
+    try:
+        config = _client_config(args.kubeconfig)
+    except (KubeConfigError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr, flush=True)
+        return 2
     client = HttpClient(config, max_connections=1000, user_agent=f"suanli-{command}")
     factory = SharedInformerFactory(client)
     try:

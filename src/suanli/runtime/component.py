@@ -7,7 +7,7 @@ embedded platform's pieces all satisfy it structurally.
 
 :class:`ComponentGroup` runs several components as one: ``run`` starts each as a task and
 returns when all have returned (re-raising the first failure after stopping the others);
-``stop`` stops them in order, then cancels any that did not return. It is itself a Component,
+``stop`` stops them in order, then cancels any that did not return within a grace period. It is itself a Component,
 so a group nests in a
 :class:`~suanli.runtime.leaderelection.LeaderElectedComponent`.
 
@@ -49,8 +49,10 @@ def health_checks_of(component: object) -> dict[str, HealthCheck]:
 class ComponentGroup:
     """Components run together; ``stop`` order is the order they were added in."""
 
-    def __init__(self, components: Iterable[Component] = (), *, name: str = "components") -> None:
+    def __init__(self, components: Iterable[Component] = (), *, name: str = "components",
+                 grace: float = 1.0) -> None:
         self.name = name
+        self.grace = grace
         self.components: list[Component] = list(components)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -83,12 +85,15 @@ class ComponentGroup:
                 raise t.exception()  # type: ignore[misc]
 
     async def stop(self) -> None:
-        """Stop every component, then cancel what has not returned (as ``suanli up`` always did)."""
+        """Stop every component, give them ``grace`` seconds to return, then cancel the rest."""
         self._stopping = True
         for c in self.components:
             with contextlib.suppress(Exception):
                 await c.stop()
-        for t in self._tasks:
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.grace)
+        for t in pending:
             if not t.done():
                 t.cancel()
         for t in self._tasks:
