@@ -12,6 +12,7 @@ or a private one the controller creates, starts and stops itself. Contract:
   (409 conflicts quietly, anything else logged); a clean one resets the backoff; one that
   returns a number of seconds is reconciled again after that delay (controller-runtime's
   ``RequeueAfter``: "not done yet, nothing failed");
+* :meth:`on_synced` runs between the two (queue every object for a first full pass);
 * :meth:`wait_synced` is the start gate (default: every informer from :meth:`watch` has
   listed once); controllers with informers that come and go (the garbage collector)
   override it;
@@ -70,10 +71,14 @@ class QueueController:
             synced.cancel()
             stopped.cancel()
             if not self._stopped.is_set():
+                self.on_synced()
                 await asyncio.gather(*(self._worker() for _ in range(max(1, self.workers))))
         finally:
             if self._owns_factory:
                 await self.factory.stop()
+
+    def on_synced(self) -> None:
+        """Hook run once the informers have synced, before the workers start (e.g. queue everything)."""
 
     async def wait_synced(self) -> None:
         for inf in self.informers:
