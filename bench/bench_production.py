@@ -9,8 +9,9 @@ the cluster CA) on a fresh data dir; load and the bind watcher are the processes
 * **embedded**: ``suanli up --no-demo`` — the scheduler in the API server's process on the
   in-process client (every other controller runs too, as in ``suanli up``);
 * **production**: ``suanli up --only api`` plus ``suanli scheduler --kubeconfig`` in its own
-  process (HttpClient over HTTPS with the admin token, no leader election), the Volcano
-  ``root``/``default`` Queues created by the bench as ``suanli controllers`` would.
+  process (HttpClient over HTTPS with the admin token, no leader election) plus
+  ``suanli controllers --controllers podgroup,queue`` (Volcano's controller-manager role the
+  scheduler needs: a PodGroup per plain pod, the ``root``/``default`` Queues).
 
 SchedulingBasic shape as in ``bench_scheduler`` but smaller (the machine is shared): N nodes
 (4 CPU, 32 GiB, 110 pods; no agent touches them), I initial pods bound first, then P pods
@@ -37,38 +38,32 @@ from bench.bench_scheduler import (
     cpu_seconds,
     create_all,
     ensure_namespace,
-    http_json,
     node_body,
     nodes_path,
     pod_body,
     pods_path,
 )
-from suanli.kinds.volcano import default_queue, root_queue
-
-QUEUES_PATH = "/apis/scheduling.volcano.sh/v1beta1/queues"
 
 
-def _up(base: Path, tag: str, production: bool) -> tuple[Server, subprocess.Popen[bytes] | None]:
+def _up(base: Path, tag: str, production: bool) -> tuple[Server, list[subprocess.Popen[bytes]]]:
     data = base / tag
     kubeconfig = data / "kubeconfig"
     cmd = [sys.executable, "-m", "suanli.cli.main", "up", "--log-level", "warning", "--kubeconfig", str(kubeconfig),
            *(["--only", "api"] if production else ["--no-demo"])]
     srv = start_server(data, tls=True, anonymous=True, command=cmd)
     if not production:
-        return srv, None
-    for q in (root_queue(), default_queue()):
-        status, body = http_json(srv, "POST", QUEUES_PATH, q)
-        if status not in (201, 409):
-            raise RuntimeError(f"queue: {status} {body}")
-    log = (base / f"{tag}-scheduler.log").open("ab")
-    sched = subprocess.Popen([sys.executable, "-m", "suanli.cli.main", "scheduler", "--kubeconfig", str(kubeconfig),
-                              "--health-port", "-1", "--log-level", "warning"],
-                             stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO))
-    return srv, sched
+        return srv, []
+    procs = []
+    for command in (["scheduler"], ["controllers", "--controllers", "podgroup,queue"]):
+        log = (base / f"{tag}-{command[0]}.log").open("ab")
+        procs.append(subprocess.Popen([sys.executable, "-m", "suanli.cli.main", *command, "--kubeconfig",
+                                       str(kubeconfig), "--health-port", "-1", "--log-level", "warning"],
+                                      stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO)))
+    return srv, procs
 
 
 def shape_run(base: Path, tag: str, production: bool, n_nodes: int, n_init: int, n_pods: int) -> dict[str, float]:
-    srv, sched = _up(base, tag, production)
+    srv, procs = _up(base, tag, production)
     try:
         req = {"cpu": "100m", "memory": "500Mi"}
         for ns in ("init", "measure"):
@@ -78,23 +73,25 @@ def shape_run(base: Path, tag: str, production: bool, n_nodes: int, n_init: int,
         create_all(srv, [(pods_path("init"), pod_body(f"init-{i}", "init", req)) for i in range(n_init)])
         if len(w.result()) < n_init:
             raise RuntimeError(f"{tag}: initial pods were not all bound")
-        cpu0 = cpu_seconds(srv.proc.pid) + (cpu_seconds(sched.pid) if sched else 0.0)
+        pids = [srv.proc.pid, *(p.pid for p in procs)]
+        cpu0 = sum(cpu_seconds(pid) for pid in pids)
         w = BindWatcher(srv, "measure", n_pods)
         t0, t1, ok = create_all(srv, [(pods_path("measure"), pod_body(f"pod-{i}", "measure", req))
                                       for i in range(n_pods)])
         binds = w.result()
         end = binds[-1] if binds else t1
-        cpu = cpu_seconds(srv.proc.pid) + (cpu_seconds(sched.pid) if sched else 0.0) - cpu0
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
         return {"e2e": len(binds) / (end - t0), "create": ok / (t1 - t0), "tail": end - t1,
                 "bound": float(len(binds)), "cpu": cpu / (end - t0)}
     finally:
-        if sched is not None:
-            sched.terminate()
+        for p in procs:
+            p.terminate()
+        for p in procs:
             try:
-                sched.wait(timeout=30)
+                p.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                sched.kill()
-                sched.wait()
+                p.kill()
+                p.wait()
         srv.stop()
 
 
@@ -121,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\n| measurement | embedded | production shape |\n|---|---|---|")
     for key, what, fmt in (("e2e", "end-to-end pods/s", "{:,.0f}"), ("create", "creates/s during the run", "{:,.0f}"),
                            ("tail", "last create → last bind (s)", "{:.2f}"),
-                           ("cpu", "CPU of API server + scheduler (cores busy)", "{:.2f}")):
+                           ("cpu", "CPU of all server processes (cores busy)", "{:.2f}")):
         print(f"| {label}: {what} | {fmt_spread([r[key] for r in emb], fmt)} | "
               f"{fmt_spread([r[key] for r in prod], fmt)} |")
     ratio = statistics.median([p["e2e"] for p in prod]) / statistics.median([e["e2e"] for e in emb])

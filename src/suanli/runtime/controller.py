@@ -52,9 +52,9 @@ class QueueController:
         self.informers: list[Informer] = []
         self._stopped = asyncio.Event()
 
-    def watch(self, gvr: GVR, *, indexers: dict[str, IndexFunc] | None = None) -> Informer:
-        """The factory's informer over ``gvr`` in all namespaces, with ``indexers`` added."""
-        inf = self.factory.informer(gvr, indexers=indexers)
+    def watch(self, gvr: GVR, namespace: str = "", *, indexers: dict[str, IndexFunc] | None = None) -> Informer:
+        """The factory's informer over ``gvr`` in ``namespace`` ("" = all), with ``indexers`` added."""
+        inf = self.factory.informer(gvr, namespace, indexers=indexers)
         self.informers.append(inf)
         return inf
 
