@@ -329,7 +329,9 @@ class LeaderElector:
                 return False
             if attempt.result():
                 return True
-            if self.clock.monotonic() + self.config.retry_period >= deadline:
+            left = deadline - self.clock.monotonic()
+            if left <= self.config.retry_period:  # no attempt fits before the deadline: lost at the deadline
+                await self.clock.sleep(left)
                 return False
             await self.clock.sleep(self.config.retry_period)
 
