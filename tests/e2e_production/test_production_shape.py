@@ -99,6 +99,9 @@ def test_each_lease_has_one_holder_among_its_candidates(shape: Shape, admin: Kub
         spec = lease(admin, name)
         assert spec["leaseDurationSeconds"] == 10
         assert spec["acquireTime"] and spec["renewTime"]
+        events = json.loads(admin("get", "events", "-n", "kube-system", "--field-selector",
+                                  f"involvedObject.name={name}", "-o", "json"))["items"]
+        assert f"{who} became leader" in {e["message"] for e in events if e["reason"] == "LeaderElection"}
 
 
 def test_every_component_serves_health_readiness_and_metrics(shape: Shape, admin: Kubectl) -> None:

@@ -368,3 +368,14 @@ async def test_health_check_fails_when_the_leader_has_not_renewed_for_lease_plus
     with contextlib.suppress(Exception):
         await standby.try_acquire_or_renew()
     assert standby.check(20.0) is None, "a standby is always healthy"
+
+
+async def test_acquiring_records_a_leader_election_event_on_the_lease(client: LocalClient) -> None:
+    from suanli.runtime.events import EVENTS, EventRecorder
+
+    elector = LeaderElector(LeaseLock(client, "kube-system", "suanli-scheduler", "host_1"), CONFIG,
+                            clock=FakeClock(), events=EventRecorder(client, "suanli-scheduler"))
+    assert await elector.acquire()
+    events = (await client.list(EVENTS, "kube-system"))["items"]
+    assert [(e["reason"], e["message"], e["involvedObject"]["kind"], e["involvedObject"]["name"]) for e in events] \
+        == [("LeaderElection", "host_1 became leader", "Lease", "suanli-scheduler")]

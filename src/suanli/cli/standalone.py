@@ -30,6 +30,7 @@ from suanli.apimachinery.duration import parse_duration
 from suanli.client.http import HttpClient
 from suanli.client.kubeconfig import KubeConfig, KubeConfigError, load_incluster_config, load_kubeconfig
 from suanli.runtime.component import Component, ComponentGroup, HealthCheck, health_checks_of
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.health import HealthServer
 from suanli.runtime.informer_factory import SharedInformerFactory
 from suanli.runtime.leaderelection import (
@@ -190,6 +191,7 @@ async def run_component(command: str, args: argparse.Namespace) -> int:
     if election is not None:
         identity = default_identity()
         elector = LeaderElector(LeaseLock(client, LEASE_NAMESPACE, f"suanli-{command}", identity), election,
+                                events=EventRecorder(client, f"suanli-{command}"),
                                 on_new_leader=lambda who: log.info("new leader elected: %s", who))
         component = elected = LeaderElectedComponent(component, elector)
         print(f"leader election: {LEASE_NAMESPACE}/suanli-{command} as {identity}", flush=True)

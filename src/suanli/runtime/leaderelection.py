@@ -45,6 +45,7 @@ from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
 from suanli.runtime.component import Component
+from suanli.runtime.events import EventRecorder
 from suanli.runtime.metrics import Gauge, default_registry
 
 __all__ = [
@@ -125,6 +126,11 @@ class LeaseLock:
     def describe(self) -> str:
         return f"{self.namespace}/{self.name}"
 
+    @property
+    def lease(self) -> Obj | None:
+        """The Lease as last read or written (None before the first read)."""
+        return self._lease
+
     async def get(self) -> LeaderElectionRecord:
         """The current record; ``ApiError(404)`` when the Lease does not exist."""
         self._lease = await self.client.get(LEASES, self.name, self.namespace)
@@ -179,8 +185,11 @@ class LeaderElector:
     """
 
     def __init__(self, lock: LeaseLock, config: LeaderElectionConfig | None = None, *, clock: Clock | None = None,
-                 on_new_leader: Callable[[str], None] | None = None, rng: random.Random | None = None) -> None:
+                 on_new_leader: Callable[[str], None] | None = None, rng: random.Random | None = None,
+                 events: EventRecorder | None = None) -> None:
         self.lock = lock
+        #: records client-go's ``LeaderElection`` Events on the Lease ("<id> became leader", "… stopped leading")
+        self.events = events
         self.config = config or LeaderElectionConfig()
         self.clock: Clock = clock or RealClock()
         self.on_new_leader = on_new_leader
@@ -293,6 +302,7 @@ class LeaderElector:
             if ok:
                 log.info("successfully acquired lease %s", self.lock.describe())
                 self._status.set(1, self.lock.name)
+                await self._record("became leader")
                 return True
             jittered = self.config.retry_period * (1 + self.rng.random() * JITTER_FACTOR)
             if await self._wait(jittered):
@@ -306,6 +316,7 @@ class LeaderElector:
             if not await self._renew_within_deadline():
                 self._status.set(0, self.lock.name)
                 self.maybe_report_transition()
+                await self._record("stopped leading")
                 log.error("failed to renew lease %s: timed out", self.lock.describe())
                 return False
             self.maybe_report_transition()
@@ -334,6 +345,11 @@ class LeaderElector:
                 await self.clock.sleep(left)
                 return False
             await self.clock.sleep(self.config.retry_period)
+
+    async def _record(self, what: str) -> None:
+        lease = self.lock.lease
+        if self.events is not None and lease is not None:
+            await self.events.record(lease, "Normal", "LeaderElection", f"{self.lock.identity} {what}")
 
     async def release(self) -> bool:
         """Give the Lease up if this candidate holds it (empty holder, ``leaseDurationSeconds: 1``)."""
