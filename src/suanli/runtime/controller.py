@@ -52,9 +52,11 @@ class QueueController:
         self.informers: list[Informer] = []
         self._stopped = asyncio.Event()
 
-    def watch(self, gvr: GVR, namespace: str = "", *, indexers: dict[str, IndexFunc] | None = None) -> Informer:
-        """The factory's informer over ``gvr`` in ``namespace`` ("" = all), with ``indexers`` added."""
-        inf = self.factory.informer(gvr, namespace, indexers=indexers)
+    def watch(self, gvr: GVR, namespace: str = "", *, label_selector: str = "",
+              indexers: dict[str, IndexFunc] | None = None) -> Informer:
+        """The factory's informer over ``gvr`` in ``namespace`` ("" = all) matching ``label_selector``,
+        with ``indexers`` added."""
+        inf = self.factory.informer(gvr, namespace, label_selector=label_selector, indexers=indexers)
         self.informers.append(inf)
         return inf
 
@@ -76,6 +78,9 @@ class QueueController:
         finally:
             if self._owns_factory:
                 await self.factory.stop()
+
+    async def on_error(self, key: str, err: Exception) -> None:
+        """Hook run after a failed reconcile, before the retry is queued (e.g. report it in status)."""
 
     def on_synced(self) -> None:
         """Hook run once the informers have synced, before the workers start (e.g. queue everything)."""
@@ -105,9 +110,11 @@ class QueueController:
                 log.log(
                     logging.DEBUG if err.code in (404, 409, 422) else logging.WARNING, "%s: %s: %s", self.name, key, err
                 )
+                await self.on_error(key, err)
                 self.queue.add_rate_limited(key)
-            except Exception:
+            except Exception as err:
                 log.exception("%s: reconcile %s failed", self.name, key)
+                await self.on_error(key, err)
                 self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)
