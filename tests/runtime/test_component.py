@@ -58,3 +58,18 @@ def test_groups_and_loops_are_components_and_collect_health_checks() -> None:
     assert isinstance(group, Component)
     assert set(health_checks_of(group)) == {"a-check", "b-check"}
     assert health_checks_of(object()) == {}
+
+
+async def test_without_fail_fast_a_failure_is_logged_and_the_others_keep_running() -> None:
+    log: list[str] = []
+    ok, bad = Loop(log, "ok"), Loop(log, "bad", fail=True)
+    group = ComponentGroup([ok, bad], fail_fast=False)
+    task = asyncio.create_task(group.run())
+    await asyncio.wait_for(ok.started.wait(), timeout=5)
+    await asyncio.wait_for(bad.started.wait(), timeout=5)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not task.done() and "stop ok" not in log
+    await group.stop()
+    await asyncio.wait_for(task, timeout=5)
+    assert "ok returned" in log

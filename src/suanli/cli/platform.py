@@ -304,7 +304,8 @@ class Platform:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
         #: every in-process controller, the scheduler and the node agents (started by ``start``)
-        self.components = ComponentGroup(name="platform")
+        self.components = ComponentGroup(name="platform", fail_fast=False)  # as before: one failing loop
+        # does not take the others (or the API server) down
         self.url = ""
 
     def _stored(self, bucket: str) -> Callable[[str, str], dict[str, Any] | None]:

@@ -50,8 +50,6 @@ log = logging.getLogger(__name__)
 LEASE_NAMESPACE = "kube-system"
 #: kube-scheduler's and kube-controller-manager's secure ports, the kubelet's healthz port
 DEFAULT_HEALTH_PORTS = {"scheduler": 10259, "controllers": 10257, "agent": 10248}
-#: client-go's leader-election health adaptor timeout in kube-scheduler / kube-controller-manager
-LEADER_HEALTH_TOLERANCE = 20.0
 
 
 def _go_duration(text: str) -> float:
@@ -187,20 +185,16 @@ async def run_component(command: str, args: argparse.Namespace) -> int:
         await client.close()
         print(f"error: {err}", file=sys.stderr, flush=True)
         return 2
-    elected: LeaderElectedComponent | None = None
     if election is not None:
         identity = default_identity()
         elector = LeaderElector(LeaseLock(client, LEASE_NAMESPACE, f"suanli-{command}", identity), election,
                                 events=EventRecorder(client, f"suanli-{command}"),
                                 on_new_leader=lambda who: log.info("new leader elected: %s", who))
-        component = elected = LeaderElectedComponent(component, elector)
+        component = LeaderElectedComponent(component, elector)
         print(f"leader election: {LEASE_NAMESPACE}/suanli-{command} as {identity}", flush=True)
 
     def checks() -> dict[str, HealthCheck]:
-        out = health_checks_of(component)
-        if elected is not None:
-            out["leaderElection"] = lambda: elected.elector.check(LEADER_HEALTH_TOLERANCE)
-        return out
+        return health_checks_of(component)  # with --leader-elect: leaderElection
 
     synced = asyncio.Event()
     health: HealthServer | None = None

@@ -6,7 +6,8 @@ the scheduler, node agents, informer factories, the whole controllers bundle and
 embedded platform's pieces all satisfy it structurally.
 
 :class:`ComponentGroup` runs several components as one: ``run`` starts each as a task and
-returns when all have returned (re-raising the first failure after stopping the others);
+returns when all have returned (with ``fail_fast``, the default, re-raising the first failure
+after stopping the others; without, logging it and keeping the others running);
 ``stop`` stops them in order, then cancels any that did not return within a grace period. It is itself a Component,
 so a group nests in a
 :class:`~suanli.runtime.leaderelection.LeaderElectedComponent`.
@@ -50,9 +51,12 @@ class ComponentGroup:
     """Components run together; ``stop`` order is the order they were added in."""
 
     def __init__(self, components: Iterable[Component] = (), *, name: str = "components",
-                 grace: float = 1.0) -> None:
+                 grace: float = 1.0, fail_fast: bool = True) -> None:
         self.name = name
         self.grace = grace
+        #: a component failing stops the group and re-raises (a process exits, its supervisor
+        #: restarts it); without, the failure is logged and the others keep running
+        self.fail_fast = fail_fast
         self.components: list[Component] = list(components)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -81,8 +85,9 @@ class ComponentGroup:
                 if t.cancelled() or t.exception() is None or self._stopping:
                     continue
                 log.error("%s: %s failed", self.name, t.get_name(), exc_info=t.exception())
-                await self.stop()
-                raise t.exception()  # type: ignore[misc]
+                if self.fail_fast:
+                    await self.stop()
+                    raise t.exception()  # type: ignore[misc]
 
     async def stop(self) -> None:
         """Stop every component, give them ``grace`` seconds to return, then cancel the rest."""

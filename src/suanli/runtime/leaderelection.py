@@ -389,7 +389,9 @@ class LeaderElectedComponent:
         self._finished = asyncio.Event()
 
     def health_checks(self) -> dict[str, Callable[[], str | None]]:
-        return {"leaderElection": self.elector.check}
+        """``leaderElection``: fails when leading without a renewal for lease + 20 s (the
+        tolerance kube-scheduler and kube-controller-manager give client-go's HealthzAdaptor)."""
+        return {"leaderElection": lambda: self.elector.check(20.0)}
 
     async def run(self) -> None:
         try:
