@@ -40,6 +40,7 @@ import json
 import multiprocessing as mp
 import os
 import signal
+import ssl
 import statistics
 import sys
 import tempfile
@@ -140,9 +141,18 @@ def pods_path(ns: str) -> str:
 # ------------------------------------------------------------------ load generator and watcher
 
 
-def _create_worker(port: int, reqs: list[bytes], conns: int, barrier: Any, out: Any) -> None:
+def _tls(ca_file: str | None) -> ssl.SSLContext | None:
+    return ssl.create_default_context(cafile=ca_file) if ca_file else None
+
+
+def _ca(srv: Server) -> str | None:
+    """The CA file the load clients verify ``srv`` with (None: plain HTTP)."""
+    return srv.ca_file if srv.tls else None
+
+
+def _create_worker(port: int, ca_file: str | None, reqs: list[bytes], conns: int, barrier: Any, out: Any) -> None:
     async def go() -> tuple[float, float, int, int, str]:
-        pool = [await Conn.open(port, None) for _ in range(conns)]
+        pool = [await Conn.open(port, _tls(ca_file)) for _ in range(conns)]
         it = iter(reqs)
         ok = err = 0
         first_err = ""
@@ -176,7 +186,8 @@ def create_all(
     barrier = _MP.Barrier(procs)
     out = _MP.Queue()
     ps = [
-        _MP.Process(target=_create_worker, args=(srv.port, reqs[k::procs], conns, barrier, out)) for k in range(procs)
+        _MP.Process(target=_create_worker, args=(srv.port, _ca(srv), reqs[k::procs], conns, barrier, out))
+        for k in range(procs)
     ]
     for p in ps:
         p.start()
@@ -189,12 +200,12 @@ def create_all(
     return min(r[0] for r in res), max(r[1] for r in res), sum(r[2] for r in res)
 
 
-def _watch_worker(port: int, ns: str, expected: int, idle: float, ready: Any, out: Any) -> None:
+def _watch_worker(port: int, ca_file: str | None, ns: str, expected: int, idle: float, ready: Any, out: Any) -> None:
     """Watch pods in ``ns``; report (monotonic time of each first-seen bind) once ``expected``
     pods are bound or no bind arrived for ``idle`` seconds after the first one."""
 
     async def go() -> list[float]:
-        c = await Conn.open(port, None)
+        c = await Conn.open(port, _tls(ca_file))
         status, _ = await c.send_head(request_bytes("GET", f"{pods_path(ns)}?watch=1&allowWatchBookmarks=true", None))
         if status != 200:
             raise RuntimeError(f"watch failed: {status}")
@@ -226,7 +237,8 @@ class BindWatcher:
     def __init__(self, srv: Server, ns: str, expected: int, idle: float = 8.0) -> None:
         self.out = _MP.Queue()
         ready = _MP.Event()
-        self.proc = _MP.Process(target=_watch_worker, args=(srv.port, ns, expected, idle, ready, self.out))
+        self.proc = _MP.Process(target=_watch_worker, args=(srv.port, _ca(srv), ns, expected, idle, ready,
+                                                                    self.out))
         self.proc.start()
         if not ready.wait(30):
             raise RuntimeError("watch did not start")
@@ -244,7 +256,7 @@ def http_json(srv: Server, method: str, path: str, body: Any = None) -> tuple[in
     data = orjson.dumps(body) if body is not None else None
     req = urllib.request.Request(srv.url + path, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=120) as resp:
+        with urllib.request.urlopen(req, timeout=120, context=srv.ssl_context()) as resp:
             return resp.status, orjson.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, orjson.loads(err.read() or b"{}")

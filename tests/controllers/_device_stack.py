@@ -63,7 +63,7 @@ class ApiStack:
         self.store.add_index("pods", "spec.nodeName", lambda p: [str((p.get("spec") or {}).get("nodeName") or "")])
         for ns in ("default", "kube-system"):
             await self.client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        self.start_component(GarbageCollector(self.client, self.registry, retry_delay=0.05))
+        self.start_component(GarbageCollector(self.client, retry_delay=0.05, discovery_resync=0.2))
 
     def start_component(self, comp: Any) -> None:
         self._tasks.append(asyncio.create_task(comp.run()))

@@ -48,7 +48,7 @@ async def api() -> AsyncIterator[Api]:
     ns_rt = registry.get("", "v1", "namespaces")
     assert ns_rt is not None
     await service.create(ns_rt, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
-    gc = GarbageCollector(client, registry, retry_delay=0.05)
+    gc = GarbageCollector(client, retry_delay=0.05, discovery_resync=0.2)
     gc_task = asyncio.create_task(gc.run())
     try:
         yield Api(client, service, registry, store)

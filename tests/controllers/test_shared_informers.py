@@ -51,8 +51,8 @@ async def live_pods(api: Api, app: str) -> list[Obj]:
 async def test_every_platform_controller_shares_one_pod_informer(api: Api, factory: SharedInformerFactory) -> None:
     await ensure_crds(api.client, [*nfd_crds(), *operator_crds(), *volcano_crds()])
     shared = factory
-    background = [GarbageCollector(api.client, api.registry, factory=shared),
-                  NamespaceController(api.client, api.registry, factory=shared)]  # run until cancelled
+    background = [GarbageCollector(api.client, factory=shared),
+                  NamespaceController(api.client, factory=shared)]  # run until cancelled
     tasks = [asyncio.create_task(c.run()) for c in background]
     components = [
         ReplicaSetController(api.client, factory=shared),

@@ -85,6 +85,11 @@ class RecordingClient:
         self.calls.add(Call("create", "", "pods", "eviction", namespace, name))
         await self.inner.evict(name, namespace, grace_period_seconds=grace_period_seconds)
 
+    async def discovery_document(self, path: str) -> dict[str, Any]:
+        # a non-resource GET (/api, /apis/...) that upstream's system:discovery role grants every
+        # authenticated user: nothing for a component role to cover
+        return await self.inner.discovery_document(path)
+
     async def close(self) -> None:
         await self.inner.close()
 

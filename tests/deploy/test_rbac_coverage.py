@@ -23,24 +23,8 @@ import pytest
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apiserver.service import ApiService
+from suanli.cli.platform import ControllerContext, controller_components
 from suanli.client.local import LocalClient
-from suanli.controllers.apiservice import APIServiceRegistrar
-from suanli.controllers.cronjob import CronJobController
-from suanli.controllers.daemonset import DaemonSetController
-from suanli.controllers.deployment import DeploymentController
-from suanli.controllers.garbage_collector import GarbageCollector
-from suanli.controllers.ipam import NodeIpamController
-from suanli.controllers.job import JobController
-from suanli.controllers.kind_controllers import kind_controllers
-from suanli.controllers.namespace import NamespaceController
-from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterPolicyController
-from suanli.controllers.podgroup import PodGroupController
-from suanli.controllers.queue import QueueStateController
-from suanli.controllers.replicaset import ReplicaSetController
-from suanli.controllers.serviceaccount import RootCAPublisher, ServiceAccountsController
-from suanli.controllers.serviceaccount_token import TokensController
-from suanli.controllers.statefulset import StatefulSetController
-from suanli.controllers.volcanojob import VolcanoJobController
 from suanli.deploy.crds import served_crds
 from suanli.deploy.rbac import AGENT, CONTROLLERS, SCHEDULER, ComponentRBAC, allows
 from suanli.kinds.builtin import builtin_resource_types
@@ -49,7 +33,7 @@ from suanli.kinds.volcano import QUEUES, VCJOBS, default_queue, root_queue
 from suanli.node.agent import AgentConfig, SimAgent
 from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
-from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
+from suanli.node.nfd.controller import NodeFeatureReporter
 from suanli.node.nfd.crds import ensure_crds
 from suanli.runtime.informer_factory import SharedInformerFactory
 from suanli.scheduler.adapter import LiveScheduler
@@ -67,32 +51,13 @@ TIMEOUT = 90.0  # generous: the machine is shared
 
 
 def _controllers(client: RecordingClient, registry: Registry, tmp: Any) -> list[Any]:
-    """The controllers ``suanli controllers`` runs (platform's list without scheduler and agents)."""
+    """The controllers ``suanli controllers`` runs: the platform's one registration point, out of process
+    (no API-server registry, so no quota controller or CSR signer; those are the API server's in a real
+    cluster's kube-controller-manager)."""
     shared = SharedInformerFactory(client)
-    ctrls: list[Any] = [
-        GarbageCollector(client, registry, factory=shared),
-        NamespaceController(client, registry, factory=shared),
-        ReplicaSetController(client, factory=shared),
-        DeploymentController(client, factory=shared),
-        JobController(client, factory=shared),
-        DaemonSetController(client, factory=shared),
-        StatefulSetController(client, factory=shared),
-        ServiceAccountsController(client, factory=shared),
-        NodeIpamController(client, cluster_cidr="10.244.0.0/16", node_mask=24, factory=shared),
-        CronJobController(client, factory=shared),
-        NPUClusterPolicyController(client, factory=shared),
-        KAEClusterPolicyController(client, factory=shared),
-        NodeFeatureRuleController(client),
-        PodGroupController(client, factory=shared),
-        VolcanoJobController(client, factory=shared),
-        QueueStateController(client, factory=shared),
-        RootCAPublisher(client, b"-----BEGIN CERTIFICATE-----\n", factory=shared),
-        TokensController(client, lambda *_: "token", b"", factory=shared),
-    ]
-    # the APIService registrar is kube-apiserver's own loop, not a controller
-    ctrls += [c for c in kind_controllers(client, shared, registry, volume_root=tmp, host_node=None)
-              if not isinstance(c, APIServiceRegistrar)]
-    return [shared, *ctrls]
+    ctx = ControllerContext(client, shared, volume_root=tmp, ca_pem=b"-----BEGIN CERTIFICATE-----\n",
+                            issue_legacy_token=lambda *_: "token")
+    return [shared, *(build() for _, build in controller_components(ctx))]
 
 
 @contextlib.asynccontextmanager

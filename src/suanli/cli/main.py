@@ -1,6 +1,8 @@
 """The ``suanli`` command.
 
 ``suanli up`` runs the embedded platform in the foreground until SIGINT/SIGTERM;
+``suanli scheduler|controllers|agent`` run one component against any API server
+(:mod:`suanli.cli.standalone`);
 ``suanli version`` prints the version; ``suanli sim …`` runs the trace simulator;
 ``suanli kubeconfig create`` issues a client-certificate kubeconfig for a user;
 ``suanli manifests`` prints the install manifests.
@@ -55,9 +57,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="prefix length of each node's pod subnet (default 24: 256 nodes in a /16)")
     # end-to-end tests only: the CronJob controller's clock runs ahead by the seconds in this file
     up.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
+    from suanli.cli.standalone import add_component_parsers
+
+    add_component_parsers(sub)
     sub.add_parser("version", help="print the version")
     kubeconfig_create.add_parser(sub)
-
     deploy_command.add_arguments(sub.add_parser(
         "manifests", help="print the manifests that install the components on a Kubernetes cluster"))
     sim = sub.add_parser("sim", help="trace-driven scheduling simulator", add_help=False)
@@ -77,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "kubeconfig":
         return kubeconfig_create.run(args)
-
     if args.command == "manifests":
         return deploy_command.run(args)
     if args.command == "up":
@@ -86,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
         from suanli.cli.eventloop import run
 
         return run(_up(args))
+    if args.command in ("scheduler", "controllers", "agent"):
+        logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from suanli.cli.eventloop import run
+        from suanli.cli.standalone import run_component
+
+        return run(run_component(args.command, args))
     return 2
 
 

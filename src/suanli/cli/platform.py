@@ -46,6 +46,7 @@ from suanli.apiserver.service import ApiService, name_suffix
 from suanli.apiserver.tls import TlsMaterial, ensure_tls_material, ensure_token
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
+from suanli.client.protocol import Client
 from suanli.controllers.apiserver_loops import apiserver_loops
 from suanli.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from suanli.controllers.cronjob import CronJobController
@@ -61,7 +62,7 @@ from suanli.controllers.operators import KAEClusterPolicyController, NPUClusterP
 from suanli.controllers.podgroup import PodGroupController
 from suanli.controllers.queue import QueueStateController
 from suanli.controllers.replicaset import ReplicaSetController
-from suanli.controllers.resourcequota import ResourceQuotaController, registry_resolver
+from suanli.controllers.resourcequota import Resolver, ResourceQuotaController, registry_resolver
 from suanli.controllers.serviceaccount import RootCAPublisher, ServiceAccountsController
 from suanli.controllers.serviceaccount_token import TokensController
 from suanli.controllers.statefulset import StatefulSetController
@@ -77,6 +78,7 @@ from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
 from suanli.node.nfd.crds import ensure_crds
 from suanli.runtime.clock import OffsetClock
+from suanli.runtime.component import Component, ComponentGroup
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
 from suanli.runtime.metrics import default_registry
@@ -85,7 +87,8 @@ from suanli.scheduler.configmap import ensure_scheduler_configmap
 from suanli.scheduler.core.config import DEFAULT_CONFIG_TEXT, parse_config
 from suanli.storage import Store
 
-__all__ = ["Platform", "PlatformOptions"]
+__all__ = ["ControllerContext", "Platform", "PlatformOptions", "agent_components", "controller_components",
+           "ensure_default_queues", "scheduler_component"]
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +176,115 @@ async def _release_free_heap(interval: float = 60.0) -> None:
         trim()
 
 
+@dataclass
+class ControllerContext:
+    """What controllers are built from, in ``suanli up`` and in ``suanli controllers``."""
+
+    client: Client
+    factory: SharedInformerFactory
+    cluster_cidr: str = DEFAULT_CLUSTER_CIDR
+    node_cidr_mask_size: int = 24
+    #: local-path volumes of ``host_node`` live under it (None: no process-runtime node)
+    volume_root: Path | None = None
+    host_node: str | None = None
+    clock_offset_file: Path | None = None
+    #: the cluster CA published into every namespace (``kube-root-ca.crt``); None: not published
+    ca_pem: bytes | None = None
+    #: the embedded API server's registry (the local APIService registrar); None in a separate process
+    registry: Registry | None = None
+    #: signs legacy ServiceAccount token Secrets (needs the API server's key); None: controller off
+    issue_legacy_token: Callable[[str, str, str, str], str] | None = None
+    discovery_resync: float = 30.0
+    #: maps ``count/<resource>.<group>`` to what the quota controller lists; None: controller off (on a
+    #: real cluster kube-controller-manager's resourcequota controller does this job)
+    quota_resolver: Resolver | None = None
+    #: the cluster CA (cert, key) for the CSR signer (needs the API server's CA key); None: signer off
+    signing_ca: Callable[[], Any] | None = None
+
+
+ControllerFactory = Callable[[], Component]
+
+
+def controller_components(ctx: ControllerContext) -> list[tuple[str, ControllerFactory]]:
+    """Every controller of the controllers bundle, by name (``suanli controllers --controllers``), unbuilt.
+
+    The one registration point: ``suanli up`` builds all of them in-process; ``suanli
+    controllers`` builds those enabled. Entries whose prerequisites are missing in ``ctx``
+    (the API server's registry, signing key or CA) are left out.
+    """
+    c, f = ctx.client, ctx.factory
+    out: list[tuple[str, ControllerFactory]] = [
+        ("garbage-collector", lambda: GarbageCollector(c, factory=f, discovery_resync=ctx.discovery_resync)),
+        ("namespace", lambda: NamespaceController(c, factory=f)),
+        ("replicaset", lambda: ReplicaSetController(c, factory=f)),
+        ("deployment", lambda: DeploymentController(c, factory=f)),
+        ("job", lambda: JobController(c, factory=f)),
+        ("daemonset", lambda: DaemonSetController(c, factory=f)),
+        ("statefulset", lambda: StatefulSetController(c, factory=f)),
+        ("serviceaccount", lambda: ServiceAccountsController(c, factory=f)),
+        ("nodeipam", lambda: NodeIpamController(c, cluster_cidr=ctx.cluster_cidr, node_mask=ctx.node_cidr_mask_size,
+                                                factory=f)),
+        ("cronjob", lambda: CronJobController(c, factory=f, clock=None if ctx.clock_offset_file is None
+                                              else OffsetClock(ctx.clock_offset_file))),
+        ("npu-operator", lambda: NPUClusterPolicyController(c, factory=f)),
+        ("kae-operator", lambda: KAEClusterPolicyController(c, factory=f)),
+        ("nfd-master", lambda: NodeFeatureRuleController(c)),
+        ("podgroup", lambda: PodGroupController(c, factory=f)),
+        ("volcano-job", lambda: VolcanoJobController(c, factory=f)),
+        ("queue", lambda: QueueStateController(c, factory=f)),
+        ("clusterrole-aggregation", lambda: ClusterRoleAggregationController(c, factory=f)),
+    ]
+    kinds = kind_controllers(c, f, volume_root=ctx.volume_root, host_node=ctx.host_node)
+    for ctrl in kinds:
+        out.append((_KIND_CONTROLLER_NAMES.get(type(ctrl).__name__, type(ctrl).__name__), _built(ctrl)))
+    ca = ctx.ca_pem
+    if ca is not None:  # plain HTTP (--insecure-http) has no CA to publish
+        out.append(("root-ca-cert-publisher", lambda: RootCAPublisher(c, ca, factory=f)))
+    issue = ctx.issue_legacy_token
+    if issue is not None:
+        out.append(("serviceaccount-token", lambda: TokensController(c, issue, ca, factory=f)))
+    resolver = ctx.quota_resolver
+    if resolver is not None:
+        out.append(("resourcequota", lambda: ResourceQuotaController(c, resolver, factory=f)))
+    signing_ca = ctx.signing_ca
+    if signing_ca is not None:
+        out.append(("csrsigning", lambda: CSRSigningController(c, signing_ca, factory=f)))
+    return out
+
+
+def _built(component: Component) -> ControllerFactory:
+    return lambda: component
+
+
+_KIND_CONTROLLER_NAMES = {"PersistentVolumeController": "persistentvolume-binder",
+                          "PVCProtectionController": "pvc-protection", "PVProtectionController": "pv-protection",
+                          "DisruptionController": "disruption",
+                          "ReplicationControllerController": "replicationcontroller",
+                          "EndpointsController": "endpoints"}
+
+
+def scheduler_component(client: Client, factory: SharedInformerFactory | None,
+                        config_file: Path | None) -> LiveScheduler:
+    """The Volcano-compatible scheduler (``suanli scheduler``; in-process in ``suanli up``)."""
+    return LiveScheduler(client, config_file=config_file, factory=factory)
+
+
+def agent_components(client: Client, devices: Any, *, seed: int = 0, require_pod_cidr: bool = True) -> list[Component]:
+    """The simulated-node agent and the nfd-worker role (``suanli agent --sim-nodes``)."""
+    return [SimAgent(client, devices=devices, config=AgentConfig(seed=seed, require_pod_cidr=require_pod_cidr)),
+            NodeFeatureReporter(client)]
+
+
+async def ensure_default_queues(client: Client) -> None:
+    """Volcano's ``root`` and ``default`` Queues (created by its components at start-up)."""
+    for queue in (root_queue(), default_queue()):
+        try:
+            await client.create(QUEUES, queue)
+        except ApiError as err:
+            if err.code != 409:
+                raise
+
+
 class _QuietServer(uvicorn.Server):
     """uvicorn server that leaves signal handling to ``suanli up``."""
 
@@ -247,6 +359,9 @@ class Platform:
         self._tls_material: TlsMaterial | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stoppers: list[Callable[[], Awaitable[None]]] = []
+        #: every in-process controller, the scheduler and the node agents (started by ``start``)
+        self.components = ComponentGroup(name="platform", fail_fast=False)  # as before: one failing loop
+        # does not take the others (or the API server) down
         self.url = ""
 
     def _stored(self, bucket: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -269,12 +384,7 @@ class Platform:
             self._stoppers.append(self._stop_rbac)
             await reconcile_bootstrap_policy(self.service, shipped_crds)
         if not o.only_api:  # the root and default Queues and the scheduler's ConfigMap belong to Volcano's components
-            for queue in (root_queue(), default_queue()):
-                try:
-                    await self.client.create(QUEUES, queue)
-                except ApiError as err:
-                    if err.code != 409:
-                        raise
+            await ensure_default_queues(self.client)
             await self._ensure_scheduler_configmap()
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None
@@ -346,54 +456,36 @@ class Platform:
             return
         shared = self.informers
         await self._start_apiserver_loops(shared)
-        controllers: list[Any] = [
-            GarbageCollector(self.client, self.registry, factory=shared),
-            ClusterRoleAggregationController(self.client, factory=shared),
-            NamespaceController(self.client, self.registry, factory=shared),
-            ReplicaSetController(self.client, factory=shared),
-            DeploymentController(self.client, factory=shared),
-            JobController(self.client, factory=shared),
-            DaemonSetController(self.client, factory=shared),
-            StatefulSetController(self.client, factory=shared),
-            ServiceAccountsController(self.client, factory=shared),
-            NodeIpamController(self.client, cluster_cidr=self.options.cluster_cidr,
-                               node_mask=self.options.node_cidr_mask_size, factory=shared),
-            CronJobController(self.client, factory=shared, clock=None if self.options.clock_offset_file is None
-                              else OffsetClock(self.options.clock_offset_file)),
-            NPUClusterPolicyController(self.client, factory=shared),
-            KAEClusterPolicyController(self.client, factory=shared),
-            NodeFeatureReporter(self.client),
-            NodeFeatureRuleController(self.client),
-            PodGroupController(self.client, factory=shared),
-            VolcanoJobController(self.client, factory=shared),
-            QueueStateController(self.client, factory=shared),
-            ResourceQuotaController(self.client, registry_resolver(self.registry), factory=shared),
-            LiveScheduler(self.client, config_file=self.options.scheduler_config, factory=shared),
-            SimAgent(self.client, devices=self.devices,
-                     config=AgentConfig(seed=self.options.seed, require_pod_cidr=True)),
-            *kind_controllers(self.client, shared, self.registry, volume_root=self.options.data_dir / "volumes",
-                              host_node=default_node_name() if self.options.host_node else None),
-        ]
-        if self._ca_pem is not None:  # plain HTTP (--insecure-http) has no CA to publish
-            controllers.append(RootCAPublisher(self.client, self._ca_pem, factory=shared))
-        if self._tls_material is not None:  # the cluster CA signs approved CertificateSigningRequests
-            m = self._tls_material
-            ca = functools.cache(lambda: load_ca(m.ca_cert.read_bytes(), m.ca_key.read_bytes()))
-            controllers.append(CSRSigningController(self.client, ca, factory=shared))
-        controllers.append(TokensController(
-            self.client, lambda ns, secret, sa, uid: self.sa_tokens.issue(legacy_claims(ns, secret, sa, uid)),
-            self._ca_pem, factory=shared))
-        if self.options.host_node:
-            host = ProcessAgent(self.client, self.logs.root, devices=self.devices, data_path=self.options.data_dir)
+        o = self.options
+        ctx = ControllerContext(
+            self.client, shared, cluster_cidr=o.cluster_cidr, node_cidr_mask_size=o.node_cidr_mask_size,
+            volume_root=o.data_dir / "volumes", host_node=default_node_name() if o.host_node else None,
+            clock_offset_file=o.clock_offset_file, ca_pem=self._ca_pem, registry=self.registry,
+            issue_legacy_token=lambda ns, secret, sa, uid: self.sa_tokens.issue(legacy_claims(ns, secret, sa, uid)),
+            discovery_resync=1.0, quota_resolver=registry_resolver(self.registry), signing_ca=self._signing_ca())
+        group = self.components
+        for _, build in controller_components(ctx):
+            group.add(build())
+        group.add(scheduler_component(self.client, shared, o.scheduler_config))
+        for agent in agent_components(self.client, self.devices, seed=o.seed, require_pod_cidr=True):
+            group.add(agent)
+        if o.host_node:
+            host = ProcessAgent(self.client, self.logs.root, devices=self.devices, data_path=o.data_dir)
             self.app.streamers.append(host)  # exec/attach reach host pods through it
-            controllers.append(host)
-        for ctrl in controllers:
-            self._tasks.append(asyncio.create_task(ctrl.run()))
-            self._stoppers.append(ctrl.stop)
+            group.add(host)
+        self._tasks.append(asyncio.create_task(group.run()))
+        self._stoppers.append(group.stop)
         self.informers.start()
         self._stoppers.append(self.informers.stop)
-        if self.options.demo:
+        if o.demo:
             await ensure_demo_pool(self.client)
+
+    def _signing_ca(self) -> Callable[[], Any] | None:
+        """The cluster CA (loaded once, on first use) for the CSR signer; None over plain HTTP."""
+        m = self._tls_material
+        if m is None:
+            return None
+        return functools.cache(lambda: load_ca(m.ca_cert.read_bytes(), m.ca_key.read_bytes()))
 
     async def _stop_rbac(self) -> None:
         if self.rbac is not None:

@@ -15,6 +15,7 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apiserver.context import RequestContext
+from suanli.apiserver.discovery import Discovery
 from suanli.apiserver.service import ApiService
 from suanli.apiserver.watch import open_watch
 from suanli.client.protocol import PatchType, WatchEventDict
@@ -31,6 +32,7 @@ class LocalClient:
         self.service = service
         self.field_manager = field_manager
         self.bookmark_interval = bookmark_interval
+        self._discovery = Discovery(service.registry)
 
     def _rt(self, gvr: GVR) -> ResourceType:
         return self.service.resource(gvr.group, gvr.version, gvr.resource)
@@ -129,6 +131,21 @@ class LocalClient:
         if grace_period_seconds is not None:
             eviction["deleteOptions"] = {"gracePeriodSeconds": grace_period_seconds}
         await self.service.evict(namespace, name, eviction, self._ctx())
+
+    async def discovery_document(self, path: str) -> dict[str, Any]:
+        parts = path.strip("/").split("/")
+        doc: dict[str, Any] | None = None
+        if parts == ["api"]:
+            doc = self._discovery.api_versions()
+        elif parts == ["apis"]:
+            doc = self._discovery.api_group_list()
+        elif len(parts) == 2 and parts[0] == "api":
+            doc = self._discovery.resource_list("", parts[1])
+        elif len(parts) == 3 and parts[0] == "apis":
+            doc = self._discovery.resource_list(parts[1], parts[2])
+        if doc is None:
+            raise ApiError.no_route(path)
+        return doc
 
     async def close(self) -> None:
         return None

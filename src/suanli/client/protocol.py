@@ -96,4 +96,10 @@ class Client(Protocol):
         """POST ``pods/{name}/eviction`` (policy/v1 Eviction)."""
         ...
 
+    async def discovery_document(self, path: str) -> dict[str, Any]:
+        """The legacy discovery document at ``path`` (``/api``, ``/apis``, ``/api/v1``,
+        ``/apis/<group>/<version>``); ``ApiError(404)`` when not served. See
+        :mod:`suanli.client.discovery`."""
+        ...
+
     async def close(self) -> None: ...

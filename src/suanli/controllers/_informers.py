@@ -1,8 +1,9 @@
 """Informer helpers shared by controllers.
 
-* :class:`AllInformers` — informers over every served resource type, following registry
-  changes (CRDs), taken from a :class:`SharedInformerFactory`. Used by controllers that
-  must see all kinds (the garbage collector).
+* :class:`AllInformers` — informers over every served resource type, found by API
+  discovery and re-discovered periodically (CRDs), taken from a
+  :class:`SharedInformerFactory`. Used by controllers that must see all kinds (the garbage
+  collector).
 * :func:`controller_uid_index` / :data:`CONTROLLER_INDEX` — the one "controller" index
   function, so every controller that indexes pods or ReplicaSets by their controller's UID
   shares one index on the shared informer.
@@ -11,20 +12,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import Callable
 from functools import partial
 
-from suanli.apimachinery.gvr import GVR
+from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
+from suanli.client.discovery import APIResource, RESTMapper, preferred_resources, server_resources
 from suanli.client.protocol import Client
 from suanli.controllers._pods import controller_of
-from suanli.kinds.registry import Registry, ResourceType
 from suanli.runtime.informer import HandlerRegistration, Informer
 from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 
-__all__ = ["CONTROLLER_INDEX", "AllInformers", "controller_uid_index", "gvr_of"]
+__all__ = ["CONTROLLER_INDEX", "AllInformers", "controller_uid_index"]
 
-Handler = Callable[[ResourceType, Obj | None, Obj | None], None]
+log = logging.getLogger(__name__)
+
+Handler = Callable[[APIResource, Obj | None, Obj | None], None]
 
 CONTROLLER_INDEX = "controller"
 
@@ -35,75 +40,83 @@ def controller_uid_index(obj: Obj) -> list[str]:
     return [str(ref.get("uid"))] if ref is not None else []
 
 
-def gvr_of(rt: ResourceType) -> GVR:
-    return GVR(rt.group, rt.version, rt.plural, rt.namespaced)
-
-
 class AllInformers:
-    """One informer per storage bucket; ``handler(rt, old, new)`` sees every change (new None = deleted).
+    """One informer per deletable resource the API server serves; ``handler(res, old, new)`` sees
+    every change (new None = deleted).
 
-    Informers come from ``factory`` (shared with other consumers; started, not stopped, by
-    :meth:`run`) or, without one, from a private factory that :meth:`stop` stops. When a
-    resource type disappears from the registry its handler is removed and its informer
+    The resources come from API discovery through the client (the preferred version of every
+    group resource with ``delete``, ``list`` and ``watch``, as upstream's garbage collector
+    picks them), re-read every ``resync`` seconds so CRDs created or deleted later are
+    followed. Informers come from ``factory`` (shared with other consumers; started, not
+    stopped, by :meth:`run`) or, without one, from a private factory that :meth:`stop` stops.
+    When a resource disappears from discovery its handler is removed and its informer
     released (stopped if nobody else uses it).
     """
 
-    def __init__(self, client: Client, registry: Registry, handler: Handler,
-                 skip: frozenset[str] = frozenset({"events", "events.k8s.io/events", "metrics.k8s.io/nodes",
-                                                   "metrics.k8s.io/pods"}),
-                 *, factory: SharedInformerFactory | None = None) -> None:
+    #: group resources never followed (high-churn, never owners or dependents that matter)
+    SKIP = frozenset({"events", "events.events.k8s.io", "nodes.metrics.k8s.io", "pods.metrics.k8s.io"})
+    VERBS = frozenset({"delete", "list", "watch"})
+
+    def __init__(self, client: Client, handler: Handler, skip: frozenset[str] = SKIP, *,
+                 factory: SharedInformerFactory | None = None, resync: float = 30.0) -> None:
         self.client = client
-        self.registry = registry
         self.handler = handler
         self.skip = skip
+        self.resync = resync
         self.factory, self._owns_factory = resolve_factory(client, factory)
-        self.informers: dict[str, tuple[ResourceType, Informer, HandlerRegistration]] = {}
-        self._changed = asyncio.Event()
-        registry.on_change(self._changed.set)
+        self.informers: dict[str, tuple[APIResource, Informer, HandlerRegistration]] = {}
+        self.mapper = RESTMapper([])
+        self.discovered = asyncio.Event()
+        self._refresh = asyncio.Event()
 
-    def _wanted(self) -> dict[str, ResourceType]:
-        out: dict[str, ResourceType] = {}
-        for rt in sorted(self.registry.all(), key=lambda r: (r.storage_key, r.version)):
-            if rt.storage_key in self.skip or "watch" not in rt.verbs:
-                continue
-            out.setdefault(rt.storage_key, rt)
-        return out
+    def refresh(self) -> None:
+        """Re-read discovery now instead of at the next resync."""
+        self._refresh.set()
 
-    def sync_informers(self) -> None:
-        wanted = self._wanted()
+    async def sync_informers(self) -> None:
+        """Read discovery once and follow what it lists (a failed read keeps the current set)."""
+        try:
+            resources = await server_resources(self.client)
+        except ApiError as err:
+            log.warning("discovery failed: %s", err)
+            return
+        self.mapper = RESTMapper(resources)
+        wanted = {r.group_resource: r for r in preferred_resources(resources, verbs=self.VERBS)
+                  if r.group_resource not in self.skip}
         for key in list(self.informers):
-            if key not in wanted:
+            if key not in wanted or wanted[key].gvr != self.informers[key][0].gvr:
                 self._drop(key)
-        for key, rt in wanted.items():
+        for key, res in wanted.items():
             if key in self.informers:
                 continue
-            inf = self.factory.informer(gvr_of(rt))
-            self.informers[key] = (rt, inf, self._attach(inf, rt))
+            inf = self.factory.informer(res.gvr)
+            self.informers[key] = (res, inf, self._attach(inf, res))
         self.factory.start()
+        self.discovered.set()
 
     def _drop(self, key: str) -> None:
         _, inf, registration = self.informers.pop(key)
         inf.remove_handler(registration)
         self.factory.release(inf)
 
-    def _attach(self, inf: Informer, rt: ResourceType) -> HandlerRegistration:
+    def _attach(self, inf: Informer, res: APIResource) -> HandlerRegistration:
         handler = self.handler  # bound once: partials call it without an extra Python frame per event
 
         def on_delete(obj: Obj) -> None:
-            handler(rt, obj, None)
+            handler(res, obj, None)
 
-        return inf.add_handler(partial(handler, rt, None), partial(handler, rt), on_delete)
+        return inf.add_handler(partial(handler, res, None), partial(handler, res), on_delete)
 
-    def cached(self, storage_key: str) -> list[Obj]:
-        entry = self.informers.get(storage_key)
+    def cached(self, group_resource: str) -> list[Obj]:
+        entry = self.informers.get(group_resource)
         return entry[1].list() if entry else []
 
     async def run(self) -> None:
-        self.sync_informers()
         while True:
-            await self._changed.wait()
-            self._changed.clear()
-            self.sync_informers()
+            await self.sync_informers()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refresh.wait(), timeout=self.resync)
+            self._refresh.clear()
 
     async def stop(self) -> None:
         for key in list(self.informers):

@@ -34,11 +34,9 @@ Contract (level-triggered over DaemonSet, Pod and Node informers and a work queu
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
-import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,10 +47,10 @@ from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj, deep_copy, parse_time
 from suanli.client.protocol import Client
 from suanli.controllers._pods import create_pod, delete_pod
-from suanli.runtime.clock import Clock, RealClock
+from suanli.runtime.clock import Clock
+from suanli.runtime.controller import QueueController
 from suanli.runtime.events import EventRecorder
-from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
-from suanli.runtime.workqueue import QueueShutDown, WorkQueue
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = [
     "DAEMON_TOLERATIONS",
@@ -67,7 +65,6 @@ __all__ = [
     "toleration_matches",
 ]
 
-log = logging.getLogger(__name__)
 
 DAEMONSETS = GVR("apps", "v1", "daemonsets")
 PODS = GVR("", "v1", "pods")
@@ -209,22 +206,20 @@ def _created(pod: Obj) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class DaemonSetController:
-    """Reconciles every DaemonSet; construct with a client, then ``await run()`` / ``await stop()``."""
+class DaemonSetController(QueueController):
+    """Reconciles every DaemonSet on the reconcile runtime; construct with a client, then
+    ``await run()`` / ``await stop()``."""
+
+    name = "daemonset"
 
     def __init__(self, client: Client, *, clock: Clock | None = None, workers: int = 2,
                  factory: SharedInformerFactory | None = None) -> None:
-        self.client = client
-        self.clock: Clock = clock or RealClock()
-        self.workers = workers
+        super().__init__(client, clock=clock, workers=workers, factory=factory)
         self.recorder = EventRecorder(client, "daemonset-controller", clock=self.clock)
-        self.queue: WorkQueue[str] = WorkQueue(clock=self.clock, name="daemonset")
-        self.factory, self._owns_factory = resolve_factory(client, factory, self.clock)
-        self.daemonsets = self.factory.informer(DAEMONSETS)
-        self.pods = self.factory.informer(PODS, indexers={OWNER_INDEX: _owner_index})
-        self.nodes = self.factory.informer(NODES)
+        self.daemonsets = self.watch(DAEMONSETS)
+        self.pods = self.watch(PODS, indexers={OWNER_INDEX: _owner_index})
+        self.nodes = self.watch(NODES)
         self._deleting: set[str] = set()  # pod UIDs we asked to delete, until the cache shows it
-        self._tasks: list[asyncio.Task[None]] = []
         self.daemonsets.add_handler(self._enqueue_ds, lambda _o, n: self._enqueue_ds(n), self._enqueue_ds)
         self.pods.add_handler(self._on_pod, lambda _o, n: self._on_pod(n), self._on_pod_deleted)
         self.nodes.add_handler(lambda _n: self._enqueue_all(), self._on_node_update, lambda _n: self._enqueue_all())
@@ -263,41 +258,8 @@ class DaemonSetController:
         if shape(old) != shape(new):
             self._enqueue_all()
 
-    # -- running ---------------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        self.factory.start()
-        try:
-            await self.factory.wait_synced((self.daemonsets, self.pods, self.nodes))
-            self._enqueue_all()
-            workers = [asyncio.create_task(self._worker()) for _ in range(max(1, self.workers))]
-            await asyncio.gather(*workers)
-        finally:
-            if self._owns_factory:
-                await self.factory.stop()
-
-    async def stop(self) -> None:
-        if self._owns_factory:
-            await self.factory.stop()
-        self.queue.shutdown()
-
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except QueueShutDown:
-                return
-            try:
-                delay = await self.reconcile(key)
-                self.queue.forget(key)
-                if delay is not None:
-                    self.queue.add_after(key, delay)
-            except Exception as err:
-                level = logging.DEBUG if isinstance(err, ApiError) and err.code == 409 else logging.WARNING
-                log.log(level, "daemonset %s: %s", key, err, exc_info=not isinstance(err, ApiError))
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+    def on_synced(self) -> None:
+        self._enqueue_all()
 
     # -- reconcile -------------------------------------------------------------------------------
 

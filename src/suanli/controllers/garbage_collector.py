@@ -1,6 +1,8 @@
 """Garbage collector: ``ownerReferences`` with Background, Foreground and Orphan propagation.
 
-Level-triggered over all resource types (through :class:`AllInformers`):
+Level-triggered over every deletable resource the API server serves (found by API
+discovery through :class:`AllInformers`, like upstream's GC), on the reconcile runtime
+(:class:`~suanli.runtime.controller.QueueController`, keys are object UIDs):
 
 * a dependent all of whose owners are gone is deleted (Background); dangling owner
   references next to a live owner are removed;
@@ -9,7 +11,8 @@ Level-triggered over all resource types (through :class:`AllInformers`):
 * an owner being deleted with ``foregroundDeletion`` has its dependents deleted (in the
   foreground too); once none remain, the finalizer is dropped and the owner goes.
 
-Owner liveness is checked by UID against the API, never by name alone.
+Owner liveness is checked by UID against the API, never by name alone; an owner's kind is
+resolved through discovery (a kind the server does not serve counts as gone).
 """
 
 from __future__ import annotations
@@ -21,37 +24,42 @@ from collections import defaultdict
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
+from suanli.client.discovery import APIResource
 from suanli.client.protocol import Client
-from suanli.controllers._informers import AllInformers, gvr_of
-from suanli.kinds.registry import Registry, ResourceType
+from suanli.controllers._informers import AllInformers
+from suanli.runtime.controller import QueueController
 from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["GarbageCollector"]
 
 log = logging.getLogger(__name__)
 
-Key = tuple[str, str, str]  # storage_key, namespace, name
+
+class _UnknownOwnerKind(Exception):
+    """An owner reference names a kind discovery does not (yet) list."""
 
 
-class GarbageCollector:
-    """Construct with a client and registry (and optionally a shared informer factory); ``await run()``."""
+class GarbageCollector(QueueController):
+    """Construct with a client (and optionally a shared informer factory); ``await run()``.
 
-    def __init__(self, client: Client, registry: Registry, *, retry_delay: float = 0.5,
-                 factory: SharedInformerFactory | None = None) -> None:
-        self.client = client
-        self.registry = registry
+    ``retry_delay``: seconds before a foreground owner with dependents left is looked at
+    again; ``discovery_resync``: seconds between discovery reads (upstream: 30).
+    """
+
+    name = "garbage-collector"
+
+    def __init__(self, client: Client, *, retry_delay: float = 0.5, discovery_resync: float = 30.0,
+                 factory: SharedInformerFactory | None = None, workers: int = 1) -> None:
+        super().__init__(client, factory=factory, workers=workers)
         self.retry_delay = retry_delay
-        self.informers = AllInformers(client, registry, self._on_change, factory=factory)
-        self._objects: dict[str, tuple[ResourceType, Obj]] = {}  # uid -> (rt, obj)
+        self.all = AllInformers(client, self._on_change, factory=self.factory, resync=discovery_resync)
+        self._objects: dict[str, tuple[APIResource, Obj]] = {}  # uid -> (resource, obj)
         self._dependents: dict[str, set[str]] = defaultdict(set)  # owner uid -> dependent uids
-        self._queue: asyncio.Queue[str] = asyncio.Queue()
-        self._queued: set[str] = set()
-        self._gone: dict[str, tuple[ResourceType, Obj]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._discovery: asyncio.Task[None] | None = None
 
     # -- change tracking -------------------------------------------------------------------------
 
-    def _on_change(self, rt: ResourceType, old: Obj | None, new: Obj | None) -> None:
+    def _on_change(self, rt: APIResource, old: Obj | None, new: Obj | None) -> None:
         if new is None:
             assert old is not None
             old_meta = old["metadata"]
@@ -89,35 +97,39 @@ class GarbageCollector:
                 self._enqueue(str(ref.get("uid")))
 
     def _enqueue(self, uid: str) -> None:
-        if uid not in self._queued:
-            self._queued.add(uid)
-            self._queue.put_nowait(uid)
+        self.queue.add(uid)
 
     # -- reconcile -----------------------------------------------------------------------------
 
     async def run(self) -> None:
-        informers = asyncio.create_task(self.informers.run())
+        self._discovery = asyncio.create_task(self.all.run())
         try:
-            while True:
-                uid = await self._queue.get()
-                self._queued.discard(uid)
-                try:
-                    requeue = await self._reconcile(uid)
-                except ApiError as err:
-                    log.debug("gc: %s: %s", uid, err)
-                    requeue = err.code not in (404,)
-                except Exception:
-                    log.exception("gc: reconcile %s failed", uid)
-                    requeue = True
-                if requeue:
-                    asyncio.get_running_loop().call_later(self.retry_delay, self._enqueue, uid)
+            await super().run()
         finally:
-            informers.cancel()
+            self._discovery.cancel()
             with contextlib.suppress(BaseException):
-                await informers
+                await self._discovery
+
+    async def wait_synced(self) -> None:
+        await self.all.discovered.wait()
+        await self.factory.wait_synced([inf for _, inf, _ in self.all.informers.values()])
 
     async def stop(self) -> None:
-        await self.informers.stop()
+        if self._discovery is not None:
+            self._discovery.cancel()
+        await self.all.stop()
+        await super().stop()
+
+    async def reconcile(self, key: str) -> float | None:
+        try:
+            return self.retry_delay if await self._reconcile(key) else None
+        except ApiError as err:
+            if err.code == 404:
+                return None
+            raise
+        except _UnknownOwnerKind as err:
+            log.debug("gc: %s: owner kind %s not served (yet)", key, err)
+            return self.retry_delay
 
     async def _reconcile(self, uid: str) -> bool:
         entry = self._objects.get(uid)
@@ -151,22 +163,23 @@ class GarbageCollector:
                 await self._delete(rt, obj, "Background")
             elif dangling:
                 keep = [r for r in refs if r not in dangling]
-                await self.client.patch(gvr_of(rt), meta["name"], {"metadata": {"ownerReferences": keep}},
+                await self.client.patch(rt.gvr, meta["name"], {"metadata": {"ownerReferences": keep}},
                                         str(meta.get("namespace") or ""), patch_type="merge")
         return requeue
 
-    async def _owner_alive(self, rt: ResourceType, obj: Obj, ref: Obj) -> bool:
+    async def _owner_alive(self, rt: APIResource, obj: Obj, ref: Obj) -> bool:
         uid = str(ref.get("uid"))
         if uid in self._objects:
             return True
-        owner_rt = self.registry.by_kind(str(ref.get("apiVersion")), str(ref.get("kind")))
-        if owner_rt is None:
-            return False
+        owner_rt = self.all.mapper.resource_for(str(ref.get("apiVersion")), str(ref.get("kind")))
+        if owner_rt is None:  # not (yet) in discovery: re-discover and look again, never guess "gone"
+            self.all.refresh()
+            raise _UnknownOwnerKind(f"{ref.get('apiVersion')}/{ref.get('kind')}")
         ns = str(obj["metadata"].get("namespace") or "") if owner_rt.namespaced else ""
         if owner_rt.namespaced and not rt.namespaced:
             return False  # a cluster-scoped dependent cannot have a namespaced owner
         try:
-            owner = await self.client.get(gvr_of(owner_rt), str(ref.get("name")), ns)
+            owner = await self.client.get(owner_rt.gvr, str(ref.get("name")), ns)
         except ApiError as err:
             if err.code == 404:
                 return False
@@ -182,19 +195,19 @@ class GarbageCollector:
             refs = [r for r in dobj["metadata"].get("ownerReferences") or [] if str(r.get("uid")) != owner_uid]
             m = dobj["metadata"]
             try:
-                await self.client.patch(gvr_of(drt), m["name"], {"metadata": {"ownerReferences": refs or None}},
+                await self.client.patch(drt.gvr, m["name"], {"metadata": {"ownerReferences": refs or None}},
                                         str(m.get("namespace") or ""), patch_type="merge")
             except ApiError as err:
                 if err.code != 404:
                     raise
 
-    async def _drop_finalizer(self, rt: ResourceType, obj: Obj, finalizer: str) -> None:
+    async def _drop_finalizer(self, rt: APIResource, obj: Obj, finalizer: str) -> None:
         m = obj["metadata"]
         fins = [f for f in m.get("finalizers") or [] if f != finalizer]
         patch = [{"op": "test", "path": "/metadata/resourceVersion", "value": m["resourceVersion"]},
                  {"op": "replace", "path": "/metadata/finalizers", "value": fins}]
         try:
-            await self.client.patch(gvr_of(rt), m["name"], patch, str(m.get("namespace") or ""),
+            await self.client.patch(rt.gvr, m["name"], patch, str(m.get("namespace") or ""),
                                     patch_type="json")
         except ApiError as err:
             if err.code == 422:  # stale: a newer version will be reconciled
@@ -202,10 +215,10 @@ class GarbageCollector:
             elif err.code != 404:
                 raise
 
-    async def _delete(self, rt: ResourceType, obj: Obj, policy: str) -> None:
+    async def _delete(self, rt: APIResource, obj: Obj, policy: str) -> None:
         m = obj["metadata"]
         try:
-            await self.client.delete(gvr_of(rt), m["name"], str(m.get("namespace") or ""),
+            await self.client.delete(rt.gvr, m["name"], str(m.get("namespace") or ""),
                                      propagation_policy=policy, preconditions={"uid": str(m.get("uid"))})
         except ApiError as err:
             if err.code not in (404, 409):

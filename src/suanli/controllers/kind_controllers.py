@@ -18,13 +18,12 @@ from suanli.controllers.endpoints import EndpointsController
 from suanli.controllers.persistentvolume import PersistentVolumeController
 from suanli.controllers.protection import PVCProtectionController, PVProtectionController
 from suanli.controllers.replicationcontroller import ReplicationControllerController
-from suanli.kinds.registry import Registry
 from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["kind_controllers"]
 
 
-def kind_controllers(client: Client, factory: SharedInformerFactory, registry: Registry, *,
+def kind_controllers(client: Client, factory: SharedInformerFactory, *,
                      host_node: str | None, volume_root: Path | None) -> list[Any]:
     """Controllers for PVs/PVCs, PDBs, RCs and Endpoints (each has ``run()``
     and ``stop()``). ``host_node`` (the process-runtime node, if any) gets real local-path

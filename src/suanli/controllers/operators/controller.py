@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -54,13 +53,12 @@ from suanli.controllers.operators.state import (
     discovered,
     node_label_patch,
 )
-from suanli.runtime.clock import Clock, RealClock
-from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
-from suanli.runtime.workqueue import QueueShutDown, WorkQueue
+from suanli.runtime.clock import Clock
+from suanli.runtime.controller import QueueController
+from suanli.runtime.informer_factory import SharedInformerFactory
 
 __all__ = ["SPEC_HASH_ANNOTATION", "ClusterPolicyController"]
 
-log = logging.getLogger(__name__)
 
 NODES = GVR("", "v1", "nodes", namespaced=False)
 NAMESPACES = GVR("", "v1", "namespaces", namespaced=False)
@@ -71,29 +69,27 @@ MANAGED_BY = "app.kubernetes.io/managed-by"
 KEY = "policy"
 
 
-class ClusterPolicyController:
-    """Reconciles one operator's cluster policies; ``await run()`` until ``await stop()``."""
+class ClusterPolicyController(QueueController):
+    """Reconciles one operator's cluster policies on the reconcile runtime (one key: the operator's
+    state machine runs as a whole); ``await run()`` until ``await stop()``."""
 
     def __init__(self, client: Client, config: OperatorConfig, *, clock: Clock | None = None,
                  discovery_selectors: tuple[str, ...] | None = None, requeue_seconds: float = 5.0,
                  factory: SharedInformerFactory | None = None,
                  feature_discovery: FeatureDiscovery | None = None) -> None:
         """``discovery_selectors`` / ``feature_discovery`` replace the operator's defaults."""
-        self.client = client
+        self.name = f"{config.name}-operator"
+        super().__init__(client, clock=clock, workers=1, factory=factory)
         self.config = config
-        self.clock: Clock = clock or RealClock()
         self.requeue_seconds = requeue_seconds
         self.selectors = (config if discovery_selectors is None
                           else replace(config, discovery_selectors=discovery_selectors)).selectors()
         self.features = config.feature_discovery if feature_discovery is None else feature_discovery
         self.policy_gvr = GVR(config.group, config.version, config.plural, namespaced=False)
-        self.queue: WorkQueue[str] = WorkQueue(clock=self.clock, name=f"{config.name}-operator")
-        self.factory, self._owns_factory = resolve_factory(client, factory, self.clock)
-        self.policies = self.factory.informer(self.policy_gvr)
-        self.nodes = self.factory.informer(NODES)
-        self.daemonsets = self.factory.informer(DAEMONSETS, config.namespace,
-                                                label_selector=f"{MANAGED_BY}={self.manager}")
-        self.node_features = self.factory.informer(NODE_FEATURES)
+        self.policies = self.watch(self.policy_gvr)
+        self.nodes = self.watch(NODES)
+        self.daemonsets = self.watch(DAEMONSETS, config.namespace, label_selector=f"{MANAGED_BY}={self.manager}")
+        self.node_features = self.watch(NODE_FEATURES)
         # Node labelling is incremental: only nodes added or relabelled since the last pass are
         # looked at, unless the policy's activeness changed (then every node is).
         self._dirty_nodes: set[str] = set()
@@ -169,43 +165,17 @@ class ClusterPolicyController:
         self._dirty_nodes.discard(name)
         self._enqueue()
 
-    # -- running ---------------------------------------------------------------------------------
+    def on_synced(self) -> None:
+        self._enqueue()
 
-    async def run(self) -> None:
-        self.factory.start()
-        try:
-            await self.factory.wait_synced((self.policies, self.nodes, self.daemonsets, self.node_features))
-            self._enqueue()
-            while True:
-                try:
-                    key = await self.queue.get()
-                except QueueShutDown:
-                    return
-                try:
-                    delay = await self.reconcile()
-                    self.queue.forget(key)
-                    if delay is not None:
-                        self.queue.add_after(key, delay)
-                except Exception as err:
-                    log.log(logging.DEBUG if isinstance(err, ApiError) and err.code == 409 else logging.WARNING,
-                            "%s: reconcile failed: %s", self.manager, err, exc_info=not isinstance(err, ApiError))
-                    await self._report_failure(err)
-                    self.queue.add_rate_limited(key)
-                finally:
-                    self.queue.done(key)
-        finally:
-            if self._owns_factory:
-                await self.factory.stop()
-
-    async def stop(self) -> None:
-        if self._owns_factory:
-            await self.factory.stop()
-        self.queue.shutdown()
+    async def on_error(self, key: str, err: Exception) -> None:
+        await self._report_failure(err)
 
     # -- reconcile -------------------------------------------------------------------------------
 
-    async def reconcile(self) -> float | None:
-        """One pass of the state machine; returns a requeue delay while not ready."""
+    async def reconcile(self, key: str = KEY) -> float | None:
+        """One pass of the state machine (``key`` is always :data:`KEY`); returns a requeue delay
+        while not ready."""
         policies = self.policies.list()
         active = active_policy(policies)
         for p in policies:

@@ -33,7 +33,6 @@ applied state differs. Rule errors become ``Warning`` Events on the NodeFeatureR
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -54,8 +53,8 @@ from suanli.node.nfd.sources import discover_host
 from suanli.node.nfd.validation import DEFAULT_DENIED_NS, FEATURE_NS, check_label, prefixed
 from suanli.node.profiles import HardwareProfile, load_profile
 from suanli.runtime.clock import Clock
-from suanli.runtime.informer import Informer, object_key
-from suanli.runtime.workqueue import QueueShutDown, WorkQueue
+from suanli.runtime.controller import QueueController
+from suanli.runtime.informer import object_key
 
 __all__ = [
     "EXTENDED_RESOURCES_ANNOTATION",
@@ -101,26 +100,14 @@ def _rv(obj: Obj) -> str:
     return str(_meta(obj).get("resourceVersion") or "")
 
 
-async def _run_until_stopped(stop: asyncio.Event, *awaitables: asyncio.Future[Any]) -> bool:
-    """Wait for all ``awaitables`` unless ``stop`` is set first; True if they all finished."""
-    waiter = asyncio.ensure_future(stop.wait())
-    gathered = asyncio.ensure_future(asyncio.gather(*awaitables))
-    done, _ = await asyncio.wait({waiter, gathered}, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    if gathered not in done:
-        gathered.cancel()
-        return False
-    return True
+class _Worker(QueueController):
+    """Node-name keys on the reconcile runtime (:class:`~suanli.runtime.controller.QueueController`);
+    subclasses watch Nodes first and implement ``_sync``. ``ready`` is set once the informers
+    have synced and every node is queued; ``_prepare`` runs before the informers start."""
 
-
-class _Worker:
-    """Informers + a work queue of node names + N workers; subclasses implement ``_sync``."""
-
-    def __init__(self, informers: list[Informer], *, workers: int, clock: Clock | None, name: str) -> None:
-        self._informers = informers
-        self._workers = workers
-        self.queue: WorkQueue[str] = WorkQueue(clock=clock, name=name)
-        self._stop = asyncio.Event()
+    def __init__(self, client: Client, *, workers: int, clock: Clock | None, name: str) -> None:
+        self.name = name
+        super().__init__(client, clock=clock, workers=workers)
         self.ready = asyncio.Event()  # informers synced, workers running
 
     async def _prepare(self) -> None:
@@ -129,55 +116,24 @@ class _Worker:
     async def _sync(self, key: str) -> None:
         raise NotImplementedError
 
+    async def reconcile(self, key: str) -> float | None:
+        await self._sync(key)
+        return None
+
     def _enqueue_all(self) -> None:
         """Queue every node (the first informer watches Nodes)."""
-        names = self._informers[0].keys()
+        names = self.informers[0].keys()  # Informer.keys(): the cached object keys
         for name in names:
             self.queue.add(name)
 
+    def on_synced(self) -> None:
+        self._enqueue_all()
+        self.ready.set()
+
     async def run(self) -> None:
         """Run until :meth:`stop`."""
-        tasks = [asyncio.create_task(inf.run()) for inf in self._informers]
-        try:
-            await self._prepare()
-            synced = [asyncio.ensure_future(inf.wait_synced()) for inf in self._informers]
-            if not await _run_until_stopped(self._stop, *synced):
-                return
-            self._enqueue_all()
-            workers = [asyncio.create_task(self._work()) for _ in range(self._workers)]
-            self.ready.set()
-            await asyncio.gather(*workers)
-        finally:
-            for inf in self._informers:
-                inf.stop()
-            for t in tasks:
-                with contextlib.suppress(BaseException):
-                    await t
-
-    async def stop(self) -> None:
-        self._stop.set()
-        self.queue.shutdown()
-        for inf in self._informers:
-            inf.stop()
-
-    async def _work(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except QueueShutDown:
-                return
-            try:
-                await self._sync(key)
-                self.queue.forget(key)
-            except ApiError as err:
-                level = logging.DEBUG if err.code in (404, 409) else logging.WARNING
-                log.log(level, "%s %s: %s; retrying", self.queue.name, key, err)
-                self.queue.add_rate_limited(key)
-            except Exception:
-                log.exception("%s %s: sync failed; retrying", self.queue.name, key)
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+        await self._prepare()
+        await super().run()
 
 
 # --------------------------------------------------------------------------- reporter
@@ -206,9 +162,9 @@ class NodeFeatureReporter(_Worker):
         self._profiles = profiles
         self._host_spec: Obj | None = None
         self._profile_specs: dict[str, Obj | None] = {}
-        self.nodes = Informer(client, NODES, clock=clock)
-        self.features = Informer(client, NODE_FEATURES, namespace, clock=clock)
-        super().__init__([self.nodes, self.features], workers=workers, clock=clock, name="nfd-worker")
+        super().__init__(client, workers=workers, clock=clock, name="nfd-worker")
+        self.nodes = self.watch(NODES)
+        self.features = self.watch(NODE_FEATURES, namespace)
         self.nodes.add_handler(self._node_added, self._node_updated, self._node_added)
         self.features.add_handler(self._nf_changed, lambda _o, n: self._nf_changed(n), self._nf_changed)
 
@@ -457,11 +413,10 @@ class NodeFeatureRuleController(_Worker):
         self.event_namespace = event_namespace
         self.component = component
         self.stats = RuleControllerStats()
-        self.nodes = Informer(client, NODES, clock=clock)
-        self.features = Informer(client, NODE_FEATURES, clock=clock, indexers={_NODE_INDEX: _nf_node})
-        self.rules = Informer(client, NODE_FEATURE_RULES, clock=clock)
-        super().__init__([self.nodes, self.features, self.rules], workers=workers, clock=clock,
-                         name="nfd-master")
+        super().__init__(client, workers=workers, clock=clock, name="nfd-master")
+        self.nodes = self.watch(NODES)
+        self.features = self.watch(NODE_FEATURES, indexers={_NODE_INDEX: _nf_node})
+        self.rules = self.watch(NODE_FEATURE_RULES)
         self._compiled: CompiledRuleSet | None = None
         self._generation = 0
         self._dirty = True
