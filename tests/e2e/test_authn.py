@@ -120,8 +120,15 @@ def test_whoami_for_a_certificate_user(authn: tuple[Server, Kubectl, Path]) -> N
     info = user_info(whoami(kubectl, kubeconfig=kc))
     assert (info["username"], info["groups"]) == ("carol", ["team-a", "team-b", "system:authenticated"])
     assert info["extra"]["authentication.kubernetes.io/credential-id"][0].startswith("X509SHA256=")
-    assert kubectl.run("get", "namespaces", "default", "-o", "name", env={"KUBECONFIG": str(kc)}).stdout.strip() \
-        == "namespace/default"
+    # the certificate's O fields are groups RBAC binds to: team-b may read namespaces once bound
+    denied = kubectl.run("get", "namespaces", "default", "-o", "name", env={"KUBECONFIG": str(kc)}, check=False)
+    assert 'User "carol" cannot get resource "namespaces"' in denied.stderr
+    kubectl("create", "clusterrole", "namespace-reader", "--verb", "get,list", "--resource", "namespaces")
+    kubectl("create", "clusterrolebinding", "team-b-namespaces", "--clusterrole", "namespace-reader",
+            "--group", "team-b")
+    got = wait_until(lambda: kubectl.run("get", "namespaces", "default", "-o", "name", env={"KUBECONFIG": str(kc)},
+                                         check=False).stdout.strip() or None, what="carol reading namespaces")
+    assert got == "namespace/default"
 
 
 def test_create_token_and_whoami_as_the_service_account(authn: tuple[Server, Kubectl, Path]) -> None:
@@ -206,8 +213,11 @@ def test_foreign_ca_certificate_is_refused(authn: tuple[Server, Kubectl, Path], 
 
 
 def test_official_python_client_with_a_client_certificate(authn: tuple[Server, Kubectl, Path]) -> None:
-    srv, _, base = authn
+    srv, kubectl, base = authn
     kc = user_kubeconfig(srv, base, "pyuser", "py-group")
+    kubectl("create", "clusterrole", "py-namespace-reader", "--verb", "get,list", "--resource", "namespaces")
+    kubectl("create", "clusterrolebinding", "py-group-namespaces", "--clusterrole", "py-namespace-reader",
+            "--group", "py-group")
     cfg = client.Configuration()
     config.load_kube_config(config_file=str(kc), client_configuration=cfg)
     with client.ApiClient(cfg) as api:
@@ -277,12 +287,24 @@ def test_anonymous_only_with_the_flag(tmp_path: Path) -> None:
     try:
         review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
         with httpx.Client(base_url=srv.url, verify=srv.ssl_context()) as c:
-            anonymous = c.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json=review)
+            # as upstream, RBAC grants system:unauthenticated nothing beyond the public-info paths
+            refused = c.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json=review)
+            admin = Kubectl(kubectl_binary(), srv.kubeconfig)
+            admin("apply", "-f", "-", input=json.dumps({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": "anonymous-whoami"},
+                "rules": [{"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"],
+                           "verbs": ["create"]}]}))
+            admin("create", "clusterrolebinding", "anonymous-whoami", "--clusterrole", "anonymous-whoami",
+                  "--group", "system:unauthenticated")
+            anonymous = wait_until(lambda: ((r := c.post("/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                                        json=review)).status_code == 201 and r) or None,
+                                   what="the anonymous SelfSubjectReview allowed")
             wrong = c.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", json=review,
                            headers={"Authorization": "Bearer wrong"})
     finally:
         srv.stop()
-    assert anonymous.status_code == 201, anonymous.text
+    assert refused.status_code == 403 and 'User \\"system:anonymous\\" cannot create' in refused.text, refused.text
     assert anonymous.json()["status"]["userInfo"] == {"username": "system:anonymous",
                                                       "groups": ["system:unauthenticated"]}
     assert wrong.status_code == 401  # a wrong credential is refused, not downgraded to anonymous

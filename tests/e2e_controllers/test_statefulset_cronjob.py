@@ -97,7 +97,9 @@ def advance(clock_file: Path, seconds: float) -> None:
 
 
 def test_cronjob_fires_on_a_fake_clock(k: K, clock_file: Path) -> None:
-    pod = {"metadata": {"annotations": {"suanli.io/sim-duration": "1s"}},  # the simulated pod succeeds after 1 s
+    # the simulated pod succeeds after 15 s: long enough that the Job is still active when the test
+    # reads the CronJob's status on a loaded machine, short enough for the history check below
+    pod = {"metadata": {"annotations": {"suanli.io/sim-duration": "15s"}},
            "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:1.36"}]}}
     k.apply({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
              "spec": {"schedule": "*/5 * * * *", "timeZone": "Asia/Shanghai", "successfulJobsHistoryLimit": 1,
@@ -118,13 +120,13 @@ def test_cronjob_fires_on_a_fake_clock(k: K, clock_file: Path) -> None:
     status = wait_until(lambda: (k.json("cronjob", "tick").get("status") or {}).get("lastScheduleTime"),
                         what="lastScheduleTime")
     assert status == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(activation))
-    active = k.json("cronjob", "tick")["status"]["active"]
+    active = wait_until(lambda: (k.json("cronjob", "tick").get("status") or {}).get("active"), what="active jobs")
     assert [a["name"] for a in active] == [job["metadata"]["name"]]
     # the job's pod runs on a simulated node and succeeds; later activations are trimmed to one
     advance(clock_file, 300)
     wait_until(lambda: len(k.json("jobs")["items"]) >= 2 or None, timeout=30, what="the second activation")
     wait_until(lambda: len(k.json("jobs")["items"]) == 1 and (k.json("cronjob", "tick").get("status") or {})
-               .get("lastSuccessfulTime"), timeout=60, what="history trimmed to one successful job")
+               .get("lastSuccessfulTime"), timeout=120, what="history trimmed to one successful job")
 
 
 def test_statefulset_rollout_history_and_undo(k: K) -> None:

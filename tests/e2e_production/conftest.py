@@ -4,9 +4,11 @@
 against a kubeconfig; :class:`ComponentProcess` knows its health URL and, with
 ``--leader-elect``, its leader-election identity (both read from its start-up lines).
 
-The kubeconfig each component uses is the ``component_kubeconfig`` fixture: for now the
-admin kubeconfig ``suanli up`` writes. (Issue 11 wants a ServiceAccount-token kubeconfig
-bound only to the shipped RBAC per component; override this fixture once those exist.)
+The kubeconfig each component uses is the ``component_kubeconfig`` fixture: the shipped RBAC
+(ServiceAccounts, roles and bindings of ``suanli manifests``) is applied with
+``kubectl apply --server-side``, and each component gets a kubeconfig holding a bound token of
+its own ServiceAccount (``kubectl create token``) — so it runs with exactly the permissions a
+real-cluster install grants it, and nothing more.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO, Kubectl, Server, kubectl_binary, start_server
 
@@ -101,11 +104,33 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def component_kubeconfig(api_server: Server) -> Callable[[str], Path]:
-    """The kubeconfig component ``name`` (``scheduler``, ``controllers``, ``agent``) runs with."""
-    return lambda _name: api_server.kubeconfig
+def admin(api_server: Server) -> Kubectl:
+    return Kubectl(kubectl_binary(), api_server.kubeconfig)
+
+
+#: the kinds of ``suanli manifests`` that grant the components their identity and permissions (the
+#: workloads are left out: the components run as test subprocesses instead of Deployments)
+_RBAC_KINDS = frozenset({"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
+                         "ConfigMap"})
 
 
 @pytest.fixture(scope="module")
-def admin(api_server: Server) -> Kubectl:
-    return Kubectl(kubectl_binary(), api_server.kubeconfig)
+def component_kubeconfig(api_server: Server, admin: Kubectl) -> Callable[[str], Path]:
+    """The kubeconfig component ``name`` (``scheduler``, ``controllers``, ``agent``) runs with: a bound
+    token of its shipped ServiceAccount ``suanli-<name>``, authorised only by the shipped RBAC."""
+    out = subprocess.run([sys.executable, "-m", "suanli.cli.main", "manifests", "--no-crds"], capture_output=True,
+                         text=True, check=True, cwd=str(REPO))
+    docs = [d for d in yaml.safe_load_all(out.stdout) if d and d.get("kind") in _RBAC_KINDS]
+    admin("apply", "--server-side", "-f", "-", input=yaml.safe_dump_all(docs))
+    namespace = next(d["metadata"]["namespace"] for d in docs if d["kind"] == "ServiceAccount")
+    base = yaml.safe_load(api_server.kubeconfig.read_text())
+
+    def kubeconfig(name: str) -> Path:
+        token = admin("create", "token", f"suanli-{name}", "-n", namespace, "--duration", "24h").strip()
+        config = dict(base)
+        config["users"] = [{"name": u["name"], "user": {"token": token}} for u in base["users"]]
+        path = api_server.kubeconfig.parent / f"kubeconfig-{name}"
+        path.write_text(yaml.safe_dump(config))
+        return path
+
+    return kubeconfig

@@ -211,3 +211,16 @@ def test_standby_scheduler_binds_within_20s_of_a_leader_sigkill_and_no_pod_is_bo
         if e.get("reason") == "Scheduled":
             scheduled[e["involvedObject"]["uid"]] += int(e.get("count") or 1)
     assert scheduled and all(n == 1 for n in scheduled.values()), scheduled
+
+
+@pytest.mark.parametrize("name", ["scheduler", "controllers", "agent"])
+def test_each_component_runs_as_its_shipped_service_account(shape: Shape, admin: Kubectl,
+                                                             component_kubeconfig: Callable[[str], Path],
+                                                             name: str) -> None:
+    as_component = Kubectl(admin.binary, component_kubeconfig(name))
+    assert as_component("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}") == \
+        f"system:serviceaccount:suanli-system:suanli-{name}"
+    # least privilege: none of them may grant permissions
+    for verb, resource in (("create", "rolebindings"), ("create", "clusterrolebindings")):
+        proc = as_component.run("auth", "can-i", verb, resource, "-A", check=False)
+        assert proc.stdout.strip() == "no", f"suanli-{name} may {verb} {resource}"

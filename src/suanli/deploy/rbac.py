@@ -145,6 +145,9 @@ CONTROLLERS = ComponentRBAC(
         _r("batch", ["jobs", "cronjobs"], ["create"]),
         _r("discovery.k8s.io", ["endpointslices"], ["create"]),
         _r("scheduling.volcano.sh", ["podgroups", "queues"], ["create"]),
+        # the ClusterRole aggregation controller writes rules it does not hold itself (upstream's
+        # clusterrole-aggregation-controller role has escalate for the same reason)
+        _r("rbac.authorization.k8s.io", ["clusterroles"], ["escalate"]),
     ),
     namespaced_rules={LEADER_ELECTION_NAMESPACE: _leader_election("suanli-controllers")},
 )
