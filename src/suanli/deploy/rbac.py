@@ -31,6 +31,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from suanli.apiserver.authz import Attributes
+from suanli.apiserver.authz.bootstrap import crd_rules
+from suanli.apiserver.authz.rules import Rule as PolicyRule
+from suanli.apiserver.authz.rules import rules_allow
+from suanli.apiserver.context import ADMIN
+
 __all__ = [
     "AGENT",
     "AGGREGATE_TO",
@@ -184,48 +190,27 @@ AGGREGATE_TO = "rbac.authorization.k8s.io/aggregate-to-{}"
 def aggregated_roles(crds: Iterable[Mapping[str, Any]]) -> dict[str, tuple[tuple[str, ...], tuple[Rule, ...]]]:
     """The rules that make ``admin``, ``edit`` and ``view`` cover the kinds of ``crds``.
 
-    Returns ``{"view": (aggregate-to targets, rules), "edit": (...)}``, following the practice of
-    upstream CRD installers: the view rules (``get``/``list``/``watch`` on each resource and its
-    ``status``) aggregate into view, edit and admin; the edit rules (``create``, ``update``,
-    ``patch``, ``delete``, ``deletecollection``) into edit and admin.
+    Returns ``{"view": (aggregate-to targets, rules), "edit": (...)}``: the read rules (each
+    resource with its ``status`` and ``scale``) aggregate into view, edit and admin; the write
+    rules into edit and admin. The rules are the embedded server's bootstrap ones
+    (:func:`suanli.apiserver.authz.bootstrap.crd_rules`): one home for what a CRD's kinds grant.
     """
-    by_group: dict[str, list[str]] = {}
-    for crd in crds:
-        spec = crd["spec"]
-        by_group.setdefault(str(spec["group"]), []).append(str(spec["names"]["plural"]))
-    view = tuple(_r(g, [*plurals, *(f"{p}/status" for p in plurals)], _READ) for g, plurals in by_group.items())
-    edit = tuple(_r(g, plurals, ["create", "update", "patch", "delete", "deletecollection"])
-                 for g, plurals in by_group.items())
-    return {"view": (("admin", "edit", "view"), view), "edit": (("admin", "edit"), edit)}
+    items = [dict(c) for c in crds]
 
+    def convert(write: bool) -> tuple[Rule, ...]:
+        return tuple(Rule(r.api_groups, r.resources, r.verbs) for r in crd_rules(items, write=write))
 
-def _matches(values: Iterable[str], want: str) -> bool:
-    return any(v in ("*", want) for v in values)
-
-
-def _resource_matches(resources: Iterable[str], resource: str, subresource: str) -> bool:
-    full = f"{resource}/{subresource}" if subresource else resource
-    for r in resources:
-        if r in ("*", full):
-            return True
-        if subresource and r == f"*/{subresource}":
-            return True
-    return False
+    return {"view": (("admin", "edit", "view"), convert(False)), "edit": (("admin", "edit"), convert(True))}
 
 
 def allows(rules: Iterable[Rule], verb: str, group: str, resource: str, *, subresource: str = "",
            name: str = "") -> bool:
     """True if some rule grants ``verb`` on ``group``/``resource[/subresource]`` (named ``name``).
 
-    Upstream semantics: ``pods`` does not cover ``pods/status``; ``*/scale`` covers every
-    ``scale``; a rule with ``resourceNames`` never grants requests without a name (list, create).
+    The RBAC authorizer's own matcher (:func:`suanli.apiserver.authz.rules.rules_allow`):
+    ``pods`` does not cover ``pods/status``; ``*/scale`` covers every ``scale``; a rule with
+    ``resourceNames`` never grants requests without a name (list, create).
     """
-    for rule in rules:
-        if not (_matches(rule.verbs, verb) and _matches(rule.api_groups, group)):
-            continue
-        if not _resource_matches(rule.resources, resource, subresource):
-            continue
-        if rule.resource_names and name not in rule.resource_names:
-            continue
-        return True
-    return False
+    attrs = Attributes(ADMIN, verb, namespace="", api_group=group, resource=resource, subresource=subresource,
+                       name=name)
+    return rules_allow(attrs, (PolicyRule(r.verbs, r.api_groups, r.resources, r.resource_names) for r in rules))

@@ -114,7 +114,7 @@ def _role(name: str, rules: Iterable[Rule], labels: dict[str, str] | None = None
     return obj
 
 
-def _crd_rules(crds: Iterable[Obj], *, write: bool) -> list[Rule]:
+def crd_rules(crds: Iterable[Obj], *, write: bool) -> list[Rule]:
     """One rule per CRD group: read (with ``status``) or write (with ``scale`` where served) its kinds."""
     by_group: dict[str, list[str]] = {}
     for crd in crds:
@@ -151,8 +151,8 @@ def bootstrap_cluster_roles(shipped_crds: Iterable[Obj] = ()) -> list[Obj]:
         _role("system:public-info-viewer", [_rule(["get"], urls=_HEALTH_URLS)]),
         _role("system:auth-delegator", [_rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
                                         _rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"])]),
-        _role("suanli:aggregate-to-view", _crd_rules(crds, write=False), {aggregate_label("view"): "true"}),
-        _role("suanli:aggregate-to-edit", _crd_rules(crds, write=True), {aggregate_label("edit"): "true"}),
+        _role("suanli:aggregate-to-view", crd_rules(crds, write=False), {aggregate_label("view"): "true"}),
+        _role("suanli:aggregate-to-edit", crd_rules(crds, write=True), {aggregate_label("edit"): "true"}),
     ]
 
 
