@@ -59,6 +59,26 @@ def rss_mib() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def rss_breakdown() -> dict[str, float]:
+    """Resident MiB by mapping kind (``/proc/self/smaps``): ``heap`` is the brk heap (glibc's
+    main arena: bytes and large containers allocated on the event loop), ``anon`` the anonymous
+    mappings (CPython's 1 MiB small-object arenas, which the kernel merges when adjacent, glibc's
+    per-thread arenas, large ``mmap``ed chunks, thread stacks), ``files`` file-backed mappings
+    (code, SQLite's shared memory)."""
+    out = {"heap": 0.0, "anon": 0.0, "files": 0.0}
+    kind = "files"
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split()
+                path = parts[5] if len(parts) > 5 else ""
+                kind = "heap" if path == "[heap]" else "anon" if path == "" or path.startswith("[") else "files"
+            elif first == "Rss:":
+                out[kind] += int(line.split()[1]) / 1024
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 async def wait_until(pred: Any, timeout: float, poll: float = 0.5) -> None:
     start = time.monotonic()
     while not pred():
@@ -92,7 +112,9 @@ class Soak:
              "created": self.created, "deleted": self.done, "pods": p.store.count("pods"),
              "events": p.store.count("events"),
              "window_events": sum(p.store.window_lengths().values()),
-             "py_blocks": sys.getallocatedblocks()}
+             "window_mib": round(sum(p.store.window_bytes().values()) / 2**20, 1),
+             "watch_queued": sum(len(w._queue) for win in p.store._windows.values() for w in win.watchers),
+             "py_blocks": sys.getallocatedblocks(), "rss_by_kind": rss_breakdown()}
         self.samples.append(s)
         return s
 
@@ -111,6 +133,10 @@ class Soak:
         await p.start()
         if a.window_fresh is not None:  # diagnosis only: a shorter watch-window history
             p.store._window_fresh = a.window_fresh
+        if a.window_budget is not None:  # diagnosis only: a byte budget per watch window
+            p.store._window_bytes = int(a.window_budget * 2**20)
+            for win in p.store._windows.values():
+                win.budget = p.store._window_bytes
         client = p.client
         sampler = asyncio.create_task(self.sampler(p))
         try:
@@ -357,6 +383,7 @@ def main() -> None:
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--diagnose", action="store_true", help="also count live objects by type at the end")
     ap.add_argument("--window-fresh", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--window-budget", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--tracemalloc", action="store_true",
                     help="diagnosis: trace allocations and print the top growth sites (slow)")
     ap.add_argument("--replot", action="store_true", help="only redraw --plot from an existing --out")
