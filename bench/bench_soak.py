@@ -59,6 +59,26 @@ def rss_mib() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def rss_breakdown() -> dict[str, float]:
+    """Resident MiB by mapping kind (``/proc/self/smaps``): ``heap`` is the brk heap (glibc's
+    main arena: bytes and large containers allocated on the event loop), ``anon`` the anonymous
+    mappings (CPython's 1 MiB small-object arenas, which the kernel merges when adjacent, glibc's
+    per-thread arenas, large ``mmap``ed chunks, thread stacks), ``files`` file-backed mappings
+    (code, SQLite's shared memory)."""
+    out = {"heap": 0.0, "anon": 0.0, "files": 0.0}
+    kind = "files"
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split()
+                path = parts[5] if len(parts) > 5 else ""
+                kind = "heap" if path == "[heap]" else "anon" if path == "" or path.startswith("[") else "files"
+            elif first == "Rss:":
+                out[kind] += int(line.split()[1]) / 1024
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 async def wait_until(pred: Any, timeout: float, poll: float = 0.5) -> None:
     start = time.monotonic()
     while not pred():
@@ -92,7 +112,9 @@ class Soak:
              "created": self.created, "deleted": self.done, "pods": p.store.count("pods"),
              "events": p.store.count("events"),
              "window_events": sum(p.store.window_lengths().values()),
-             "py_blocks": sys.getallocatedblocks()}
+             "window_mib": round(sum(p.store.window_bytes().values()) / 2**20, 1),
+             "watch_queued": sum(len(w._queue) for win in p.store._windows.values() for w in win.watchers),
+             "py_blocks": sys.getallocatedblocks(), "rss_by_kind": rss_breakdown()}
         self.samples.append(s)
         return s
 
@@ -111,6 +133,10 @@ class Soak:
         await p.start()
         if a.window_fresh is not None:  # diagnosis only: a shorter watch-window history
             p.store._window_fresh = a.window_fresh
+        if a.window_budget is not None:  # diagnosis only: a byte budget per watch window
+            p.store._window_bytes = int(a.window_budget * 2**20)
+            for win in p.store._windows.values():
+                win.budget = p.store._window_bytes
         client = p.client
         sampler = asyncio.create_task(self.sampler(p))
         try:
@@ -146,7 +172,8 @@ class Soak:
             # -- soak
             self.phase = "soak"
             t_soak = time.monotonic()
-            await self._lifecycles(p, "soak", a.lifecycles)
+            stop_at = t_soak + a.soak_limit if a.soak_limit else None
+            soaked = await self._lifecycles(p, "soak", a.lifecycles, stop_at)
             soak_s = time.monotonic() - t_soak
             await self._settle(p)
             gc.collect()
@@ -167,7 +194,8 @@ class Soak:
             "ratio": round(after["rss_mib"] / before["rss_mib"], 3),
             "ratio_cold": round(after["rss_mib"] / cold["rss_mib"], 3),
             "peak_mib": max(s["rss_mib"] for s in self.samples),
-            "soak_seconds": round(soak_s, 1), "lifecycles_per_s": round(a.lifecycles / soak_s, 1),
+            "soak_seconds": round(soak_s, 1), "lifecycles_per_s": round(soaked / soak_s, 1),
+            "lifecycles_done": soaked,
             "sizes_before": sizes_before, "sizes_after": sizes_after, "diagnose": diag,
         }
 
@@ -180,8 +208,11 @@ class Soak:
         while time.monotonic() - t_settle < self.a.settle:
             await asyncio.sleep(self.a.sample)
 
-    async def _lifecycles(self, p: Platform, prefix: str, count: int) -> None:
+    async def _lifecycles(self, p: Platform, prefix: str, count: int, stop_at: float | None = None) -> int:
+        """Run ``count`` lifecycles (fewer if ``stop_at``, a monotonic time, passes first: no
+        pod is created after it and the ones in flight finish); returns how many ran."""
         a = self.a
+        target = [count]
         done0 = self.done
         client = p.client
         store = p.store
@@ -196,7 +227,7 @@ class Soak:
                 if ev.type == "DELETED":
                     self.done += 1
                     slots.release()
-                    if self.done - done0 >= count:
+                    if self.done - done0 >= target[0]:
                         finished.set()
                         return
                     continue
@@ -218,6 +249,11 @@ class Soak:
         async def create() -> None:
             batch = 100
             for start in range(0, count, batch):
+                if stop_at is not None and time.monotonic() > stop_at:
+                    target[0] = start
+                    if self.done - done0 >= start:
+                        finished.set()
+                    return
                 n = min(batch, count - start)
                 for _ in range(n):
                     await slots.acquire()
@@ -239,6 +275,7 @@ class Soak:
                 t.cancel()
             watcher.close()
             await asyncio.gather(*tasks, return_exceptions=True)
+        return target[0]
 
 
 def diagnose() -> dict[str, Any]:
@@ -334,7 +371,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
     a = result["args"]
-    ax.set_title(f"suanli up in-process: {a['lifecycles']:,} pod lifecycles on {a['nodes']:,} simulated nodes "
+    done = result.get("lifecycles_done", a["lifecycles"])
+    ax.set_title(f"suanli up in-process: {done:,} pod lifecycles on {a['nodes']:,} simulated nodes "
                  f"(after/before = {result['ratio']:.2f})", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -350,6 +388,8 @@ def main() -> None:
     ap.add_argument("--inflight", type=int, default=2000, help="pods existing at once (default 2,000)")
     ap.add_argument("--duration", default="200ms", help="simulated run time of each pod")
     ap.add_argument("--event-ttl", type=float, default=30.0, help="Event TTL in seconds (default 30)")
+    ap.add_argument("--soak-limit", type=float,
+                    help="stop creating pods after this many seconds of soak (a loaded machine)")
     ap.add_argument("--idle", type=float, default=15.0, help="idle seconds before the 'before' sample")
     ap.add_argument("--settle", type=float, help="idle seconds after TTL and compaction")
     ap.add_argument("--sample", type=float, default=5.0, help="RSS sampling interval, seconds")
@@ -357,6 +397,7 @@ def main() -> None:
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--diagnose", action="store_true", help="also count live objects by type at the end")
     ap.add_argument("--window-fresh", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--window-budget", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--tracemalloc", action="store_true",
                     help="diagnosis: trace allocations and print the top growth sites (slow)")
     ap.add_argument("--replot", action="store_true", help="only redraw --plot from an existing --out")
@@ -379,7 +420,8 @@ def main() -> None:
         plot(result, a.plot)
     print("| measure | value |")
     print("|---|---|")
-    for k, v in (("simulated nodes", f"{a.nodes:,}"), ("pod lifecycles", f"{a.lifecycles:,}"),
+    for k, v in (("simulated nodes", f"{a.nodes:,}"),
+                 ("pod lifecycles", f"{result['lifecycles_done']:,} of {a.lifecycles:,}"),
                  ("lifecycle rate", f"{result['lifecycles_per_s']:,} /s ({result['soak_seconds']:,} s)"),
                  ("RSS idle, before any pod", f"{result['cold']['rss_mib']:,.0f} MiB"),
                  ("RSS before (after the warm-up)", f"{result['before']['rss_mib']:,.0f} MiB"),

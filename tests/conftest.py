@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests assert behaviour, not speed: Hypothesis' per-example deadline (200 ms) turns a
+# loaded machine into failures, so it is off for the whole suite (speed lives in bench/).
+settings.register_profile("suanli", deadline=None)
+settings.load_profile("suanli")
 
 REPO = Path(__file__).resolve().parent.parent
 

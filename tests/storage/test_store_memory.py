@@ -169,3 +169,87 @@ async def test_restart_trims_recovered_history_by_its_write_time(tmp_path: Path)
         assert s2.count("pods") == 11
     finally:
         await s2.stop()
+
+
+def _retained_bytes(s: Store, bucket: str) -> int:
+    return sum(len(entry[2]) for entry in s._windows[bucket].events)
+
+
+@pytest.mark.parametrize("budget_events, min_size, expected", [
+    pytest.param(7, 2, 7, id="keeps-the-newest-events-that-fit-the-byte-budget"),
+    pytest.param(1, 3, 3, id="min-size-wins-over-the-byte-budget"),
+    pytest.param(40, 2, 30, id="under-the-budget-everything-fresh-is-kept"),
+])
+async def test_byte_budget_bounds_a_window_of_fresh_events(budget_events: int, min_size: int,
+                                                           expected: int) -> None:
+    one = len(await _probe_size())
+    s = Store(None, compaction_interval=0, window_min=min_size, window_bytes=budget_events * one)
+    await s.start()
+    try:
+        await _two_digit_revisions(s)
+        written = [await s.create("pods", pod(f"p{i:03d}")) for i in range(30)]  # equal sizes
+        assert s.window_lengths()["pods"] == expected
+        assert s.window_bytes()["pods"] == _retained_bytes(s, "pods") == expected * one
+        oldest_kept = written[-expected]
+        replay = s.watch("pods", since_rv=oldest_kept.rv - 1)  # resume at the floor: replayed
+        ev = await replay.next(timeout=1)
+        assert ev is not None and ev.rv == oldest_kept.rv
+        replay.close()
+        if expected < len(written):
+            with pytest.raises(ExpiredError):  # older than the floor: 410, the client re-lists
+                s.watch("pods", since_rv=oldest_kept.rv - 2)
+    finally:
+        await s.stop()
+
+
+async def _two_digit_revisions(s: Store) -> None:
+    """Nine writes elsewhere, so the next 90 pods' resourceVersions (hence sizes) are equal."""
+    for i in range(9):
+        await s.create("configmaps", {"metadata": {"name": f"c{i}", "namespace": "default"}})
+
+
+async def _probe_size() -> bytes:
+    s = Store(None, compaction_interval=0)
+    await s.start()
+    try:
+        await _two_digit_revisions(s)
+        return (await s.create("pods", pod("p000"))).raw
+    finally:
+        await s.stop()
+
+
+async def test_a_live_watcher_gets_every_event_although_the_byte_budget_drops_them() -> None:
+    s = Store(None, compaction_interval=0, window_min=0, window_bytes=1)
+    await s.start()
+    try:
+        w = s.watch("pods", since_rv=s.revision)
+        for i in range(20):
+            await s.create("pods", pod(f"p{i}"))
+        names = []
+        for _ in range(20):
+            ev = await w.next(timeout=1)
+            assert ev is not None
+            names.append(ev.obj.obj["metadata"]["name"])
+        assert names == [f"p{i}" for i in range(20)]
+        assert s.window_lengths()["pods"] == 0 and s.window_bytes()["pods"] == 0
+        w.close()
+    finally:
+        await s.stop()
+
+
+async def test_retained_byte_count_stays_exact_through_count_age_and_byte_trims() -> None:
+    clock = FakeClock()
+    s = Store(None, compaction_interval=0, clock=clock, window_size=25, window_min=3, window_fresh=FRESH,
+              window_trim_interval=0, window_bytes=20_000)
+    await s.start()
+    try:
+        for i in range(120):
+            await _lifecycle(s, f"p{i:04d}" + "x" * (i % 17) * 40, f"n{i % 3}")  # varied sizes
+            assert s.window_bytes()["pods"] == _retained_bytes(s, "pods") <= 20_000
+            if i % 13 == 0:
+                clock.now += FRESH + 1
+                s.trim_windows()
+                assert s.window_bytes()["pods"] == _retained_bytes(s, "pods")
+                assert s.window_lengths()["pods"] == 3
+    finally:
+        await s.stop()

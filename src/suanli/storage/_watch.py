@@ -156,14 +156,18 @@ class EventWindow:
     decodes the retained bytes into fresh objects.
     """
 
-    __slots__ = ("events", "floor", "min_size", "size", "times", "watchers")
+    __slots__ = ("budget", "events", "floor", "min_size", "nbytes", "size", "times", "watchers")
 
-    def __init__(self, size: int, floor: int, *, min_size: int = 100) -> None:
+    def __init__(self, size: int, floor: int, *, min_size: int = 100, budget: int | None = None) -> None:
         self.size = size
         self.min_size = max(0, min(min_size, size))
         self.floor = floor
+        self.budget = budget
         self.events: deque[Retained] = deque()
         self.times: deque[float] = deque()
+        #: encoded bytes of the retained events (each event's object; ``prev`` is the
+        #: previous event's object and shared with it while both are retained)
+        self.nbytes = 0
         self.watchers: dict[Watcher, None] = {}
 
     def append(self, ev: WatchEvent, namespace: str, now: float) -> None:
@@ -178,20 +182,30 @@ class EventWindow:
             self.floor = ev.rv
             return
         if len(self.events) >= self.size:
-            self.floor = self.events.popleft()[0]
-            self.times.popleft()
+            self._drop_oldest()
         prev = ev.prev
-        self.events.append((ev.rv, ev.type, ev.obj.raw, prev.rv if prev is not None else 0,
+        raw = ev.obj.raw
+        self.events.append((ev.rv, ev.type, raw, prev.rv if prev is not None else 0,
                             prev.raw if prev is not None else None, namespace))
         self.times.append(now)
+        self.nbytes += len(raw)
+        budget = self.budget
+        if budget is not None:
+            while self.nbytes > budget and len(self.events) > self.min_size:
+                self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        entry = self.events.popleft()
+        self.times.popleft()
+        self.floor = entry[0]
+        self.nbytes -= len(entry[2])
 
     def trim(self, cutoff: float) -> int:
         """Drop events recorded before ``cutoff``, keeping the newest ``min_size``; returns how many."""
         events, times = self.events, self.times
         n = 0
         while len(events) > self.min_size and times[0] < cutoff:
-            self.floor = events.popleft()[0]
-            times.popleft()
+            self._drop_oldest()
             n += 1
         return n
 

@@ -28,13 +28,15 @@ IMPLEMENTATION NOTES
 * Watch floors: a bucket's window retains every committed event after its floor (the
   rv of the newest event dropped from the window, or at startup the compact revision /
   the newest log row that did not fit). Runtime compaction trims the SQLite log only.
-* Window bounds: at most ``window_size`` events per bucket, and events older than
-  ``window_fresh`` seconds are dropped (on commit and every ``window_trim_interval``
-  seconds, so an idle store gives the memory back) while more than ``window_min``
-  remain. A watcher that keeps up never expires (its resume point is at or after the
-  newest retained event); one resuming from an older revision gets ExpiredError and
-  re-lists, as with kube-apiserver's watch cache (75 s of history, 100 to 102,400
-  events).
+* Window bounds: at most ``window_size`` events and ``window_bytes`` encoded bytes (each
+  event's object) per bucket, and events older than ``window_fresh`` seconds are dropped
+  (on commit and every ``window_trim_interval`` seconds, so an idle store gives the memory
+  back) while more than ``window_min`` remain. The byte bound is ours (kube-apiserver
+  bounds its watch cache by event count only): under heavy churn of large objects it
+  shortens the history below ``window_fresh`` instead of letting it grow with the rate.
+  A watcher that keeps up never expires (its resume point is at or after the newest
+  retained event); one resuming from an older revision gets ExpiredError and re-lists,
+  as with kube-apiserver's watch cache (75 s of history, 100 to 102,400 events).
 * ``ListResult.remaining`` is exact without a predicate; with a predicate it is an upper
   bound (candidates after the page that were not evaluated).
 * A write whose coroutine is cancelled while awaiting its commit still happens. If a
@@ -115,8 +117,9 @@ class Store:
     time-to-live in seconds measured from each object's last write (Events).
     ``volatile_buckets`` are revisioned, listed and watched like the others but never
     written to the SQLite log, so they start empty after a restart (metrics).
-    ``window_size``, ``window_min``, ``window_fresh`` (seconds, ``None``: no age bound) and
-    ``window_trim_interval`` bound each bucket's watch window (see "Window bounds" above).
+    ``window_size``, ``window_min``, ``window_fresh`` (seconds, ``None``: no age bound),
+    ``window_bytes`` (encoded bytes, ``None``: no byte bound) and ``window_trim_interval``
+    bound each bucket's watch window (see "Window bounds" above).
     """
 
     def __init__(
@@ -135,12 +138,14 @@ class Store:
         window_min: int = 100,
         window_fresh: float | None = 75.0,
         window_trim_interval: float = 10.0,
+        window_bytes: int | None = 32 << 20,
     ) -> None:
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._window_size = window_size
         self._window_min = window_min
         self._window_fresh = window_fresh
         self._window_trim_interval = window_trim_interval
+        self._window_bytes = window_bytes
         self._keep = keep_revisions
         self._compaction_interval = compaction_interval
         self._ttl: dict[str, float] = dict(ttl_buckets or {})
@@ -293,7 +298,8 @@ class Store:
         win = self._windows.get(bucket)
         if win is None:
             win = self._windows[bucket] = EventWindow(self._window_size, self._startup_floor,
-                                                      min_size=self._window_min)
+                                                      min_size=self._window_min,
+                                                      budget=self._window_bytes)
         return win
 
     def add_index(self, bucket: str, name: str, fn: Callable[[Obj], list[str]]) -> None:
@@ -371,6 +377,10 @@ class Store:
     def count(self, bucket: str, namespace: str | None = None) -> int:
         state = self._buckets.get(bucket)
         return state.count(namespace) if state is not None else 0
+
+    def window_bytes(self) -> dict[str, int]:
+        """Encoded bytes retained in each bucket's watch window (memory diagnostics and tests)."""
+        return {b: w.nbytes for b, w in self._windows.items()}
 
     def window_lengths(self) -> dict[str, int]:
         """Events retained in each bucket's watch window (memory diagnostics and tests)."""

@@ -130,7 +130,7 @@ def _entries(obj: Obj | None) -> list[_Entry]:
 # churn (objects replaced or deleted) old entries would otherwise pin their trees and paths.
 _PARSED: OrderedDict[int, tuple[Any, frozenset[FieldPath], float]] = OrderedDict()
 _PARSED_MAX = 20_000
-_PARSED_MAX_AGE = 15.0  # seconds
+_PARSED_MAX_AGE = 5.0  # seconds (each entry costs ~8 KB: measured in bench/bench_soak.py)
 _clock: Callable[[], float] = time.monotonic  # replaced in tests
 
 
