@@ -160,12 +160,22 @@ check "CronJob created a Job that completed" 150 \
 # utilruntime.HandleError(WithContext) logs its errors with the caller's own message and the key
 # logger="UnhandledError" (only HandleError without a message says "Unhandled Error"): match both.
 pattern='failed to list|Failed to watch|failed to watch|the server could not find the requested resource|unable to decode|failed to decode|couldn.t get resource list|Unhandled Error|logger="UnhandledError"|the server rejected our request'
+# Errors upstream itself logs and retries on any API server, listed (not failed on) so a reader can
+# judge them: optimistic-concurrency conflicts (409), a controller's informer not yet showing its
+# own write (kube-controller-manager 1.36's read-your-writes requeue), and the scheduler's
+# PostFilter on a pod whose immediate PVC is not bound yet (it binds once the PV binder ran).
+transient='the object has been modified|is not as new as written version|Status after running PostFilter plugins for pod.*status="not found"'
 for log in kube-scheduler kube-controller-manager; do
-    if grep -Eiq "$pattern" "$WORK/$log.log"; then
-        echo "FAIL: $log logged informer/API errors:"; grep -Ei "$pattern" "$WORK/$log.log" | sort | uniq -c | sort -rn | head -20
+    if grep -Ei "$pattern" "$WORK/$log.log" | grep -Evq "$transient"; then
+        echo "FAIL: $log logged informer/API errors:"
+        grep -Ei "$pattern" "$WORK/$log.log" | grep -Ev "$transient" | sort | uniq -c | sort -rn | head -20
         failures=$((failures + 1))
     else
         echo "ok:   $log logged no informer/list/watch/decode errors"
+    fi
+    if grep -Ei "$pattern" "$WORK/$log.log" | grep -Eq "$transient"; then
+        echo "note: $log logged transient errors it retries (as on any API server):"
+        grep -Ei "$pattern" "$WORK/$log.log" | grep -E "$transient" | sed -E 's/^[^"]*"//' | cut -c1-160 | sort | uniq -c
     fi
 done
 echo "logs in $WORK; failures: $failures"
