@@ -146,29 +146,12 @@ def issue_client_certificate(ca: tuple[x509.Certificate, ec.EllipticCurvePrivate
         raise ValueError("user: Required value")
     if validity <= dt.timedelta(0):
         raise ValueError(f"expiry: Invalid value: {validity}: must be positive")
-    ca_cert, ca_key = ca
     now = now or dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, g) for g in groups]
     subject.append(x509.NameAttribute(NameOID.COMMON_NAME, user))
-    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name(subject))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(min(now + validity, ca_cert.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, key_cert_sign=False,
-                                     crl_sign=False, content_commitment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False),
-                       critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    cert = _leaf_certificate(x509.Name(subject), key.public_key(), ca, ExtendedKeyUsageOID.CLIENT_AUTH,
+                             not_before=now - dt.timedelta(minutes=5), not_after=now + validity)
     return cert.public_bytes(serialization.Encoding.PEM), _key_pem(key)
 
 
@@ -241,26 +224,39 @@ def _san_entries(sans: set[SanValue]) -> list[x509.GeneralName]:
 
 def _new_server_cert(key: ec.EllipticCurvePrivateKey, sans: set[SanValue], ca_cert: x509.Certificate,
                      ca_key: ec.EllipticCurvePrivateKey, now: dt.datetime) -> x509.Certificate:
+    return _leaf_certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "suanli-apiserver")]),
+                             key.public_key(), (ca_cert, ca_key), ExtendedKeyUsageOID.SERVER_AUTH,
+                             not_before=now - dt.timedelta(hours=1), not_after=now + SERVER_VALIDITY,
+                             extensions=[x509.SubjectAlternativeName(_san_entries(sans))])
+
+
+def _leaf_certificate(subject: x509.Name, public_key: ec.EllipticCurvePublicKey,
+                      ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], usage: x509.ObjectIdentifier, *,
+                      not_before: dt.datetime, not_after: dt.datetime,
+                      extensions: Iterable[x509.ExtensionType] = ()) -> x509.Certificate:
+    """A non-CA certificate for ``subject`` signed by ``ca`` for one extended key ``usage``
+    (client or server auth); it never outlives the CA. ``extensions`` are added non-critical."""
+    ca_cert, ca_key = ca
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    return (
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "suanli-apiserver")]))
+        .subject_name(subject)
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
-        .not_valid_after(min(now + SERVER_VALIDITY, ca_cert.not_valid_after_utc))
+        .not_valid_before(not_before)
+        .not_valid_after(min(not_after, ca_cert.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=False, key_cert_sign=False,
                                      crl_sign=False, content_commitment=False, data_encipherment=False,
                                      key_agreement=False, encipher_only=False, decipher_only=False),
                        critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName(_san_entries(sans)), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
     )
+    for ext in extensions:
+        builder = builder.add_extension(ext, critical=False)
+    return builder.sign(ca_key, hashes.SHA256())
 
 
 def _existing_sans(cert_p: Path) -> set[SanValue]:
