@@ -97,13 +97,13 @@ def test_every_component_gets_its_service_account_roles_and_bindings() -> None:
         sa = rbac.service_account
         assert _by(objs, "ServiceAccount")[sa]["metadata"]["namespace"] == "suanli-system"
         role = _by(objs, "ClusterRole")[sa]
-        assert role["rules"] == [r.to_obj() for r in rbac.cluster_rules]
+        assert role["rules"] == [r.as_obj() for r in rbac.cluster_rules]
         binding = _by(objs, "ClusterRoleBinding")[sa]
         assert binding["roleRef"]["name"] == sa
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": "suanli-system"}]
         roles = {o["metadata"]["namespace"]: o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == sa}
         assert {ns: r["rules"] for ns, r in roles.items()} == {
-            ns: [r.to_obj() for r in rules] for ns, rules in rbac.namespaced_rules.items()}
+            ns: [r.as_obj() for r in rules] for ns, rules in rbac.namespaced_rules.items()}
         bound = {o["metadata"]["namespace"] for o in objs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == sa}
         assert bound == set(rbac.namespaced_rules)
 

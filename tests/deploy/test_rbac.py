@@ -26,7 +26,8 @@ from suanli.deploy.rbac import (
 
 
 def _rule(groups: list[str], resources: list[str], verbs: list[str], names: list[str] | None = None) -> Rule:
-    return Rule(tuple(groups), tuple(resources), tuple(verbs), tuple(names or ()))
+    return Rule(verbs=tuple(verbs), api_groups=tuple(groups), resources=tuple(resources),
+                resource_names=tuple(names or ()))
 
 
 @pytest.mark.parametrize(("rule", "request_", "want"), [

@@ -128,8 +128,12 @@ def _namespace(opts: ManifestOptions, name: str, component: str | None) -> Obj:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(opts, name, component)}
 
 
+#: key order of a rule in the manifests (what is being granted first, the verbs last)
+_RULE_KEYS = ("apiGroups", "resources", "resourceNames", "nonResourceURLs", "verbs")
+
+
 def _rules(rules: Iterable[Rule]) -> list[Obj]:
-    return [r.to_obj() for r in rules]
+    return [{k: obj[k] for k in _RULE_KEYS if k in obj} for obj in (r.as_obj() for r in rules)]
 
 
 def _rbac_objects(opts: ManifestOptions, rbac: ComponentRBAC) -> list[Obj]:

@@ -17,7 +17,8 @@ cannot restrict by name) on Leases.
 
 :func:`allows` answers whether a rule list permits one request with RBAC's matching rules
 (``*`` wildcards, subresources named ``resource/subresource``, ``resourceNames``), so tests and the
-embedded server can use the same lists.
+embedded server can use the same lists. Rules are the RBAC authorizer's own
+:class:`~suanli.apiserver.authz.rules.Rule` (one type for a PolicyRule).
 
 >>> allows(SCHEDULER.cluster_rules, "create", "", "pods", subresource="binding")
 True
@@ -33,8 +34,7 @@ from typing import Any
 
 from suanli.apiserver.authz import Attributes
 from suanli.apiserver.authz.bootstrap import crd_rules
-from suanli.apiserver.authz.rules import Rule as PolicyRule
-from suanli.apiserver.authz.rules import rules_allow
+from suanli.apiserver.authz.rules import Rule, rules_allow
 from suanli.apiserver.context import ADMIN
 
 __all__ = [
@@ -59,28 +59,10 @@ _READ = ("get", "list", "watch")
 _EVENTS = ("create", "patch")  # runtime.events: create, then patch the count
 
 
-@dataclass(frozen=True)
-class Rule:
-    """One RBAC PolicyRule (``apiGroups``, ``resources``, ``verbs``, optional ``resourceNames``)."""
-
-    api_groups: tuple[str, ...]
-    resources: tuple[str, ...]
-    verbs: tuple[str, ...]
-    resource_names: tuple[str, ...] = ()
-
-    def to_obj(self) -> dict[str, Any]:
-        """The rule as it appears in a (Cluster)Role's ``rules``."""
-        out: dict[str, Any] = {"apiGroups": list(self.api_groups), "resources": list(self.resources)}
-        if self.resource_names:
-            out["resourceNames"] = list(self.resource_names)
-        out["verbs"] = list(self.verbs)
-        return out
-
-
 def _r(groups: str | Sequence[str], resources: Sequence[str], verbs: Sequence[str],
        names: Sequence[str] = ()) -> Rule:
     gs = (groups,) if isinstance(groups, str) else tuple(groups)
-    return Rule(gs, tuple(resources), tuple(verbs), tuple(names))
+    return Rule(verbs=tuple(verbs), api_groups=gs, resources=tuple(resources), resource_names=tuple(names))
 
 
 @dataclass(frozen=True)
@@ -198,7 +180,7 @@ def aggregated_roles(crds: Iterable[Mapping[str, Any]]) -> dict[str, tuple[tuple
     items = [dict(c) for c in crds]
 
     def convert(write: bool) -> tuple[Rule, ...]:
-        return tuple(Rule(r.api_groups, r.resources, r.verbs) for r in crd_rules(items, write=write))
+        return tuple(crd_rules(items, write=write))
 
     return {"view": (("admin", "edit", "view"), convert(False)), "edit": (("admin", "edit"), convert(True))}
 
@@ -213,4 +195,4 @@ def allows(rules: Iterable[Rule], verb: str, group: str, resource: str, *, subre
     """
     attrs = Attributes(ADMIN, verb, namespace="", api_group=group, resource=resource, subresource=subresource,
                        name=name)
-    return rules_allow(attrs, (PolicyRule(r.verbs, r.api_groups, r.resources, r.resource_names) for r in rules))
+    return rules_allow(attrs, rules)
