@@ -18,7 +18,6 @@ from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.patch import ListMeta, list_meta_from_schema
 from suanli.apiserver.context import RequestContext
 from suanli.kinds.builtin import resolve_ref
-from suanli.kinds.defaults import apply_builtin_defaults, validate_builtin
 from suanli.kinds.registry import Registry, ResourceType
 
 __all__ = ["SchemaSupport", "validate_object_meta"]
@@ -26,15 +25,6 @@ __all__ = ["SchemaSupport", "validate_object_meta"]
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _MAX_ANNOTATIONS_BYTES = 256 * 1024
-# kinds whose names follow their own rules (checked by the kind's validator): APIServices are
-# ``<version>.<group>`` (``v1.`` for the core group); RBAC names are path segments (``system:basic-user``)
-_OWN_NAME_RULES = frozenset({"events", "apiregistration.k8s.io/apiservices", "rbac.authorization.k8s.io/roles",
-                             "rbac.authorization.k8s.io/rolebindings", "rbac.authorization.k8s.io/clusterroles",
-                             "rbac.authorization.k8s.io/clusterrolebindings"})
-
-
-def _kind_key(rt: ResourceType) -> str:
-    return f"{rt.group}/{rt.kind}" if rt.group else rt.kind
 
 
 def _qualified_name_errors(key: str) -> str | None:
@@ -138,13 +128,13 @@ class SchemaSupport:
             if unknown:
                 self._unknown(unknown, ctx)
         if rt.builtin:
-            apply_builtin_defaults(_kind_key(rt), obj)
+            rt.strategy.default(obj)
         elif node is not None:
             defaulted = structural.apply_defaults(obj, node)
             if defaulted is not obj:
                 obj.clear()
                 obj.update(defaulted)
-        causes = validate_object_meta(obj.get("metadata"), check_name=rt.storage_key not in _OWN_NAME_RULES)
+        causes = validate_object_meta(obj.get("metadata"), check_name=not rt.strategy.own_name_rules)
         if node is not None:
             causes.extend(structural.validate(obj, node))
         if rt.builtin:
@@ -159,7 +149,7 @@ class SchemaSupport:
             if old is not None:
                 rt.strategy.prepare_for_update(old, obj)
             if not causes:
-                causes.extend(validate_builtin(_kind_key(rt), obj))
+                causes.extend(rt.strategy.validate(obj))
                 if old is not None:
                     causes.extend(rt.strategy.validate_update(old, obj).items)
         if causes:

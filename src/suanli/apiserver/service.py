@@ -61,13 +61,6 @@ log = logging.getLogger(__name__)
 _NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 PDB_BUCKET = "policy/poddisruptionbudgets"
-# Kinds whose status is reset on create (upstream PrepareForCreate); nodes keep theirs.
-_STATUS_RESET_ON_CREATE = frozenset({
-    "pods", "apps/deployments", "apps/replicasets", "apps/statefulsets", "apps/daemonsets",
-    "batch/jobs", "batch/cronjobs", "autoscaling/horizontalpodautoscalers", "services",
-    "replicationcontrollers", PDB_BUCKET, "networking.k8s.io/ingresses", "persistentvolumes",
-    "persistentvolumeclaims", "certificates.k8s.io/certificatesigningrequests",
-})
 CRD_BUCKET = "apiextensions.k8s.io/customresourcedefinitions"
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 NAMESPACE_BUCKET = "namespaces"
@@ -314,8 +307,7 @@ class ApiService:
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
-        if rt.storage_key in _STATUS_RESET_ON_CREATE or (not rt.builtin and "status" in rt.subresources):
-            obj.pop("status", None)
+        rt.strategy.prepare_for_create(obj)
         self.schemas.normalize(rt, obj, None, ctx)
         await self._admit("CREATE", rt, ns, name, obj, None, "", ctx)
         if rt.storage_key == CRD_BUCKET:

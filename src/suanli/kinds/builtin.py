@@ -23,7 +23,6 @@ from importlib import resources
 from typing import Any
 
 from suanli.kinds.registry import VERBS_ALL, ResourceType, ScaleSpec
-from suanli.kinds.strategy import strategy_for
 
 __all__ = [
     "builtin_definitions",
@@ -144,7 +143,6 @@ def _rt(
         builtin=True,
         has_spec_generation=generation,
         storage_key=storage_key,
-        strategy=strategy_for(group, kind),
     )
 
 

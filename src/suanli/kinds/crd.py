@@ -20,6 +20,7 @@ from suanli.apimachinery.errors import Cause
 from suanli.apimachinery.objects import Obj, deep_copy, now_rfc3339
 from suanli.apimachinery.schema import check_structural, format_value
 from suanli.kinds.registry import PrinterColumn, ResourceType, ScaleSpec
+from suanli.kinds.strategy_base import DEFAULT_STRATEGY, STATUS_SUBRESOURCE_STRATEGY
 
 __all__ = [
     "crd_status_accepted",
@@ -376,6 +377,7 @@ def resource_types_from_crd(crd: Obj) -> list[ResourceType]:
                 ),
                 storage_key=f"{group}/{plural}",
                 crd_name=crd_name,
+                strategy=STATUS_SUBRESOURCE_STRATEGY if "status" in subs else DEFAULT_STRATEGY,
             )
         )
     return out

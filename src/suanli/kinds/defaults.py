@@ -1,15 +1,20 @@
-"""Upstream defaulting and semantic validation for built-in kinds.
+"""Upstream defaulting and semantic validation for built-in kinds: the per-kind functions.
 
-Kinds are named by :func:`kind_key`: ``"Pod"`` for core, ``"apps/Deployment"`` otherwise
-(``"Deployment.apps"`` is accepted too).
+Each kind's strategy (:mod:`suanli.kinds.strategy`, ``rt.strategy``) is assembled from the
+functions here, and the API server calls them through it:
 
-* :func:`apply_builtin_defaults` mutates a private copy in place with the defaults clients
+* ``default_<kind>(obj, create)`` mutates a private copy in place with the defaults clients
   rely on (pod spec defaults, also inside workload templates; workload replicas and
   strategies; Job selectors from the uid; Service ports; Namespace finalizers …).
   ``create=True`` adds create-only fields (pod ``status.phase``/``qosClass``).
-* :func:`validate_builtin` reports the semantic errors upstream enforces and users hit,
-  e.g. ``Cause("spec.containers[0].name", "Required value")``. Run it after schema
-  validation and defaulting.
+* ``validate_<kind>(errs, obj)`` adds the semantic errors upstream enforces and users hit,
+  e.g. ``Cause("spec.containers[0].name", "Required value")``; :func:`check_name` and
+  :func:`check_labels` are the checks every kind shares. Run after schema validation and
+  defaulting.
+
+:func:`apply_builtin_defaults` and :func:`validate_builtin` do the same by kind name
+(:func:`kind_key`: ``"Pod"`` for core, ``"apps/Deployment"`` otherwise; ``"Deployment.apps"``
+is accepted too), through the kind's strategy.
 
 QoS classes (``status.qosClass``) follow upstream: only cpu and memory count; no request
 and no limit anywhere → ``BestEffort``; every container limits cpu and memory and the
@@ -21,19 +26,20 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
 from fractions import Fraction
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from suanli.apimachinery.errors import Cause
 from suanli.apimachinery.matchconditions import compile_error
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import parse_quantity
-from suanli.kinds.crd import default_crd
 from suanli.kinds.field import FieldErrors
 
-__all__ = ["apply_builtin_defaults", "kind_key", "pod_qos_class", "validate_builtin"]
+if TYPE_CHECKING:
+    from suanli.kinds.strategy_base import Strategy
+
+__all__ = ["apply_builtin_defaults", "check_labels", "check_name", "kind_key", "pod_qos_class", "validate_builtin"]
 
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -44,10 +50,20 @@ def kind_key(group: str, kind: str) -> str:
     return f"{group}/{kind}" if group else kind
 
 
-def _internal_key(key: str) -> str:
-    """Normalise ``group/Kind`` or ``Kind.group`` to the table key ``Kind.group``."""
+def _split_key(key: str) -> tuple[str, str]:
+    """``group/Kind`` or ``Kind.group`` (or a bare core ``Kind``) → ``(group, Kind)``."""
     group, slash, kind = key.rpartition("/")
-    return f"{kind}.{group}" if slash and group else kind
+    if slash:
+        return group, kind
+    kind, _, group = key.partition(".")
+    return group, kind
+
+
+def _strategy(key: str) -> Strategy:
+    # deferred: suanli.kinds.strategy assembles each kind's strategy from the functions of this module
+    from suanli.kinds.strategy import strategy_for
+
+    return strategy_for(*_split_key(key))
 
 
 def _dict(parent: dict[str, Any], key: str) -> dict[str, Any]:
@@ -189,7 +205,7 @@ def pod_qos_class(pod: Obj) -> str:
     return "Burstable"
 
 
-def _pod(obj: Obj, create: bool) -> None:
+def default_pod(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     _default_pod_spec(spec)
     for key in ("initContainers", "containers"):
@@ -212,7 +228,7 @@ def _pod(obj: Obj, create: bool) -> None:
         status["qosClass"] = pod_qos_class(obj)
 
 
-def _deployment(obj: Obj, create: bool) -> None:
+def default_deployment(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     spec.setdefault("replicas", 1)
     strategy = _dict(spec, "strategy")
@@ -226,13 +242,13 @@ def _deployment(obj: Obj, create: bool) -> None:
     _default_template(spec.get("template"))
 
 
-def _replicaset(obj: Obj, create: bool) -> None:
+def default_replicaset(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     spec.setdefault("replicas", 1)
     _default_template(spec.get("template"))
 
 
-def _statefulset(obj: Obj, create: bool) -> None:
+def default_statefulset(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     spec.setdefault("replicas", 1)
     spec.setdefault("podManagementPolicy", "OrderedReady")
@@ -247,7 +263,7 @@ def _statefulset(obj: Obj, create: bool) -> None:
     _default_template(spec.get("template"))
 
 
-def _daemonset(obj: Obj, create: bool) -> None:
+def default_daemonset(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     strategy = _dict(spec, "updateStrategy")
     strategy.setdefault("type", "RollingUpdate")
@@ -273,7 +289,7 @@ def _job_spec(spec: dict[str, Any]) -> None:
     _default_template(spec.get("template"))
 
 
-def _job(obj: Obj, create: bool) -> None:
+def default_job(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     _job_spec(spec)
     meta = _dict(obj, "metadata")
@@ -295,7 +311,7 @@ def _job(obj: Obj, create: bool) -> None:
         meta["labels"] = dict(tmeta["labels"])
 
 
-def _cronjob(obj: Obj, create: bool) -> None:
+def default_cronjob(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     spec.setdefault("concurrencyPolicy", "Allow")
     spec.setdefault("suspend", False)
@@ -306,7 +322,7 @@ def _cronjob(obj: Obj, create: bool) -> None:
         _default_template(job_template["spec"].get("template"))
 
 
-def _service(obj: Obj, create: bool) -> None:
+def default_service(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     spec.setdefault("type", "ClusterIP")
     spec.setdefault("sessionAffinity", "None")
@@ -321,7 +337,7 @@ def _service(obj: Obj, create: bool) -> None:
                 port["targetPort"] = port["port"]
 
 
-def _endpoints(obj: Obj, create: bool) -> None:
+def default_endpoints(obj: Obj, create: bool) -> None:
     for subset in _list(obj, "subsets"):
         if isinstance(subset, dict):
             for port in _list(subset, "ports"):
@@ -329,7 +345,7 @@ def _endpoints(obj: Obj, create: bool) -> None:
                     port.setdefault("protocol", "TCP")
 
 
-def _namespace(obj: Obj, create: bool) -> None:
+def default_namespace(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     if "finalizers" not in spec:
         spec["finalizers"] = ["kubernetes"]
@@ -339,11 +355,11 @@ def _namespace(obj: Obj, create: bool) -> None:
         _dict(meta, "labels")["kubernetes.io/metadata.name"] = meta["name"]
 
 
-def _priorityclass(obj: Obj, create: bool) -> None:
+def default_priorityclass(obj: Obj, create: bool) -> None:
     obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
-def _hpa(obj: Obj, create: bool) -> None:
+def default_hpa(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     spec.setdefault("minReplicas", 1)
     if not spec.get("metrics"):
@@ -355,7 +371,7 @@ def _hpa(obj: Obj, create: bool) -> None:
         ]
 
 
-def _secret(obj: Obj, create: bool) -> None:
+def default_secret(obj: Obj, create: bool) -> None:
     obj.setdefault("type", "Opaque")
     # upstream's v1 conversion: stringData is write-only, merged into data (base64), overriding it
     string_data = obj.pop("stringData", None)
@@ -365,44 +381,23 @@ def _secret(obj: Obj, create: bool) -> None:
             data[key] = base64.b64encode(str(value).encode()).decode()
 
 
-def _pvc(obj: Obj, create: bool) -> None:
+def default_pvc(obj: Obj, create: bool) -> None:
     _dict(obj, "spec").setdefault("volumeMode", "Filesystem")
     if create:
         _dict(obj, "status").setdefault("phase", "Pending")
 
 
-def _crd(obj: Obj, create: bool) -> None:
-    default_crd(obj)
-
-
-def _podtemplate(obj: Obj, create: bool) -> None:
+def default_podtemplate(obj: Obj, create: bool) -> None:
     _default_template(obj.get("template"))
 
 
-_DEFAULTERS: dict[str, Callable[[Obj, bool], None]] = {
-    "Pod": _pod,
-    "PodTemplate": _podtemplate,
-    "Service": _service,
-    "Endpoints": _endpoints,
-    "Namespace": _namespace,
-    "Secret": _secret,
-    "PersistentVolumeClaim": _pvc,
-    "Deployment.apps": _deployment,
-    "ReplicaSet.apps": _replicaset,
-    "StatefulSet.apps": _statefulset,
-    "DaemonSet.apps": _daemonset,
-    "Job.batch": _job,
-    "CronJob.batch": _cronjob,
-    "HorizontalPodAutoscaler.autoscaling": _hpa,
-    "PriorityClass.scheduling.k8s.io": _priorityclass,
-    "CustomResourceDefinition.apiextensions.k8s.io": _crd,
-}
+
 
 
 # -- storage, policy, core/v1 ReplicationController, admissionregistration (issue 10) -----------
 
 
-def _pv(obj: Obj, create: bool) -> None:
+def default_pv(obj: Obj, create: bool) -> None:
     spec = _dict(obj, "spec")
     spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
     spec.setdefault("volumeMode", "Filesystem")
@@ -410,12 +405,12 @@ def _pv(obj: Obj, create: bool) -> None:
         _dict(obj, "status").setdefault("phase", "Pending")
 
 
-def _storageclass(obj: Obj, create: bool) -> None:
+def default_storageclass(obj: Obj, create: bool) -> None:
     obj.setdefault("reclaimPolicy", "Delete")
     obj.setdefault("volumeBindingMode", "Immediate")
 
 
-def _replicationcontroller(obj: Obj, create: bool) -> None:
+def default_replicationcontroller(obj: Obj, create: bool) -> None:
     """Upstream ``SetDefaults_ReplicationController``: selector and labels from the template."""
     spec = _dict(obj, "spec")
     template = spec.get("template")
@@ -430,7 +425,7 @@ def _replicationcontroller(obj: Obj, create: bool) -> None:
     _default_template(template)
 
 
-def _webhook_configuration(obj: Obj, create: bool) -> None:
+def default_webhook_configuration(obj: Obj, create: bool) -> None:
     """Upstream admissionregistration/v1 defaults for every webhook of a configuration."""
     mutating = obj.get("kind") == "MutatingWebhookConfiguration"
     for hook in _list(obj, "webhooks"):
@@ -460,9 +455,7 @@ def apply_builtin_defaults(key: str, obj: Obj, create: bool = True) -> None:
     ``obj`` must be a private copy. Unknown kinds are left untouched. ``create=False``
     (updates) skips create-only status fields.
     """
-    defaulter = _DEFAULTERS.get(_internal_key(key))
-    if defaulter is not None:
-        defaulter(obj, create)
+    _strategy(key).default(obj, create)
 
 
 # -- validation -------------------------------------------------------------------------------
@@ -492,7 +485,9 @@ _MSG_DNS1035 = (
 _Errs = FieldErrors
 
 
-def _check_name(errs: _Errs, obj: Obj, style: str) -> None:
+def check_name(errs: _Errs, obj: Obj, style: str) -> None:
+    """``metadata.name`` present and of ``style``: ``subdomain`` (DNS-1123), ``label`` (DNS-1123 label),
+    ``dns1035`` (DNS-1035 label) or ``path`` (a path segment: no ``/`` or ``%``, not ``.``/``..``)."""
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     assert isinstance(meta, dict)
     name = meta.get("name")
@@ -511,7 +506,8 @@ def _check_name(errs: _Errs, obj: Obj, style: str) -> None:
         errs.invalid("metadata.name", name, "may not contain '/' or '%' and may not be '.' or '..'")
 
 
-def _check_labels(errs: _Errs, labels: Any, path: str) -> None:
+def check_labels(errs: _Errs, labels: Any, path: str) -> None:
+    """Label keys (qualified names) and values well formed."""
     if not isinstance(labels, dict):
         return
     for key, value in labels.items():
@@ -681,7 +677,7 @@ def _check_pod_spec(errs: _Errs, spec: Any, path: str, restart_policies: tuple[s
     grace = spec.get("terminationGracePeriodSeconds")
     if isinstance(grace, int) and grace < 0:
         errs.invalid(f"{path}.terminationGracePeriodSeconds", grace, "must be greater than or equal to 0")
-    _check_labels(errs, spec.get("nodeSelector"), f"{path}.nodeSelector")
+    check_labels(errs, spec.get("nodeSelector"), f"{path}.nodeSelector")
 
 
 _ALL_RESTART = ("Always", "OnFailure", "Never")
@@ -737,15 +733,15 @@ def _check_workload(
     if template is None:
         errs.required("spec.template")
         return
-    _check_labels(errs, (template.get("metadata") or {}).get("labels"), "spec.template.metadata.labels")
+    check_labels(errs, (template.get("metadata") or {}).get("labels"), "spec.template.metadata.labels")
     _check_pod_spec(errs, template.get("spec"), "spec.template.spec", restart)
 
 
-def _v_pod(errs: _Errs, obj: Obj) -> None:
+def validate_pod(errs: _Errs, obj: Obj) -> None:
     _check_pod_spec(errs, obj.get("spec"), "spec", _ALL_RESTART)
 
 
-def _v_deployment(errs: _Errs, obj: Obj) -> None:
+def validate_deployment(errs: _Errs, obj: Obj) -> None:
     _check_workload(errs, obj, "deployment", ("Always",))
     spec = obj.get("spec") or {}
     strategy = spec.get("strategy") if isinstance(spec, dict) else None
@@ -761,15 +757,15 @@ def _v_deployment(errs: _Errs, obj: Obj) -> None:
         )
 
 
-def _v_replicaset(errs: _Errs, obj: Obj) -> None:
+def validate_replicaset(errs: _Errs, obj: Obj) -> None:
     _check_workload(errs, obj, "replicaset", ("Always",))
 
 
-def _v_daemonset(errs: _Errs, obj: Obj) -> None:
+def validate_daemonset(errs: _Errs, obj: Obj) -> None:
     _check_workload(errs, obj, "daemonset", ("Always",))
 
 
-def _v_statefulset(errs: _Errs, obj: Obj) -> None:
+def validate_statefulset(errs: _Errs, obj: Obj) -> None:
     _check_workload(errs, obj, "statefulset", ("Always",))
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     rolling = ((spec or {}).get("updateStrategy") or {}).get("rollingUpdate")
@@ -783,7 +779,7 @@ def _v_statefulset(errs: _Errs, obj: Obj) -> None:
             errs.invalid(path, value, "cannot be 0")
 
 
-def _v_job(errs: _Errs, obj: Obj) -> None:
+def validate_job(errs: _Errs, obj: Obj) -> None:
     spec = obj.get("spec")
     manual = isinstance(spec, dict) and bool(spec.get("manualSelector"))
     has_selector = isinstance(spec, dict) and isinstance(spec.get("selector"), dict)
@@ -806,7 +802,7 @@ def _v_job(errs: _Errs, obj: Obj) -> None:
             errs.required("spec.completions", 'when completion mode is "Indexed"')
 
 
-def _v_cronjob(errs: _Errs, obj: Obj) -> None:
+def validate_cronjob(errs: _Errs, obj: Obj) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         errs.required("spec")
@@ -837,7 +833,7 @@ def _v_cronjob(errs: _Errs, obj: Obj) -> None:
 _SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 
 
-def _v_service(errs: _Errs, obj: Obj) -> None:
+def validate_service(errs: _Errs, obj: Obj) -> None:
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     assert isinstance(spec, dict)
     stype = spec.get("type", "ClusterIP")
@@ -879,10 +875,10 @@ def _v_service(errs: _Errs, obj: Obj) -> None:
     affinity = spec.get("sessionAffinity")
     if affinity is not None and affinity not in ("ClientIP", "None"):
         errs.unsupported("spec.sessionAffinity", affinity, ("ClientIP", "None"))
-    _check_labels(errs, spec.get("selector"), "spec.selector")
+    check_labels(errs, spec.get("selector"), "spec.selector")
 
 
-def _v_config_data(errs: _Errs, obj: Obj) -> None:
+def validate_config_data(errs: _Errs, obj: Obj) -> None:
     for section in ("data", "binaryData", "stringData"):
         data = obj.get(section)
         if not isinstance(data, dict):
@@ -896,7 +892,7 @@ def _v_config_data(errs: _Errs, obj: Obj) -> None:
                 )
 
 
-def _v_hpa(errs: _Errs, obj: Obj) -> None:
+def validate_hpa(errs: _Errs, obj: Obj) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         errs.required("spec")
@@ -917,7 +913,7 @@ def _v_hpa(errs: _Errs, obj: Obj) -> None:
                 errs.required(f"spec.scaleTargetRef.{field}")
 
 
-def _v_priorityclass(errs: _Errs, obj: Obj) -> None:
+def validate_priorityclass(errs: _Errs, obj: Obj) -> None:
     policy = obj.get("preemptionPolicy")
     if policy is not None and policy not in ("Never", "PreemptLowerPriority"):
         errs.unsupported("preemptionPolicy", policy, ("Never", "PreemptLowerPriority"))
@@ -925,40 +921,10 @@ def _v_priorityclass(errs: _Errs, obj: Obj) -> None:
         errs.required("value")
 
 
-_VALIDATORS: dict[str, tuple[str, Callable[[_Errs, Obj], None] | None]] = {
-    "Pod": ("subdomain", _v_pod),
-    "PodTemplate": ("subdomain", None),
-    "Namespace": ("label", None),
-    "Node": ("subdomain", None),
-    "Service": ("dns1035", _v_service),
-    "Endpoints": ("subdomain", None),
-    "ConfigMap": ("subdomain", _v_config_data),
-    "Secret": ("subdomain", _v_config_data),
-    "ServiceAccount": ("subdomain", None),
-    "Event": ("subdomain", None),
-    "ResourceQuota": ("subdomain", None),
-    "LimitRange": ("subdomain", None),
-    "PersistentVolumeClaim": ("subdomain", None),
-    "Event.events.k8s.io": ("subdomain", None),
-    "Lease.coordination.k8s.io": ("subdomain", None),
-    "PriorityClass.scheduling.k8s.io": ("subdomain", _v_priorityclass),
-    "Deployment.apps": ("subdomain", _v_deployment),
-    "ReplicaSet.apps": ("subdomain", _v_replicaset),
-    "DaemonSet.apps": ("subdomain", _v_daemonset),
-    "StatefulSet.apps": ("subdomain", _v_statefulset),
-    "ControllerRevision.apps": ("subdomain", None),
-    "Job.batch": ("subdomain", _v_job),
-    "CronJob.batch": ("subdomain", _v_cronjob),
-    "HorizontalPodAutoscaler.autoscaling": ("subdomain", _v_hpa),
-    "Role.rbac.authorization.k8s.io": ("path", None),
-    "RoleBinding.rbac.authorization.k8s.io": ("path", None),
-    "ClusterRole.rbac.authorization.k8s.io": ("path", None),
-    "ClusterRoleBinding.rbac.authorization.k8s.io": ("path", None),
-    "CustomResourceDefinition.apiextensions.k8s.io": ("subdomain", None),
-}
 
 
-def _v_replicationcontroller(errs: _Errs, obj: Obj) -> None:
+
+def validate_replicationcontroller(errs: _Errs, obj: Obj) -> None:
     """Upstream ``ValidateReplicationControllerSpec``: a non-empty map selector matching the template."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -975,7 +941,7 @@ def _v_replicationcontroller(errs: _Errs, obj: Obj) -> None:
     labels = (template.get("metadata") or {}).get("labels") or {}
     if isinstance(selector, dict) and selector and any(labels.get(k) != v for k, v in selector.items()):
         errs.invalid("spec.template.metadata.labels", labels, "`selector` does not match template `labels`")
-    _check_labels(errs, labels, "spec.template.metadata.labels")
+    check_labels(errs, labels, "spec.template.metadata.labels")
     _check_pod_spec(errs, template.get("spec"), "spec.template.spec", ("Always",))
 
 
@@ -992,7 +958,7 @@ def _check_int_or_percent(errs: _Errs, path: str, value: Any) -> None:
         errs.invalid(path, value, "must not be greater than 100%")
 
 
-def _v_pdb(errs: _Errs, obj: Obj) -> None:
+def validate_pdb(errs: _Errs, obj: Obj) -> None:
     """Upstream ``ValidatePodDisruptionBudgetSpec``."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):
@@ -1024,7 +990,7 @@ def _check_access_modes(errs: _Errs, modes: Any, path: str, detail: str) -> None
                                 "FieldValueForbidden"))
 
 
-def _v_pvc(errs: _Errs, obj: Obj) -> None:
+def validate_pvc(errs: _Errs, obj: Obj) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         errs.required("spec")
@@ -1041,7 +1007,7 @@ _PV_SOURCES = ("hostPath", "local", "nfs", "csi", "iscsi", "fc", "gcePersistentD
                "photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume")
 
 
-def _v_pv(errs: _Errs, obj: Obj) -> None:
+def validate_pv(errs: _Errs, obj: Obj) -> None:
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         errs.required("spec")
@@ -1060,7 +1026,7 @@ def _v_pv(errs: _Errs, obj: Obj) -> None:
         errs.unsupported("spec.persistentVolumeReclaimPolicy", policy, ("Delete", "Recycle", "Retain"))
 
 
-def _v_storageclass(errs: _Errs, obj: Obj) -> None:
+def validate_storageclass(errs: _Errs, obj: Obj) -> None:
     if not obj.get("provisioner"):
         errs.required("provisioner")
     policy = obj.get("reclaimPolicy")
@@ -1071,7 +1037,7 @@ def _v_storageclass(errs: _Errs, obj: Obj) -> None:
         errs.unsupported("volumeBindingMode", mode, ("Immediate", "WaitForFirstConsumer"))
 
 
-def _v_webhooks(errs: _Errs, obj: Obj) -> None:
+def validate_webhooks(errs: _Errs, obj: Obj) -> None:
     """Upstream ``validateWebhook`` essentials: names, clientConfig, sideEffects, review versions."""
     seen: set[str] = set()
     for i, hook in enumerate(_list(obj, "webhooks")):
@@ -1149,7 +1115,7 @@ def _check_match_conditions(errs: _Errs, conditions: list[Any], path: str) -> No
             names.add(name)
 
 
-def _v_apiservice(errs: _Errs, obj: Obj) -> None:
+def validate_apiservice(errs: _Errs, obj: Obj) -> None:
     """kube-aggregator: the name must be ``<spec.version>.<spec.group>`` (``v1.`` for the core group)."""
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     assert isinstance(spec, dict)
@@ -1167,7 +1133,7 @@ _CSR_USAGES = ("any", "cert sign", "client auth", "code signing", "content commi
                "netscape sgc", "ocsp signing", "s/mime", "server auth", "signing", "timestamping")
 
 
-def _v_csr(errs: _Errs, obj: Obj) -> None:
+def validate_csr(errs: _Errs, obj: Obj) -> None:
     """Upstream ``validateCertificateSigningRequest`` (certificates.k8s.io/v1)."""
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     assert isinstance(spec, dict)
@@ -1218,42 +1184,13 @@ def validate_builtin(key: str, obj: Obj) -> list[Cause]:
     Services; path segment for RBAC), label syntax, and per-kind rules. CRD objects are
     validated by :func:`suanli.kinds.crd.validate_crd` instead.
     """
-    errs = _Errs()
-    style, check = _VALIDATORS.get(_internal_key(key), ("subdomain", None))
-    _check_name(errs, obj, style)
-    meta = obj.get("metadata")
-    if isinstance(meta, dict):
-        _check_labels(errs, meta.get("labels"), "metadata.labels")
-    if check is not None:
-        check(errs, obj)
-    return errs.items
-
-
-# issue-10 kinds: registered after their functions are defined
-_DEFAULTERS.update({
-    "PersistentVolume": _pv,
-    "ReplicationController": _replicationcontroller,
-    "StorageClass.storage.k8s.io": _storageclass,
-    "MutatingWebhookConfiguration.admissionregistration.k8s.io": _webhook_configuration,
-    "ValidatingWebhookConfiguration.admissionregistration.k8s.io": _webhook_configuration,
-})
-_VALIDATORS.update({
-    "PersistentVolume": ("subdomain", _v_pv),
-    "PersistentVolumeClaim": ("subdomain", _v_pvc),
-    "ReplicationController": ("subdomain", _v_replicationcontroller),
-    "PodDisruptionBudget.policy": ("subdomain", _v_pdb),
-    "StorageClass.storage.k8s.io": ("subdomain", _v_storageclass),
-    "MutatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
-    "ValidatingWebhookConfiguration.admissionregistration.k8s.io": ("subdomain", _v_webhooks),
-    "APIService.apiregistration.k8s.io": ("path", _v_apiservice),
-    "CertificateSigningRequest.certificates.k8s.io": ("subdomain", _v_csr),
-})
+    return _strategy(key).validate(obj)
 
 
 # -- LimitRange (issue 11) ---------------------------------------------------------------------
 
 
-def _limitrange(obj: Obj, create: bool) -> None:
+def default_limitrange(obj: Obj, create: bool) -> None:
     """Upstream ``SetDefaults_LimitRangeItem``: for ``Container`` items, ``default`` ← ``max``,
     then ``defaultRequest`` ← ``default``, then ``defaultRequest`` ← ``min`` (each only where unset)."""
     for item in _list(_dict(obj, "spec"), "limits"):
@@ -1266,8 +1203,6 @@ def _limitrange(obj: Obj, create: bool) -> None:
                 for name, value in values.items():
                     into.setdefault(name, value)
 
-
-_DEFAULTERS["LimitRange"] = _limitrange
 
 
 # -- ResourceQuota and LimitRange validation (issue 11; upstream pkg/apis/core/validation) ----------
@@ -1299,7 +1234,7 @@ def _quantity_or_error(errs: _Errs, path: str, value: Any) -> Fraction | None:
         return None
 
 
-def _v_resourcequota(errs: _Errs, obj: Obj) -> None:
+def validate_resourcequota(errs: _Errs, obj: Obj) -> None:
     """Upstream ``ValidateResourceQuotaSpec``: standard names, non-negative (integer where counted)
     quantities, known and compatible scopes, a well-formed scope selector."""
     spec = obj.get("spec")
@@ -1351,7 +1286,7 @@ def _raw_value(item: Obj, key: str, name: str) -> str:
     return str(item[key][name])
 
 
-def _v_limitrange(errs: _Errs, obj: Obj) -> None:
+def validate_limitrange(errs: _Errs, obj: Obj) -> None:
     """Upstream ``ValidateLimitRange`` (the bounds): known types, one item per type, non-negative
     quantities, min ≤ default request ≤ default ≤ max, max limit/request ratio ≥ 1, no defaults on
     ``Pod`` items."""
@@ -1407,6 +1342,3 @@ def _v_limitrange(errs: _Errs, obj: Obj) -> None:
                 errs.invalid(f"{path}.maxLimitRequestRatio[{name}]", item["maxLimitRequestRatio"][name],
                              f"ratio {fmt('maxLimitRequestRatio', name)} is less than 1")
 
-
-_VALIDATORS["ResourceQuota"] = ("subdomain", _v_resourcequota)
-_VALIDATORS["LimitRange"] = ("subdomain", _v_limitrange)

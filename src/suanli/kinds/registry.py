@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from suanli.kinds.strategy import DEFAULT_STRATEGY, Strategy
+from suanli.kinds.strategy_base import DEFAULT_STRATEGY, Strategy
 
 __all__ = ["PrinterColumn", "Registry", "ResourceType", "ScaleSpec"]
 
@@ -46,7 +46,9 @@ class ResourceType:
     """One served resource (a group/version/plural).
 
     ``schema`` is the OpenAPI v3 schema of the whole object (``None`` = accept anything).
-    ``strategy`` holds the kind's update rules (:mod:`suanli.kinds.strategy`).
+    ``strategy`` is the kind's :class:`~suanli.kinds.strategy_base.Strategy` (defaults, validation,
+    create/update preparation, printer); a built-in type left with the default one resolves to its
+    resource's (:func:`suanli.kinds.strategy.resource_strategy`).
     ``storage_key`` names the store bucket: two versions or groups that share storage
     (e.g. core and events.k8s.io Events) use the same key.
     """
@@ -71,10 +73,15 @@ class ResourceType:
     preserve_unknown_fields: bool = False
     storage_key: str = ""
     crd_name: str = ""
-    #: per-kind update preparation and validation (kube-apiserver's REST strategy)
+    #: the kind's write and print rules (kube-apiserver's REST strategy and table convertor)
     strategy: Strategy = DEFAULT_STRATEGY
 
     def __post_init__(self) -> None:
+        if self.builtin and self.strategy is DEFAULT_STRATEGY:
+            # deferred: the built-in strategies import kinds (crd.py) that import this module
+            from suanli.kinds.strategy import resource_strategy
+
+            self.strategy = resource_strategy(self.group, self.plural)
         if not self.list_kind:
             self.list_kind = self.kind + "List"
         if not self.storage_key:

@@ -1,15 +1,13 @@
-"""Per-kind write strategies: the home of kube-apiserver's ``RESTUpdateStrategy`` rules.
+"""The strategies of the built-in kinds: one home per kind (kube-apiserver's ``strategy.go``).
 
-A :class:`Strategy` is attached to every :class:`~suanli.kinds.registry.ResourceType`
-(``rt.strategy``). The API server calls, on every update (PUT, PATCH, apply, subresources),
-after defaulting and before admission:
-
-1. ``prepare_for_update(old, new)`` — may fill ``new`` (private) from ``old``, e.g. a Service
-   PUT without ``clusterIP`` keeps the allocated one (upstream ``patchAllocatedValues``);
-2. ``validate_update(old, new)`` — field errors that forbid the transition; non-empty → 422.
-
-Create-time validation and defaulting still live in :mod:`suanli.kinds.defaults`; they are meant
-to move onto this class (``validate``, ``prepare_for_create``) kind by kind.
+:func:`strategy_for` gives a built-in kind's :class:`~suanli.kinds.strategy_base.Strategy`
+(``ResourceType`` resolves its ``strategy`` through it): its defaulter and validator (the
+functions of :mod:`suanli.kinds.defaults`), its name rules, whether a create resets its status,
+its printer (:mod:`suanli.kinds.printers`), and its update rules (the classes below). On every
+update (PUT, PATCH, apply, subresources), after defaulting and before admission, the API server
+calls ``prepare_for_update(old, new)`` — which may fill ``new`` (private) from ``old``, e.g. a
+Service PUT without ``clusterIP`` keeps the allocated one (upstream ``patchAllocatedValues``) —
+then ``validate_update(old, new)`` — field errors that forbid the transition; non-empty → 422.
 
 Rules ported from upstream ``pkg/apis/core/validation``, ``apps``, ``batch`` (``Validate*Update``):
 
@@ -30,13 +28,18 @@ Rules ported from upstream ``pkg/apis/core/validation``, ``apps``, ``batch`` (``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import parse_quantity
+from suanli.kinds import defaults as d
+from suanli.kinds import printers as p
+from suanli.kinds import printers_groups as pg
+from suanli.kinds.crd import default_crd
 from suanli.kinds.field import FieldErrors
+from suanli.kinds.strategy_base import DEFAULT_STRATEGY, KindStrategy, Strategy
 
-__all__ = ["Strategy", "strategy_for"]
+__all__ = ["Strategy", "resource_strategy", "strategy_for"]
 
 _IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
 
@@ -44,20 +47,6 @@ _IMMUTABLE_WHEN_SET = "field is immutable when `immutable` is set"
 def _spec(obj: Obj) -> dict[str, Any]:
     spec = obj.get("spec")
     return spec if isinstance(spec, dict) else {}
-
-
-class Strategy:
-    """Default strategy: no preparation, every update allowed (subclasses add upstream's rules)."""
-
-    def prepare_for_update(self, old: Obj, new: Obj) -> None:
-        """Adjust ``new`` (a private copy) from ``old`` before validation; default: nothing."""
-
-    def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
-        """Errors that forbid changing ``old`` into ``new``; default: none."""
-        return FieldErrors()
-
-
-DEFAULT_STRATEGY = Strategy()
 
 
 # -- core/v1 ----------------------------------------------------------------------------------------------
@@ -73,7 +62,7 @@ def node_pod_cidrs(node: Obj) -> list[str]:
     return [str(single)] if single else []
 
 
-class NodeStrategy(Strategy):
+class NodeStrategy(KindStrategy):
     def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
         errs = FieldErrors()
         old_cidrs, new_cidrs = node_pod_cidrs(old), node_pod_cidrs(new)
@@ -89,8 +78,8 @@ class NodeStrategy(Strategy):
         return errs
 
 
-class ConfigMapStrategy(Strategy):
-    data_fields: tuple[str, ...] = ("data", "binaryData")
+class ConfigMapStrategy(KindStrategy):
+    data_fields: ClassVar[tuple[str, ...]] = ("data", "binaryData")
 
     def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
         errs = FieldErrors()
@@ -105,7 +94,7 @@ class ConfigMapStrategy(Strategy):
 
 class SecretStrategy(ConfigMapStrategy):
     # stringData was merged into data by defaulting, before validation (as upstream)
-    data_fields = ("data",)
+    data_fields: ClassVar[tuple[str, ...]] = ("data",)
 
     def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
         errs = FieldErrors()
@@ -124,7 +113,7 @@ def service_cluster_ips(svc: Obj) -> list[str]:
     return [str(single)] if single else []
 
 
-class ServiceStrategy(Strategy):
+class ServiceStrategy(KindStrategy):
     def prepare_for_update(self, old: Obj, new: Obj) -> None:
         old_spec, new_spec = _spec(old), new.get("spec")
         if not isinstance(new_spec, dict):
@@ -172,7 +161,7 @@ def _storage(value: Any) -> Any:
         return None
 
 
-class PersistentVolumeClaimStrategy(Strategy):
+class PersistentVolumeClaimStrategy(KindStrategy):
     def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
         errs = FieldErrors()
         old_spec, new_spec = dict(_spec(old)), dict(_spec(new))
@@ -213,7 +202,7 @@ class PersistentVolumeClaimStrategy(Strategy):
 
 # -- workloads --------------------------------------------------------------------------------------------
 
-class SelectorImmutableStrategy(Strategy):
+class SelectorImmutableStrategy(KindStrategy):
     """apps/v1 Deployment, ReplicaSet, DaemonSet: ``spec.selector`` may not change."""
 
     def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
@@ -226,7 +215,7 @@ _STS_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy", "revisionH
                 "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
 
 
-class StatefulSetStrategy(Strategy):
+class StatefulSetStrategy(KindStrategy):
     def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
         errs = FieldErrors()
         rest_old = {k: v for k, v in _spec(old).items() if k not in _STS_MUTABLE}
@@ -253,7 +242,7 @@ def _job_template_for_compare(template: Any, suspended_unstarted: bool) -> Any:
     return {**template, "metadata": meta, "spec": spec}
 
 
-class JobStrategy(Strategy):
+class JobStrategy(KindStrategy):
     def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
         errs = FieldErrors()
         old_spec, new_spec = _spec(old), _spec(new)
@@ -270,7 +259,7 @@ class JobStrategy(Strategy):
         return errs
 
 
-class CertificateSigningRequestStrategy(Strategy):
+class CertificateSigningRequestStrategy(KindStrategy):
     """Approval and signing only add: Approved/Denied conditions stay, a certificate is never replaced."""
 
     def validate_update(self, old: Obj, new: Obj) -> FieldErrors:
@@ -286,21 +275,109 @@ class CertificateSigningRequestStrategy(Strategy):
         return errs
 
 
-_STRATEGIES: dict[str, Strategy] = {
-    "Node": NodeStrategy(),
-    "ConfigMap": ConfigMapStrategy(),
-    "Secret": SecretStrategy(),
-    "Service": ServiceStrategy(),
-    "PersistentVolumeClaim": PersistentVolumeClaimStrategy(),
-    "apps/Deployment": SelectorImmutableStrategy(),
-    "apps/ReplicaSet": SelectorImmutableStrategy(),
-    "apps/DaemonSet": SelectorImmutableStrategy(),
-    "apps/StatefulSet": StatefulSetStrategy(),
-    "batch/Job": JobStrategy(),
-    "certificates.k8s.io/CertificateSigningRequest": CertificateSigningRequestStrategy(),
+def _default_crd(obj: Obj, create: bool) -> None:
+    default_crd(obj)
+
+
+# keyed by (group, kind, resource): upstream wires a strategy into each resource's storage
+_STRATEGIES: dict[tuple[str, str, str], Strategy] = {
+    ("", "ConfigMap", "configmaps"): ConfigMapStrategy(validator=d.validate_config_data, printer=p.CONFIGMAPS),
+    ("", "Endpoints", "endpoints"): KindStrategy(defaulter=d.default_endpoints, printer=p.ENDPOINTS),
+    ("", "Event", "events"): KindStrategy(own_name_rules=True, printer=p.EVENTS),
+    ("", "LimitRange", "limitranges"): KindStrategy(
+        defaulter=d.default_limitrange, validator=d.validate_limitrange, printer=pg.LIMITRANGES),
+    ("", "Namespace", "namespaces"): KindStrategy(
+        defaulter=d.default_namespace, name_style="label", printer=p.NAMESPACES),
+    ("", "Node", "nodes"): NodeStrategy(printer=p.NODES),
+    ("", "PersistentVolume", "persistentvolumes"): KindStrategy(
+        defaulter=d.default_pv, validator=d.validate_pv, reset_status_on_create=True, printer=pg.PERSISTENTVOLUMES),
+    ("", "PersistentVolumeClaim", "persistentvolumeclaims"): PersistentVolumeClaimStrategy(
+        defaulter=d.default_pvc, validator=d.validate_pvc, reset_status_on_create=True,
+        printer=pg.PERSISTENTVOLUMECLAIMS),
+    ("", "Pod", "pods"): KindStrategy(
+        defaulter=d.default_pod, validator=d.validate_pod, reset_status_on_create=True, printer=p.PODS),
+    ("", "PodTemplate", "podtemplates"): KindStrategy(defaulter=d.default_podtemplate),
+    ("", "ReplicationController", "replicationcontrollers"): KindStrategy(
+        defaulter=d.default_replicationcontroller, validator=d.validate_replicationcontroller,
+        reset_status_on_create=True, printer=pg.REPLICATIONCONTROLLERS),
+    ("", "ResourceQuota", "resourcequotas"): KindStrategy(
+        validator=d.validate_resourcequota, printer=pg.RESOURCEQUOTAS),
+    ("", "Secret", "secrets"): SecretStrategy(
+        defaulter=d.default_secret, validator=d.validate_config_data, printer=p.SECRETS),
+    ("", "Service", "services"): ServiceStrategy(
+        defaulter=d.default_service, validator=d.validate_service, name_style="dns1035", reset_status_on_create=True,
+        printer=p.SERVICES),
+    ("", "ServiceAccount", "serviceaccounts"): KindStrategy(printer=p.SERVICEACCOUNTS),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations"): KindStrategy(
+        defaulter=d.default_webhook_configuration, validator=d.validate_webhooks, printer=pg.WEBHOOK_CONFIGURATIONS),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations"): KindStrategy(
+        defaulter=d.default_webhook_configuration, validator=d.validate_webhooks, printer=pg.WEBHOOK_CONFIGURATIONS),
+    ("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions"): KindStrategy(
+        defaulter=_default_crd, printer=p.CUSTOMRESOURCEDEFINITIONS),
+    ("apiregistration.k8s.io", "APIService", "apiservices"): KindStrategy(
+        validator=d.validate_apiservice, name_style="path", own_name_rules=True, printer=pg.APISERVICES),
+    ("apps", "DaemonSet", "daemonsets"): SelectorImmutableStrategy(
+        defaulter=d.default_daemonset, validator=d.validate_daemonset, reset_status_on_create=True,
+        printer=p.DAEMONSETS),
+    ("apps", "Deployment", "deployments"): SelectorImmutableStrategy(
+        defaulter=d.default_deployment, validator=d.validate_deployment, reset_status_on_create=True,
+        printer=p.DEPLOYMENTS),
+    ("apps", "ReplicaSet", "replicasets"): SelectorImmutableStrategy(
+        defaulter=d.default_replicaset, validator=d.validate_replicaset, reset_status_on_create=True,
+        printer=p.REPLICASETS),
+    ("apps", "StatefulSet", "statefulsets"): StatefulSetStrategy(
+        defaulter=d.default_statefulset, validator=d.validate_statefulset, reset_status_on_create=True,
+        printer=p.STATEFULSETS),
+    ("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers"): KindStrategy(
+        defaulter=d.default_hpa, validator=d.validate_hpa, reset_status_on_create=True,
+        printer=p.HORIZONTALPODAUTOSCALERS),
+    ("batch", "CronJob", "cronjobs"): KindStrategy(
+        defaulter=d.default_cronjob, validator=d.validate_cronjob, reset_status_on_create=True, printer=p.CRONJOBS),
+    ("batch", "Job", "jobs"): JobStrategy(
+        defaulter=d.default_job, validator=d.validate_job, reset_status_on_create=True, printer=p.JOBS),
+    ("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests"):
+        CertificateSigningRequestStrategy(
+            validator=d.validate_csr, reset_status_on_create=True, printer=pg.CERTIFICATESIGNINGREQUESTS),
+    ("coordination.k8s.io", "Lease", "leases"): KindStrategy(printer=p.LEASES),
+    ("discovery.k8s.io", "EndpointSlice", "endpointslices"): KindStrategy(printer=pg.ENDPOINTSLICES),
+    ("events.k8s.io", "Event", "events"): KindStrategy(printer=p.EVENTS),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema", "flowschemas"): KindStrategy(printer=pg.FLOWSCHEMAS),
+    ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration", "prioritylevelconfigurations"): KindStrategy(
+        printer=pg.PRIORITYLEVELCONFIGURATIONS),
+    ("networking.k8s.io", "Ingress", "ingresses"): KindStrategy(reset_status_on_create=True, printer=pg.INGRESSES),
+    ("networking.k8s.io", "IngressClass", "ingressclasses"): KindStrategy(printer=pg.INGRESSCLASSES),
+    ("networking.k8s.io", "NetworkPolicy", "networkpolicies"): KindStrategy(printer=pg.NETWORKPOLICIES),
+    ("node.k8s.io", "RuntimeClass", "runtimeclasses"): KindStrategy(printer=pg.RUNTIMECLASSES),
+    ("policy", "PodDisruptionBudget", "poddisruptionbudgets"): KindStrategy(
+        validator=d.validate_pdb, reset_status_on_create=True, printer=pg.PODDISRUPTIONBUDGETS),
+    ("rbac.authorization.k8s.io", "ClusterRole", "clusterroles"): KindStrategy(
+        name_style="path", own_name_rules=True, printer=p.CLUSTERROLES),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings"): KindStrategy(
+        name_style="path", own_name_rules=True, printer=p.CLUSTERROLEBINDINGS),
+    ("rbac.authorization.k8s.io", "Role", "roles"): KindStrategy(
+        name_style="path", own_name_rules=True, printer=p.ROLES),
+    ("rbac.authorization.k8s.io", "RoleBinding", "rolebindings"): KindStrategy(
+        name_style="path", own_name_rules=True, printer=p.ROLEBINDINGS),
+    ("scheduling.k8s.io", "PriorityClass", "priorityclasses"): KindStrategy(
+        defaulter=d.default_priorityclass, validator=d.validate_priorityclass, printer=p.PRIORITYCLASSES),
+    ("storage.k8s.io", "CSIDriver", "csidrivers"): KindStrategy(printer=pg.CSIDRIVERS),
+    ("storage.k8s.io", "CSINode", "csinodes"): KindStrategy(printer=pg.CSINODES),
+    ("storage.k8s.io", "CSIStorageCapacity", "csistoragecapacities"): KindStrategy(printer=pg.CSISTORAGECAPACITIES),
+    ("storage.k8s.io", "StorageClass", "storageclasses"): KindStrategy(
+        defaulter=d.default_storageclass, validator=d.validate_storageclass, printer=pg.STORAGECLASSES),
+    ("storage.k8s.io", "VolumeAttachment", "volumeattachments"): KindStrategy(printer=pg.VOLUMEATTACHMENTS),
 }
+
+
+_BY_KIND = {(group, kind): s for (group, kind, _), s in _STRATEGIES.items()}
+_BY_RESOURCE = {(group, resource): s for (group, _, resource), s in _STRATEGIES.items()}
 
 
 def strategy_for(group: str, kind: str) -> Strategy:
     """The strategy of built-in kind ``group``/``kind`` (the default one for kinds without rules)."""
-    return _STRATEGIES.get(f"{group}/{kind}" if group else kind, DEFAULT_STRATEGY)
+    return _BY_KIND.get((group, kind), DEFAULT_STRATEGY)
+
+
+def resource_strategy(group: str, resource: str) -> Strategy:
+    """The strategy of built-in resource ``group``/``resource`` (e.g. ``("apps", "deployments")``)."""
+    return _BY_RESOURCE.get((group, resource), DEFAULT_STRATEGY)
