@@ -35,6 +35,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from suanli.wire import ALLOCATED_DEVICES_ANNOTATION as ALLOCATED_DEVICES
+from suanli.wire import DEVICE_TOPOLOGY_ANNOTATION as DEVICE_TOPOLOGY
+from suanli.wire import UNHEALTHY_DEVICES_ANNOTATION as UNHEALTHY_DEVICES
+
 __all__ = [
     "ALLOCATED_DEVICES",
     "DEVICE_TOPOLOGY",
@@ -50,10 +54,6 @@ __all__ = [
     "pick_devices",
     "pick_idle_cards",
 ]
-
-ALLOCATED_DEVICES = "suanli.io/allocated-devices"
-DEVICE_TOPOLOGY = "suanli.io/device-topology"
-UNHEALTHY_DEVICES = "suanli.io/unhealthy-devices"
 
 
 @dataclass(frozen=True)

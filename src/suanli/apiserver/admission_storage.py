@@ -15,6 +15,7 @@ from suanli.apimachinery.objects import Obj
 from suanli.apiserver.admission import AdmissionRequest
 from suanli.kinds.storageclass import default_class_name
 from suanli.storage import Store
+from suanli.wire import PV_PROTECTION_FINALIZER, PVC_PROTECTION_FINALIZER
 
 __all__ = ["DefaultStorageClass", "StorageObjectInUseProtection", "store_class_lister"]
 
@@ -46,10 +47,6 @@ class DefaultStorageClass:
         name = default_class_name(self._classes())
         if name is not None:
             spec["storageClassName"] = name
-
-
-PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection"
-PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection"
 
 
 class StorageObjectInUseProtection:

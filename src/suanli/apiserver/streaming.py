@@ -15,11 +15,9 @@ from typing import Protocol
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
+from suanli.wire import RUNTIME_ANNOTATION
 
 __all__ = ["RUNTIME_ANNOTATION", "PodStreamer", "StreamIO", "simulated_pod_error"]
-
-#: Node annotation naming its runtime; ``process`` is the real host.
-RUNTIME_ANNOTATION = "suanli.io/runtime"
 
 
 def simulated_pod_error(pod: Obj, node: Obj | None, what: str) -> ApiError | None:

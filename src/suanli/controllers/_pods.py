@@ -26,6 +26,7 @@ from suanli.apimachinery.selectors import LabelSelector
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
+from suanli.wire import DEPLOYMENTS, JOBS, PODS, REPLICASETS
 
 __all__ = [
     "DEPLOYMENTS",
@@ -50,12 +51,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-PODS = GVR("", "v1", "pods")
-REPLICASETS = GVR("apps", "v1", "replicasets")
-DEPLOYMENTS = GVR("apps", "v1", "deployments")
-JOBS = GVR("batch", "v1", "jobs")
-CRONJOBS = GVR("batch", "v1", "cronjobs")
 
 
 # -- pod control with Events ------------------------------------------------------------------------

@@ -15,16 +15,15 @@ import asyncio
 import logging
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.kinds.registry import Registry
+from suanli.wire import APISERVICES
 
 __all__ = ["APISERVICES", "AUTOMANAGED", "APIServiceRegistrar", "local_apiservice"]
 
 log = logging.getLogger(__name__)
 
-APISERVICES = GVR("apiregistration.k8s.io", "v1", "apiservices", namespaced=False)
 AUTOMANAGED = "kube-aggregator.kubernetes.io/automanaged"
 
 # (groupPriorityMinimum, versionPriority) for built-in group/versions (upstream priority table)

@@ -10,17 +10,15 @@ them). An invalid selector matches nothing.
 from __future__ import annotations
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apimachinery.selectors import label_selector_from_object
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import CLUSTER_ROLES
 
 __all__ = ["CLUSTER_ROLES", "ClusterRoleAggregationController", "aggregated_rules"]
-
-CLUSTER_ROLES = GVR("rbac.authorization.k8s.io", "v1", "clusterroles", namespaced=False)
 
 
 def aggregated_rules(role: Obj, all_roles: list[Obj]) -> list[Obj]:

@@ -39,11 +39,12 @@ from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.controllers._cron import Schedule, job_name, load_zone, next_schedule_time, requeue_after
-from suanli.controllers._pods import CRONJOBS, JOBS, controller_of, owner_reference, rfc3339, timestamp
+from suanli.controllers._pods import JOBS, controller_of, owner_reference, rfc3339, timestamp
 from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import CRONJOBS
 
 __all__ = ["SCHEDULED_TIMESTAMP_ANNOTATION", "CronJobController", "job_from_template"]
 

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from cryptography import x509
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apiserver.csr import KNOWN_SIGNERS, CaKey, certificate_ttl, parse_csr, sign, signer_validation_error
 from suanli.client.protocol import Client
@@ -34,12 +33,11 @@ from suanli.controllers._controller import QueueController
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import CSRS
 
 __all__ = ["CSRS", "CSRSigningController"]
 
 log = logging.getLogger(__name__)
-
-CSRS = GVR("certificates.k8s.io", "v1", "certificatesigningrequests", namespaced=False)
 
 
 def _condition(csr: Obj, kind: str) -> bool:

@@ -41,7 +41,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.nodeaffinity import node_affinity_matches as _node_affinity_matches
 from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj, deep_copy, parse_time
@@ -51,6 +50,7 @@ from suanli.runtime.clock import Clock
 from suanli.runtime.controller import QueueController
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import DAEMONSETS, NODES, PODS
 
 __all__ = [
     "DAEMON_TOLERATIONS",
@@ -66,9 +66,6 @@ __all__ = [
 ]
 
 
-DAEMONSETS = GVR("apps", "v1", "daemonsets")
-PODS = GVR("", "v1", "pods")
-NODES = GVR("", "v1", "nodes", namespaced=False)
 HASH_LABEL = "controller-revision-hash"
 OWNER_INDEX = "daemonset-owner"
 

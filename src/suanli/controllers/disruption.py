@@ -27,7 +27,6 @@ import math
 from typing import Any
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.selectors import label_selector_from_object
 from suanli.client.protocol import Client
@@ -38,14 +37,12 @@ from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import PDBS, REPLICATIONCONTROLLERS, STATEFULSETS
 
 __all__ = ["DELETION_TIMEOUT", "PDBS", "DisruptionController", "scaled_value"]
 
 log = logging.getLogger(__name__)
 
-PDBS = GVR("policy", "v1", "poddisruptionbudgets")
-REPLICATIONCONTROLLERS = GVR("", "v1", "replicationcontrollers")
-STATEFULSETS = GVR("apps", "v1", "statefulsets")
 DELETION_TIMEOUT = 120.0  # upstream DeletionTimeout: an eviction not seen through is forgotten
 
 

@@ -34,14 +34,12 @@ from suanli.controllers._pods import PODS, is_ready, owner_reference
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import ENDPOINTS, ENDPOINTSLICES, SERVICES
 
 __all__ = ["ENDPOINTS", "ENDPOINTSLICES", "SERVICES", "EndpointsController", "resolve_port"]
 
 log = logging.getLogger(__name__)
 
-SERVICES = GVR("", "v1", "services")
-ENDPOINTS = GVR("", "v1", "endpoints")
-ENDPOINTSLICES = GVR("discovery.k8s.io", "v1", "endpointslices")
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"

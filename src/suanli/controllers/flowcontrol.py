@@ -34,13 +34,12 @@ from suanli.kinds.flowcontrol import (
 )
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import FLOWSCHEMAS, PRIORITY_LEVELS
 
 __all__ = ["FLOWSCHEMAS", "PRIORITY_LEVELS", "FlowControlController", "dangling_condition", "should_update_spec"]
 
 log = logging.getLogger(__name__)
 
-FLOWSCHEMAS = GVR("flowcontrol.apiserver.k8s.io", "v1", "flowschemas", namespaced=False)
-PRIORITY_LEVELS = GVR("flowcontrol.apiserver.k8s.io", "v1", "prioritylevelconfigurations", namespaced=False)
 ENSURE_PERIOD = 60.0
 _ENSURE = "ensure"
 

@@ -22,20 +22,19 @@ from __future__ import annotations
 import ipaddress
 import logging
 
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import NODES
 
 __all__ = ["DEFAULT_CLUSTER_CIDR", "NODES", "NodeIpamController", "check_cluster_cidr", "free_subnet", "lowest_free",
            "subnet_indexes"]
 
 log = logging.getLogger(__name__)
 
-NODES = GVR("", "v1", "nodes", namespaced=False)
 DEFAULT_CLUSTER_CIDR = "10.244.0.0/16"
 
 

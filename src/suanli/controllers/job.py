@@ -54,14 +54,14 @@ from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import JOB_NAME_LABEL as NAME_LABEL
+from suanli.wire import JOB_UID_LABEL as UID_LABEL
 
 __all__ = ["TRACKING_FINALIZER", "JobController", "format_indexes", "parse_indexes"]
 
 log = logging.getLogger(__name__)
 
 TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
-UID_LABEL = "batch.kubernetes.io/controller-uid"
-NAME_LABEL = "batch.kubernetes.io/job-name"
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 
 

@@ -18,16 +18,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import CONFIGMAPS
 
 __all__ = ["CONFIGMAP_NAME", "LegacyTokenTrackingController", "valid_since"]
 
-CONFIGMAPS = GVR("", "v1", "configmaps")
 NAMESPACE = "kube-system"
 CONFIGMAP_NAME = "kube-apiserver-legacy-service-account-token-tracking"
 DATA_KEY = "since"

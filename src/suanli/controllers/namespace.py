@@ -12,17 +12,16 @@ from __future__ import annotations
 import logging
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.discovery import preferred_resources, server_resources
 from suanli.client.protocol import Client
 from suanli.runtime.controller import QueueController
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import NAMESPACES
 
 __all__ = ["NamespaceController"]
 
 log = logging.getLogger(__name__)
-NAMESPACES = GVR("", "v1", "namespaces", namespaced=False)
 FINALIZER = "kubernetes"
 _VERBS = frozenset({"list", "delete"})
 

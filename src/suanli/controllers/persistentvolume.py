@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import parse_quantity
 from suanli.apimachinery.selectors import label_selector_from_object
@@ -49,6 +48,7 @@ from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import PVCS, PVS, STORAGECLASSES
 
 __all__ = [
     "DEFAULT_CLASS",
@@ -64,9 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PVS = GVR("", "v1", "persistentvolumes", namespaced=False)
-PVCS = GVR("", "v1", "persistentvolumeclaims")
-STORAGECLASSES = GVR("storage.k8s.io", "v1", "storageclasses", namespaced=False)
 PROVISIONER = "suanli.io/local-path"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 BIND_COMPLETED = "pv.kubernetes.io/bind-completed"

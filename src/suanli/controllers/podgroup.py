@@ -53,6 +53,7 @@ from suanli.kinds.volcano import (
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import MIN_MEMBER_ANNOTATION
 
 __all__ = ["DEFAULT_SCHEDULER_NAMES", "PodGroupController", "podgroup_name_for"]
 
@@ -62,7 +63,6 @@ DEFAULT_SCHEDULER_NAMES = ("volcano", "suanli")
 #: Owner annotations with this prefix are inherited by the PodGroup (Volcano's ``AnnotationPrefix``).
 INHERITED_PREFIX = "volcano.sh/"
 #: Owner annotation giving the group's ``minMember``.
-MIN_MEMBER_ANNOTATION = "scheduling.volcano.sh/group-min-member"
 #: Pod annotations (and, for the first two, labels) copied onto the group.
 _POD_ANNOTATIONS = ("volcano.sh/preemptable", "volcano.sh/cooldown-time", "volcano.sh/revocable-zone")
 _POD_LABELS = ("volcano.sh/preemptable", "volcano.sh/cooldown-time")

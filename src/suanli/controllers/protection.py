@@ -30,14 +30,13 @@ from suanli.controllers._pods import PODS
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import PV_PROTECTION_FINALIZER as PV_PROTECTION
+from suanli.wire import PVC_PROTECTION_FINALIZER as PVC_PROTECTION
+from suanli.wire import PVCS, PVS
 
 __all__ = ["PVC_PROTECTION", "PV_PROTECTION", "PVCProtectionController", "PVProtectionController",
            "pod_uses_claim"]
 
-PVC_PROTECTION = "kubernetes.io/pvc-protection"  # = admission_storage.PVC_PROTECTION_FINALIZER (layering)
-PV_PROTECTION = "kubernetes.io/pv-protection"
-PVCS = GVR("", "v1", "persistentvolumeclaims")
-PVS = GVR("", "v1", "persistentvolumes", namespaced=False)
 _CLAIM_INDEX = "claims"
 
 

@@ -8,14 +8,12 @@ selector differ — an RC's ``spec.selector`` is a plain equality map (``{app: w
 
 from __future__ import annotations
 
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.selectors import LabelSelector, label_selector_from_object
 from suanli.controllers.replicaset import ReplicaSetController
+from suanli.wire import REPLICATIONCONTROLLERS
 
 __all__ = ["REPLICATIONCONTROLLERS", "ReplicationControllerController"]
-
-REPLICATIONCONTROLLERS = GVR("", "v1", "replicationcontrollers")
 
 
 class ReplicationControllerController(ReplicaSetController):

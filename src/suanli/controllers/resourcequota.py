@@ -37,15 +37,13 @@ from suanli.kinds.registry import Registry
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import Informer
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import PODS, RESOURCEQUOTAS, SERVICES
+from suanli.wire import PVCS as CLAIMS
 
 __all__ = ["RESOURCEQUOTAS", "Resolver", "ResourceQuotaController", "registry_resolver"]
 
 log = logging.getLogger(__name__)
 
-RESOURCEQUOTAS = GVR("", "v1", "resourcequotas")
-PODS = GVR("", "v1", "pods")
-SERVICES = GVR("", "v1", "services")
-CLAIMS = GVR("", "v1", "persistentvolumeclaims")
 DEFAULT_RESYNC = 300.0
 
 #: ``(plural, group)`` → the GVR to list, or None when not served

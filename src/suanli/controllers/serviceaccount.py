@@ -19,13 +19,11 @@ from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import CONFIGMAPS, NAMESPACES, SERVICEACCOUNTS
 
 __all__ = ["CONFIGMAPS", "NAMESPACES", "ROOT_CA_CONFIGMAP", "SERVICEACCOUNTS", "RootCAPublisher",
            "ServiceAccountsController"]
 
-NAMESPACES = GVR("", "v1", "namespaces", namespaced=False)
-SERVICEACCOUNTS = GVR("", "v1", "serviceaccounts")
-CONFIGMAPS = GVR("", "v1", "configmaps")
 DEFAULT_SERVICE_ACCOUNT = "default"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 DESCRIPTION_ANNOTATION = "kubernetes.io/description"

@@ -14,18 +14,16 @@ import base64
 from collections.abc import Callable
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.protocol import Client
 from suanli.controllers._controller import QueueController
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import SECRETS, SERVICEACCOUNTS
 
 __all__ = ["ACCOUNT_NAME_ANNOTATION", "ACCOUNT_UID_ANNOTATION", "SECRETS", "TOKEN_TYPE", "TokensController"]
 
-SECRETS = GVR("", "v1", "secrets")
-SERVICEACCOUNTS = GVR("", "v1", "serviceaccounts")
 TOKEN_TYPE = "kubernetes.io/service-account-token"
 ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 ACCOUNT_UID_ANNOTATION = "kubernetes.io/service-account.uid"

@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apimachinery.selectors import label_selector_from_object
 from suanli.client.protocol import Client
@@ -66,6 +65,7 @@ from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import CONTROLLER_REVISIONS, PVCS, STATEFULSETS
 
 __all__ = [
     "CONTROLLER_REVISIONS",
@@ -87,9 +87,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STATEFULSETS = GVR("apps", "v1", "statefulsets")
-CONTROLLER_REVISIONS = GVR("apps", "v1", "controllerrevisions")
-PVCS = GVR("", "v1", "persistentvolumeclaims")
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"

@@ -35,14 +35,12 @@ from suanli.apimachinery.matchconditions import compile_error
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import parse_quantity
 from suanli.kinds.field import FieldErrors
+from suanli.wire import JOB_NAME_LABEL, JOB_UID_LABEL
 
 if TYPE_CHECKING:
     from suanli.kinds.strategy_base import Strategy
 
 __all__ = ["apply_builtin_defaults", "check_labels", "check_name", "kind_key", "pod_qos_class", "validate_builtin"]
-
-JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 
 
 def kind_key(group: str, kind: str) -> str:
@@ -389,9 +387,6 @@ def default_pvc(obj: Obj, create: bool) -> None:
 
 def default_podtemplate(obj: Obj, create: bool) -> None:
     _default_template(obj.get("template"))
-
-
-
 
 
 # -- storage, policy, core/v1 ReplicationController, admissionregistration (issue 10) -----------
@@ -921,9 +916,6 @@ def validate_priorityclass(errs: _Errs, obj: Obj) -> None:
         errs.required("value")
 
 
-
-
-
 def validate_replicationcontroller(errs: _Errs, obj: Obj) -> None:
     """Upstream ``ValidateReplicationControllerSpec``: a non-empty map selector matching the template."""
     spec = obj.get("spec")
@@ -1202,7 +1194,6 @@ def default_limitrange(obj: Obj, create: bool) -> None:
                 into = _dict(item, target)
                 for name, value in values.items():
                     into.setdefault(name, value)
-
 
 
 # -- ResourceQuota and LimitRange validation (issue 11; upstream pkg/apis/core/validation) ----------

@@ -32,9 +32,24 @@ from fractions import Fraction
 from typing import Any
 
 from suanli.apimachinery.goflags import FlagKind
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.quantity import format_quantity, parse_quantity
+from suanli.wire import (
+    COMMANDS,
+    GROUP_NAME_ANNOTATION,
+    JOB_NAME_KEY,
+    JOB_NAMESPACE_KEY,
+    JOB_VERSION_KEY,
+    POD_TEMPLATE_KEY,
+    PODGROUPS,
+    QUEUE_NAME_ANNOTATION,
+    QUEUE_NAME_KEY,
+    QUEUES,
+    TASK_INDEX_KEY,
+    TASK_SPEC_KEY,
+    VCJOBS,
+    VOLCANO_GROUP_NAME_ANNOTATION,
+)
 
 __all__ = [
     "COMMANDS",
@@ -75,28 +90,8 @@ __all__ = [
     "volcano_crds",
 ]
 
-QUEUES = GVR("scheduling.volcano.sh", "v1beta1", "queues", namespaced=False)
-PODGROUPS = GVR("scheduling.volcano.sh", "v1beta1", "podgroups", namespaced=True)
-VCJOBS = GVR("batch.volcano.sh", "v1alpha1", "jobs", namespaced=True)
-COMMANDS = GVR("bus.volcano.sh", "v1alpha1", "commands", namespaced=True)
-
-#: Pod annotation naming the pod's PodGroup (same namespace).
-GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
-#: Older alias of :data:`GROUP_NAME_ANNOTATION`.
-VOLCANO_GROUP_NAME_ANNOTATION = "scheduling.volcano.sh/group-name"
-#: Pod (or namespace) annotation choosing the queue of a pod without a Volcano Job.
-QUEUE_NAME_ANNOTATION = "scheduling.volcano.sh/queue-name"
 #: Prefix of PodGroups the PodGroup controller creates: ``podgroup-<owner uid>``.
 PODGROUP_PREFIX = "podgroup-"
-
-#: Labels and annotations the Volcano Job controller puts on its pods.
-JOB_NAME_KEY = "volcano.sh/job-name"
-JOB_NAMESPACE_KEY = "volcano.sh/job-namespace"
-QUEUE_NAME_KEY = "volcano.sh/queue-name"
-TASK_SPEC_KEY = "volcano.sh/task-spec"
-TASK_INDEX_KEY = "volcano.sh/task-index"
-JOB_VERSION_KEY = "volcano.sh/job-version"
-POD_TEMPLATE_KEY = "volcano.sh/template-uid"
 
 #: openFuyao many-core business type (pod annotation) and its valid values.
 WORKLOAD_TYPE_ANNOTATION = "business.workload/type"

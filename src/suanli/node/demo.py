@@ -13,15 +13,14 @@ nodes; the demo pool deliberately does not, so ordinary demo pods schedule onto 
 from __future__ import annotations
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.node.nfd.controller import KWOK_NODE_ANNOTATION, PROFILE_ANNOTATION
 from suanli.node.profiles import load_profile
+from suanli.wire import NODES
 
 __all__ = ["DEMO_POOL", "demo_nodes", "ensure_demo_pool", "simulated_node"]
 
-NODES = GVR("", "v1", "nodes", namespaced=False)
 
 #: (node name, hardware profile) of the default demo pool.
 DEMO_POOL: tuple[tuple[str, str], ...] = (

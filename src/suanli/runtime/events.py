@@ -16,15 +16,14 @@ from collections import OrderedDict
 from typing import Literal
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, now_rfc3339
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
+from suanli.wire import EVENTS
 
 __all__ = ["EventRecorder"]
 
 log = logging.getLogger(__name__)
-EVENTS = GVR("", "v1", "events")
 EventType = Literal["Normal", "Warning"]
 
 

@@ -40,13 +40,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
 from suanli.runtime.component import Component
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.metrics import Gauge, default_registry
+from suanli.wire import LEASES
 
 __all__ = [
     "JITTER_FACTOR",
@@ -63,7 +63,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-LEASES = GVR("coordination.k8s.io", "v1", "leases", namespaced=True)
 #: client-go's ``JitterFactor``: acquire retries wait ``retry_period * (1 + U[0, 1.2))``
 JITTER_FACTOR = 1.2
 

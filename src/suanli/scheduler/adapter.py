@@ -57,16 +57,12 @@ from suanli.scheduler.core.decisions import Bind, Decisions, Eviction, Unschedul
 from suanli.scheduler.core.scheduler import schedule
 from suanli.scheduler.core.snapshot import Snapshot, SnapshotConfig
 from suanli.scheduler.core.snapshot_builder import SnapshotBuilder
+from suanli.wire import NODES, PODGROUPS, PODS, PRIORITY_CLASSES, QUEUES
 
 __all__ = ["CONFIGMAP_KEY", "CONFIGMAP_NAME", "CONFIGMAP_NAMESPACE", "LiveScheduler", "stamp_conditions"]
 
 log = logging.getLogger(__name__)
 
-NODES = GVR("", "v1", "nodes", namespaced=False)
-PODS = GVR("", "v1", "pods")
-PRIORITY_CLASSES = GVR("scheduling.k8s.io", "v1", "priorityclasses", namespaced=False)
-PODGROUPS = GVR("scheduling.volcano.sh", "v1beta1", "podgroups")
-QUEUES = GVR("scheduling.volcano.sh", "v1beta1", "queues", namespaced=False)
 
 COMPONENT = "volcano"
 _BIND_CONCURRENCY = 256

@@ -22,10 +22,10 @@ import logging
 from typing import Literal
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.runtime.events import EventRecorder
+from suanli.wire import CONFIGMAPS, NAMESPACES
 
 __all__ = [
     "APPLIED_ANNOTATION",
@@ -38,8 +38,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CONFIGMAPS = GVR("", "v1", "configmaps")
-NAMESPACES = GVR("", "v1", "namespaces", namespaced=False)
 CONFIGMAP_NAME = "volcano-scheduler-configmap"
 CONFIGMAP_NAMESPACE = "volcano-system"
 CONFIGMAP_KEY = "volcano-scheduler.conf"

@@ -48,6 +48,11 @@ from suanli.apimachinery.quantity import format_quantity, parse_quantity
 from suanli.controllers.volcanojob import min_resources, tasks_of
 from suanli.scheduler.core.gpushare.model import MILLI, NodeSpec
 from suanli.sim.traces import TimedPod, TraceError
+from suanli.wire import GPU_MEMORY, GPU_MODEL_LABEL, GPU_NUMBER
+from suanli.wire import GROUP_NAME_ANNOTATION as GROUP_ANNOTATION
+from suanli.wire import KWOK_NODE_ANNOTATION as FAKE_NODE_ANNOTATION
+from suanli.wire import QUEUE_NAME_ANNOTATION as QUEUE_ANNOTATION
+from suanli.wire import TASK_SPEC_KEY as TASK_ANNOTATION
 
 __all__ = [
     "CREATION_ANNOTATION",
@@ -65,13 +70,6 @@ __all__ = [
 
 CREATION_ANNOTATION = "suanli.io/sim-creation-time"
 DELETION_ANNOTATION = "suanli.io/sim-deletion-time"
-FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
-GPU_NUMBER = "volcano.sh/gpu-number"
-GPU_MEMORY = "volcano.sh/gpu-memory"
-GPU_MODEL_LABEL = "nvidia.com/gpu.product"
-QUEUE_ANNOTATION = "scheduling.volcano.sh/queue-name"
-GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
-TASK_ANNOTATION = "volcano.sh/task-spec"
 #: Pod capacity given to exported nodes (the trace model has no per-node pod limit).
 EXPORT_MAX_PODS = 1000
 

@@ -54,6 +54,7 @@ from suanli.scheduler.core.resources import amount
 from suanli.scheduler.core.snapshot import pod_request
 from suanli.sim.manifests import GPU_MEMORY, GPU_NUMBER, Workload
 from suanli.sim.traces import TimedPod
+from suanli.wire import GPU_INDEX_ANNOTATION as GPU_INDEX
 
 __all__ = [
     "MAX_CYCLES_PER_EVENT",
@@ -68,7 +69,6 @@ __all__ = [
 ]
 
 MAX_CYCLES_PER_EVENT = 10
-GPU_INDEX = "volcano.sh/gpu-index"
 #: Same view of pods as the live adapter (which pods preempt/reclaim may evict by default comes from
 #: the configuration's ``defaultPreemptable``, as live).
 LIVE_SNAPSHOT = SnapshotConfig()

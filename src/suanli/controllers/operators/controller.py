@@ -56,16 +56,13 @@ from suanli.controllers.operators.state import (
 from suanli.runtime.clock import Clock
 from suanli.runtime.controller import QueueController
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import DAEMONSETS, NAMESPACES, NODE_FEATURES, NODES
+from suanli.wire import MANAGED_BY_LABEL as MANAGED_BY
 
 __all__ = ["SPEC_HASH_ANNOTATION", "ClusterPolicyController"]
 
 
-NODES = GVR("", "v1", "nodes", namespaced=False)
-NAMESPACES = GVR("", "v1", "namespaces", namespaced=False)
-DAEMONSETS = GVR("apps", "v1", "daemonsets")
-NODE_FEATURES = GVR("nfd.k8s-sigs.io", "v1alpha1", "nodefeatures")
 SPEC_HASH_ANNOTATION = "suanli.io/operator-spec-hash"
-MANAGED_BY = "app.kubernetes.io/managed-by"
 KEY = "policy"
 
 

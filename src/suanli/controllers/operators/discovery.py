@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from suanli.wire import NFD_NODE_NAME_LABEL as NODE_NAME_LABEL
+
 __all__ = [
     "ASCEND_DEVICE_IDS",
     "KAE_DEVICE_IDS",
@@ -30,8 +32,6 @@ __all__ = [
     "feature_node_name",
 ]
 
-#: Label tying a NodeFeature to its node (upstream nfd name; equals suanli.node.nfd.features).
-NODE_NAME_LABEL = "nfd.node.kubernetes.io/node-name"
 
 #: Ascend PCI device ids (vendor 19e5, class 1200): 310, 310P, 910, 910B (A2), 910_93 (A3).
 ASCEND_DEVICE_IDS = frozenset({"d100", "d500", "d801", "d802", "d803"})

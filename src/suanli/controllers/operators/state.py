@@ -17,6 +17,7 @@ from typing import Any
 from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.selectors import LabelSelector, parse_label_selector
 from suanli.controllers.operators.discovery import FeatureDiscovery
+from suanli.wire import COMPONENT_LABEL, DEVICE_CLASS_LABEL
 
 __all__ = [
     "COMPONENT_LABEL",
@@ -32,8 +33,6 @@ __all__ = [
 ]
 
 # Must equal suanli.node.devices.api (controllers may not import node: sibling layers).
-DEVICE_CLASS_LABEL = "suanli.io/device-class"
-COMPONENT_LABEL = "suanli.io/operator-component"
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer import object_key
 from suanli.runtime.informer_factory import SharedInformerFactory
+from suanli.wire import JOB_RETRY_COUNT_KEY, NUMA_POLICY_KEY
 
 __all__ = [
     "COMPONENT",
@@ -128,8 +129,6 @@ log = logging.getLogger(__name__)
 FINISHED = frozenset({"Completed", "Failed", "Terminated", "Aborted"})
 #: The Event source of this controller (upstream's controller manager).
 COMPONENT = "vc-controller-manager"
-JOB_RETRY_COUNT_KEY = "volcano.sh/job-retry-count"
-NUMA_POLICY_KEY = "volcano.sh/numa-topology-policy"
 #: Job annotations copied onto its pods (upstream ``createJobPod``), plus the first of
 #: ``jdb-min-available`` / ``jdb-max-unavailable`` the job has.
 JOB_TO_POD_ANNOTATIONS = ("volcano.sh/preemptable", "volcano.sh/cooldown-time", "volcano.sh/revocable-zone")

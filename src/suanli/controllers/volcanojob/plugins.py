@@ -23,12 +23,9 @@ from typing import Protocol
 
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
+from suanli.wire import CONFIGMAPS, SECRETS, SERVICES
 
 __all__ = ["CONFIGMAPS", "SECRETS", "SERVICES", "JobPlugin", "Owned", "PluginBuilder", "controlled_key"]
-
-CONFIGMAPS = GVR("", "v1", "configmaps", namespaced=True)
-SECRETS = GVR("", "v1", "secrets", namespaced=True)
-SERVICES = GVR("", "v1", "services", namespaced=True)
 
 
 @dataclass(frozen=True)

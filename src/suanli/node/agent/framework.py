@@ -41,7 +41,6 @@ from typing import Any
 
 from suanli.apimachinery.devices import format_allocation, format_topology
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.node.agent.metrics import MetricsWriter, Usage
@@ -68,6 +67,7 @@ from suanli.node.devices.api import (
 from suanli.runtime.clock import Clock, RealClock
 from suanli.runtime.informer import Informer
 from suanli.runtime.workqueue import QueueShutDown, WorkQueue
+from suanli.wire import EVENTS, LEASES, NODES, PODS
 
 __all__ = [
     "EVENTS",
@@ -86,10 +86,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NODES = GVR("", "v1", "nodes", False)
-PODS = GVR("", "v1", "pods")
-LEASES = GVR("coordination.k8s.io", "v1", "leases")
-EVENTS = GVR("", "v1", "events")
 LEASE_NAMESPACE = "kube-node-lease"
 INJECT_FAILURE_ANNOTATION = "suanli.io/inject-failure"
 TERMINAL = frozenset({"Succeeded", "Failed"})

@@ -13,11 +13,11 @@ import contextlib
 from dataclasses import dataclass
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.node.agent.status import rfc3339
 from suanli.runtime.clock import Clock
+from suanli.wire import NODE_METRICS, POD_METRICS
 
 __all__ = [
     "METRICS_BUCKETS",
@@ -29,8 +29,6 @@ __all__ = [
     "pod_metrics",
 ]
 
-NODE_METRICS = GVR("metrics.k8s.io", "v1beta1", "nodes", False)
-POD_METRICS = GVR("metrics.k8s.io", "v1beta1", "pods")
 #: Store buckets of the two kinds; mark them volatile in the Store.
 METRICS_BUCKETS = frozenset({"metrics.k8s.io/nodes", "metrics.k8s.io/pods"})
 API_VERSION = "metrics.k8s.io/v1beta1"

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.nodeaffinity import tolerates
 from suanli.apimachinery.objects import Obj, parse_time
 from suanli.apiserver.streaming import RUNTIME_ANNOTATION, StreamIO
@@ -51,13 +50,12 @@ from suanli.node.devices.api import DeviceRegistry
 from suanli.node.shim import RunDir
 from suanli.runtime.clock import Clock
 from suanli.runtime.informer import object_key
+from suanli.wire import CONFIGMAPS, SECRETS
 
 __all__ = ["HOST_TAINT", "RUNTIME_ANNOTATION", "ProcessAgent", "default_node_name", "host_taint_rejection"]
 
 log = logging.getLogger(__name__)
 
-CONFIGMAPS = GVR("", "v1", "configmaps")
-SECRETS = GVR("", "v1", "secrets")
 #: ``<prefix><container>: "<pid>:<start ticks>"`` — the process a container runs as.
 PROCESS_ANNOTATION_PREFIX = "process.suanli.io/"
 _PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")

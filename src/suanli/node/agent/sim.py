@@ -53,6 +53,7 @@ from suanli.node.agent.timing import jittered, parse_duration, parse_percent, se
 from suanli.node.devices.api import PROFILE_ANNOTATION, DeviceRegistry
 from suanli.node.profiles.model import HardwareProfile, load_profile
 from suanli.runtime.clock import Clock
+from suanli.wire import KWOK_NODE_ANNOTATION as FAKE_NODE_ANNOTATION
 
 __all__ = [
     "FAKE_NODE_ANNOTATION",
@@ -66,7 +67,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 SIM_DURATION_ANNOTATION = "suanli.io/sim-duration"
 SIM_EXIT_CODE_ANNOTATION = "suanli.io/sim-exit-code"
 SIM_JITTER_ANNOTATION = "suanli.io/sim-jitter"

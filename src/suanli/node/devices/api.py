@@ -27,6 +27,7 @@ from typing import Protocol
 
 from suanli.apimachinery.devices import ALLOCATED_DEVICES, DEVICE_TOPOLOGY, UNHEALTHY_DEVICES
 from suanli.apimachinery.objects import Obj
+from suanli.wire import COMPONENT_LABEL, DEVICE_CLASS_LABEL, PROFILE_ANNOTATION
 
 __all__ = [
     "ALLOCATION_ANNOTATION",
@@ -44,11 +45,8 @@ __all__ = [
 
 ALLOCATION_ANNOTATION = ALLOCATED_DEVICES
 TOPOLOGY_ANNOTATION = DEVICE_TOPOLOGY  # node annotation: interconnect groups per resource
-PROFILE_ANNOTATION = "suanli.io/hardware-profile"
 UNHEALTHY_ANNOTATION = UNHEALTHY_DEVICES  # node annotation: comma-separated device IDs
 # Labels on device-operator component pods (DaemonSet pods): which device class and component.
-DEVICE_CLASS_LABEL = "suanli.io/device-class"  # npu | kae | gpu
-COMPONENT_LABEL = "suanli.io/operator-component"  # driver | device-plugin | ...
 
 
 class DeviceGrantError(ValueError):

@@ -59,6 +59,7 @@ from suanli.node.devices.api import (
     DeviceGrantError,
 )
 from suanli.node.profiles.model import DeviceSpec, GpuShareSpec
+from suanli.wire import GPU_INDEX_ANNOTATION, GPU_MEMORY, GPU_NUMBER, GPU_UNHEALTHY_ANNOTATION
 
 __all__ = [
     "GPU_INDEX_ANNOTATION",
@@ -72,10 +73,6 @@ __all__ = [
     "pod_request",
 ]
 
-GPU_MEMORY = "volcano.sh/gpu-memory"
-GPU_NUMBER = "volcano.sh/gpu-number"
-GPU_INDEX_ANNOTATION = "volcano.sh/gpu-index"
-GPU_UNHEALTHY_ANNOTATION = "volcano.sh/gpu-unhealthy-ids"
 GPUSHARE_ENV = "NVIDIA_VISIBLE_DEVICES"
 REQUIRED_COMPONENTS = ("driver", "device-plugin")
 _DONE = ("Succeeded", "Failed")

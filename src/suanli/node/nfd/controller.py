@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy, now_rfc3339
 from suanli.client.protocol import Client
 from suanli.node.devices.api import PROFILE_ANNOTATION
@@ -55,6 +54,11 @@ from suanli.node.profiles import HardwareProfile, load_profile
 from suanli.runtime.clock import Clock
 from suanli.runtime.controller import QueueController
 from suanli.runtime.informer import object_key
+from suanli.wire import EVENTS, KWOK_NODE_ANNOTATION, MANAGED_BY_LABEL, NAMESPACES, NODES, RUNTIME_ANNOTATION
+from suanli.wire import NFD_EXTENDED_RESOURCES_ANNOTATION as EXTENDED_RESOURCES_ANNOTATION
+from suanli.wire import NFD_FEATURE_ANNOTATIONS_ANNOTATION as FEATURE_ANNOTATIONS_ANNOTATION
+from suanli.wire import NFD_FEATURE_LABELS_ANNOTATION as FEATURE_LABELS_ANNOTATION
+from suanli.wire import NFD_TAINTS_ANNOTATION as TAINTS_ANNOTATION
 
 __all__ = [
     "EXTENDED_RESOURCES_ANNOTATION",
@@ -74,18 +78,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NODES = GVR("", "v1", "nodes", namespaced=False)
-NAMESPACES = GVR("", "v1", "namespaces", namespaced=False)
-EVENTS = GVR("", "v1", "events", namespaced=True)
 
 NFD_NAMESPACE = "node-feature-discovery"
-KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"  # value "fake"
-RUNTIME_ANNOTATION = "suanli.io/runtime"  # value "process" for the real host
-FEATURE_LABELS_ANNOTATION = "nfd.node.kubernetes.io/feature-labels"
-FEATURE_ANNOTATIONS_ANNOTATION = "nfd.node.kubernetes.io/feature-annotations"
-EXTENDED_RESOURCES_ANNOTATION = "nfd.node.kubernetes.io/extended-resources"
-TAINTS_ANNOTATION = "nfd.node.kubernetes.io/taints"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 REPORTER_NAME = "suanli-nfd-worker"
 _NODE_INDEX = "node"
 _RULE_NAME_RE = re.compile(r"NodeFeatureRule '([^']*)'")

@@ -9,10 +9,10 @@ API and brings changed ones up to date; it is idempotent.
 from __future__ import annotations
 
 from suanli.apimachinery.errors import ApiError
-from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.client.protocol import Client
 from suanli.kinds.manifests import load_manifest
+from suanli.wire import CRDS, NODE_FEATURE_GROUPS, NODE_FEATURE_RULES, NODE_FEATURES
 
 __all__ = [
     "CRDS",
@@ -22,11 +22,6 @@ __all__ = [
     "ensure_crds",
     "nfd_crds",
 ]
-
-CRDS = GVR("apiextensions.k8s.io", "v1", "customresourcedefinitions", namespaced=False)
-NODE_FEATURES = GVR("nfd.k8s-sigs.io", "v1alpha1", "nodefeatures", namespaced=True)
-NODE_FEATURE_RULES = GVR("nfd.k8s-sigs.io", "v1alpha1", "nodefeaturerules", namespaced=False)
-NODE_FEATURE_GROUPS = GVR("nfd.k8s-sigs.io", "v1alpha1", "nodefeaturegroups", namespaced=True)
 
 
 def nfd_crds() -> list[Obj]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suanli.apimachinery.objects import Obj
+from suanli.wire import NFD_NODE_NAME_LABEL as NODE_NAME_LABEL
 
 __all__ = [
     "NFD_API_VERSION",
@@ -38,8 +39,6 @@ __all__ = [
 
 NFD_API_VERSION = "nfd.k8s-sigs.io/v1alpha1"
 NODE_FEATURE_KIND = "NodeFeature"
-#: Label that ties a NodeFeature object to its node (upstream name).
-NODE_NAME_LABEL = "nfd.node.kubernetes.io/node-name"
 
 
 @dataclass

@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 from suanli.apimachinery.objects import deep_copy
+from suanli.wire import GPU_MEMORY as GPUSHARE_MEMORY
+from suanli.wire import GPU_NUMBER as GPUSHARE_NUMBER
 
 __all__ = [
     "GPUSHARE_MEMORY",
@@ -20,10 +22,6 @@ __all__ = [
     "load_profile",
     "profile_names",
 ]
-
-#: Volcano gpushare extended resources (total MiB over all cards; number of cards).
-GPUSHARE_MEMORY = "volcano.sh/gpu-memory"
-GPUSHARE_NUMBER = "volcano.sh/gpu-number"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ import numpy as np
 
 from suanli.apimachinery.objects import Obj
 from suanli.scheduler.core.resources import BASE_DIMS, PODS, FloatArray, IntArray, amount
+from suanli.wire import GROUP_NAME_ANNOTATION, QUEUE_NAME_ANNOTATION
+from suanli.wire import PREEMPTABLE_KEY as PREEMPTABLE_ANNOTATION
+from suanli.wire import TASK_SPEC_KEY as TASK_SPEC_ANNOTATION
 
 __all__ = [
     "DEFAULT_QUEUE",
@@ -72,12 +75,8 @@ __all__ = [
     "task_role",
 ]
 
-GROUP_NAME_ANNOTATION = "scheduling.k8s.io/group-name"
-QUEUE_NAME_ANNOTATION = "scheduling.volcano.sh/queue-name"
-TASK_SPEC_ANNOTATION = "volcano.sh/task-spec"
 #: The implicit top of the queue hierarchy: a queue without ``spec.parent`` hangs under it.
 ROOT_QUEUE = "root"
-PREEMPTABLE_ANNOTATION = "volcano.sh/preemptable"
 DEFAULT_QUEUE = "default"
 DEFAULT_MAX_PODS = 110
 _UNSET_PRIORITY = -(2**62)

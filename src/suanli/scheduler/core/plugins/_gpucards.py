@@ -25,13 +25,12 @@ from suanli.scheduler.core.framework import Rows
 from suanli.scheduler.core.resources import BoolArray, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import TaskInfo
+from suanli.wire import GPU_INDEX_ANNOTATION as GPU_INDEX
+from suanli.wire import GPU_MEMORY, GPU_NUMBER
+from suanli.wire import GPU_UNHEALTHY_ANNOTATION as UNHEALTHY
 
 __all__ = ["GPU_INDEX", "GPU_MEMORY", "GPU_NUMBER", "R_GPU_MEMORY", "R_GPU_NUMBER", "UNHEALTHY", "GpuShareCards"]
 
-GPU_INDEX = "volcano.sh/gpu-index"
-GPU_MEMORY = "volcano.sh/gpu-memory"
-GPU_NUMBER = "volcano.sh/gpu-number"
-UNHEALTHY = "volcano.sh/gpu-unhealthy-ids"
 R_GPU_MEMORY = "no enough gpu memory on single device"
 R_GPU_NUMBER = "no enough idle gpu devices"
 

@@ -40,10 +40,9 @@ from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
 from suanli.scheduler.core.resources import CPU, MEMORY, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import OCCUPYING, TaskInfo
+from suanli.wire import GPU_MODEL_LABEL as MODEL_LABEL
 
 __all__ = ["GpusharePolicyPlugin", "make_factory", "policy_names"]
-
-MODEL_LABEL = "nvidia.com/gpu.product"
 
 
 class GpusharePolicyPlugin(BasePlugin):

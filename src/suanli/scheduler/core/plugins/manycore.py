@@ -34,12 +34,12 @@ from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
 from suanli.scheduler.core.resources import CPU, MEMORY, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import TaskInfo
+from suanli.wire import DISK_IO_ANNOTATION
+from suanli.wire import NUMA_NODES_ANNOTATION as NUMA_KEY
 
 __all__ = ["DISK_IO_ANNOTATION", "NUMA_KEY", "WEIGHTS", "WORKLOAD_TYPE", "ManyCorePlugin", "manycore_score"]
 
 WORKLOAD_TYPE = "business.workload/type"
-DISK_IO_ANNOTATION = "suanli.io/disk-io-usage"
-NUMA_KEY = "suanli.io/numa-nodes"
 #: (io, memory, cpu) weights per business type.
 WEIGHTS: dict[str, tuple[float, float, float]] = {
     "io-intensive": (0.6, 0.2, 0.2),

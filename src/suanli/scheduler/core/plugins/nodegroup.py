@@ -34,10 +34,10 @@ from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
 from suanli.scheduler.core.resources import BoolArray, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import ROOT_QUEUE, TaskInfo
+from suanli.wire import NODEGROUP_LABEL as GROUP_LABEL
 
 __all__ = ["GROUP_LABEL", "NO_AFFINITY", "NO_LABEL", "UNSATISFIED", "NodeGroupPlugin"]
 
-GROUP_LABEL = "volcano.sh/nodegroup-name"
 NO_LABEL = "node group label not found"
 NO_AFFINITY = "node group affinity not specified"
 UNSATISFIED = "node does not satisfy the node group affinity"
