@@ -26,9 +26,10 @@ from suanli.apimachinery.selectors import LabelSelector
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock
 from suanli.runtime.events import EventRecorder
-from suanli.wire import DEPLOYMENTS, JOBS, PODS, REPLICASETS
+from suanli.wire import CRONJOBS, DEPLOYMENTS, JOBS, PODS, REPLICASETS
 
 __all__ = [
+    "CRONJOBS",
     "DEPLOYMENTS",
     "JOBS",
     "PODS",
