@@ -12,7 +12,10 @@ Phases per repeat (each on ``--n`` fresh pods):
 * ``bind``: ``LocalClient.bind`` of each pod to a node (the scheduler's bind);
 * ``event``: ``EventRecorder.record`` of the scheduler's ``Scheduled`` Event for each pod;
 * ``http``: the same pod create as an HTTP request through the ASGI app (decode, route,
-  service, encode), without sockets.
+  service, encode), without sockets;
+* ``local``: the same pod create through ``LocalClient.create`` (the in-process client
+  copies the input and hands back a private copy of the result);
+* ``get``: ``LocalClient.get`` of each pod (a private copy of the stored pod).
 
 Usage: ``python -m bench.bench_write_path [--n 2000] [--repeats 5] [--json]``; prints the
 median and spread of µs per operation for each phase.
@@ -44,9 +47,10 @@ from suanli.kinds.builtin import builtin_resource_types
 from suanli.kinds.registry import Registry
 from suanli.runtime.events import EventRecorder
 from suanli.storage import Store
+from suanli.wire import PODS
 
 BATCH = 64
-PHASES = ("create", "bind", "event", "http")
+PHASES = ("create", "bind", "event", "http", "local", "get")
 
 
 def pod(name: str, ns: str) -> dict[str, Any]:
@@ -99,6 +103,12 @@ class Rig:
         await self.events.record(so.obj, "Normal", "Scheduled",
                                  f"Successfully assigned {ns}/pod-{i} to node-{i % 5000:05d}")
 
+    async def local_create(self, ns: str, i: int) -> None:
+        await self.client.create(PODS, pod(f"l-{i}", ns), ns)
+
+    async def get(self, ns: str, i: int) -> None:
+        await self.client.get(PODS, f"pod-{i}", ns)
+
     async def http_create(self, ns: str, i: int) -> None:
         body = orjson.dumps(pod(f"h-{i}", ns))
         scope = {"type": "http", "method": "POST", "path": f"/api/v1/namespaces/{ns}/pods", "query_string": b"",
@@ -144,6 +154,8 @@ async def run(n: int, repeats: int) -> dict[str, list[float]]:
             await rig.bind("warm", i)
             await rig.event("warm", i)
             await rig.http_create("warm", i)
+            await rig.local_create("warm", i)
+            await rig.get("warm", i)
         for rep in range(repeats):
             ns = f"r{rep}"
             await rig.namespace(ns)
@@ -151,6 +163,8 @@ async def run(n: int, repeats: int) -> dict[str, list[float]]:
             out["bind"].append(await timed(n, partial(rig.bind, ns)))
             out["event"].append(await timed(n, partial(rig.event, ns)))
             out["http"].append(await timed(n, partial(rig.http_create, ns)))
+            out["local"].append(await timed(n, partial(rig.local_create, ns)))
+            out["get"].append(await timed(n, partial(rig.get, ns)))
     finally:
         await rig.store.stop()
         shutil.rmtree(tmp, ignore_errors=True)

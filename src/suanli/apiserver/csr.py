@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["KNOWN_SIGNERS", "MAX_TTL", "MIN_TTL", "certificate_ttl", "load_ca", "parse_csr", "sign",
+__all__ = ["KNOWN_SIGNERS", "MAX_TTL", "MIN_TTL", "certificate_ttl", "parse_csr", "sign",
            "signer_validation_error"]
 
 CLIENT = "kubernetes.io/kube-apiserver-client"
@@ -61,14 +61,6 @@ def parse_csr(pem: bytes) -> x509.CertificateSigningRequest:
     if not csr.is_signature_valid:
         raise ValueError("x509: CSR signature is invalid")
     return csr
-
-
-def load_ca(cert_pem: bytes, key_pem: bytes) -> tuple[x509.Certificate, CaKey]:
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    key = serialization.load_pem_private_key(key_pem, password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise ValueError("unsupported CA key type")
-    return cert, key
 
 
 def _sans(csr: x509.CertificateSigningRequest) -> x509.SubjectAlternativeName | None:

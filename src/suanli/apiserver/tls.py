@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TlsMaterial", "ensure_tls_material", "ensure_token", "issue_client_certificate", "load_ca",
+__all__ = ["TlsMaterial", "ensure_tls_material", "ensure_token", "issue_client_certificate", "load_ca", "parse_ca",
            "required_sans"]
 
 CA_VALIDITY = dt.timedelta(days=3650)
@@ -125,14 +125,22 @@ def ensure_token(data_dir: Path) -> str:
     return token
 
 
-def load_ca(data_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def parse_ca(cert_pem: bytes, key_pem: bytes) -> CaPair:
+    """A CA certificate and its EC private key from PEM; ``ValueError`` if unreadable or not a pair."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or cert.public_key() != key.public_key():
+        raise ValueError("ca.key is not the key of ca.crt")
+    return cert, key
+
+
+def load_ca(data_dir: Path) -> CaPair:
     """The cluster CA of ``data_dir`` (``tls/ca.crt``, ``tls/ca.key``); ``OSError``/``ValueError`` if unusable."""
     tls_dir = Path(data_dir) / "tls"
-    cert = x509.load_pem_x509_certificate((tls_dir / "ca.crt").read_bytes())
-    key = serialization.load_pem_private_key((tls_dir / "ca.key").read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or cert.public_key() != key.public_key():
-        raise ValueError(f"{tls_dir}: ca.key is not the key of ca.crt")
-    return cert, key
+    try:
+        return parse_ca((tls_dir / "ca.crt").read_bytes(), (tls_dir / "ca.key").read_bytes())
+    except ValueError as err:
+        raise ValueError(f"{tls_dir}: {err}") from err
 
 
 def issue_client_certificate(ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey], user: str,
@@ -183,13 +191,10 @@ def _load_ca(cert_p: Path, key_p: Path, now: dt.datetime) -> CaPair | None:
     if not (cert_p.exists() and key_p.exists()):
         return None
     try:
-        cert = x509.load_pem_x509_certificate(cert_p.read_bytes())
-        key = serialization.load_pem_private_key(key_p.read_bytes(), password=None)
+        cert, key = parse_ca(cert_p.read_bytes(), key_p.read_bytes())
     except ValueError:
         return None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        return None
-    if cert.public_key() != key.public_key() or cert.not_valid_after_utc <= now + RENEW_BEFORE:
+    if cert.not_valid_after_utc <= now + RENEW_BEFORE:
         return None
     return cert, key
 

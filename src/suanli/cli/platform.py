@@ -37,13 +37,12 @@ from suanli.apiserver.authz.bootstrap import reconcile_bootstrap_policy
 from suanli.apiserver.authz.escalation import EscalationCheck
 from suanli.apiserver.authz.rbac import RbacAuthorizer
 from suanli.apiserver.authz.reviews import access_review_types
-from suanli.apiserver.csr import load_ca
 from suanli.apiserver.http import ApiApp
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
 from suanli.apiserver.satokens import ServiceAccountTokens, legacy_claims
 from suanli.apiserver.service import ApiService, name_suffix
-from suanli.apiserver.tls import TlsMaterial, ensure_tls_material, ensure_token
+from suanli.apiserver.tls import TlsMaterial, ensure_tls_material, ensure_token, parse_ca
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
 from suanli.client.protocol import Client
@@ -493,7 +492,7 @@ class Platform:
         m = self._tls_material
         if m is None:
             return None
-        return functools.cache(lambda: load_ca(m.ca_cert.read_bytes(), m.ca_key.read_bytes()))
+        return functools.cache(lambda: parse_ca(m.ca_cert.read_bytes(), m.ca_key.read_bytes()))
 
     async def _stop_rbac(self) -> None:
         if self.rbac is not None:

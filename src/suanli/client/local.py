@@ -1,15 +1,21 @@
-"""In-process :class:`~suanli.client.protocol.Client` over :class:`ApiService` (no JSON, no socket).
+"""In-process :class:`~suanli.client.protocol.Client` over :class:`ApiService` (no socket).
 
-Semantics are exactly those of the HTTP API (the same service code runs), but objects
-are the store's shared copies: treat them as read-only. Inputs passed to ``create``,
-``update`` and ``patch`` are copied first, so callers keep ownership of theirs;
-``create_owned`` is the copy-free variant for inputs built for the call alone.
+Semantics are exactly those of the HTTP API (the same service code runs), and so is
+ownership: every object handed out (``get``, ``list`` items, watch events, the results of
+writes) is the caller's own copy, so mutating one cannot change the store's object (which
+would also turn the caller's next update of it into a no-op). Copies are decoded from the
+JSON the store keeps of each object (``StoredObject.raw``), a few µs per object. Inputs
+passed to ``create``, ``update`` and ``patch`` are copied first, so callers keep ownership of
+theirs; ``create_owned`` is the copy-free variant for inputs built for the call alone (and
+returns the stored object itself, read-only).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+
+import orjson
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
@@ -20,8 +26,25 @@ from suanli.apiserver.service import ApiService
 from suanli.apiserver.watch import open_watch
 from suanli.client.protocol import PatchType, WatchEventDict
 from suanli.kinds.registry import ResourceType
+from suanli.storage import StoredObject
 
 __all__ = ["LocalClient"]
+
+
+def _own(so: StoredObject) -> Obj:
+    """A private copy of a stored object, decoded from its stored JSON."""
+    obj: Obj = orjson.loads(so.raw)
+    return obj
+
+
+def _own_obj(obj: Obj) -> Obj:
+    """A private copy of an object that may not be stored (dry runs, delete results)."""
+    copy: Obj
+    try:
+        copy = orjson.loads(orjson.dumps(obj))
+    except TypeError:  # not JSON (e.g. an integer beyond 64 bits): copy the tree
+        copy = deep_copy(obj)
+    return copy
 
 
 class LocalClient:
@@ -37,12 +60,18 @@ class LocalClient:
     def _rt(self, gvr: GVR) -> ResourceType:
         return self.service.resource(gvr.group, gvr.version, gvr.resource)
 
+    def _own_result(self, rt: ResourceType, obj: Obj) -> Obj:
+        """A private copy of a write's result: from the stored JSON when ``obj`` is the stored object."""
+        meta = obj.get("metadata") or {}
+        so = self.service.store.get(rt.storage_key, str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        return _own(so) if so is not None and so.obj is obj else _own_obj(obj)
+
     def _ctx(self, manager: str | None = None, force: bool = False) -> RequestContext:
         return RequestContext(field_manager=manager or self.field_manager, field_validation="Ignore",
                               force=force)
 
     async def get(self, gvr: GVR, name: str, namespace: str = "") -> Obj:
-        return self.service.get(self._rt(gvr), namespace, name).obj
+        return _own(self.service.get(self._rt(gvr), namespace, name))
 
     async def list(self, gvr: GVR, namespace: str = "", *, label_selector: str = "", field_selector: str = "",
                    limit: int | None = None, continue_token: str | None = None) -> Obj:
@@ -50,7 +79,7 @@ class LocalClient:
         page = self.service.list(rt, namespace, label_selector=label_selector, field_selector=field_selector,
                                  limit=limit, continue_token=continue_token)
         return {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": page.list_meta,
-                "items": [so.obj for so in page.items]}
+                "items": [_own(so) for so in page.items]}
 
     async def watch(self, gvr: GVR, namespace: str = "", *, resource_version: str = "",
                     label_selector: str = "", field_selector: str = "", timeout_seconds: int | None = None,
@@ -72,14 +101,14 @@ class LocalClient:
                     yield {"type": "BOOKMARK", "object": ev.bookmark_object(rt)}
                 else:
                     assert ev.obj is not None
-                    yield {"type": ev.type, "object": ev.obj.obj}
+                    yield {"type": ev.type, "object": _own(ev.obj)}
         finally:
             session.close()
 
     async def create(self, gvr: GVR, obj: Obj, namespace: str = "") -> Obj:
         rt = self._rt(gvr)
         ns = namespace or str((obj.get("metadata") or {}).get("namespace") or "")
-        return await self.service.create(rt, ns, deep_copy(obj), self._ctx())
+        return self._own_result(rt, await self.service.create(rt, ns, deep_copy(obj), self._ctx()))
 
     async def create_owned(self, gvr: GVR, obj: Obj, namespace: str = "") -> Obj:
         """Like :meth:`create`, but ``obj`` is handed over instead of copied.
@@ -96,15 +125,16 @@ class LocalClient:
         rt = self._rt(gvr)
         meta = obj.get("metadata") or {}
         ns = namespace or str(meta.get("namespace") or "")
-        return await self.service.update(rt, ns, str(meta.get("name") or ""), deep_copy(obj), self._ctx(),
-                                         subresource=subresource)
+        return self._own_result(rt, await self.service.update(rt, ns, str(meta.get("name") or ""), deep_copy(obj),
+                                                              self._ctx(), subresource=subresource))
 
     async def patch(self, gvr: GVR, name: str, patch: Any, namespace: str = "", *,
                     patch_type: PatchType = "merge", subresource: str = "", field_manager: str | None = None,
                     force: bool = False) -> Obj:
         rt = self._rt(gvr)
-        return await self.service.patch(rt, namespace, name, patch_type, deep_copy(patch),
-                                        self._ctx(field_manager, force), subresource=subresource)
+        return self._own_result(rt, await self.service.patch(rt, namespace, name, patch_type, deep_copy(patch),
+                                                             self._ctx(field_manager, force),
+                                                             subresource=subresource))
 
     async def delete(self, gvr: GVR, name: str, namespace: str = "", *, propagation_policy: str | None = None,
                      grace_period_seconds: int | None = None,
@@ -116,8 +146,9 @@ class LocalClient:
             options["gracePeriodSeconds"] = grace_period_seconds
         if preconditions:
             options["preconditions"] = dict(preconditions)
-        obj, _ = await self.service.delete(self._rt(gvr), namespace, name, options, self._ctx())
-        return obj
+        rt = self._rt(gvr)
+        obj, _ = await self.service.delete(rt, namespace, name, options, self._ctx())
+        return self._own_result(rt, obj)
 
     async def bind(self, name: str, namespace: str, node_name: str) -> None:
         await self.service.bind(namespace, name, {"apiVersion": "v1", "kind": "Binding",

@@ -5,8 +5,8 @@ API service directly, no JSON) and :class:`suanli.client.http.HttpClient` (any
 Kubernetes API server through a kubeconfig). Failures raise
 :class:`suanli.apimachinery.errors.ApiError` with the server's code and reason.
 
-Objects returned by a LocalClient are shared and read-only: copy before mutating
-(``apimachinery.objects.deep_copy``). HttpClient objects are fresh.
+Objects returned by either client are the caller's own (a LocalClient decodes a private
+copy of each); objects an informer caches are shared by its handlers and must not be mutated.
 """
 
 from __future__ import annotations
