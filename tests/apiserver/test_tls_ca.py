@@ -12,7 +12,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from suanli.apiserver.tls import ensure_tls_material, load_ca, parse_ca
 
-
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
