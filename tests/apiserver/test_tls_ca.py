@@ -30,7 +30,8 @@ def test_parse_ca_reads_the_generated_ca_as_load_ca_does(tmp_path: Path) -> None
     pytest.param(lambda: ec.generate_private_key(ec.SECP256R1()), id="ec-key-of-another-ca"),
     pytest.param(lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), id="rsa-key"),
 ])
-def test_parse_ca_rejects_a_key_that_is_not_the_certificates(tmp_path: Path, other_key: Callable[[], PrivateKey]) -> None:
+def test_parse_ca_rejects_a_key_that_is_not_the_certificates(tmp_path: Path,
+                                                            other_key: Callable[[], PrivateKey]) -> None:
     m = ensure_tls_material(tmp_path, ["127.0.0.1"])
     with pytest.raises(ValueError, match=re.escape("ca.key is not the key of ca.crt")):
         parse_ca(m.ca_cert.read_bytes(), _pem(other_key()))
