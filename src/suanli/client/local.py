@@ -1,13 +1,15 @@
 """In-process :class:`~suanli.client.protocol.Client` over :class:`ApiService` (no socket).
 
 Semantics are exactly those of the HTTP API (the same service code runs), and so is
-ownership: every object handed out (``get``, ``list`` items, watch events, the results of
-writes) is the caller's own copy, so mutating one cannot change the store's object (which
-would also turn the caller's next update of it into a no-op). Copies are decoded from the
-JSON the store keeps of each object (``StoredObject.raw``), a few µs per object. Inputs
-passed to ``create``, ``update`` and ``patch`` are copied first, so callers keep ownership of
-theirs; ``create_owned`` is the copy-free variant for inputs built for the call alone (and
-returns the stored object itself, read-only).
+ownership of what a call returns: ``get``, ``list`` items and the results of writes are the
+caller's own copies, so mutating one cannot change the store's object (which would also turn
+the caller's next update of it into a no-op). Copies are decoded from the JSON the store keeps
+of each object (``StoredObject.raw``), a few µs per object. Watch events carry the store's
+objects themselves: they feed informer caches, which are read-only to their handlers as in
+client-go, and copying them would cost every in-process watcher a decode per event and hold a
+second copy of every watched object. Inputs passed to ``create``, ``update`` and ``patch`` are
+copied first, so callers keep ownership of theirs; ``create_owned`` is the copy-free variant
+for inputs built for the call alone (and returns the stored object itself, read-only).
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class LocalClient:
                     yield {"type": "BOOKMARK", "object": ev.bookmark_object(rt)}
                 else:
                     assert ev.obj is not None
-                    yield {"type": ev.type, "object": _own(ev.obj)}
+                    yield {"type": ev.type, "object": ev.obj.obj}
         finally:
             session.close()
 

@@ -5,8 +5,9 @@ API service directly, no JSON) and :class:`suanli.client.http.HttpClient` (any
 Kubernetes API server through a kubeconfig). Failures raise
 :class:`suanli.apimachinery.errors.ApiError` with the server's code and reason.
 
-Objects returned by either client are the caller's own (a LocalClient decodes a private
-copy of each); objects an informer caches are shared by its handlers and must not be mutated.
+Objects returned by ``get``, ``list`` and writes are the caller's own with either client (a
+LocalClient decodes a private copy of each). Watch events of a LocalClient carry the store's
+shared objects, and objects an informer caches are shared by its handlers: never mutate them.
 """
 
 from __future__ import annotations
