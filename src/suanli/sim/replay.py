@@ -55,6 +55,7 @@ from suanli.scheduler.core.snapshot import pod_request
 from suanli.sim.manifests import GPU_MEMORY, GPU_NUMBER, Workload
 from suanli.sim.traces import TimedPod
 from suanli.wire import GPU_INDEX_ANNOTATION as GPU_INDEX
+from suanli.wire import NVIDIA_GPU
 
 __all__ = [
     "MAX_CYCLES_PER_EVENT",
@@ -262,13 +263,13 @@ def _node_gpu(node: Obj) -> tuple[float, float]:
     """(whole GPUs, memory per card) of a node."""
     st = node.get("status") or {}
     res = st.get("allocatable") or st.get("capacity") or {}
-    cards = max(amount(GPU_NUMBER, res.get(GPU_NUMBER, 0)), amount("nvidia.com/gpu", res.get("nvidia.com/gpu", 0)))
+    cards = max(amount(GPU_NUMBER, res.get(GPU_NUMBER, 0)), amount(NVIDIA_GPU, res.get(NVIDIA_GPU, 0)))
     mem = amount(GPU_MEMORY, res.get(GPU_MEMORY, 0))
     return cards, (mem / cards if cards else 0.0)
 
 
 def _pod_gpu_milli(req: dict[str, float], card_mem: float) -> int:
-    whole = max(req.get(GPU_NUMBER, 0.0), req.get("nvidia.com/gpu", 0.0))
+    whole = max(req.get(GPU_NUMBER, 0.0), req.get(NVIDIA_GPU, 0.0))
     if whole > 0:
         return round(whole * MILLI)
     mem = req.get(GPU_MEMORY, 0.0)

@@ -49,6 +49,7 @@ from suanli.scheduler.core.plugins._gpucards import GPU_INDEX, GPU_MEMORY, GPU_N
 from suanli.scheduler.core.resources import BoolArray, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import OCCUPYING, TaskInfo
+from suanli.wire import ASCEND_310, ASCEND_310P, ASCEND_910, KAE_HPRE, NVIDIA_GPU
 
 __all__ = [
     "ALLOCATED_DEVICES",
@@ -60,13 +61,7 @@ __all__ = [
     "DeviceSharePlugin",
 ]
 
-WHOLE_DEVICES = (
-    "huawei.com/Ascend910",
-    "huawei.com/Ascend310",
-    "huawei.com/Ascend310P",
-    "nvidia.com/gpu",
-    "openfuyao.com/kae.hpre",
-)
+WHOLE_DEVICES = (ASCEND_910, ASCEND_310, ASCEND_310P, NVIDIA_GPU, KAE_HPRE)
 
 
 class DeviceSharePlugin(BasePlugin):

@@ -40,6 +40,7 @@ from suanli.scheduler.core.plugins._base import BasePlugin, float_arg
 from suanli.scheduler.core.resources import CPU, MEMORY, FloatArray
 from suanli.scheduler.core.session import Session
 from suanli.scheduler.core.snapshot import OCCUPYING, TaskInfo
+from suanli.wire import GPU_MEMORY, GPU_NUMBER, NVIDIA_GPU
 from suanli.wire import GPU_MODEL_LABEL as MODEL_LABEL
 
 __all__ = ["GpusharePolicyPlugin", "make_factory", "policy_names"]
@@ -51,9 +52,9 @@ class GpusharePolicyPlugin(BasePlugin):
     def on_session_open(self, ssn: Session) -> None:
         self.ssn = ssn
         dims = ssn.snapshot.dim_index
-        self.d_gpu = dims.get("nvidia.com/gpu")
-        self.d_num = dims.get("volcano.sh/gpu-number")
-        self.d_mem = dims.get("volcano.sh/gpu-memory")
+        self.d_gpu = dims.get(NVIDIA_GPU)
+        self.d_num = dims.get(GPU_NUMBER)
+        self.d_mem = dims.get(GPU_MEMORY)
         alloc = ssn.allocatable
         gpus = np.zeros(ssn.N, dtype=np.int64)
         for d in (self.d_gpu, self.d_num):
