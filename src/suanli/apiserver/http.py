@@ -45,6 +45,7 @@ from suanli.apiserver.service import ApiService
 from suanli.apiserver.streaming import PodStreamer, simulated_pod_error
 from suanli.apiserver.watch import Emitted, WatchSession, open_watch
 from suanli.kinds.registry import ResourceType
+from suanli.storage import StoreError
 
 __all__ = ["ApiApp"]
 
@@ -236,6 +237,8 @@ class ApiApp:
                 resp.extra_headers.append((b"www-authenticate", b'Bearer realm="suanli"'))
             if err.retry_after_seconds:  # upstream sends Retry-After for a positive retryAfterSeconds
                 resp.extra_headers.append((b"retry-after", str(err.retry_after_seconds).encode()))
+        except StoreError as err:  # a failed commit (full disk …): a 500 naming it, as etcd errors are upstream
+            resp = _json(500, ApiError(500, "", str(err)).status())
         await self._send(send, resp)
 
     async def _authenticate(self, headers: dict[str, str], scope: Scope) -> UserInfo:
