@@ -219,3 +219,27 @@ async def test_torn_wal_tail_after_sigkill_is_truncated_loudly_and_loses_no_ackn
         assert again.get("configmaps", "default", "after") is not None
     finally:
         await again.stop()
+
+
+async def test_ttl_expiry_survives_a_failed_commit_and_runs_again(tmp_path: Path) -> None:
+    from tests.storage.conftest import FakeClock
+
+    clock = FakeClock()
+    s = Store(tmp_path / "data", compaction_interval=0, ttl_buckets={"events": 10.0}, clock=clock,
+              ttl_check_interval=0.01)
+    await s.start()
+    try:
+        await s.create("events", pod("e1"))
+        shim = inject(s, "database or disk is full")
+        shim.failing = True
+        clock.now += 60
+        await asyncio.wait_for(_until(lambda: s.commit_failures >= 2), 30)  # the task tried, failed, tried again
+        shim.failing = False
+        await asyncio.wait_for(_until(lambda: s.get("events", "default", "e1") is None), 30)
+    finally:
+        await s.stop()
+
+
+async def _until(pred: Any) -> None:
+    while not pred():
+        await asyncio.sleep(0.01)  # polling the store's own background task, bounded by wait_for

@@ -174,8 +174,8 @@ class Store:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock_file: IO[bytes] | None = None
         self._running = False
-        #: tokens of writes queued but not yet committed, in revision order
-        self._pending: deque[_Token] = deque()
+        #: writes queued but not yet committed, in revision order, with the TTL write time each replaced
+        self._pending: deque[tuple[_Token, float | None]] = deque()
         #: commits that failed since start (diagnostics and tests)
         self.commit_failures = 0
 
@@ -273,8 +273,10 @@ class Store:
             await asyncio.sleep(interval)
             try:
                 await fn()
-            except StoreError:
-                return
+            except StoreError as exc:
+                if not self._running:
+                    return
+                _logger.warning("store maintenance task %s: %s", getattr(fn, "__name__", fn), exc)
             except Exception:
                 _logger.exception("store maintenance task %s failed", getattr(fn, "__name__", fn))
 
@@ -419,14 +421,15 @@ class Store:
         ts = self._clock()
         code = EVENT_CODES[etype]
         token = (bucket, key[0], WatchEvent(etype, so.rv, so, prev), fut := self._loop.create_future())
-        self._pending.append(token)
         self._log.append((so.rv, bucket, key[0], key[1], code, prev.rv if prev is not None else 0, ts, so.raw),
                          token)
         order = self._ttl_order.get(bucket)
+        prev_ts = None
         if order is not None:
-            order.pop(key, None)
+            prev_ts = order.pop(key, None)
             if etype != "DELETED":
                 order[key] = ts
+        self._pending.append((token, prev_ts))
         return fut
 
     def _on_commit(self, tokens: _Tokens) -> None:
@@ -456,8 +459,8 @@ class Store:
         self._pending.clear()
         _logger.error("store commit failed (%d writes rejected, state rolled back to revision %d): %s",
                       len(failed), self._committed, exc)
-        now = self._clock()
-        for bucket, ns, ev, _fut in reversed(failed):
+        reordered: set[str] = set()
+        for (bucket, ns, ev, _fut), prev_ts in reversed(failed):
             state = self._bucket(bucket)
             name = ev.obj.obj["metadata"]["name"]
             if ev.prev is None:
@@ -467,9 +470,15 @@ class Store:
             order = self._ttl_order.get(bucket)
             if order is not None:
                 order.pop((ns, name), None)
-                if ev.prev is not None:
-                    order[(ns, name)] = now  # the original write time is not kept: expires later, not sooner
-        for _b, _ns, _ev, fut in failed:
+                if prev_ts is not None:
+                    order[(ns, name)] = prev_ts
+                    reordered.add(bucket)
+        for bucket in reordered:  # restored write times go back to their place (oldest first)
+            order = self._ttl_order[bucket]
+            items = sorted(order.items(), key=lambda kv: kv[1])
+            order.clear()
+            order.update(items)
+        for (_b, _ns, _ev, fut), _ts in failed:
             if not fut.done():
                 fut.set_exception(StoreError(f"commit failed: {exc}"))
         self._log.resume()
