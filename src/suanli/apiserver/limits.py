@@ -39,7 +39,7 @@ import asyncio
 import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -58,6 +58,8 @@ Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 TOO_MANY_MESSAGE = "Too many requests, please try again later."
 TIMEOUT_MESSAGE = "Timeout: request did not complete within the allotted timeout"
+#: seconds between deadline checks: a request is cancelled at most this long after its deadline
+TICK = 0.1
 _PRIVILEGED_GROUP = "system:masters"
 _PROBES = frozenset({"/healthz", "/livez", "/readyz"})
 _LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
@@ -165,13 +167,18 @@ class FairPool:
             self._ring.remove(flow)
 
 
-@dataclass
 class _Admission:
     """One request's state between :meth:`RequestLimits.serve` and :meth:`RequestLimits.admit`."""
 
-    arrived: float
-    deadline: asyncio.Timeout | None
-    releases: list[Callable[[], None]] = field(default_factory=list)
+    __slots__ = ("arrived", "deadline", "releases", "task", "timed_out")
+
+    def __init__(self, arrived: float, deadline: float | None, task: asyncio.Task[Any] | None) -> None:
+        self.arrived = arrived
+        #: loop time after which the request is cancelled; None: no deadline (long-running)
+        self.deadline = deadline
+        self.task = task
+        self.timed_out = False
+        self.releases: list[Callable[[], None]] = []
 
 
 _CURRENT: contextvars.ContextVar[_Admission | None] = contextvars.ContextVar("suanli_admission", default=None)
@@ -205,23 +212,28 @@ class RequestLimits:
         self.request_timeout = cfg.request_timeout
         self.max_long_running_per_user = cfg.max_long_running_requests_per_user
         self._long_running: dict[str, int] = {}
+        self._inflight: set[_Admission] = set()
+        self._ticker: asyncio.TimerHandle | None = None
 
     def long_running(self, user: str) -> int:
         """Long-running requests ``user`` holds open now."""
         return self._long_running.get(user, 0)
 
     async def serve(self, handler: Handler, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run ``handler`` for one request under the deadline :meth:`admit` sets; release its seat after."""
+        """Run ``handler`` for one request under the deadline :meth:`admit` sets; release its seat after.
+
+        Deadlines are enforced by a ticker (every :data:`TICK` seconds while requests are in
+        flight) that cancels the request's task, which is cheaper per request than a timer each.
+        """
         loop = asyncio.get_running_loop()
-        if scope["type"] != "http":  # WebSocket upgrades are long-running: no deadline
-            adm = _Admission(loop.time(), None)
-            token = _CURRENT.set(adm)
-            try:
-                await handler(scope, receive, send)
-            finally:
-                _CURRENT.reset(token)
-                self._release(adm)
-            return
+        http = scope["type"] == "http"  # WebSocket upgrades are long-running: no deadline
+        now = loop.time()
+        adm = _Admission(now, now + self.request_timeout if http else None, asyncio.current_task() if http else None)
+        token = _CURRENT.set(adm)
+        if http:
+            self._inflight.add(adm)
+            if self._ticker is None:
+                self._ticker = loop.call_later(TICK, self._tick)
         started = False
 
         async def tracked(msg: dict[str, Any]) -> None:
@@ -230,31 +242,40 @@ class RequestLimits:
             await send(msg)
 
         try:
-            async with asyncio.timeout(None) as deadline:
-                adm = _Admission(loop.time(), deadline)
-                token = _CURRENT.set(adm)
-                try:
-                    await handler(scope, receive, tracked)
-                finally:
-                    _CURRENT.reset(token)
-                    self._release(adm)
-        except TimeoutError:
-            if not deadline.expired():  # a TimeoutError of the handler's own, not our deadline
+            await handler(scope, receive, tracked if http else send)
+        except asyncio.CancelledError:
+            if not adm.timed_out or adm.task is None:
                 raise
-            if started:  # nothing sensible to add to a response under way; the connection ends
-                return
-            body = orjson.dumps(ApiError(504, "Timeout", TIMEOUT_MESSAGE).status())
-            await send({"type": "http.response.start", "status": 504,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", b"%d" % len(body)),
-                                    (b"cache-control", b"no-cache, private")]})
-            await send({"type": "http.response.body", "body": body})
+            adm.task.uncancel()
+            if not started:  # a response under way cannot be replaced; the connection just ends
+                await self._send_timeout(send)
+        finally:
+            _CURRENT.reset(token)
+            self._inflight.discard(adm)
+            for release in adm.releases:
+                release()
+            adm.releases.clear()
+
+    def _tick(self) -> None:
+        """Cancel every request past its deadline; re-arm while requests are in flight."""
+        self._ticker = None
+        if not self._inflight:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for adm in self._inflight:
+            if adm.deadline is not None and now >= adm.deadline and not adm.timed_out and adm.task is not None:
+                adm.timed_out = True
+                adm.task.cancel()
+        self._ticker = loop.call_later(TICK, self._tick)
 
     @staticmethod
-    def _release(adm: _Admission) -> None:
-        for release in adm.releases:
-            release()
-        adm.releases.clear()
+    async def _send_timeout(send: Send) -> None:
+        body = orjson.dumps(ApiError(504, "Timeout", TIMEOUT_MESSAGE).status())
+        await send({"type": "http.response.start", "status": 504,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
+                                (b"cache-control", b"no-cache, private")]})
+        await send({"type": "http.response.body", "body": body})
 
     async def admit(self, method: str, path: str, query: dict[str, str], user: UserInfo) -> None:
         """Take a seat for the current request (inside :meth:`serve`) or raise 429 / 400.
@@ -267,8 +288,7 @@ class RequestLimits:
         kind = classify(method, path, query)
         exempt = path in _PROBES or _PRIVILEGED_GROUP in user.groups
         if kind.long_running:
-            if adm.deadline is not None:
-                adm.deadline.reschedule(None)
+            adm.deadline = None
             cap = self.max_long_running_per_user
             if exempt or cap <= 0:
                 return
@@ -278,8 +298,8 @@ class RequestLimits:
             self._long_running[user.name] = held + 1
             adm.releases.append(lambda: self._drop_long_running(user.name))
             return
-        if adm.deadline is not None:
-            adm.deadline.reschedule(adm.arrived + self._timeout_for(query))
+        if adm.deadline is not None and "timeout" in query:
+            adm.deadline = adm.arrived + self._timeout_for(query)
         if exempt:
             return
         pool = self.readonly if kind.readonly else self.mutating
