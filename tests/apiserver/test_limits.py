@@ -245,3 +245,20 @@ def test_a_malformed_timeout_parameter_is_a_400() -> None:
         limits._timeout_for({"timeout": "foo"})
     assert err.value.code == 400
     assert err.value.message == 'invalid timeout specified in the request URL - time: invalid duration "foo"'
+
+
+async def test_a_request_cancelled_while_queued_gives_its_place_to_the_next() -> None:
+    h = Harness(RequestLimits(LimitsConfig(max_mutating_requests_inflight=1, max_queued_requests_per_user=2)))
+    running = h.start("POST", "/api/v1/namespaces/a/configmaps")
+    await h.until_entered(1)
+    gone = h.start("POST", "/api/v1/namespaces/a/configmaps")  # a client that goes away while queued
+    waiting = h.start("POST", "/api/v1/namespaces/b/configmaps", BOB)
+    await asyncio.sleep(0)
+    h.release.set()  # the seat frees before the cancelled request's task has run again
+    gone.cancel()
+    assert (await running)[0] == 200
+    assert (await waiting)[0] == 200
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert (h.limits.mutating.executing, h.limits.mutating.queued("alice"), h.limits.mutating.queued("bob")) == (
+        0, 0, 0)

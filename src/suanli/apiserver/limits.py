@@ -148,6 +148,8 @@ class FairPool:
                 self._ring.append(flow)
             else:
                 del self._queues[flow]
+            if fut.done():  # its request was cancelled while queued and has not forgotten it yet
+                continue
             fut.set_result(None)
             self.executing += 1
 
@@ -214,6 +216,7 @@ class RequestLimits:
         self._long_running: dict[str, int] = {}
         self._inflight: set[_Admission] = set()
         self._ticker: asyncio.TimerHandle | None = None
+        self._ticker_loop: asyncio.AbstractEventLoop | None = None
 
     def long_running(self, user: str) -> int:
         """Long-running requests ``user`` holds open now."""
@@ -232,8 +235,8 @@ class RequestLimits:
         token = _CURRENT.set(adm)
         if http:
             self._inflight.add(adm)
-            if self._ticker is None:
-                self._ticker = loop.call_later(TICK, self._tick)
+            if self._ticker is None or self._ticker_loop is not loop:
+                self._ticker, self._ticker_loop = loop.call_later(TICK, self._tick), loop
         started = False
 
         async def tracked(msg: dict[str, Any]) -> None:
