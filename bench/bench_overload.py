@@ -14,7 +14,11 @@ Configurations: ``defaults`` (kube-apiserver's 400 read-only / 200 mutating seat
 50 per user: a 50-client flood fits and is not shed, so this shows plain event-loop contention)
 and ``small`` (4 / 2 seats, a queue of 4 per user, as in the acceptance test: the flood is shed).
 
-Usage: ``python -m bench overload [--clients 50] [--samples 200]``; prints a Markdown table.
+``--overhead`` instead times, in-process, what the limits add to every request: a trivial ASGI
+handler called directly versus through ``RequestLimits.serve`` with one ``admit`` (a mutating
+request of a non-exempt user: classification, a seat, the deadline bookkeeping).
+
+Usage: ``python -m bench overload [--clients 50] [--samples 200] [--overhead]``; prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -131,15 +135,61 @@ def run(config: str, clients: int, samples: int) -> list[str]:
     return rows
 
 
+async def _overhead(n: int, repeats: int) -> tuple[list[float], list[float]]:
+    from typing import Any
+
+    from suanli.apiserver.context import UserInfo
+    from suanli.apiserver.limits import RequestLimits
+
+    user = UserInfo("u", groups=("system:authenticated",))
+    limits = RequestLimits()
+    scope: dict[str, Any] = {"type": "http"}
+
+    async def send(_msg: dict[str, Any]) -> None:
+        return None
+
+    async def receive() -> dict[str, Any]:
+        return {}
+
+    async def plain(_scope: dict[str, Any], _receive: Any, send_: Any) -> None:
+        await send_({"type": "http.response.start"})
+
+    async def admitted(_scope: dict[str, Any], _receive: Any, send_: Any) -> None:
+        await limits.admit("POST", "/api/v1/namespaces/a/configmaps", {}, user)
+        await send_({"type": "http.response.start"})
+
+    direct: list[float] = []
+    served: list[float] = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await plain(scope, receive, send)
+        direct.append((time.perf_counter() - t0) / n * 1e6)
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await limits.serve(admitted, scope, receive, send)
+        served.append((time.perf_counter() - t0) / n * 1e6)
+    return direct, served
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--overhead", action="store_true")
     args = ap.parse_args()
     info = machine_info()
     print(f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}; "
           f"load average {os.getloadavg()[0]:.1f}")
+    if args.overhead:
+        import statistics
+
+        direct, served = asyncio.run(_overhead(50_000, 7))
+        print(f"direct handler: {statistics.median(direct):.2f} µs [{min(direct):.2f}-{max(direct):.2f}]; "
+              f"through serve + admit: {statistics.median(served):.2f} µs [{min(served):.2f}-{max(served):.2f}] "
+              f"(median [min-max] of 7 runs of 50,000)")
+        return
     print("| limits | request | P50 quiet (ms) | P99 quiet (ms) | P50 flood (ms) | P99 flood (ms) |")
     print("|---|---|---|---|---|---|")
     for config in args.configs.split(","):
