@@ -36,6 +36,7 @@ from suanli.apiserver.authz.rbac import RbacAuthorizer
 from suanli.apiserver.authz.reviews import AUTHZ_GROUP, REVIEW_KINDS, review
 from suanli.apiserver.context import ADMIN, FieldValidation, RequestContext, UserInfo
 from suanli.apiserver.discovery import Discovery
+from suanli.apiserver.limits import RequestLimits
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
 from suanli.apiserver.partial import partial_list, partial_object, wants_partial
 from suanli.apiserver.portforward import PORTFORWARD_SUBPROTOCOL, serve_portforward
@@ -44,6 +45,7 @@ from suanli.apiserver.service import ApiService
 from suanli.apiserver.streaming import PodStreamer, simulated_pod_error
 from suanli.apiserver.watch import Emitted, WatchSession, open_watch
 from suanli.kinds.registry import ResourceType
+from suanli.storage import StoreError
 
 __all__ = ["ApiApp"]
 
@@ -139,9 +141,11 @@ class ApiApp:
     def __init__(self, service: ApiService, *, token: str | None, allow_anonymous: bool = False,
                  logs: FileLogBackend | None = None, bookmark_interval: float = 30.0,
                  max_body: int = MAX_BODY, authentication: Authentication | None = None,
-                 authorizer: Authorizer | None = None) -> None:
+                 authorizer: Authorizer | None = None, limits: RequestLimits | None = None) -> None:
         """``authentication`` authenticates requests; without it, only the admin ``token`` (and
-        ``system:anonymous`` when ``allow_anonymous``); with neither, every request is the admin."""
+        ``system:anonymous`` when ``allow_anonymous``); with neither, every request is the admin.
+        ``limits`` sheds load and bounds request time (:mod:`suanli.apiserver.limits`; default: upstream's)."""
+        self.limits = limits if limits is not None else RequestLimits()
         self.service = service
         self.authentication = authentication if authentication is not None or token is None \
             else Authentication.admin_only(token, anonymous=allow_anonymous)
@@ -185,12 +189,12 @@ class ApiApp:
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         if scope["type"] == "websocket":
-            await self._serve_websocket(scope, receive, send)
+            await self.limits.serve(self._serve_websocket, scope, receive, send)
             return
         if scope["type"] != "http":
             return
         try:
-            await self._handle(scope, receive, send)
+            await self.limits.serve(self._handle, scope, receive, send)
         except Exception:  # last line of defence: never leak a traceback as a broken response
             log.exception("unhandled error serving %s %s", scope.get("method"), scope.get("path"))
             with contextlib.suppress(Exception):  # the response may already be under way
@@ -208,6 +212,7 @@ class ApiApp:
             public = path in _PUBLIC_PATHS and "authorization" not in headers
             user = ANONYMOUS if public else await self._authenticate(headers, scope)
             user = impersonate(self.authorizer, user, raw_headers)
+            await self.limits.admit(method, path, query, user)
             authorize_request(self.authorizer, user, method, path, query)
             body = await self._read_body(receive, headers) if method in ("POST", "PUT", "PATCH", "DELETE") \
                 else b""
@@ -232,6 +237,8 @@ class ApiApp:
                 resp.extra_headers.append((b"www-authenticate", b'Bearer realm="suanli"'))
             if err.retry_after_seconds:  # upstream sends Retry-After for a positive retryAfterSeconds
                 resp.extra_headers.append((b"retry-after", str(err.retry_after_seconds).encode()))
+        except StoreError as err:  # a failed commit (full disk …): a 500 naming it, as etcd errors are upstream
+            resp = _json(500, ApiError(500, "", str(err)).status())
         await self._send(send, resp)
 
     async def _authenticate(self, headers: dict[str, str], scope: Scope) -> UserInfo:
@@ -703,6 +710,7 @@ class ApiApp:
             # 1.35+ (AuthorizePodWebsocketUpgradeCreatePermission) checks for the GET upgrade
             query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
             authorize_request(self.authorizer, user, "GET", scope["path"], query, verb="create")
+            await self.limits.admit("GET", scope["path"], query, user)
             pod, sub, streamer = self._stream_target(scope["path"])
             if sub == "portforward":
                 await serve_portforward(scope, receive, send, pod=pod, streamer=streamer)

@@ -38,6 +38,7 @@ from suanli.apiserver.authz.escalation import EscalationCheck
 from suanli.apiserver.authz.rbac import RbacAuthorizer
 from suanli.apiserver.authz.reviews import access_review_types
 from suanli.apiserver.http import ApiApp
+from suanli.apiserver.limits import LimitsConfig, RequestLimits
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
 from suanli.apiserver.satokens import ServiceAccountTokens, legacy_claims
@@ -123,6 +124,8 @@ class PlatformOptions:
     authn: AuthnOptions = field(default_factory=AuthnOptions)
     #: ``--authorization-mode``: "RBAC" (bootstrap policy, escalation checks) or "AlwaysAllow"
     authorization_mode: str = "RBAC"
+    #: in-flight limits, per-user queues and request timeout (:mod:`suanli.apiserver.limits`)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
 
 
 async def _tune_gc(interval: float = 1.0, full_every: int = 60) -> None:
@@ -354,7 +357,8 @@ class Platform:
                              "(supported: RBAC, AlwaysAllow)")
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
                           bookmark_interval=options.bookmark_interval,
-                          authorizer=self.rbac if self.rbac is not None else AlwaysAllow())
+                          authorizer=self.rbac if self.rbac is not None else AlwaysAllow(),
+                          limits=RequestLimits(options.limits))
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)

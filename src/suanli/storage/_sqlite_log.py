@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import queue
 import sqlite3
 import threading
@@ -32,9 +33,10 @@ import orjson
 
 from suanli.storage._types import EventType, StoredObject, StoreError, WatchEvent
 
-__all__ = ["EVENT_CODES", "Recovered", "SqliteLog", "compact_log", "open_db", "recover"]
+__all__ = ["EVENT_CODES", "Recovered", "SqliteLog", "compact_log", "open_db", "recover", "wal_tail_bytes"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 EVENT_CODES: dict[str, int] = {"ADDED": 0, "MODIFIED": 1, "DELETED": 2}
 _EVENT_NAMES: tuple[EventType, EventType, EventType] = ("ADDED", "MODIFIED", "DELETED")
@@ -86,15 +88,72 @@ _SCAN_SQL = "SELECT rev, bucket, namespace, name, type, prev_rev, ts, value FROM
 _SET_REV_SQL = "UPDATE meta SET value = ? WHERE key = 'revision'"
 
 
+_WAL_HEADER = 32
+_FRAME_HEADER = 24
+
+
+def wal_tail_bytes(wal: bytes, good_frames: int) -> int:
+    """Bytes of ``wal`` (a WAL file's content) that are a torn or corrupt tail after ``good_frames`` frames.
+
+    SQLite's recovery keeps the frames up to the last valid commit frame (``good_frames``, as
+    ``PRAGMA wal_checkpoint`` reports them) and ignores the rest. The rest is normal when it is
+    frames of an older WAL generation (other salts, left behind because a reset WAL is
+    overwritten rather than truncated); it is a torn tail when it is a partial frame, or frames
+    of the current generation (same salts) — an unfinished or corrupted transaction. Returns
+    the tail's length in bytes, 0 when the WAL ends cleanly.
+    """
+    if len(wal) < _WAL_HEADER:
+        return len(wal)  # even the header is incomplete
+    page_size = int.from_bytes(wal[8:12], "big")
+    frame = _FRAME_HEADER + page_size
+    end = _WAL_HEADER + good_frames * frame
+    rest = len(wal) - end
+    if rest <= 0:
+        return 0
+    if rest < frame:
+        return rest
+    if wal[end + 8:end + 16] == wal[16:24]:  # the next frame carries this generation's salts
+        return rest
+    return 0
+
+
+def _discard_torn_wal_tail(conn: sqlite3.Connection, path: Path) -> None:
+    """Detect a torn or corrupted WAL tail (see :func:`wal_tail_bytes`), say so loudly, and truncate it.
+
+    SQLite already ignores such a tail; checkpointing with TRUNCATE moves every good commit
+    into the database and empties the WAL, so the tail cannot be mistaken for data later.
+    """
+    wal_path = path.with_name(path.name + "-wal")
+    try:
+        wal = wal_path.read_bytes()
+    except FileNotFoundError:
+        return
+    if not wal:
+        return
+    row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    good = int(row[1]) if row is not None and int(row[1]) >= 0 else 0
+    tail = wal_tail_bytes(wal, good)
+    if tail == 0:
+        return
+    log.error("STORE RECOVERY: %s ends in a torn or corrupted tail: %d bytes after the last good commit "
+              "(frame %d) are discarded; every commit up to that frame is kept", wal_path, tail, good)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def open_db(path: Path | None, *, fsync: bool) -> sqlite3.Connection:
     """Open (creating if needed) ``path`` or an in-memory database and apply the schema.
 
-    The connection is in autocommit mode (transactions are explicit) and may be handed to
-    one other thread (``check_same_thread=False``); only one thread uses it at a time.
+    A torn or corrupted tail of the WAL (a crash in the middle of a commit, a bad sector at
+    the end) is detected, logged and truncated before anything is written (see
+    :func:`wal_tail_bytes`). The connection is in autocommit mode (transactions are explicit)
+    and may be handed to one other thread (``check_same_thread=False``); only one thread uses
+    it at a time.
     """
     target = ":memory:" if path is None else str(path)
     conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
+    if path is not None:
+        _discard_torn_wal_tail(conn, path)
     conn.execute(f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA temp_store=MEMORY")
@@ -219,6 +278,9 @@ def _resolve(fut: asyncio.Future[Any], result: Any, exc: BaseException | None) -
         fut.set_result(result)
 
 
+_RESUME = object()  # queue marker: the loop has rolled memory back after a failed commit
+
+
 class SqliteLog:
     """A writer thread that owns ``conn`` and group-commits appended rows.
 
@@ -230,6 +292,11 @@ class SqliteLog:
     revision, and then calls ``on_commit(tokens)`` — or ``on_error(tokens, exc)`` — on the
     loop via ``call_soon_threadsafe``. Batches are committed and reported in queue order.
     ``call(fn)`` runs ``fn(conn)`` on the thread after every row queued before it.
+
+    After a failed commit the thread drops every row it dequeues, unreported, until the owner
+    calls :meth:`resume`: those rows were queued on top of the failed ones, and the owner fails
+    them all when it handles ``on_error`` (before it calls ``resume``). A later commit is tried
+    afresh, so the log recovers by itself once the fault (a full disk …) is gone.
     """
 
     def __init__(
@@ -248,8 +315,9 @@ class SqliteLog:
         self._on_commit = on_commit
         self._on_error = on_error
         self._max_batch = max_batch
-        self._q: queue.SimpleQueue[tuple[Row, Any] | _Job] = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[tuple[Row, Any] | _Job | object] = queue.SimpleQueue()
         self._closing = False
+        self._rejecting = False  # writer thread only
         #: Sizes of committed batches, when a list is assigned (benchmarks).
         self.batch_sizes: list[int] | None = None
         self._thread = threading.Thread(target=self._run, name="suanli-store-writer", daemon=True)
@@ -257,6 +325,10 @@ class SqliteLog:
 
     def append(self, row: Row, token: Any) -> None:
         self._q.put((row, token))
+
+    def resume(self) -> None:
+        """Accept rows again after a failed commit (rows queued before this call are dropped)."""
+        self._q.put(_RESUME)
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await self._submit(fn, stop=False)  # type: ignore[no-any-return]
@@ -298,9 +370,11 @@ class SqliteLog:
                     item = get_nowait()
                 except queue.Empty:
                     break
-            if pairs:
-                self._commit([p[0] for p in pairs], [p[1] for p in pairs])
-            if isinstance(item, _Job):
+            if pairs and not self._rejecting:
+                self._rejecting = not self._commit([p[0] for p in pairs], [p[1] for p in pairs])
+            if item is _RESUME:
+                self._rejecting = False
+            elif isinstance(item, _Job):
                 try:
                     result = item.fn(self._conn)
                 except BaseException as exc:
@@ -310,7 +384,8 @@ class SqliteLog:
                 if item.stop:
                     return
 
-    def _commit(self, rows: list[Row], tokens: list[Any]) -> None:
+    def _commit(self, rows: list[Row], tokens: list[Any]) -> bool:
+        """Commit ``rows`` in one transaction and report it; False when the commit failed."""
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -321,7 +396,8 @@ class SqliteLog:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             self._post(self._on_error, tokens, exc)
-            return
+            return False
         if self.batch_sizes is not None:
             self.batch_sizes.append(len(rows))
         self._post(self._on_commit, tokens)
+        return True

@@ -39,9 +39,14 @@ IMPLEMENTATION NOTES
   as with kube-apiserver's watch cache (75 s of history, 100 to 102,400 events).
 * ``ListResult.remaining`` is exact without a predicate; with a predicate it is an upper
   bound (candidates after the page that were not evaluated).
-* A write whose coroutine is cancelled while awaiting its commit still happens. If a
-  commit ever fails, the affected writes raise StoreError and the store refuses further
-  writes (memory may be ahead of the log); restart to recover from the durable log.
+* A write whose coroutine is cancelled while awaiting its commit still happens.
+* Faults: when a commit fails (a full disk, an I/O error, a read-only file system), every
+  write not yet committed — the failed batch and everything queued behind it — raises
+  StoreError, and the in-memory state is rolled back to the committed state (each pending
+  write undone, newest first, to its predecessor), so memory again equals the log. Reads
+  keep working throughout (they are served from memory); the next write tries a fresh
+  commit, so the store recovers by itself once the fault is gone. Revisions handed to the
+  failed writes are not reused while the process runs.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ import fcntl
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -168,7 +174,10 @@ class Store:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock_file: IO[bytes] | None = None
         self._running = False
-        self._failure: BaseException | None = None
+        #: writes queued but not yet committed, in revision order, with the TTL write time each replaced
+        self._pending: deque[tuple[_Token, float | None]] = deque()
+        #: commits that failed since start (diagnostics and tests)
+        self.commit_failures = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -264,8 +273,10 @@ class Store:
             await asyncio.sleep(interval)
             try:
                 await fn()
-            except StoreError:
-                return
+            except StoreError as exc:
+                if not self._running:
+                    return
+                _logger.warning("store maintenance task %s: %s", getattr(fn, "__name__", fn), exc)
             except Exception:
                 _logger.exception("store maintenance task %s failed", getattr(fn, "__name__", fn))
 
@@ -393,8 +404,6 @@ class Store:
     # -- writes ---------------------------------------------------------------------------------
 
     def _check_writable(self) -> None:
-        if self._failure is not None:
-            raise StoreError(f"store is failed after a commit error: {self._failure}")
         if not self._running:
             raise StoreError("store is not running")
 
@@ -411,15 +420,16 @@ class Store:
         assert self._log is not None and self._loop is not None
         ts = self._clock()
         code = EVENT_CODES[etype]
-        self._log.append(
-            (so.rv, bucket, key[0], key[1], code, prev.rv if prev is not None else 0, ts, so.raw),
-            (bucket, key[0], WatchEvent(etype, so.rv, so, prev), fut := self._loop.create_future()),
-        )
+        token = (bucket, key[0], WatchEvent(etype, so.rv, so, prev), fut := self._loop.create_future())
+        self._log.append((so.rv, bucket, key[0], key[1], code, prev.rv if prev is not None else 0, ts, so.raw),
+                         token)
         order = self._ttl_order.get(bucket)
+        prev_ts = None
         if order is not None:
-            order.pop(key, None)
+            prev_ts = order.pop(key, None)
             if etype != "DELETED":
                 order[key] = ts
+        self._pending.append((token, prev_ts))
         return fut
 
     def _on_commit(self, tokens: _Tokens) -> None:
@@ -435,15 +445,43 @@ class Store:
             if cutoff is not None and win.times and win.times[0] < cutoff:
                 win.trim(cutoff)
         self._committed = tokens[-1][2].rv
+        pending = self._pending
         for _b, _ns, _ev, fut in tokens:
+            pending.popleft()
             if not fut.done():
                 fut.set_result(None)
 
     def _on_error(self, tokens: _Tokens, exc: BaseException) -> None:
-        self._failure = exc
-        for _b, _ns, _ev, fut in tokens:
+        """A commit failed: fail and undo every pending write (see "Faults"), then let the log resume."""
+        assert self._log is not None
+        self.commit_failures += 1
+        failed = list(self._pending)
+        self._pending.clear()
+        _logger.error("store commit failed (%d writes rejected, state rolled back to revision %d): %s",
+                      len(failed), self._committed, exc)
+        reordered: set[str] = set()
+        for (bucket, ns, ev, _fut), prev_ts in reversed(failed):
+            state = self._bucket(bucket)
+            name = ev.obj.obj["metadata"]["name"]
+            if ev.prev is None:
+                state.remove(ns, name)
+            else:
+                state.put(ns, name, ev.prev)
+            order = self._ttl_order.get(bucket)
+            if order is not None:
+                order.pop((ns, name), None)
+                if prev_ts is not None:
+                    order[(ns, name)] = prev_ts
+                    reordered.add(bucket)
+        for bucket in reordered:  # restored write times go back to their place (oldest first)
+            order = self._ttl_order[bucket]
+            items = sorted(order.items(), key=lambda kv: kv[1])
+            order.clear()
+            order.update(items)
+        for (_b, _ns, _ev, fut), _ts in failed:
             if not fut.done():
                 fut.set_exception(StoreError(f"commit failed: {exc}"))
+        self._log.resume()
 
     async def create(self, bucket: str, obj: Obj) -> StoredObject:
         """Insert ``obj``; AlreadyExistsError if its key exists. Returns the stored object."""
