@@ -29,7 +29,7 @@ from suanli.apiserver.admission_quota import ResourceQuotaAdmission
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
-from suanli.apiserver.authn import AuthnOptions, build_authentication
+from suanli.apiserver.authn import AuthnOptions, build_authentication, load_front_proxy_ca, publish_authentication_info
 from suanli.apiserver.authn.static import TokenFile
 from suanli.apiserver.authn.uvicorn_tls import tls_server_options
 from suanli.apiserver.authz import AlwaysAllow
@@ -346,6 +346,10 @@ class Platform:
         authn = options.authn
         # read before anything starts, so a malformed file fails `suanli up` at once
         self._token_file = TokenFile.load(authn.token_auth_file) if authn.token_auth_file else None
+        if authn.oidc is not None:
+            authn.oidc.validate()
+        #: the front-proxy CA (read now so a bad file fails `suanli up` at once)
+        self._front_proxy_ca = load_front_proxy_ca(authn.request_header) if authn.request_header else None
         self.rbac: RbacAuthorizer | None = None
         if options.authorization_mode == "RBAC":
             self.rbac = RbacAuthorizer(self.store)
@@ -400,13 +404,14 @@ class Platform:
             hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]
             material = ensure_tls_material(o.data_dir, hosts)
             ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key),
-                          **tls_server_options(str(material.ca_cert))}
+                          **tls_server_options(str(material.ca_cert), self._front_proxy_ca)}
             ca_pem = self._ca_pem = material.ca_pem
             self._tls_material = material
         self.app.authentication = authentication = build_authentication(
             replace(o.authn, anonymous=o.anonymous), admin_token=self.token, sa_tokens=self.sa_tokens,
-            lookup=self._stored, ca_pem=ca_pem, token_file=self._token_file)
+            lookup=self._stored, ca_pem=ca_pem, token_file=self._token_file, front_proxy_ca=self._front_proxy_ca)
         self._stoppers.append(authentication.close)
+        await publish_authentication_info(self.service, ca_pem, authentication.front_proxy)
         issuer_config, jwks = authentication.issuer.discovery() if authentication.issuer else ({}, {})
         self.app.add_text_route("/.well-known/openid-configuration", lambda: json.dumps(issuer_config),
                                 "application/json")
