@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
+from cryptography.x509 import load_pem_x509_certificates
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
@@ -135,7 +135,7 @@ def load_front_proxy_ca(config: RequestHeaderConfig) -> bytes:
     """The PEM of ``--requestheader-client-ca-file``; ``ValueError`` naming the flag unless it holds certificates."""
     pem = config.client_ca_file.read_bytes()
     try:
-        x509.load_pem_x509_certificates(pem)
+        load_pem_x509_certificates(pem)
     except ValueError as err:
         raise ValueError(f"--requestheader-client-ca-file {config.client_ca_file}: {err}") from None
     return pem
