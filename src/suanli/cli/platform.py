@@ -30,6 +30,7 @@ from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, s
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
 from suanli.apiserver.authn import AuthnOptions, build_authentication, load_front_proxy_ca, publish_authentication_info
+from suanli.apiserver.authn.reviews import authentication_review_types
 from suanli.apiserver.authn.static import TokenFile
 from suanli.apiserver.authn.uvicorn_tls import tls_server_options
 from suanli.apiserver.authz import AlwaysAllow
@@ -318,6 +319,7 @@ class Platform:
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
         self.registry.add_all(access_review_types())
+        self.registry.add_all(authentication_review_types())
         options.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(options.data_dir, ttl_buckets={"events": options.event_ttl,
                                                           "events.k8s.io/events": options.event_ttl},
