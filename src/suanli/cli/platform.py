@@ -25,7 +25,7 @@ import uvicorn
 from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.admission_limitrange import LimitRangeDefaults, LimitRangeValidation, store_limit_ranges
 from suanli.apiserver.admission_namespace import NamespaceLifecycle
-from suanli.apiserver.admission_quota import ResourceQuotaAdmission
+from suanli.apiserver.admission_quota import ResourceQuotaAdmission, load_limited_resources
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
@@ -125,6 +125,8 @@ class PlatformOptions:
     authn: AuthnOptions = field(default_factory=AuthnOptions)
     #: ``--authorization-mode``: "RBAC" (bootstrap policy, escalation checks) or "AlwaysAllow"
     authorization_mode: str = "RBAC"
+    #: ``--admission-control-config-file`` (ResourceQuota ``limitedResources``); None: no configuration
+    admission_config: Path | None = None
 
 
 async def _tune_gc(interval: float = 1.0, full_every: int = 60) -> None:
@@ -341,7 +343,8 @@ class Platform:
         self.service.admission.add_mutating(LimitRangeDefaults(ranges))
         self.service.admission.add_validating(LimitRangeValidation(ranges))
         self.service.admission.add_validating(NamespaceLifecycle())
-        self.service.admission.add_final(ResourceQuotaAdmission(self.store))
+        limited = load_limited_resources(options.admission_config) if options.admission_config else ()
+        self.service.admission.add_final(ResourceQuotaAdmission(self.store, limited))
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
         self.sa_tokens = ServiceAccountTokens(options.data_dir)
