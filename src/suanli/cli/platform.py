@@ -365,6 +365,8 @@ class Platform:
         self.app = ApiApp(self.service, token=self.token, allow_anonymous=options.anonymous, logs=self.logs,
                           bookmark_interval=options.bookmark_interval,
                           authorizer=self.rbac if self.rbac is not None else AlwaysAllow())
+        if self.service.webhooks is not None:  # the CEL `authorizer` of webhook matchConditions asks the same
+            self.service.webhooks.authorizer = self.app.authorizer
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)
