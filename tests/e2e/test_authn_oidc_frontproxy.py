@@ -145,3 +145,42 @@ def test_oidc_issuer_over_http_stops_suanli_up(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "'oidc-issuer-url' (\"http://issuer.example\") has invalid scheme (\"http\"), require 'https'" \
         in proc.stderr
+
+
+def test_whoami_with_structured_authentication_config(tmp_path: Path) -> None:
+    issuer = Issuer(tmp_path / "issuer")
+    (tmp_path / "authn.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "apiserver.config.k8s.io/v1", "kind": "AuthenticationConfiguration", "jwt": [{
+            "issuer": {"url": issuer.url, "audiences": ["console", "cli"], "audienceMatchPolicy": "MatchAny",
+                       "certificateAuthority": issuer.ca_file.read_text()},
+            "claimValidationRules": [{"expression": "claims.tenant == 'acme'", "message": "acme users only"}],
+            "claimMappings": {"username": {"expression": "'acme:' + claims.preferred_username"},
+                              "groups": {"claim": "roles", "prefix": "acme:"},
+                              "uid": {"claim": "sub"},
+                              "extra": [{"key": "acme.io/team", "valueExpression": "claims.team"}]}}]}))
+    srv = start_server(tmp_path / "data", tmp_path / "kubeconfig",
+                       extra=["--authentication-config", str(tmp_path / "authn.yaml")])
+    try:
+        kubectl = Kubectl(kubectl_binary(), srv.kubeconfig)
+        claims = {"iss": issuer.url, "aud": "cli", "exp": int(time.time()) + 600, "sub": "u-42", "tenant": "acme",
+                  "preferred_username": "jane", "roles": ["dev"], "team": "ml", "jti": "t-1"}
+        info = user_info(whoami(kubectl, kubeconfig=token_kubeconfig(srv, tmp_path / "kc", issuer.sign(claims))))
+        assert info == {"username": "acme:jane", "uid": "u-42", "groups": ["acme:dev", "system:authenticated"],
+                        "extra": {"acme.io/team": ["ml"], "authentication.kubernetes.io/credential-id": ["JTI=t-1"]}}
+        other = issuer.sign({**claims, "tenant": "globex"})
+        refused = whoami(kubectl, kubeconfig=token_kubeconfig(srv, tmp_path / "kc2", other))
+        assert refused.returncode != 0 and "Unauthorized" in refused.stderr
+    finally:
+        srv.stop()
+        issuer.stop()
+
+
+def test_invalid_authentication_config_stops_suanli_up(tmp_path: Path) -> None:
+    (tmp_path / "authn.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "apiserver.config.k8s.io/v1", "kind": "AuthenticationConfiguration",
+        "jwt": [{"issuer": {"url": "https://issuer.example", "audiences": ["a"]},
+                 "claimMappings": {"username": {"claim": "sub"}}}]}))
+    proc = suanli("up", "--port", "0", "--no-demo", "--data-dir", str(tmp_path / "data"), "--kubeconfig",
+                  str(tmp_path / "kc"), "--authentication-config", str(tmp_path / "authn.yaml"))
+    assert proc.returncode == 2
+    assert "jwt[0].claimMappings.username.prefix: Required value" in proc.stderr

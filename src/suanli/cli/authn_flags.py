@@ -44,6 +44,8 @@ def add_authn_arguments(up: argparse.ArgumentParser) -> None:
                     help=f"the iss of bound ServiceAccount tokens (default {DEFAULT_ISSUER})")
     up.add_argument("--api-audiences", default="",
                     help="comma-separated audiences the API accepts tokens for (default: the issuer)")
+    up.add_argument("--authentication-config", type=Path, default=None,
+                    help="AuthenticationConfiguration file (structured JWT authenticators; not with --oidc-*)")
     oidc = up.add_argument_group("OpenID Connect (kube-apiserver's --oidc-* flags)")
     oidc.add_argument("--oidc-issuer-url", default="", help="the https URL of the OpenID issuer (its iss)")
     oidc.add_argument("--oidc-client-id", default="", help="the client ID ID tokens must be issued for (aud)")
@@ -98,7 +100,8 @@ def _oidc_options(args: argparse.Namespace) -> OIDCOptions | None:
 def authn_options(args: argparse.Namespace) -> AuthnOptions:
     """The :class:`AuthnOptions` of parsed ``up`` arguments (OIDC flags not yet validated: see
     :meth:`OIDCOptions.validate`)."""
-    return AuthnOptions(oidc=_oidc_options(args), request_header=_request_header(args),
+    return AuthnOptions(oidc=_oidc_options(args), authentication_config=args.authentication_config,
+                        request_header=_request_header(args),
                         token_auth_file=args.token_auth_file,
                         webhook_config_file=args.authentication_token_webhook_config_file,
                         webhook_cache_ttl=args.authentication_token_webhook_cache_ttl,

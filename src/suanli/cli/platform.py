@@ -29,7 +29,13 @@ from suanli.apiserver.admission_quota import ResourceQuotaAdmission, load_limite
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
-from suanli.apiserver.authn import AuthnOptions, build_authentication, load_front_proxy_ca, publish_authentication_info
+from suanli.apiserver.authn import (
+    AuthnOptions,
+    build_authentication,
+    jwt_configs,
+    load_front_proxy_ca,
+    publish_authentication_info,
+)
 from suanli.apiserver.authn.reviews import authentication_review_types
 from suanli.apiserver.authn.static import TokenFile
 from suanli.apiserver.authn.uvicorn_tls import tls_server_options
@@ -351,8 +357,7 @@ class Platform:
         authn = options.authn
         # read before anything starts, so a malformed file fails `suanli up` at once
         self._token_file = TokenFile.load(authn.token_auth_file) if authn.token_auth_file else None
-        if authn.oidc is not None:
-            authn.oidc.validate()
+        self._jwt = jwt_configs(authn)  # OIDC flags or --authentication-config, checked before anything starts
         #: the front-proxy CA (read now so a bad file fails `suanli up` at once)
         self._front_proxy_ca = load_front_proxy_ca(authn.request_header) if authn.request_header else None
         self.rbac: RbacAuthorizer | None = None
@@ -416,7 +421,8 @@ class Platform:
             self._tls_material = material
         self.app.authentication = authentication = build_authentication(
             replace(o.authn, anonymous=o.anonymous), admin_token=self.token, sa_tokens=self.sa_tokens,
-            lookup=self._stored, ca_pem=ca_pem, token_file=self._token_file, front_proxy_ca=self._front_proxy_ca)
+            lookup=self._stored, ca_pem=ca_pem, token_file=self._token_file, front_proxy_ca=self._front_proxy_ca,
+            jwt=self._jwt)
         self._stoppers.append(authentication.close)
         await publish_authentication_info(self.service, ca_pem, authentication.front_proxy)
         issuer_config, jwks = authentication.issuer.discovery() if authentication.issuer else ({}, {})

@@ -28,7 +28,8 @@ from cryptography.x509 import load_pem_x509_certificates
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
-from suanli.apiserver.authn.oidc import OIDCAuthenticator, OIDCOptions
+from suanli.apiserver.authn.authconfig import load_authentication_config
+from suanli.apiserver.authn.oidc import JWTConfig, OIDCAuthenticator, OIDCOptions
 from suanli.apiserver.authn.requestheader import (
     EXTENSION_AUTH_CONFIGMAP,
     RequestHeaderAuthenticator,
@@ -68,6 +69,7 @@ __all__ = [
     "Credentials",
     "Response",
     "build_authentication",
+    "jwt_configs",
     "load_front_proxy_ca",
     "publish_authentication_info",
 ]
@@ -81,7 +83,8 @@ class AuthnOptions:
     ``--authentication-token-webhook-config-file``/``-cache-ttl``; ``anonymous``:
     ``--anonymous`` (upstream ``--anonymous-auth``, off by default here); ``issuer``:
     ``--service-account-issuer``; ``api_audiences``: ``--api-audiences`` (default: the issuer);
-    ``oidc``: the ``--oidc-*`` flags (None without ``--oidc-issuer-url``); ``request_header``:
+    ``oidc``: the ``--oidc-*`` flags (None without ``--oidc-issuer-url``); ``authentication_config``:
+    ``--authentication-config`` (structured JWT authenticators; exclusive with ``oidc``); ``request_header``:
     the ``--requestheader-*`` flags (None without ``--requestheader-client-ca-file``).
     """
 
@@ -94,6 +97,7 @@ class AuthnOptions:
     #: seconds a successful token authentication is remembered (kube-apiserver: 10 s; no flag)
     token_cache_ttl: float = 10.0
     oidc: OIDCOptions | None = None
+    authentication_config: Path | None = None
     request_header: RequestHeaderConfig | None = None
 
     @property
@@ -101,13 +105,25 @@ class AuthnOptions:
         return self.api_audiences or (self.issuer,)
 
 
+def jwt_configs(options: AuthnOptions) -> tuple[JWTConfig, ...]:
+    """The JWT (OIDC) authenticators ``options`` configure: the ``--authentication-config`` file's or
+    the ``--oidc-*`` flags'. ``ValueError`` (naming the file/flag and field) for invalid ones or both."""
+    if options.authentication_config is not None and options.oidc is not None:
+        raise ValueError("authentication-config file and oidc-* flags are mutually exclusive")
+    if options.authentication_config is not None:
+        return load_authentication_config(options.authentication_config)
+    return (options.oidc.jwt_config(),) if options.oidc is not None else ()
+
+
 def build_authentication(options: AuthnOptions, *, admin_token: str, sa_tokens: ServiceAccountTokens, lookup: Lookup,
                          ca_pem: bytes | None, token_file: TokenFile | None = None,
-                         front_proxy_ca: bytes | None = None) -> Authentication:
+                         front_proxy_ca: bytes | None = None, jwt: Sequence[JWTConfig] | None = None
+                         ) -> Authentication:
     """The full chain for ``suanli up``; ``token_file`` and ``front_proxy_ca`` (already loaded, so
     errors surface before start-up) override reading ``options.token_auth_file`` and
-    ``options.request_header.client_ca_file``; ``ca_pem`` None (plain HTTP) disables client
-    certificates and the front proxy. Raises ``OSError``/``ValueError`` for unreadable or malformed files."""
+    ``options.request_header.client_ca_file``, ``jwt`` (see :func:`jwt_configs`) the OIDC
+    options; ``ca_pem`` None (plain HTTP) disables client certificates and the front proxy.
+    Raises ``OSError``/``ValueError`` for unreadable or malformed files."""
     if token_file is None and options.token_auth_file is not None:
         token_file = TokenFile.load(options.token_auth_file)
     auds = options.audiences
@@ -116,8 +132,8 @@ def build_authentication(options: AuthnOptions, *, admin_token: str, sa_tokens: 
         static.append(token_file)
     tokens: list[Authenticator] = [ServiceAccountAuthenticator(sa_tokens, lookup, issuer=options.issuer,
                                                                api_audiences=auds)]
-    if options.oidc is not None:  # audience-agnostic, like upstream's: valid for the API server's audiences
-        tokens.append(AudienceAgnostic(auds, OIDCAuthenticator(options.oidc)))
+    for config in jwt_configs(options) if jwt is None else jwt:  # audience-agnostic, like upstream's
+        tokens.append(AudienceAgnostic(auds, OIDCAuthenticator(config)))
     if options.webhook_config_file is not None:
         tokens.append(WebhookTokenAuthenticator.from_config(options.webhook_config_file, implicit_audiences=auds,
                                                             cache_ttl=options.webhook_cache_ttl))

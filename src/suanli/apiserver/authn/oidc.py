@@ -23,6 +23,16 @@ and the key set is fetched again when a token names a ``kid`` the cached set lac
 every cached key (a key rotation); concurrent refreshes share one fetch (go-oidc's remote key
 set: no time-based limit either). ``--oidc-ca-file`` is the CA the issuer's TLS certificate must chain
 to (default: the system roots). Distributed claims (``_claim_names``) are not resolved.
+
+The authenticator runs on a :class:`JWTConfig` — the shape of one ``jwt`` entry of kube-apiserver's
+structured ``AuthenticationConfiguration`` (:mod:`.authconfig`): issuer URL, discovery URL, CA,
+audiences, claim mappings (``claim`` + ``prefix`` or a CEL ``expression`` over ``claims``, for
+username, groups, uid; CEL ``extra`` values), claim validation rules (``claim``/``requiredValue``
+or CEL ``expression``/``message``) and user validation rules (CEL over ``user``). The flags are
+converted into one (:meth:`OIDCOptions.jwt_config`), as kube-apiserver does. As upstream, a
+``jti`` claim becomes the extra ``authentication.kubernetes.io/credential-id: JTI=<jti>``; the
+order of checks and the error texts are upstream's (username, groups, uid, extra, required
+claims, claim rules, user rules). CEL runs on cel-python (no Kubernetes extension libraries).
 """
 
 from __future__ import annotations
@@ -34,17 +44,21 @@ import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import celpy
 import httpx
+from celpy.adapter import json_to_cel
+from celpy.celtypes import BoolType
 
 from suanli.apiserver.authn import jose
 from suanli.apiserver.authn.types import AuthenticationError, Credentials, Response
 from suanli.apiserver.context import UserInfo
 
-__all__ = ["OIDCAuthenticator", "OIDCConfigError", "OIDCOptions"]
+__all__ = ["ClaimMapping", "JWTConfig", "OIDCAuthenticator", "OIDCConfigError", "OIDCOptions"]
 
 #: go-oidc's allowance for clocks that disagree (applies to nbf)
 CLOCK_SKEW = 300.0
@@ -95,6 +109,78 @@ class OIDCOptions:
             return "" if self.username_prefix == "-" else self.username_prefix
         return "" if self.username_claim == "email" else f"{self.issuer_url}#"
 
+    def jwt_config(self) -> JWTConfig:
+        """The flags as one structured JWT authenticator (kube-apiserver converts them the same way)."""
+        self.validate()
+        return JWTConfig(self.issuer_url, (self.client_id,),
+                         ca_pem=self.ca_file.read_bytes() if self.ca_file is not None else None,
+                         signing_algs=self.signing_algs,
+                         username=ClaimMapping(self.username_claim, self.effective_username_prefix),
+                         groups=ClaimMapping(self.groups_claim, self.groups_prefix),
+                         required_claims=tuple(sorted(self.required_claims.items())))
+
+
+@dataclass(frozen=True)
+class ClaimMapping:
+    """``claim`` (behind ``prefix``) or a CEL ``expression`` over ``claims``; all empty: unmapped."""
+
+    claim: str = ""
+    prefix: str = ""
+    expression: str = ""
+
+
+@dataclass(frozen=True)
+class JWTConfig:
+    """One JWT authenticator (a ``jwt`` entry of ``AuthenticationConfiguration``; see the module docstring).
+
+    ``extra``: (key, CEL value expression); ``required_claims``: (claim, required value);
+    ``claim_rules``/``user_rules``: (CEL expression, message).
+    """
+
+    issuer_url: str
+    audiences: tuple[str, ...]
+    discovery_url: str = ""
+    ca_pem: bytes | None = None
+    signing_algs: tuple[str, ...] = jose.SUPPORTED_ALGS
+    username: ClaimMapping = ClaimMapping("sub")
+    groups: ClaimMapping = ClaimMapping()
+    uid: ClaimMapping = ClaimMapping()
+    extra: tuple[tuple[str, str], ...] = ()
+    required_claims: tuple[tuple[str, str], ...] = ()
+    claim_rules: tuple[tuple[str, str], ...] = ()
+    user_rules: tuple[tuple[str, str], ...] = ()
+
+
+_CEL = celpy.Environment()
+CREDENTIAL_ID = "authentication.kubernetes.io/credential-id"
+
+
+@lru_cache(maxsize=256)
+def _program(expression: str) -> Any:
+    return _CEL.program(_CEL.compile(expression))
+
+
+def _evaluate(expression: str, variables: dict[str, Any]) -> Any:
+    """The CEL value of ``expression`` over JSON ``variables``; raises ValueError with the reason."""
+    try:
+        result = _program(expression).evaluate({k: json_to_cel(v) for k, v in variables.items()})
+    except Exception as err:  # cel-python's parse and evaluation errors
+        raise ValueError(str(err.args[0]) if err.args else str(err)) from None
+    if isinstance(result, Exception):
+        raise ValueError(str(result.args[0]) if result.args else str(result))
+    return result
+
+
+def _string_list(value: Any) -> list[str]:
+    """Upstream ``convertCELValueToStringList``: a string or list of strings, empties dropped."""
+    if value is None:
+        return []
+    if isinstance(value, str):  # cel-python answers str/list as well as its own types
+        return [str(value)] if value else []
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value if v]
+    raise ValueError("expression must return a string or a list of strings")
+
 
 def _quoted(items: Any) -> str:
     return json.dumps(list(items), separators=(",", ":"))
@@ -107,13 +193,12 @@ def _rfc3339(seconds: float) -> str:
 class OIDCAuthenticator:
     """Authenticates ID tokens of one OIDC issuer (see the module docstring)."""
 
-    def __init__(self, options: OIDCOptions, *, clock: Callable[[], float] = time.time) -> None:
-        options.validate()
-        self.options = options
+    def __init__(self, config: JWTConfig | OIDCOptions, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config.jwt_config() if isinstance(config, OIDCOptions) else config
         self.clock = clock
         verify: ssl.SSLContext | bool = True
-        if options.ca_file is not None:
-            verify = ssl.create_default_context(cafile=str(options.ca_file))
+        if self.config.ca_pem is not None:
+            verify = ssl.create_default_context(cadata=self.config.ca_pem.decode())
         self._client = httpx.AsyncClient(verify=verify, timeout=TIMEOUT)
         self._keys: list[tuple[str | None, jose.PublicKey]] = []
         #: how many key sets were fetched when the current one arrived (0: none yet)
@@ -147,8 +232,9 @@ class OIDCAuthenticator:
         async with self._lock:
             if self._generation != seen:
                 return  # another request refreshed while we waited
-            issuer = self.options.issuer_url
-            discovery = await self._get_json(issuer.rstrip("/") + "/.well-known/openid-configuration")
+            issuer = self.config.issuer_url
+            discovery = await self._get_json(self.config.discovery_url or
+                                             issuer.rstrip("/") + "/.well-known/openid-configuration")
             if discovery.get("issuer") != issuer:
                 raise AuthenticationError(f'oidc: issuer did not match the issuer returned by provider, expected '
                                           f'"{issuer}" got "{discovery.get("issuer")}"')
@@ -196,24 +282,24 @@ class OIDCAuthenticator:
             token = jose.split(credentials.token)
         except jose.JoseError:
             return None
-        if token.claims.get("iss") != self.options.issuer_url:
+        if token.claims.get("iss") != self.config.issuer_url:
             return None
         alg = token.header.get("alg")
-        if alg not in self.options.signing_algs:
+        if alg not in self.config.signing_algs:
             raise AuthenticationError(f"oidc: verify token: oidc: id token signed with unsupported algorithm, "
-                                      f"expected {_quoted(self.options.signing_algs)} got \"{alg}\"")
+                                      f"expected {_quoted(self.config.signing_algs)} got \"{alg}\"")
         await self._verify_signature(token)
         return Response(self.user_of(token.claims))
 
-    def user_of(self, claims: dict[str, Any]) -> UserInfo:
-        """The identity of verified-signature ``claims``: audience, times, required claims, mappings."""
-        o = self.options
+    def _verify_claims(self, claims: dict[str, Any]) -> None:
+        """go-oidc's checks: audience, expiry, not-before."""
+        c = self.config
         aud = claims.get("aud")
         auds = [aud] if isinstance(aud, str) else [a for a in aud if isinstance(a, str)] if isinstance(aud, list) \
             else []
-        if o.client_id not in auds:
-            raise AuthenticationError(f'oidc: verify token: oidc: expected audience "{o.client_id}" got '
-                                      f"{_quoted(auds)}")
+        if not set(c.audiences) & set(auds):
+            want = f'"{c.audiences[0]}"' if len(c.audiences) == 1 else f"in {_quoted(c.audiences)}"
+            raise AuthenticationError(f"oidc: verify token: oidc: expected audience {want} got {_quoted(auds)}")
         now = self.clock()
         exp = claims.get("exp")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
@@ -224,37 +310,124 @@ class OIDCAuthenticator:
         if isinstance(nbf, int | float) and not isinstance(nbf, bool) and now < nbf - CLOCK_SKEW:
             raise AuthenticationError(f"oidc: verify token: oidc: current time {_rfc3339(now)} before the nbf "
                                       f"(not before) time: {_rfc3339(nbf)}")
-        for key, want in o.required_claims.items():
-            if key not in claims:
-                raise AuthenticationError(f"oidc: required claim {key} not present in ID token")
-            got = claims[key]
-            if got != want:
-                raise AuthenticationError(f"oidc: required claim {key} value does not match. Got = {got}, "
-                                          f"want = {want}")
-        if o.username_claim not in claims:
-            raise AuthenticationError(f'oidc: parse username claims "{o.username_claim}": claim not present')
-        username = claims[o.username_claim]
+
+    def _username(self, claims: dict[str, Any]) -> str:
+        m = self.config.username
+        if m.expression:
+            try:
+                value = _evaluate(m.expression, {"claims": claims})
+            except ValueError as err:
+                raise AuthenticationError(f"oidc: error evaluating username claim expression: {err}") from None
+            if not isinstance(value, str):
+                raise AuthenticationError("oidc: error evaluating username claim expression: username claim "
+                                          "expression must return a string")
+            if not value:
+                raise AuthenticationError("oidc: empty username via CEL expression is not allowed")
+            return str(value)
+        if m.claim not in claims:
+            raise AuthenticationError(f'oidc: parse username claims "{m.claim}": claim not present')
+        username = claims[m.claim]
         if not isinstance(username, str):
-            raise AuthenticationError(f'oidc: parse username claims "{o.username_claim}": json: cannot unmarshal '
+            raise AuthenticationError(f'oidc: parse username claims "{m.claim}": json: cannot unmarshal '
                                       f"{_json_type(username)} into Go value of type string")
-        if o.username_claim == "email" and "email_verified" in claims:
+        if m.claim == "email" and "email_verified" in claims:
             verified = claims["email_verified"]
             if not isinstance(verified, bool):
                 raise AuthenticationError("oidc: parse 'email_verified' claim: json: cannot unmarshal "
                                           f"{_json_type(verified)} into Go value of type bool")
             if not verified:
                 raise AuthenticationError("oidc: email not verified")
-        groups: list[str] = []
-        if o.groups_claim and o.groups_claim in claims:
-            raw = claims[o.groups_claim]
+        return m.prefix + username
+
+    def _groups(self, claims: dict[str, Any]) -> list[str]:
+        m = self.config.groups
+        if m.claim and m.claim in claims:
+            raw = claims[m.claim]
             if isinstance(raw, str):
                 groups = [raw]
             elif isinstance(raw, list) and all(isinstance(g, str) for g in raw):
                 groups = list(raw)
             else:
-                raise AuthenticationError(f'oidc: parse groups claim "{o.groups_claim}": json: cannot unmarshal '
+                raise AuthenticationError(f'oidc: parse groups claim "{m.claim}": json: cannot unmarshal '
                                           f"{_json_type(raw)} into Go value of type string")
-        return UserInfo(o.effective_username_prefix + username, groups=tuple(o.groups_prefix + g for g in groups))
+            return [m.prefix + g for g in groups]
+        if not m.expression:
+            return []
+        try:
+            return _string_list(_evaluate(m.expression, {"claims": claims}))
+        except ValueError as err:
+            raise AuthenticationError(f"oidc: error evaluating group claim expression: {err}") from None
+
+    def _uid(self, claims: dict[str, Any]) -> str:
+        m = self.config.uid
+        if m.claim:
+            raw = claims.get(m.claim)
+            if m.claim not in claims:
+                raise AuthenticationError(f'oidc: parse uid claim "{m.claim}": claim not present')
+            if not isinstance(raw, str):
+                raise AuthenticationError(f'oidc: parse uid claim "{m.claim}": json: cannot unmarshal '
+                                          f"{_json_type(raw)} into Go value of type string")
+            return raw
+        if not m.expression:
+            return ""
+        try:
+            value = _evaluate(m.expression, {"claims": claims})
+        except ValueError as err:
+            raise AuthenticationError(f"oidc: error evaluating uid claim expression: {err}") from None
+        if not isinstance(value, str):
+            raise AuthenticationError("oidc: error evaluating uid claim expression: uid claim expression must "
+                                      "return a string")
+        return str(value)
+
+    def _extra(self, claims: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        extra: dict[str, tuple[str, ...]] = {}
+        jti = claims.get("jti")
+        if isinstance(jti, str) and jti:
+            extra[CREDENTIAL_ID] = (f"JTI={jti}",)
+        for key, expression in self.config.extra:
+            try:
+                values = _string_list(_evaluate(expression, {"claims": claims}))
+            except ValueError as err:
+                raise AuthenticationError(f"oidc: error evaluating extra claim expression: {expression}: "
+                                          f"{err}") from None
+            if values:
+                extra[key] = tuple(values)
+        return extra
+
+    def _rules(self, rules: tuple[tuple[str, str], ...], variables: dict[str, Any], what: str) -> None:
+        for expression, message in rules:
+            try:
+                value = _evaluate(expression, variables)
+            except ValueError as err:
+                raise AuthenticationError(f"oidc: error evaluating {what}: {err}") from None
+            if not isinstance(value, bool | BoolType):
+                raise AuthenticationError(f"oidc: error evaluating {what}: validation expression must return a "
+                                          "boolean")
+            if not value:
+                raise AuthenticationError(f"oidc: error evaluating {what}: validation expression '{expression}' "
+                                          f"failed: {message}")
+
+    def user_of(self, claims: dict[str, Any]) -> UserInfo:
+        """The identity of verified-signature ``claims`` (checks in upstream's order, see the module docstring)."""
+        self._verify_claims(claims)
+        name = self._username(claims)
+        groups = self._groups(claims)
+        uid = self._uid(claims)
+        extra = self._extra(claims)
+        for key, want in self.config.required_claims:
+            if key not in claims:
+                raise AuthenticationError(f"oidc: required claim {key} not present in ID token")
+            got = claims[key]
+            if got != want:
+                raise AuthenticationError(f"oidc: required claim {key} value does not match. Got = {got}, "
+                                          f"want = {want}")
+        self._rules(self.config.claim_rules, {"claims": claims}, "claim validation expression")
+        user = UserInfo(name, uid=uid, groups=tuple(groups), extra=tuple(sorted(extra.items())))
+        if self.config.user_rules:
+            self._rules(self.config.user_rules, {"user": {"username": name, "uid": uid, "groups": groups,
+                                                          "extra": {k: list(v) for k, v in extra.items()}}},
+                        "user info validation rule")
+        return user
 
 
 def _json_type(value: Any) -> str:
