@@ -137,6 +137,16 @@ def test_extension_apiserver_authentication_configmap(world: World) -> None:
     assert json.loads(data["requestheader-username-headers"]) == ["X-Remote-User"]
     assert json.loads(data["requestheader-group-headers"]) == ["X-Remote-Group"]
     assert json.loads(data["requestheader-extra-headers-prefix"]) == ["X-Remote-Extra-"]
+    # upstream's bootstrap Role lets the scheduler (and extension API servers bound to it) read it
+    role = json.loads(kubectl("-n", "kube-system", "get", "role", "extension-apiserver-authentication-reader",
+                              "-o", "json"))
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"],
+                              "resourceNames": ["extension-apiserver-authentication"],
+                              "verbs": ["get", "list", "watch"]}]
+    for who, want in (("system:kube-scheduler", "yes"), ("bob", "no")):
+        got = kubectl.run("-n", "kube-system", "auth", "can-i", "get",
+                          "configmap/extension-apiserver-authentication", "--as", who, check=False).stdout.strip()
+        assert got == want, who
 
 
 def test_oidc_issuer_over_http_stops_suanli_up(tmp_path: Path) -> None:
