@@ -224,6 +224,18 @@ def _merge_role(current: Obj, want: Obj) -> Obj | None:
     return new if changed else None
 
 
+async def _ensure_namespace(service: ApiService, name: str) -> None:
+    """Create namespace ``name`` when missing (upstream's ``tryEnsureNamespace`` before a Role)."""
+    if service.store.get("namespaces", "", name) is not None:
+        return
+    try:
+        await service.create(service.resource("", "v1", "namespaces"), "",
+                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    except ApiError as err:
+        if err.code != 409:
+            raise
+
+
 async def reconcile_bootstrap_policy(service: ApiService, shipped_crds: Iterable[Obj] = ()) -> None:
     """Create the bootstrap roles and bindings, or add to them what they miss (see module doc)."""
     wanted = [*(("clusterroles", o) for o in bootstrap_cluster_roles(shipped_crds)),
@@ -234,6 +246,8 @@ async def reconcile_bootstrap_policy(service: ApiService, shipped_crds: Iterable
         name, ns = want["metadata"]["name"], str(want["metadata"].get("namespace") or "")
         current = service.store.get(rt.storage_key, ns, name)
         if current is None:
+            if ns:
+                await _ensure_namespace(service, ns)
             try:
                 await service.create(rt, ns, deep_copy(want))
             except ApiError as err:
