@@ -55,6 +55,21 @@ def test_api_resources_lists_kind_short_names_and_scope(
     assert {"create", "get", "list", "watch", "delete", "patch", "update"} <= verb_set
 
 
+@pytest.mark.parametrize(("resource", "version", "namespaced", "kind"), [
+    ("tokenreviews", "authentication.k8s.io/v1", "false", "TokenReview"),
+    ("selfsubjectreviews", "authentication.k8s.io/v1", "false", "SelfSubjectReview"),
+    ("localsubjectaccessreviews", "authorization.k8s.io/v1", "true", "LocalSubjectAccessReview"),
+    ("selfsubjectaccessreviews", "authorization.k8s.io/v1", "false", "SelfSubjectAccessReview"),
+    ("selfsubjectrulesreviews", "authorization.k8s.io/v1", "false", "SelfSubjectRulesReview"),
+    ("subjectaccessreviews", "authorization.k8s.io/v1", "false", "SubjectAccessReview"),
+], ids=["tokenreviews", "selfsubjectreviews", "localsubjectaccessreviews-namespaced", "selfsubjectaccessreviews",
+        "selfsubjectrulesreviews", "subjectaccessreviews"])
+def test_review_kinds_are_create_only_as_upstream(kubectl: Kubectl, resource: str, version: str, namespaced: str,
+                                                  kind: str) -> None:
+    rows = _api_resources(kubectl)
+    assert rows.get((resource, version)) == ["", namespaced, kind, "create"]
+
+
 def test_api_resources_filters_by_namespaced_and_group(kubectl: Kubectl) -> None:
     cluster = kubectl("api-resources", "--namespaced=false", "-o", "name").split()
     assert "namespaces" in cluster and "nodes" in cluster and "pods" not in cluster

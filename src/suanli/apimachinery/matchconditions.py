@@ -12,13 +12,16 @@ cel-python after rules and selectors matched:
   expression '<expr>' resulted in error: …``), ``Ignore`` skips the webhook;
 * all ``true`` → the webhook is called.
 
-*Departures:* no ``authorizer`` variable (an expression using it fails to evaluate), no Kubernetes
-CEL extension libraries (``quantity``, ``url``, ``ip``, …, beyond what cel-python has), no cost
-budget.
+The caller may add variables and the receiver functions of a library to call on them (the API
+server adds ``authorizer`` with :data:`suanli.apiserver.cel_authorizer.LIBRARY`).
+
+*Departures:* no Kubernetes CEL extension libraries (``quantity``, ``url``, ``ip``, …, beyond what
+cel-python has), no cost budget.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -29,14 +32,16 @@ from celpy.celtypes import BoolType
 
 from suanli.apimachinery.objects import Obj
 
-__all__ = ["MatchResult", "compile_error", "evaluate_match_conditions"]
+__all__ = ["Library", "MatchResult", "compile_error", "evaluate_match_conditions"]
 
 _ENV = celpy.Environment()
+#: receiver functions bound into a program, as (name, function) pairs
+Library = tuple[tuple[str, Callable[..., Any]], ...]
 
 
 @lru_cache(maxsize=512)
-def _program(expression: str) -> Any:
-    return _ENV.program(_ENV.compile(expression))
+def _program(expression: str, library: Library = ()) -> Any:
+    return _ENV.program(_ENV.compile(expression), functions=dict(library) if library else None)
 
 
 def compile_error(expression: str) -> str:
@@ -57,14 +62,17 @@ class MatchResult:
     failed_condition: str = ""
 
 
-def evaluate_match_conditions(conditions: list[Obj], variables: dict[str, Any]) -> MatchResult:
-    """Evaluate ``conditions`` (``[{name, expression}]``) over JSON ``variables``."""
+def evaluate_match_conditions(conditions: list[Obj], variables: dict[str, Any], *, native: dict[str, Any] | None = None,
+                              library: Library = ()) -> MatchResult:
+    """Evaluate ``conditions`` (``[{name, expression}]``) over JSON ``variables`` plus ``native``
+    variables (CEL values already, e.g. the ``authorizer``) with ``library``'s functions bound."""
     activation = {name: json_to_cel(value) for name, value in variables.items()}
+    activation.update(native or {})
     errors: list[str] = []
     for cond in conditions:
         expression = str(cond.get("expression") or "")
         try:
-            result = _program(expression).evaluate(activation)
+            result = _program(expression, library).evaluate(activation)
         except Exception as err:  # CELEvalError and friends
             errors.append(f"expression '{expression}' resulted in error: {_reason(err)}")
             continue

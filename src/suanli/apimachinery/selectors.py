@@ -528,11 +528,12 @@ def _split_term(term: str) -> tuple[str, str, str] | None:
     return None
 
 
-def parse_field_selector(text: str, allowed: Iterable[str] = ()) -> FieldSelector:
-    """Parse ``?fieldSelector=``; unknown fields → 400 ``field label not supported: <f>``."""
+def parse_field_selector(text: str, allowed: Iterable[str] | None = ()) -> FieldSelector:
+    """Parse ``?fieldSelector=``; unknown fields → 400 ``field label not supported: <f>``
+    (``allowed`` None: any field, upstream's ``fields.ParseSelector``)."""
     if not text.strip():
         return FieldSelector()
-    ok = ALWAYS_ALLOWED_FIELDS | frozenset(allowed)
+    ok = None if allowed is None else ALWAYS_ALLOWED_FIELDS | frozenset(allowed)
     reqs: list[FieldRequirement] = []
     for term in _split_unescaped_commas(text):
         if not term.strip():
@@ -542,7 +543,7 @@ def parse_field_selector(text: str, allowed: Iterable[str] = ()) -> FieldSelecto
             raise _bad(f"invalid selector: '{text}'; can't understand '{term}'")
         field, op, raw_value = split
         field = field.strip()
-        if field not in ok:
+        if ok is not None and field not in ok:
             raise _bad(f"field label not supported: {field}")
         reqs.append(FieldRequirement(field, NOT_EQUALS if op == "!=" else EQUALS,
                                      _unescape_field_value(raw_value)))

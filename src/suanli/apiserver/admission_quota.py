@@ -22,16 +22,32 @@ another against a running copy of the quotas, then writes each changed quota onc
 then answers the requests it charged. A conflicting write (the quota controller recalculated
 meanwhile) re-reads that quota and re-checks the batch against it, up to three times. Dry-run
 requests are checked but not charged. Namespaces without quotas cost one store lookup.
+
+``limitedResources`` of the plug-in's configuration (``--admission-control-config-file``, an
+``AdmissionConfiguration`` carrying a ``ResourceQuotaConfiguration``; :func:`load_limited_resources`)
+make consumption opt-in, as upstream: when an object of a listed ``apiGroup``/``resource`` uses
+a quota resource whose name contains one of ``matchContains`` (e.g. ``cpu`` ->
+``requests.cpu``), some quota of the namespace that matches the object must track that name,
+else 403 ``insufficient quota to consume: requests.cpu``; when the object matches one of the
+``matchScopes``, some quota's scope of the same name must match it too, else upstream's
+``insufficient quota to match these scopes: [{PriorityClass In [cluster-services]}]`` —
+which kube-apiserver answers as a plain error (500, reason ``Unknown``), and so do we. With
+limited resources configured, namespaces without quotas are checked too.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.admission import AdmissionRequest
+from suanli.apiserver.admission_config import plugin_configuration
 from suanli.kinds.quota import (
     Evaluator,
     ResourceList,
@@ -43,17 +59,87 @@ from suanli.kinds.quota import (
     mask,
     pretty_print,
     quota_matches,
+    scope_selectors,
     subtract_non_negative,
     used_of,
 )
 from suanli.storage import ConflictError, NotFoundError, Store, StoredObject
 
-__all__ = ["QUOTAS_KEY", "ResourceQuotaAdmission", "check_request", "forbidden"]
+__all__ = ["QUOTAS_KEY", "LimitedResource", "ResourceQuotaAdmission", "check_request", "forbidden",
+           "load_limited_resources", "parse_limited_resources"]
 
 QUOTAS_KEY = "resourcequotas"
 #: never quota'd (upstream's ignored resources, plus what is not stored)
 IGNORED = frozenset({"events", "events.k8s.io/events", "metrics.k8s.io/pods", "metrics.k8s.io/nodes"})
 _RETRIES = 3
+
+
+#: (apiVersion, kind) of the ResourceQuota plug-in's configuration, current and legacy
+QUOTA_CONFIG_KINDS = (("apiserver.config.k8s.io/v1", "ResourceQuotaConfiguration"),
+                      ("resourcequota.admission.k8s.io/v1beta1", "Configuration"),
+                      ("resourcequota.admission.k8s.io/v1alpha1", "Configuration"))
+
+
+@dataclass(frozen=True)
+class LimitedResource:
+    """One ``limitedResources`` entry (upstream ``resourcequotaapi.LimitedResource``)."""
+
+    resource: str
+    api_group: str = ""
+    match_contains: tuple[str, ...] = ()
+    match_scopes: tuple[Obj, ...] = ()
+
+
+def parse_limited_resources(config: Any, where: str = "ResourceQuotaConfiguration") -> tuple[LimitedResource, ...]:
+    """The ``limitedResources`` of a ResourceQuota configuration object; ``ValueError`` naming the field."""
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: must be an object")
+    if (config.get("apiVersion"), config.get("kind")) not in QUOTA_CONFIG_KINDS:
+        raise ValueError(f"{where}: kind/apiVersion: Invalid value: \"{config.get('apiVersion')}, "
+                         f"Kind={config.get('kind')}\": must be ResourceQuotaConfiguration in "
+                         "apiserver.config.k8s.io/v1")
+    entries = config.get("limitedResources") or []
+    if not isinstance(entries, list):
+        raise ValueError(f"{where}: limitedResources: Invalid value: must be a list")
+    out: list[LimitedResource] = []
+    for i, e in enumerate(entries):
+        field = f"{where}: limitedResources[{i}]"
+        if not isinstance(e, dict):
+            raise ValueError(f"{field}: Invalid value: must be an object")
+        if not e.get("resource"):
+            raise ValueError(f"{field}.resource: Required value")
+        contains = e.get("matchContains") or []
+        scopes = e.get("matchScopes") or []
+        if not isinstance(contains, list) or not all(isinstance(c, str) for c in contains):
+            raise ValueError(f"{field}.matchContains: Invalid value: must be a list of strings")
+        if not isinstance(scopes, list):
+            raise ValueError(f"{field}.matchScopes: Invalid value: must be a list")
+        for j, sc in enumerate(scopes):
+            if not isinstance(sc, dict) or not sc.get("scopeName") or not sc.get("operator"):
+                raise ValueError(f"{field}.matchScopes[{j}]: Required value: scopeName and operator")
+        out.append(LimitedResource(str(e["resource"]), str(e.get("apiGroup") or ""), tuple(contains),
+                                   tuple(scopes)))
+    return tuple(out)
+
+
+def load_limited_resources(path: Path) -> tuple[LimitedResource, ...]:
+    """The ResourceQuota ``limitedResources`` of the admission configuration file ``path`` (none if unset)."""
+    config = plugin_configuration(path, "ResourceQuota")
+    if config is None:
+        return ()
+    return parse_limited_resources(config, f"--admission-control-config-file {path}: ResourceQuota")
+
+
+def _go_scope(sel: Obj) -> str:
+    """A scope requirement as Go's ``%v`` prints it: ``{PriorityClass In [a b]}``."""
+    values = " ".join(str(v) for v in sel.get("values") or [])
+    return f"{{{sel.get('scopeName')} {sel.get('operator')} [{values}]}}"
+
+
+def _matching_scopes(ev: Evaluator, obj: Obj, selectors: Sequence[Obj]) -> list[Obj]:
+    """Upstream ``MatchingScopes``: the selectors ``obj`` satisfies (only pods have scopes)."""
+    fn = ev.scope_fn
+    return [] if fn is None else [s for s in selectors if fn(s, obj)]
 
 
 def forbidden(request: AdmissionRequest, detail: str) -> ApiError:
@@ -68,18 +154,32 @@ def forbidden(request: AdmissionRequest, detail: str) -> ApiError:
 
 
 def check_request(quotas: list[Obj], used: list[ResourceList], request: AdmissionRequest, ev: Evaluator,
-                  now: datetime, hards: list[ResourceList] | None = None) -> list[tuple[int, ResourceList]]:
+                  now: datetime, hards: list[ResourceList] | None = None,
+                  limited: Sequence[LimitedResource] = ()) -> list[tuple[int, ResourceList]]:
     """Upstream ``CheckRequest`` against ``quotas`` whose current usage is ``used`` and limits
-    ``hards`` (their :func:`hard_of`; computed when None), all in the same order: ``(index, new
-    usage)`` for every quota the request changes; raises the 403 :class:`ApiError` described in
-    the module docstring."""
+    ``hards`` (their :func:`hard_of`; computed when None), all in the same order, with the
+    configured ``limited`` resources: ``(index, new usage)`` for every quota the request changes;
+    raises the :class:`ApiError` described in the module docstring."""
     obj = request.obj
     if obj is None:
         return []
     if hards is None:
         hards = [hard_of(q) for q in quotas]
+    rt = request.resource
+    limited_scopes = _matching_scopes(ev, obj, [s for lr in limited for s in lr.match_scopes])
+    mine = [lr for lr in limited if lr.api_group == rt.group and lr.resource == rt.plural]
+    usage: ResourceList | None = None
+    limited_names: set[str] = set()
+    if mine:
+        usage = ev.usage(obj, now)
+        limited_names = {k for lr in mine for k, v in usage.items()
+                         if v > 0 and any(m in k for m in lr.match_contains)}
     interesting: list[int] = []
+    covered: set[str] = set()
+    quota_scopes: list[Obj] = []
     for i, q in enumerate(quotas):
+        if limited_scopes:
+            quota_scopes += _matching_scopes(ev, obj, scope_selectors(q))
         if not quota_matches(ev, q, obj, hards[i]):
             continue
         name = q["metadata"]["name"]
@@ -90,9 +190,19 @@ def check_request(quotas: list[Obj], used: list[ResourceList], request: Admissio
         if any(r not in used[i] for r in restricted):
             raise forbidden(request, f"status unknown for quota: {name}, resources: {','.join(restricted)}")
         interesting.append(i)
+        covered.update(restricted)
+    uncovered = sorted(limited_names - covered)
+    if uncovered:
+        raise forbidden(request, f"insufficient quota to consume: {','.join(uncovered)}")
+    names = {s.get("scopeName") for s in quota_scopes}
+    missing = [s for s in limited_scopes if s.get("scopeName") not in names]
+    if missing:  # upstream returns a plain error here: kube-apiserver answers 500, reason Unknown
+        raise ApiError(500, "Unknown", "insufficient quota to match these scopes: "
+                                       f"[{' '.join(_go_scope(s) for s in missing)}]")
     if not interesting:
         return []
-    usage = ev.usage(obj, now)
+    if usage is None:
+        usage = ev.usage(obj, now)
     negative = sorted(k for k, v in usage.items() if v.numerator < 0)
     if negative:
         raise forbidden(request, f"quota usage is negative for resource(s): {','.join(negative)}")
@@ -129,8 +239,10 @@ class ResourceQuotaAdmission:
     name = "ResourceQuota"
     resources: frozenset[str] = frozenset()
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, limited: Sequence[LimitedResource] = ()) -> None:
         self._store = store
+        #: the configured ``limitedResources`` (consumption needing a covering quota)
+        self.limited = tuple(limited)
         self._pending: dict[str, list[_Waiter]] = {}
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -143,7 +255,7 @@ class ResourceQuotaAdmission:
         if not ev.handles(request.operation, request.subresource):
             return
         ns = request.namespace
-        if not self._store.list(QUOTAS_KEY, ns, limit=1).items:
+        if not self.limited and not self._store.list(QUOTAS_KEY, ns, limit=1).items:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(ns, []).append((request, ev, fut))
@@ -184,7 +296,7 @@ class ResourceQuotaAdmission:
             for waiter in waiting:
                 request, ev, fut = waiter
                 try:
-                    changes = check_request(quotas, used, request, ev, now, hards)
+                    changes = check_request(quotas, used, request, ev, now, hards, self.limited)
                 except ApiError as err:
                     fut.set_exception(err)
                     continue

@@ -210,7 +210,7 @@ class ApiApp:
             query = {k: v[-1] for k, v in parse_qs(qs.decode("latin-1"), keep_blank_values=True).items()} \
                 if qs else {}
             public = path in _PUBLIC_PATHS and "authorization" not in headers
-            user = ANONYMOUS if public else await self._authenticate(headers, scope)
+            user = ANONYMOUS if public else await self._authenticate(headers, scope, raw_headers)
             user = impersonate(self.authorizer, user, raw_headers)
             await self.limits.admit(method, path, query, user)
             authorize_request(self.authorizer, user, method, path, query)
@@ -241,14 +241,17 @@ class ApiApp:
             resp = _json(500, ApiError(500, "", str(err)).status())
         await self._send(send, resp)
 
-    async def _authenticate(self, headers: dict[str, str], scope: Scope) -> UserInfo:
+    async def _authenticate(self, headers: dict[str, str], scope: Scope,
+                            raw_headers: list[tuple[str, str]]) -> UserInfo:
         """The identity presenting ``headers`` (bearer token) and, over TLS, a client certificate
-        (``scope``'s TLS extension); raises 401 when no authenticator accepts them."""
+        (``scope``'s TLS extension), with ``raw_headers`` for a front proxy's identity headers;
+        raises 401 when no authenticator accepts them."""
         if self.authentication is None:
             return ADMIN
         auth = headers.get("authorization", "")
         token = auth[7:].strip() or None if auth[:7].lower() == "bearer " else None
-        return await self.authentication.authenticate(token, peer_certificates(scope))
+        certs = peer_certificates(scope)
+        return await self.authentication.authenticate(token, certs, tuple(raw_headers) if certs else ())
 
     async def _read_body(self, receive: Receive, headers: dict[str, str]) -> bytes:
         length = headers.get("content-length")
@@ -705,7 +708,7 @@ class ApiApp:
         raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         headers = dict(raw_headers)
         try:
-            user = impersonate(self.authorizer, await self._authenticate(headers, scope), raw_headers)
+            user = impersonate(self.authorizer, await self._authenticate(headers, scope, raw_headers), raw_headers)
             # exec/attach/portforward over a WebSocket need ``create`` on the subresource, as upstream
             # 1.35+ (AuthorizePodWebsocketUpgradeCreatePermission) checks for the GET upgrade
             query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}

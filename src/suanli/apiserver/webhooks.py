@@ -22,8 +22,9 @@ Upstream ``staging/src/k8s.io/apiserver/pkg/admission/plugin/webhook`` semantics
   ``failed calling webhook`` under ``failurePolicy: Fail`` and is skipped under ``Ignore``.
 
 * **matchConditions** (CEL, :mod:`suanli.apimachinery.matchconditions`): evaluated after rules and
-  selectors; a false condition skips the webhook; evaluation errors follow ``failurePolicy``
-  (``Fail`` → 403, ``Ignore`` → skipped).
+  selectors, with the ``authorizer`` variable (:mod:`suanli.apiserver.cel_authorizer`) asking the
+  API server's authorizer about the request's user; a false condition skips the webhook;
+  evaluation errors follow ``failurePolicy`` (``Fail`` → 403, ``Ignore`` → skipped).
 
 Mutating webhooks run in configuration-name then list order, with upstream's
 ``reinvocationPolicy: IfNeeded`` second round (see :meth:`WebhookDispatcher.mutate`); validating
@@ -51,6 +52,8 @@ from suanli.apimachinery.objects import Obj, deep_copy
 from suanli.apimachinery.patch import apply_json_patch
 from suanli.apimachinery.selectors import label_selector_from_object
 from suanli.apiserver.admission import AdmissionRequest
+from suanli.apiserver.authz import AlwaysAllow, Authorizer
+from suanli.apiserver.cel_authorizer import LIBRARY, authorizer_value
 from suanli.storage import Store
 
 __all__ = ["MUTATING_KEY", "VALIDATING_KEY", "WebhookDispatcher", "rule_matches", "webhook_matches"]
@@ -147,8 +150,10 @@ class WebhookError(Exception):
 class WebhookDispatcher:
     """Runs the configured webhooks for one request; reads configurations from ``store``."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, authorizer: Authorizer | None = None) -> None:
         self.store = store
+        #: what the CEL ``authorizer`` of ``matchConditions`` asks (the API server's authorizer)
+        self.authorizer: Authorizer = authorizer if authorizer is not None else AlwaysAllow()
 
     def _configs(self, bucket: str) -> list[Obj]:
         return [so.obj for so in self.store.list(bucket, None).items]
@@ -189,9 +194,13 @@ class WebhookDispatcher:
 
     def _conditions_match(self, hook: Obj, request: AdmissionRequest) -> bool:
         review = self._review(request, "")["request"]
+        rt = request.resource
+        authorizer = authorizer_value(self.authorizer, request.user_info,
+                                      (rt.group, rt.plural, request.subresource, request.namespace, request.name))
         result = evaluate_match_conditions(
             [c for c in hook["matchConditions"] if isinstance(c, dict)],
-            {"object": request.obj, "oldObject": request.old, "request": review})
+            {"object": request.obj, "oldObject": request.old, "request": review},
+            native={"authorizer": authorizer}, library=LIBRARY)
         if result.matches and result.errors:
             if hook.get("failurePolicy", "Fail") == "Ignore":
                 return False

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--anonymous", action="store_true", help="allow requests without a bearer token")
     add_authn_arguments(up)
     add_limits_arguments(up)
+    up.add_argument("--admission-control-config-file", type=Path, default=None,
+                    help="AdmissionConfiguration file (kube-apiserver format): ResourceQuota limitedResources")
     up.add_argument("--authorization-mode", choices=["RBAC", "AlwaysAllow"], default="RBAC",
                     help="how requests are authorised after authentication (default RBAC: the bootstrap roles, "
                          "cluster-admin bound to system:masters, which the generated admin token belongs to)")
@@ -113,7 +115,8 @@ async def _up(args: argparse.Namespace) -> int:
                            fsync=args.fsync, clock_offset_file=args.clock_offset_file,
                            cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size,
                            authn=authn_options(args), authorization_mode=args.authorization_mode,
-                           limits=limits_config(args))
+                           limits=limits_config(args),
+                           admission_config=args.admission_control_config_file)
     try:
         platform = Platform(opts)
     except ConfigError as err:

@@ -25,11 +25,18 @@ import uvicorn
 from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.admission_limitrange import LimitRangeDefaults, LimitRangeValidation, store_limit_ranges
 from suanli.apiserver.admission_namespace import NamespaceLifecycle
-from suanli.apiserver.admission_quota import ResourceQuotaAdmission
+from suanli.apiserver.admission_quota import ResourceQuotaAdmission, load_limited_resources
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
-from suanli.apiserver.authn import AuthnOptions, build_authentication
+from suanli.apiserver.authn import (
+    AuthnOptions,
+    build_authentication,
+    jwt_configs,
+    load_front_proxy_ca,
+    publish_authentication_info,
+)
+from suanli.apiserver.authn.reviews import authentication_review_types
 from suanli.apiserver.authn.static import TokenFile
 from suanli.apiserver.authn.uvicorn_tls import tls_server_options
 from suanli.apiserver.authz import AlwaysAllow
@@ -126,6 +133,8 @@ class PlatformOptions:
     authorization_mode: str = "RBAC"
     #: in-flight limits, per-user queues and request timeout (:mod:`suanli.apiserver.limits`)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    #: ``--admission-control-config-file`` (ResourceQuota ``limitedResources``); None: no configuration
+    admission_config: Path | None = None
 
 
 async def _tune_gc(interval: float = 1.0, full_every: int = 60) -> None:
@@ -320,6 +329,7 @@ class Platform:
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
         self.registry.add_all(access_review_types())
+        self.registry.add_all(authentication_review_types())
         options.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(options.data_dir, ttl_buckets={"events": options.event_ttl,
                                                           "events.k8s.io/events": options.event_ttl},
@@ -341,13 +351,17 @@ class Platform:
         self.service.admission.add_mutating(LimitRangeDefaults(ranges))
         self.service.admission.add_validating(LimitRangeValidation(ranges))
         self.service.admission.add_validating(NamespaceLifecycle())
-        self.service.admission.add_final(ResourceQuotaAdmission(self.store))
+        limited = load_limited_resources(options.admission_config) if options.admission_config else ()
+        self.service.admission.add_final(ResourceQuotaAdmission(self.store, limited))
         self.logs = FileLogBackend(options.data_dir / "pod-logs")
         self.token = ensure_token(options.data_dir)
         self.sa_tokens = ServiceAccountTokens(options.data_dir)
         authn = options.authn
         # read before anything starts, so a malformed file fails `suanli up` at once
         self._token_file = TokenFile.load(authn.token_auth_file) if authn.token_auth_file else None
+        self._jwt = jwt_configs(authn)  # OIDC flags or --authentication-config, checked before anything starts
+        #: the front-proxy CA (read now so a bad file fails `suanli up` at once)
+        self._front_proxy_ca = load_front_proxy_ca(authn.request_header) if authn.request_header else None
         self.rbac: RbacAuthorizer | None = None
         if options.authorization_mode == "RBAC":
             self.rbac = RbacAuthorizer(self.store)
@@ -359,6 +373,8 @@ class Platform:
                           bookmark_interval=options.bookmark_interval,
                           authorizer=self.rbac if self.rbac is not None else AlwaysAllow(),
                           limits=RequestLimits(options.limits))
+        if self.service.webhooks is not None:  # the CEL `authorizer` of webhook matchConditions asks the same
+            self.service.webhooks.authorizer = self.app.authorizer
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)
@@ -403,13 +419,15 @@ class Platform:
             hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]
             material = ensure_tls_material(o.data_dir, hosts)
             ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key),
-                          **tls_server_options(str(material.ca_cert))}
+                          **tls_server_options(str(material.ca_cert), self._front_proxy_ca)}
             ca_pem = self._ca_pem = material.ca_pem
             self._tls_material = material
         self.app.authentication = authentication = build_authentication(
             replace(o.authn, anonymous=o.anonymous), admin_token=self.token, sa_tokens=self.sa_tokens,
-            lookup=self._stored, ca_pem=ca_pem, token_file=self._token_file)
+            lookup=self._stored, ca_pem=ca_pem, token_file=self._token_file, front_proxy_ca=self._front_proxy_ca,
+            jwt=self._jwt)
         self._stoppers.append(authentication.close)
+        await publish_authentication_info(self.service, ca_pem, authentication.front_proxy)
         issuer_config, jwks = authentication.issuer.discovery() if authentication.issuer else ({}, {})
         self.app.add_text_route("/.well-known/openid-configuration", lambda: json.dumps(issuer_config),
                                 "application/json")

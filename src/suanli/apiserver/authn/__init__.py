@@ -2,10 +2,13 @@
 
 :class:`Authentication` assembles, in kube-apiserver's order, the request authenticators
 
-1. X.509 client certificates signed by the cluster CA (:mod:`.x509`);
-2. bearer tokens (:class:`~.union.BearerToken`), asking in turn the generated admin token and
+1. front-proxy request headers, believed only from a client certificate of the
+   ``--requestheader-client-ca-file`` CA (:mod:`.requestheader`);
+2. X.509 client certificates signed by the cluster CA (:mod:`.x509`);
+3. bearer tokens (:class:`~.union.BearerToken`), asking in turn the generated admin token and
    the ``--token-auth-file`` users (:mod:`.static`), ServiceAccount tokens (:mod:`.serviceaccount`)
-   and the ``--authentication-token-webhook-config-file`` webhook (:mod:`.webhook`);
+   OpenID Connect ID tokens of ``--oidc-issuer-url`` (:mod:`.oidc`) and the
+   ``--authentication-token-webhook-config-file`` webhook (:mod:`.webhook`);
 
 joined by a :class:`~.union.Union` (first success wins), wrapped so every authenticated user is
 in ``system:authenticated`` and, only with ``--anonymous``, falling back to ``system:anonymous``.
@@ -19,10 +22,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from cryptography.x509 import load_pem_x509_certificates
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
+from suanli.apiserver.authn.authconfig import load_authentication_config
+from suanli.apiserver.authn.oidc import JWTConfig, OIDCAuthenticator, OIDCOptions
+from suanli.apiserver.authn.requestheader import (
+    EXTENSION_AUTH_CONFIGMAP,
+    RequestHeaderAuthenticator,
+    RequestHeaderConfig,
+    extension_auth_data,
+)
 from suanli.apiserver.authn.reviews import self_subject_review, token_review
 from suanli.apiserver.authn.serviceaccount import (
     DEFAULT_ISSUER,
@@ -45,6 +58,9 @@ from suanli.apiserver.authn.x509 import ClientCertificates
 from suanli.apiserver.context import UserInfo
 from suanli.apiserver.satokens import ServiceAccountTokens
 
+if TYPE_CHECKING:
+    from suanli.apiserver.service import ApiService
+
 __all__ = [
     "Authentication",
     "AuthenticationError",
@@ -53,6 +69,9 @@ __all__ = [
     "Credentials",
     "Response",
     "build_authentication",
+    "jwt_configs",
+    "load_front_proxy_ca",
+    "publish_authentication_info",
 ]
 
 
@@ -63,7 +82,10 @@ class AuthnOptions:
     ``token_auth_file``: ``--token-auth-file``; ``webhook_config_file``/``webhook_cache_ttl``:
     ``--authentication-token-webhook-config-file``/``-cache-ttl``; ``anonymous``:
     ``--anonymous`` (upstream ``--anonymous-auth``, off by default here); ``issuer``:
-    ``--service-account-issuer``; ``api_audiences``: ``--api-audiences`` (default: the issuer).
+    ``--service-account-issuer``; ``api_audiences``: ``--api-audiences`` (default: the issuer);
+    ``oidc``: the ``--oidc-*`` flags (None without ``--oidc-issuer-url``); ``authentication_config``:
+    ``--authentication-config`` (structured JWT authenticators; exclusive with ``oidc``); ``request_header``:
+    the ``--requestheader-*`` flags (None without ``--requestheader-client-ca-file``).
     """
 
     token_auth_file: Path | None = None
@@ -74,17 +96,34 @@ class AuthnOptions:
     api_audiences: tuple[str, ...] = ()
     #: seconds a successful token authentication is remembered (kube-apiserver: 10 s; no flag)
     token_cache_ttl: float = 10.0
+    oidc: OIDCOptions | None = None
+    authentication_config: Path | None = None
+    request_header: RequestHeaderConfig | None = None
 
     @property
     def audiences(self) -> tuple[str, ...]:
         return self.api_audiences or (self.issuer,)
 
 
+def jwt_configs(options: AuthnOptions) -> tuple[JWTConfig, ...]:
+    """The JWT (OIDC) authenticators ``options`` configure: the ``--authentication-config`` file's or
+    the ``--oidc-*`` flags'. ``ValueError`` (naming the file/flag and field) for invalid ones or both."""
+    if options.authentication_config is not None and options.oidc is not None:
+        raise ValueError("authentication-config file and oidc-* flags are mutually exclusive")
+    if options.authentication_config is not None:
+        return load_authentication_config(options.authentication_config)
+    return (options.oidc.jwt_config(),) if options.oidc is not None else ()
+
+
 def build_authentication(options: AuthnOptions, *, admin_token: str, sa_tokens: ServiceAccountTokens, lookup: Lookup,
-                         ca_pem: bytes | None, token_file: TokenFile | None = None) -> Authentication:
-    """The full chain for ``suanli up``; ``token_file`` (already loaded, so errors surface before
-    start-up) overrides reading ``options.token_auth_file``; ``ca_pem`` None (plain HTTP) disables
-    client certificates. Raises ``OSError``/``ValueError`` for unreadable or malformed files."""
+                         ca_pem: bytes | None, token_file: TokenFile | None = None,
+                         front_proxy_ca: bytes | None = None, jwt: Sequence[JWTConfig] | None = None
+                         ) -> Authentication:
+    """The full chain for ``suanli up``; ``token_file`` and ``front_proxy_ca`` (already loaded, so
+    errors surface before start-up) override reading ``options.token_auth_file`` and
+    ``options.request_header.client_ca_file``, ``jwt`` (see :func:`jwt_configs`) the OIDC
+    options; ``ca_pem`` None (plain HTTP) disables client certificates and the front proxy.
+    Raises ``OSError``/``ValueError`` for unreadable or malformed files."""
     if token_file is None and options.token_auth_file is not None:
         token_file = TokenFile.load(options.token_auth_file)
     auds = options.audiences
@@ -93,10 +132,14 @@ def build_authentication(options: AuthnOptions, *, admin_token: str, sa_tokens: 
         static.append(token_file)
     tokens: list[Authenticator] = [ServiceAccountAuthenticator(sa_tokens, lookup, issuer=options.issuer,
                                                                api_audiences=auds)]
+    for config in jwt_configs(options) if jwt is None else jwt:  # audience-agnostic, like upstream's
+        tokens.append(AudienceAgnostic(auds, OIDCAuthenticator(config)))
     if options.webhook_config_file is not None:
         tokens.append(WebhookTokenAuthenticator.from_config(options.webhook_config_file, implicit_audiences=auds,
                                                             cache_ttl=options.webhook_cache_ttl))
-    return Authentication(static_tokens=static, tokens=tokens,
+    front_proxy = RequestHeaderAuthenticator(options.request_header, front_proxy_ca) \
+        if options.request_header is not None and ca_pem is not None else None
+    return Authentication(static_tokens=static, tokens=tokens, front_proxy=front_proxy,
                           certificates=ClientCertificates(ca_pem) if ca_pem is not None else None,
                           anonymous=options.anonymous, api_audiences=auds,
                           issuer=ServiceAccountTokenIssuer(sa_tokens, lookup, issuer=options.issuer,
@@ -104,18 +147,48 @@ def build_authentication(options: AuthnOptions, *, admin_token: str, sa_tokens: 
                           token_cache_ttl=options.token_cache_ttl)
 
 
+def load_front_proxy_ca(config: RequestHeaderConfig) -> bytes:
+    """The PEM of ``--requestheader-client-ca-file``; ``ValueError`` naming the flag unless it holds certificates."""
+    pem = config.client_ca_file.read_bytes()
+    try:
+        load_pem_x509_certificates(pem)
+    except ValueError as err:
+        raise ValueError(f"--requestheader-client-ca-file {config.client_ca_file}: {err}") from None
+    return pem
+
+
+async def publish_authentication_info(service: ApiService, client_ca_pem: bytes | None,
+                                      front_proxy: RequestHeaderAuthenticator | None) -> None:
+    """Create or refresh ``kube-system/extension-apiserver-authentication`` (kube-apiserver's
+    post-start hook does the same) with :func:`~.requestheader.extension_auth_data`."""
+    rt = service.registry.get("", "v1", "configmaps")
+    assert rt is not None
+    namespace, name = EXTENSION_AUTH_CONFIGMAP
+    data = extension_auth_data(client_ca_pem, front_proxy)
+    body: Obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace},
+                 "data": data}
+    current = service.store.get(rt.storage_key, namespace, name)
+    if current is None:
+        await service.create(rt, namespace, body)
+    elif current.obj.get("data") != data:
+        body["metadata"]["resourceVersion"] = str(current.rv)
+        await service.update(rt, namespace, name, body)
+
+
 class Authentication:
     """The API server's authentication: the request chain, the token chain, and the authn endpoints.
 
     ``tokens``: audience-aware token authenticators (ServiceAccount tokens, webhook) after the
     audience-agnostic ones (``static_tokens``: admin token, token file), each asked in order.
-    ``certificates``: the client-certificate authenticator (None without TLS). ``issuer``: the
+    ``certificates``: the client-certificate authenticator (None without TLS). ``front_proxy``:
+    the request-header authenticator, asked first (None without a front proxy). ``issuer``: the
     ServiceAccount token issuer serving TokenRequest (None: the subresource answers 404).
     ``token_cache_ttl``: how long a successful token authentication is remembered.
     """
 
     def __init__(self, *, static_tokens: Sequence[Authenticator] = (), tokens: Sequence[Authenticator] = (),
-                 certificates: Authenticator | None = None, anonymous: bool = False,
+                 certificates: Authenticator | None = None, front_proxy: RequestHeaderAuthenticator | None = None,
+                 anonymous: bool = False,
                  api_audiences: Sequence[str] = (DEFAULT_ISSUER,),
                  issuer: ServiceAccountTokenIssuer | None = None, token_cache_ttl: float = 10.0) -> None:
         self.api_audiences = tuple(api_audiences)
@@ -124,7 +197,11 @@ class Authentication:
         #: the bearer-token authenticators alone (what TokenReview asks), successes cached
         self.tokens: Authenticator = TokenCache(AuthenticatedGroup(BearerToken(Union(token_chain))),
                                                 ttl=token_cache_ttl)
-        request_chain: list[Authenticator] = [certificates] if certificates is not None else []
+        #: the front-proxy authenticator (its config feeds the extension-apiserver-authentication ConfigMap)
+        self.front_proxy = front_proxy
+        request_chain: list[Authenticator] = [front_proxy] if front_proxy is not None else []
+        if certificates is not None:
+            request_chain.append(certificates)
         request_chain.append(self.tokens)
         chain: Authenticator = AuthenticatedGroup(Union(request_chain))
         #: the whole request chain (what every API request goes through)
@@ -135,7 +212,9 @@ class Authentication:
     async def close(self) -> None:
         """Release what the authenticators hold (the webhook's HTTP connections)."""
         for part in self._parts:
-            if isinstance(part, WebhookTokenAuthenticator):
+            if isinstance(part, AudienceAgnostic):
+                part = part.inner
+            if isinstance(part, WebhookTokenAuthenticator | OIDCAuthenticator):
                 await part.close()
 
     @classmethod
@@ -143,9 +222,11 @@ class Authentication:
         """Only the admin bearer token (and ``system:anonymous`` when ``anonymous``)."""
         return cls(static_tokens=[AdminToken(token)], anonymous=anonymous)
 
-    async def authenticate(self, token: str | None, peer_certificates: tuple[bytes, ...] = ()) -> UserInfo:
-        """The identity of a request presenting ``token`` and ``peer_certificates``; ApiError 401 if none."""
-        credentials = Credentials(token, peer_certificates, self.api_audiences)
+    async def authenticate(self, token: str | None, peer_certificates: tuple[bytes, ...] = (),
+                           headers: tuple[tuple[str, str], ...] = ()) -> UserInfo:
+        """The identity of a request presenting ``token``, ``peer_certificates`` and ``headers``
+        ((lower-cased name, value) pairs); ApiError 401 if none."""
+        credentials = Credentials(token, peer_certificates, self.api_audiences, headers)
         try:
             # without a client certificate the x509 step has nothing to say: go to the tokens directly
             chain = self.tokens if token and not peer_certificates else self.chain

@@ -17,10 +17,20 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.authn.types import AuthenticationError, Authenticator, Credentials
 from suanli.apiserver.context import UserInfo
+from suanli.kinds.registry import ResourceType
 
-__all__ = ["GROUP_VERSION", "self_subject_review", "token_review"]
+__all__ = ["GROUP_VERSION", "authentication_review_types", "self_subject_review", "token_review"]
 
 GROUP_VERSION = "authentication.k8s.io/v1"
+#: plural -> kind of the create-only authentication reviews (all cluster-scoped)
+REVIEW_KINDS = {"selfsubjectreviews": "SelfSubjectReview", "tokenreviews": "TokenReview"}
+
+
+def authentication_review_types() -> list[ResourceType]:
+    """The two kinds for discovery (verbs: create only), as kube-apiserver lists them."""
+    group, version = GROUP_VERSION.split("/")
+    return [ResourceType(group, version, kind, plural, kind.lower(), False, verbs=("create",),
+                         has_spec_generation=False) for plural, kind in REVIEW_KINDS.items()]
 
 
 def _now() -> str:

@@ -31,11 +31,14 @@ class Credentials:
     without a client certificate). ``audiences``: the audiences the token must be meant for —
     the API server's own audiences for a request, ``spec.audiences`` for a TokenReview; empty
     means "whatever the authenticator considers its own" (upstream: no audiences in the context).
+    ``headers``: the request headers as (lower-cased name, value) pairs, repeated names kept in
+    order (what the front-proxy authenticator reads; empty for a TokenReview).
     """
 
     token: str | None = None
     peer_certificates: tuple[bytes, ...] = ()
     audiences: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ else:
 _NO_CHECK_TIME = 0x200000
 
 
-def tls_server_options(ca_cert: str) -> dict[str, Any]:
+def tls_server_options(ca_cert: str, extra_ca_pem: bytes | None = None) -> dict[str, Any]:
     """``uvicorn.Config`` keyword arguments that request (not require) a client certificate.
 
     The handshake asks for a certificate with ``ca_cert`` as trust root and exposes the one
@@ -73,12 +73,15 @@ def tls_server_options(ca_cert: str) -> dict[str, Any]:
     OpenSSL's time check is off in the handshake so an expired certificate reaches the x509
     authenticator and gets upstream's 401 rather than a TLS alert; a certificate from another
     CA still fails the handshake (Python's ``ssl`` cannot request a certificate without
-    verifying it, unlike Go's ``tls.RequestClientCert``).
+    verifying it, unlike Go's ``tls.RequestClientCert``). ``extra_ca_pem`` (the front-proxy CA)
+    is trusted in the handshake too; which CA signed a certificate is the authenticators' business.
     """
 
     def factory(_config: Any, default: Any) -> ssl.SSLContext:
         ctx: ssl.SSLContext = default()
         ctx.verify_flags = ssl.VerifyFlags(int(ctx.verify_flags) | _NO_CHECK_TIME)
+        if extra_ca_pem:
+            ctx.load_verify_locations(cadata=extra_ca_pem.decode())
         return ctx
 
     options: dict[str, Any] = {"ssl_cert_reqs": ssl.CERT_OPTIONAL, "ssl_ca_certs": ca_cert,

@@ -14,7 +14,17 @@ from typing import NamedTuple, Protocol
 
 from suanli.apiserver.context import UserInfo
 
-__all__ = ["AlwaysAllow", "Attributes", "Authorizer", "Decision"]
+__all__ = ["AlwaysAllow", "Attributes", "Authorizer", "Decision", "SelectorRequirement"]
+
+
+class SelectorRequirement(NamedTuple):
+    """One field or label selector requirement as an authorizer sees it (the SubjectAccessReview
+    shape): ``operator`` ``In``/``NotIn``/``Exists``/``DoesNotExist`` (field selectors: ``In``/``NotIn``
+    with one value)."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
 
 
 class Attributes(NamedTuple):
@@ -23,7 +33,9 @@ class Attributes(NamedTuple):
     ``verb`` is the Kubernetes verb (``get list watch create update patch delete deletecollection``,
     or ``impersonate``/``use``/``bind``/``escalate``/``approve``/``sign`` for special checks, or the
     lower-case HTTP method for a non-resource request). ``resource_request`` tells the two apart.
-    A named tuple: built for every request, so construction must be cheap.
+    ``field_selector``/``label_selector``: the selectors of a list/watch/deletecollection request
+    (upstream's AuthorizeWithSelectors; RBAC ignores them, an authorizer that restricts by selector
+    would read them). A named tuple: built for every request, so construction must be cheap.
     """
 
     user: UserInfo
@@ -36,6 +48,8 @@ class Attributes(NamedTuple):
     subresource: str = ""
     name: str = ""
     path: str = ""
+    field_selector: tuple[SelectorRequirement, ...] = ()
+    label_selector: tuple[SelectorRequirement, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from suanli.apiserver.authz.rules import Rule
 from suanli.apiserver.service import ApiService
 
 __all__ = ["AUTOUPDATE_ANNOTATION", "aggregate_label", "bootstrap_cluster_role_bindings", "bootstrap_cluster_roles",
+           "bootstrap_namespace_policy",
            "reconcile_bootstrap_policy"]
 
 RBAC_API = "rbac.authorization.k8s.io/v1"
@@ -172,6 +173,23 @@ def bootstrap_cluster_role_bindings() -> list[Obj]:
     ]
 
 
+def bootstrap_namespace_policy() -> list[tuple[str, Obj]]:
+    """The bootstrap Roles/RoleBindings of kube-system Suanli needs, as ``(plural, object)``:
+    upstream's ``extension-apiserver-authentication-reader`` (read the
+    ``extension-apiserver-authentication`` ConfigMap, which extension API servers are bound to) and
+    its ``system::extension-apiserver-authentication-reader`` binding."""
+    role = "extension-apiserver-authentication-reader"
+    reader: Obj = {"apiVersion": RBAC_API, "kind": "Role", "metadata": {**_meta(role), "namespace": "kube-system"},
+                   "rules": [Rule(("get", "list", "watch"), ("",), ("configmaps",),
+                                  ("extension-apiserver-authentication",)).as_obj()]}
+    binding: Obj = {"apiVersion": RBAC_API, "kind": "RoleBinding",
+                    "metadata": {**_meta(f"system::{role}"), "namespace": "kube-system"},
+                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u}
+                                 for u in ("system:kube-controller-manager", "system:kube-scheduler")]}
+    return [("roles", reader), ("rolebindings", binding)]
+
+
 def _merge_role(current: Obj, want: Obj) -> Obj | None:
     """``current`` with what ``want`` adds, or None when nothing is missing."""
     new = deep_copy(current)
@@ -206,23 +224,38 @@ def _merge_role(current: Obj, want: Obj) -> Obj | None:
     return new if changed else None
 
 
+async def _ensure_namespace(service: ApiService, name: str) -> None:
+    """Create namespace ``name`` when missing (upstream's ``tryEnsureNamespace`` before a Role)."""
+    if service.store.get("namespaces", "", name) is not None:
+        return
+    try:
+        await service.create(service.resource("", "v1", "namespaces"), "",
+                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    except ApiError as err:
+        if err.code != 409:
+            raise
+
+
 async def reconcile_bootstrap_policy(service: ApiService, shipped_crds: Iterable[Obj] = ()) -> None:
     """Create the bootstrap roles and bindings, or add to them what they miss (see module doc)."""
-    for plural, objs in (("clusterroles", bootstrap_cluster_roles(shipped_crds)),
-                         ("clusterrolebindings", bootstrap_cluster_role_bindings())):
+    wanted = [*(("clusterroles", o) for o in bootstrap_cluster_roles(shipped_crds)),
+              *(("clusterrolebindings", o) for o in bootstrap_cluster_role_bindings()),
+              *bootstrap_namespace_policy()]
+    for plural, want in wanted:
         rt = service.resource("rbac.authorization.k8s.io", "v1", plural)
-        for want in objs:
-            name = want["metadata"]["name"]
-            current = service.store.get(rt.storage_key, "", name)
-            if current is None:
-                try:
-                    await service.create(rt, "", deep_copy(want))
-                except ApiError as err:
-                    if err.code != 409:
-                        raise
-                continue
-            if (current.obj["metadata"].get("annotations") or {}).get(AUTOUPDATE_ANNOTATION) == "false":
-                continue
-            merged = _merge_role(current.obj, want)
-            if merged is not None:
-                await service.update(rt, "", name, merged)
+        name, ns = want["metadata"]["name"], str(want["metadata"].get("namespace") or "")
+        current = service.store.get(rt.storage_key, ns, name)
+        if current is None:
+            if ns:
+                await _ensure_namespace(service, ns)
+            try:
+                await service.create(rt, ns, deep_copy(want))
+            except ApiError as err:
+                if err.code != 409:
+                    raise
+            continue
+        if (current.obj["metadata"].get("annotations") or {}).get(AUTOUPDATE_ANNOTATION) == "false":
+            continue
+        merged = _merge_role(current.obj, want)
+        if merged is not None:
+            await service.update(rt, ns, name, merged)

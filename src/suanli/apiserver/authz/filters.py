@@ -10,8 +10,9 @@
   ``system:authenticated``/``system:unauthenticated``; a ServiceAccount without requested
   groups gets its fixed groups. Deviation: groups, uid or extras without a user is a 400 (upstream
   answers 500 Internal Error).
-* :func:`authorize_request` — resolves the request (:mod:`.requestinfo`), asks the authorizer,
-  and raises :func:`forbidden` (kube-apiserver's wording) when it does not allow.
+* :func:`authorize_request` — resolves the request (:mod:`.requestinfo`; list/watch selectors
+  via :mod:`.selectors`), asks the authorizer, and raises :func:`forbidden` (kube-apiserver's
+  wording) when it does not allow.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apiserver.authz import Attributes, Authorizer
 from suanli.apiserver.authz.requestinfo import RequestInfo, request_info
 from suanli.apiserver.authz.rules import SA_PREFIX
+from suanli.apiserver.authz.selectors import request_selectors
 from suanli.apiserver.context import UserInfo
 
 __all__ = ["IMPERSONATION_HEADERS", "attributes", "authorize_request", "forbidden", "forbidden_message",
@@ -64,12 +66,13 @@ def forbidden(attrs: Attributes, reason: str) -> ApiError:
                     group=attrs.api_group if attrs.resource_request else "")
 
 
-def attributes(user: UserInfo, info: RequestInfo) -> Attributes:
-    """The authorizer's view of a resolved request."""
+def attributes(user: UserInfo, info: RequestInfo, query: dict[str, str] | None = None) -> Attributes:
+    """The authorizer's view of a resolved request (with ``query``'s selectors for list/watch/deletecollection)."""
     if not info.resource_request:
         return Attributes(user, info.verb, resource_request=False, path=info.path)
+    fields, labels = request_selectors(info.verb, query) if query else ((), ())
     return Attributes(user, info.verb, True, info.namespace, info.api_group, info.api_version, info.resource,
-                      info.subresource, info.name, info.path)
+                      info.subresource, info.name, info.path, fields, labels)
 
 
 def authorize_request(authorizer: Authorizer, user: UserInfo, method: str, path: str, query: dict[str, str], *,
@@ -80,7 +83,7 @@ def authorize_request(authorizer: Authorizer, user: UserInfo, method: str, path:
     if verb is not None and info.resource_request:
         info = RequestInfo(True, info.path, verb, info.api_prefix, info.api_group, info.api_version, info.namespace,
                            info.resource, info.subresource, info.name, info.parts)
-    attrs = attributes(user, info)
+    attrs = attributes(user, info, query)
     decision = authorizer.authorize(attrs)
     if not decision.allowed:
         raise forbidden(attrs, decision.reason)

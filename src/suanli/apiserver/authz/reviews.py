@@ -8,6 +8,9 @@
 * ``SelfSubjectRulesReview`` — every rule the requesting user holds in ``spec.namespace``
   (``kubectl auth can-i --list``).
 
+``resourceAttributes.fieldSelector``/``labelSelector`` (1.31+) are validated as upstream and reach
+the authorizer as its selector attributes (:mod:`.selectors`); RBAC ignores them.
+
 Validation messages and the response shape follow upstream's ``pkg/apis/authorization/validation``
 and ``pkg/registry/authorization``: the request object comes back with ``status`` filled.
 """
@@ -20,6 +23,7 @@ from suanli.apimachinery.errors import ApiError, Cause
 from suanli.apimachinery.objects import Obj
 from suanli.apiserver.authz import Attributes, Authorizer
 from suanli.apiserver.authz.rules import Rule
+from suanli.apiserver.authz.selectors import review_selectors, validate_review_selectors
 from suanli.apiserver.context import UserInfo
 from suanli.kinds.registry import ResourceType
 
@@ -64,9 +68,13 @@ def _attributes(kind: str, spec: dict[str, Any], user: UserInfo) -> Attributes:
         raise _invalid(kind, [Cause("spec.nonResourceAttributes", f"Invalid value: {_go_value(non)}: cannot be "
                                     "specified in combination with resourceAttributes")])
     if isinstance(res, dict):
+        causes = validate_review_selectors(res)
+        if causes:
+            raise _invalid(kind, causes)
+        fields, labels = review_selectors(res)
         return Attributes(user, str(res.get("verb") or ""), True, str(res.get("namespace") or ""),
                           str(res.get("group") or ""), str(res.get("version") or ""), str(res.get("resource") or ""),
-                          str(res.get("subresource") or ""), str(res.get("name") or ""))
+                          str(res.get("subresource") or ""), str(res.get("name") or ""), "", fields, labels)
     if isinstance(non, dict):
         return Attributes(user, str(non.get("verb") or ""), resource_request=False, path=str(non.get("path") or ""))
     raise _invalid(kind, [Cause("spec.resourceAttributes",
