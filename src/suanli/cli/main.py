@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="range node pod subnets (spec.podCIDR) are allocated from (default 10.244.0.0/16)")
     up.add_argument("--node-cidr-mask-size", type=int, default=24,
                     help="prefix length of each node's pod subnet (default 24: 256 nodes in a /16)")
+    up.add_argument("--virtual-time-rate", type=float, default=None, metavar="R",
+                    help="simulated usage (ResourceUsage expressions, sim-* annotations) follows a virtual clock "
+                         "running R times real time (8640: a day in 10 s; 0: frozen, moved only by "
+                         "--clock-offset-file)")
     # end-to-end tests only: the CronJob controller's clock runs ahead by the seconds in this file
     up.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
     from suanli.cli.standalone import add_component_parsers
@@ -110,7 +114,8 @@ async def _up(args: argparse.Namespace) -> int:
                            scheduler_config=args.scheduler_config,
                            fsync=args.fsync, clock_offset_file=args.clock_offset_file,
                            cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size,
-                           authn=authn_options(args), authorization_mode=args.authorization_mode)
+                           authn=authn_options(args), authorization_mode=args.authorization_mode,
+                           virtual_time_rate=args.virtual_time_rate)
     try:
         platform = Platform(opts)
     except ConfigError as err:

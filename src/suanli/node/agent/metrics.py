@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR

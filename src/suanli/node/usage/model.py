@@ -55,9 +55,9 @@ __all__ = [
     "KWOK_MEMORY_ANNOTATION",
     "SIM_CPU_ANNOTATION",
     "SIM_MEMORY_ANNOTATION",
-    "Usage",
     "DeviceUsage",
     "PodSample",
+    "Usage",
     "UsageModel",
     "device_class_of",
     "parse_value",
@@ -100,7 +100,8 @@ class Usage:
     memory_bytes: int = 0
 
     def quantities(self) -> dict[str, str]:
-        """metrics-server's form: ``Usage(250_000_000, 512 << 20)`` → ``{"cpu": "250000000n", "memory": "524288Ki"}``."""
+        """metrics-server's form: ``Usage(250_000_000, 512 << 20)`` → ``{"cpu": "250000000n",
+        "memory": "524288Ki"}``."""
         return {"cpu": f"{max(0, int(self.nanocores))}n", "memory": f"{max(0, int(self.memory_bytes)) // 1024}Ki"}
 
 
@@ -114,6 +115,8 @@ class DeviceUsage:
     device_class: str
     utilization: float = 0.0
     memory_bytes: int = 0
+    #: the first container requesting the resource (devices are granted per pod)
+    container: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,9 +289,12 @@ class UsageModel:
             util = self._value(ann.get(util_key), now, pod, node, None, util_key) or Fraction(0)
             mem = self._value(ann.get(mem_key), now, pod, node, None, mem_key) if mem_key else None
             ids = alloc[resource] if isinstance(alloc[resource], list) else []
+            owner = next((str(c.get("name")) for c in (pod.get("spec") or {}).get("containers") or []
+                          if resource in ((c.get("resources") or {}).get("limits") or {})
+                          or resource in ((c.get("resources") or {}).get("requests") or {})), "")
             for dev in ids:
                 out.append(DeviceUsage(resource, str(dev), cls, float(min(max(util, Fraction(0)), Fraction(100))),
-                                       int(max(mem or Fraction(0), Fraction(0)))))
+                                       int(max(mem or Fraction(0), Fraction(0))), owner))
         return tuple(out)
 
     def _metrics(self, pod: Obj, node: Obj | None, now: float, ann: Mapping[str, str]) -> tuple[tuple[str, float], ...]:
