@@ -20,7 +20,7 @@ for cpu, bytes for memory, the unit of the metric otherwise), a bool 1 or 0 — 
 *Departure:* kwok's ``Rand()`` is ``math/rand``; ours is seeded by (agent seed, pod uid, sample
 time), so re-evaluating a sample gives the same number and every metrics path agrees.
 
-Example: ``Quantity("100m") * (1.0 + 0.5 * (Now().UnixSecond() % 86400.0 < 43200.0 ? 1.0 : 0.0))``
+Example (a daily curve): ``int(Now().UnixSecond()) % 86400 < 43200 ? Quantity("150m") : Quantity("100m")``
 is 150m in the first half of each UTC day and 100m in the second.
 """
 
