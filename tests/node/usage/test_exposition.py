@@ -17,7 +17,7 @@ NODE: dict[str, Any] = {"metadata": {"name": "gpu-0", "creationTimestamp": "2023
 
 
 def lines(text: str, name: str) -> list[str]:
-    return [ln for ln in text.splitlines() if ln.startswith(name + "{") or ln.startswith(name + " ")]
+    return [ln for ln in text.splitlines() if ln.startswith((name + "{", name + " "))]
 
 
 def board_with_gpu_pod() -> SampleBoard:
