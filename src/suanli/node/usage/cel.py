@@ -148,8 +148,10 @@ def _program(expression: str) -> Any:
     return _ENV.program(_ENV.compile(expression), functions=_FUNCTIONS)
 
 
+@lru_cache(maxsize=4096)
 def compile_expression(expression: str) -> UsageExpression:
-    """Parse ``expression`` (raises ``ValueError`` naming the problem when it does not compile)."""
+    """Parse ``expression`` (raises ``ValueError`` naming the problem when it does not compile);
+    the same text gives the same (shared) :class:`UsageExpression`."""
     try:
         _program(expression)
     except Exception as err:  # cel-python raises its parser's own error types
@@ -159,24 +161,51 @@ def compile_expression(expression: str) -> UsageExpression:
 
 
 class UsageExpression:
-    """One compiled expression; :meth:`value` evaluates it at a given time."""
+    """One compiled expression; :meth:`value` evaluates it at a given time.
+
+    Only the variables the expression names are converted to CEL values (a pod or node object is
+    large; an expression over ``Now()`` alone needs none of them).
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self._uses = tuple(v for v in ("pod", "node", "container") if _names(source, v))
+        #: a function of time alone (no variables, no Rand()): one evaluation per sample time
+        self._time_only = not self._uses and not _names(source, "Rand")
+        self._last: tuple[float, float] | None = None
 
     def value(self, *, now: float, pod: Obj | None = None, node: Obj | None = None,
               container: Obj | None = None, seed: int = 0) -> float:
         """The expression's value at ``now`` (epoch seconds) as a float; raises ``ValueError``
         when evaluation fails or the result is not a number, bool or Quantity."""
+        if self._time_only and self._last is not None and self._last[0] == now:
+            return self._last[1]
         uid = str(((pod or {}).get("metadata") or {}).get("uid") or "")
         _Sample.now, _Sample.stamp = now, datetime.fromtimestamp(now, UTC)
         _Sample.rng = random.Random(f"{seed}:{uid}:{now!r}")
-        activation = {"pod": _cel(pod), "node": _cel(node), "container": _cel(container)}
+        objs = {"pod": pod, "node": node, "container": container}
+        activation = {v: _cel(objs[v]) for v in self._uses}
         try:
             result = _program(self.source).evaluate(activation)
         except Exception as err:  # CELEvalError and friends
             raise ValueError(f"expression {self.source!r}: {_reason(err)}") from None
-        return _as_float(self.source, result)
+        value = _as_float(self.source, result)
+        if self._time_only:
+            self._last = (now, value)
+        return value
+
+
+def _names(source: str, var: str) -> bool:
+    """Whether ``source`` may refer to the variable ``var`` (an identifier occurrence outside strings
+    is not checked exactly: a false positive only costs a conversion)."""
+    start = 0
+    while (i := source.find(var, start)) >= 0:
+        before = source[i - 1] if i else " "
+        after = source[i + len(var)] if i + len(var) < len(source) else " "
+        if not (before.isalnum() or before in "_.") and not (after.isalnum() or after == "_"):
+            return True
+        start = i + 1
+    return False
 
 
 def _cel(obj: Obj | None) -> Any:
