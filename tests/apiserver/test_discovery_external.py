@@ -34,6 +34,6 @@ def test_external_group_is_listed_with_its_dynamic_resources() -> None:
 
 def test_registry_groups_win_over_an_external_entry_of_the_same_version() -> None:
     discovery = Discovery(builtin_registry())
-    discovery.external[("apps", "v1")] = lambda: []
+    discovery.external[("apps", "v1")] = list
     doc = discovery.resource_list("apps", "v1")
     assert doc is not None and any(r["name"] == "deployments" for r in doc["resources"])
