@@ -291,9 +291,7 @@ class MetricsApis:
 
     def _external(self, ns: str, metric: str, label_sel: LabelSelector | None) -> Obj:
         items: list[Obj] = []
-        for e in sorted(self._entries(), key=lambda e: (e.namespace, e.name)):
-            if e.namespace != ns:
-                continue
+        for e in sorted((e for e in self._entries() if e.namespace == ns), key=lambda e: e.name):
             v = e.sample.metric(metric)
             if v is None:
                 continue
