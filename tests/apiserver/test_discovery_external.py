@@ -19,15 +19,18 @@ def test_external_group_is_listed_with_its_dynamic_resources() -> None:
     discovery = Discovery(builtin_registry())
     resources: list[dict[str, Any]] = []
     discovery.external[("custom.metrics.k8s.io", "v1beta2")] = lambda: list(resources)
-    groups = {g["name"]: g for g in discovery.api_group_list()["groups"]}
-    assert groups["custom.metrics.k8s.io"]["preferredVersion"] == {
-        "groupVersion": "custom.metrics.k8s.io/v1beta2", "version": "v1beta2"}
-    assert discovery.api_group("custom.metrics.k8s.io") is not None
+    # without resources the group is not listed (kubectl fails discovery on an empty resource list)
+    assert "custom.metrics.k8s.io" not in {g["name"] for g in discovery.api_group_list()["groups"]}
+    assert discovery.api_group("custom.metrics.k8s.io") is None
     assert discovery.resource_list("custom.metrics.k8s.io", "v1beta2") == {
         "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "custom.metrics.k8s.io/v1beta2",
         "resources": []}
     resources.append({"name": "pods/rps", "singularName": "", "namespaced": True, "kind": "MetricValueList",
                       "verbs": ["get"]})
+    groups = {g["name"]: g for g in discovery.api_group_list()["groups"]}
+    assert groups["custom.metrics.k8s.io"]["preferredVersion"] == {
+        "groupVersion": "custom.metrics.k8s.io/v1beta2", "version": "v1beta2"}
+    assert discovery.api_group("custom.metrics.k8s.io") is not None
     doc = discovery.resource_list("custom.metrics.k8s.io", "v1beta2")
     assert doc is not None and [r["name"] for r in doc["resources"]] == ["pods/rps"]  # read on every request
 

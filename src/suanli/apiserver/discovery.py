@@ -42,7 +42,9 @@ class Discovery:
         self._groups: dict[str, Any] = {}
         self._resource_lists: dict[tuple[str, str], dict[str, Any]] = {}
         #: group versions served by handlers outside the registry (aggregated APIs such as
-        #: custom.metrics.k8s.io): ``(group, version) -> resources()``, listed on every request
+        #: custom.metrics.k8s.io): ``(group, version) -> resources()``, asked on every request; a
+        #: group is listed in ``/apis`` only while it has resources (kubectl's discovery fails on
+        #: an empty resource list: "received empty response for: <group/version>")
         self.external: dict[tuple[str, str], Callable[[], list[dict[str, Any]]]] = {}
 
     def _refresh(self) -> None:
@@ -105,8 +107,8 @@ class Discovery:
 
     def _all_groups(self) -> dict[str, Any]:
         groups = dict(self._groups)
-        for group, version in self.external:
-            if group not in groups:
+        for (group, version), resources in self.external.items():
+            if group not in groups and resources():
                 gv = {"groupVersion": f"{group}/{version}", "version": version}
                 groups[group] = {"name": group, "versions": [gv], "preferredVersion": gv}
         return groups
