@@ -64,3 +64,30 @@ def test_rand_is_in_unit_interval_and_repeatable_for_one_sample() -> None:
 def test_bad_expressions_raise_value_error(expr: str, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         compile_expression(expr).value(now=NOW, pod=POD, node=NODE)
+
+
+# kwok pkg/utils/cel/quantity_test.go: its Quantity arithmetic and comparisons, as CEL expressions.
+QUANTITY_CASES = [
+    ('Quantity("10") + Quantity("5") == Quantity("15")', "add"),
+    ('Quantity("10") - Quantity("5") == Quantity("5")', "subtract"),
+    ('-Quantity("10") == Quantity("-10")', "negate"),
+    ('Quantity("10") / 2 == Quantity("5")', "divide-by-int"),
+    ('Quantity("10") / 2.5 == Quantity("4")', "divide-by-double"),
+    ('Quantity("10") * 2 == Quantity("20")', "multiply-by-int"),
+    ('Quantity("10") * 2.5 == Quantity("25")', "multiply-by-double"),
+    ('Quantity("10") > Quantity("5")', "compare-greater"),
+    ('Quantity("10") >= Quantity("10") && Quantity("10") <= Quantity("10")', "compare-equal"),
+    ('Quantity("10") < Quantity("20")', "compare-less"),
+    ('Quantity("10") == Quantity("10")', "equal"),
+    ('!(Quantity("10") == Quantity("5"))', "not-equal"),
+]
+
+
+@pytest.mark.parametrize("expr", [c[0] for c in QUANTITY_CASES], ids=[c[1] for c in QUANTITY_CASES])
+def test_quantity_semantics_match_kwok(expr: str) -> None:
+    assert compile_expression(expr).value(now=NOW) == 1.0
+
+
+def test_invalid_quantity_string_is_an_error_like_kwok() -> None:
+    with pytest.raises(ValueError, match="quantities must match"):
+        compile_expression('Quantity("invalid")').value(now=NOW)
