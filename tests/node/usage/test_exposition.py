@@ -75,6 +75,8 @@ def test_resource_endpoint_matches_the_pod_sample() -> None:
     assert lines(text, "container_memory_working_set_bytes") == [
         f'container_memory_working_set_bytes{{container="trainer",namespace="ml",pod="job-0"}} {1 << 30}']
     assert lines(text, "pod_cpu_usage_seconds_total") == ['pod_cpu_usage_seconds_total{namespace="ml",pod="job-0"} 10']
+    assert lines(text, "container_cpu_usage_seconds_total") == [
+        'container_cpu_usage_seconds_total{container="trainer",namespace="ml",pod="job-0"} 10']
     assert lines(text, "node_cpu_usage_seconds_total") == ["node_cpu_usage_seconds_total 10"]
 
 

@@ -44,6 +44,8 @@ class SampleBoard:
         self.nodes: dict[str, NodeRecordSample] = {}
         #: integrated pod CPU core-seconds (``pod_cpu_usage_seconds_total``)
         self.pod_cpu_seconds: dict[tuple[str, str], float] = {}
+        #: integrated container CPU core-seconds per pod (``container_cpu_usage_seconds_total``)
+        self.container_cpu_seconds: dict[tuple[str, str], dict[str, float]] = {}
 
     def record_pod(self, namespace: str, name: str, node: str, labels: dict[str, str], sample: PodSample) -> None:
         key = (namespace, name)
@@ -51,14 +53,18 @@ class SampleBoard:
         if old is not None and old.node != node and old.node in self.nodes:
             self.nodes[old.node].pods.discard(key)
         if old is not None and sample.timestamp > old.sample.timestamp:
-            self.pod_cpu_seconds[key] = self.pod_cpu_seconds.get(key, 0.0) + \
-                old.sample.total().nanocores / 1e9 * (sample.timestamp - old.sample.timestamp)
+            dt = sample.timestamp - old.sample.timestamp
+            self.pod_cpu_seconds[key] = self.pod_cpu_seconds.get(key, 0.0) + old.sample.total().nanocores / 1e9 * dt
+            per = self.container_cpu_seconds.setdefault(key, {})
+            for cname, u in old.sample.containers.items():
+                per[cname] = per.get(cname, 0.0) + u.nanocores / 1e9 * dt
         self.pods[key] = PodEntry(namespace, name, node, labels, sample)
         if node:
             self.nodes.setdefault(node, NodeRecordSample(Usage(), sample.timestamp)).pods.add(key)
 
     def forget_pod(self, namespace: str, name: str) -> None:
         self.pod_cpu_seconds.pop((namespace, name), None)
+        self.container_cpu_seconds.pop((namespace, name), None)
         entry = self.pods.pop((namespace, name), None)
         if entry is not None and entry.node in self.nodes:
             self.nodes[entry.node].pods.discard((namespace, name))

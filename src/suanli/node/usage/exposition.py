@@ -186,8 +186,11 @@ def render_resource_metrics(node: Obj, board: SampleBoard) -> str:
                    pod_labels, board.pod_cpu_seconds.get((e.namespace, e.name), 0.0))
         out.series("pod_memory_working_set_bytes", "gauge", "Current working set of the pod in bytes", pod_labels,
                    total.memory_bytes)
+        per = board.container_cpu_seconds.get((e.namespace, e.name), {})
         for cname, u in sorted(e.sample.containers.items()):
             labels = [("container", cname), *pod_labels]
+            out.series("container_cpu_usage_seconds_total", "counter",
+                       "Cumulative cpu time consumed by the container in core-seconds", labels, per.get(cname, 0.0))
             out.series("container_memory_working_set_bytes", "gauge",
                        "Current working set of the container in bytes", labels, u.memory_bytes)
     return out.text()
