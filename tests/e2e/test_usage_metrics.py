@@ -8,6 +8,7 @@ on exactly one sample per step.
 
 from __future__ import annotations
 
+import itertools
 import json
 import urllib.parse
 from collections.abc import Iterator
@@ -98,6 +99,7 @@ def test_a_replayed_day_moves_every_metrics_path_in_step(vserver: tuple[Server, 
     ns.apply(_pod("web-0", ANNOTATIONS))
     custom = f"/apis/custom.metrics.k8s.io/v1beta2/namespaces/{ns.ns}/pods/*/{METRIC}"
     seen: list[tuple[int, str, str, str]] = []
+    cpu_seconds: list[float] = []
     for step in range(4):
         offset.write_text(str(step * 21600 + 1800))
         level = step + 1
@@ -125,6 +127,7 @@ def test_a_replayed_day_moves_every_metrics_path_in_step(vserver: tuple[Server, 
         assert _series(resource, "container_memory_working_set_bytes", namespace=ns.ns, pod="web-0",
                        container="main") == 64 * level * 2**20
         assert _series(resource, "pod_memory_working_set_bytes", namespace=ns.ns, pod="web-0") == 64 * level * 2**20
+        cpu_seconds.append(_series(resource, "pod_cpu_usage_seconds_total", namespace=ns.ns, pod="web-0") or 0.0)
         node_text = ns.kubectl("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/metrics")
         total = _series(node_text, "node_memory_MemTotal_bytes")
         available = _series(node_text, "node_memory_MemAvailable_bytes")
@@ -135,6 +138,9 @@ def test_a_replayed_day_moves_every_metrics_path_in_step(vserver: tuple[Server, 
         seen.append((level, top[0], top[1], item["value"]))
     assert [s[1] for s in seen] == ["100m", "200m", "300m", "400m"]
     assert [s[3] for s in seen] == ["12500m", "25", "37500m", "50"]
+    # the CPU counter integrates what `kubectl top` showed: 6 h at 100m, 200m, 300m between the steps
+    steps = [b - a for a, b in itertools.pairwise(cpu_seconds)]
+    assert steps == pytest.approx([0.1 * 21600, 0.2 * 21600, 0.3 * 21600])
 
 
 def _milli(v: float) -> str:
