@@ -33,6 +33,7 @@ DEMO_NODES: dict[str, str] = {
     "demo-manycore-0": "manycore-256",
 }
 ASCEND_NODES = ("demo-ascend-0", "demo-ascend-1")
+ASCEND_RESOURCE = "huawei.com/Ascend910"
 
 
 def fresh_demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -140,3 +141,15 @@ def wait_phase(k: K, name: str, phase: str, *, timeout: float = 20) -> str:
         return wait_until(reached, timeout=timeout, what=f"pod {name} to reach {phase}")
     except AssertionError as err:
         raise AssertionError(f"{err}; last phase {seen[-1]!r}") from None
+
+
+@pytest.fixture
+def npus_online(kc: Kubectl) -> None:
+    guide = EXAMPLES / "openfuyao-guide"
+    kc("apply", "-f", str(guide / "custom-npu-rule.yaml"), "-f", str(guide / "npu-cluster-policy.yaml"))
+
+    def online() -> bool:
+        return {n["metadata"]["name"] for n in get_json(kc, "nodes")["items"]
+                if (n["status"].get("allocatable") or {}).get(ASCEND_RESOURCE) == "8"} == set(ASCEND_NODES)
+
+    wait_until(online, timeout=40, what="8 NPUs on each Ascend node")

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import Kubectl, Server, start_server
-from tests.e2e.conftest import K, wait_until
-from tests.e2e_hardware.conftest import ASCEND_NODES, EXAMPLES, get_json, wait_phase
+from tests.e2e.conftest import K
+from tests.e2e_hardware.conftest import ASCEND_NODES, get_json, wait_phase
 
 pytestmark = pytest.mark.e2e
 
@@ -48,18 +48,6 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
-
-
-@pytest.fixture
-def npus_online(kc: Kubectl) -> None:
-    guide = EXAMPLES / "openfuyao-guide"
-    kc("apply", "-f", str(guide / "custom-npu-rule.yaml"), "-f", str(guide / "npu-cluster-policy.yaml"))
-
-    def online() -> bool:
-        return {n["metadata"]["name"] for n in get_json(kc, "nodes")["items"]
-                if (n["status"].get("allocatable") or {}).get(ASCEND) == "8"} == set(ASCEND_NODES)
-
-    wait_until(online, timeout=40, what="8 NPUs on each Ascend node")
 
 
 def npu_pod(name: str, count: int) -> dict[str, Any]:

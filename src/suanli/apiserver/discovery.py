@@ -6,6 +6,7 @@ deleted), so new resources are discoverable at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from suanli.kinds.registry import Registry, ResourceType
@@ -40,6 +41,11 @@ class Discovery:
         self._cache_gen = -1
         self._groups: dict[str, Any] = {}
         self._resource_lists: dict[tuple[str, str], dict[str, Any]] = {}
+        #: group versions served by handlers outside the registry (aggregated APIs such as
+        #: custom.metrics.k8s.io): ``(group, version) -> resources()``, asked on every request; a
+        #: group is listed in ``/apis`` only while it has resources (kubectl's discovery fails on
+        #: an empty resource list: "received empty response for: <group/version>")
+        self.external: dict[tuple[str, str], Callable[[], list[dict[str, Any]]]] = {}
 
     def _refresh(self) -> None:
         if self._cache_gen == self.registry.generation:
@@ -99,19 +105,32 @@ class Discovery:
         return {"kind": "APIVersions", "versions": ["v1"],
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]}
 
+    def _all_groups(self) -> dict[str, Any]:
+        groups = dict(self._groups)
+        for (group, version), resources in self.external.items():
+            if group not in groups and resources():
+                gv = {"groupVersion": f"{group}/{version}", "version": version}
+                groups[group] = {"name": group, "versions": [gv], "preferredVersion": gv}
+        return groups
+
     def api_group_list(self) -> dict[str, Any]:
         self._refresh()
+        groups = self._all_groups()
         order = {g: i for i, g in enumerate(_GROUP_ORDER)}
-        names = sorted(self._groups, key=lambda g: (order.get(g, len(order)), g))
-        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [self._groups[g] for g in names]}
+        names = sorted(groups, key=lambda g: (order.get(g, len(order)), g))
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [groups[g] for g in names]}
 
     def api_group(self, group: str) -> dict[str, Any] | None:
         self._refresh()
-        g = self._groups.get(group)
+        g = self._all_groups().get(group)
         if g is None:
             return None
         return {"kind": "APIGroup", "apiVersion": "v1", **g}
 
     def resource_list(self, group: str, version: str) -> dict[str, Any] | None:
         self._refresh()
+        ext = self.external.get((group, version))
+        if ext is not None and (group, version) not in self._resource_lists:
+            return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}",
+                    "resources": ext()}
         return self._resource_lists.get((group, version))

@@ -73,6 +73,10 @@ _SEGMENT = re.compile(r"^[^/]+$")
 _JSON_TYPE = b"application/json"
 
 
+#: a prefix route: ``(path, query) -> (content type, body bytes or JSON object) | None``
+PrefixHandler = Callable[[str, dict[str, str]], Awaitable[tuple[str, bytes | dict[str, Any]] | None]]
+
+
 class _Request:
     __slots__ = ("body", "headers", "method", "path", "query", "user")
 
@@ -161,6 +165,8 @@ class ApiApp:
         #: runtimes that serve exec/attach for their pods (the process runtime registers itself)
         self.streamers: list[PodStreamer] = []
         self.extra_routes: dict[str, Callable[[_Request], Awaitable[_Response]]] = {}
+        #: (path prefix, handler) served before resource routing; see :meth:`add_prefix_route`
+        self.prefix_routes: list[tuple[str, PrefixHandler]] = []
 
     def add_text_route(self, path: str, render: Callable[[], str],
                        content_type: str = "text/plain; version=0.0.4; charset=utf-8") -> None:
@@ -170,6 +176,12 @@ class ApiApp:
             return _Response(200, render().encode(), content_type)
 
         self.extra_routes[path] = handler
+
+    def add_prefix_route(self, prefix: str, handler: PrefixHandler) -> None:
+        """Serve GET requests under ``prefix`` with ``handler(path, query)`` (authenticated and authorised
+        like the API); it returns ``(content type, body)`` — a JSON object is sent as JSON — or
+        ``None`` to fall through to resource routing, and raises :class:`ApiError` for errors."""
+        self.prefix_routes.append((prefix, handler))
 
     def close_streams(self) -> None:
         """End every open watch and log stream (server shutdown)."""
@@ -296,6 +308,11 @@ class ApiApp:
             return _json(200, KUBE_VERSION)
         if path in self.extra_routes:
             return await self.extra_routes[path](req)
+        for prefix, handler in self.prefix_routes:
+            if path.startswith(prefix) and req.method == "GET":
+                got = await handler(path, req.query)
+                if got is not None:
+                    return _json(200, got[1]) if isinstance(got[1], dict) else _Response(200, got[1], got[0])
         if path == "/api":
             return _json(200, self.discovery.api_versions())
         if path == "/apis":

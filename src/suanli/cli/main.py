@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="range node pod subnets (spec.podCIDR) are allocated from (default 10.244.0.0/16)")
     up.add_argument("--node-cidr-mask-size", type=int, default=24,
                     help="prefix length of each node's pod subnet (default 24: 256 nodes in a /16)")
+    up.add_argument("--virtual-time-rate", type=float, default=None, metavar="R",
+                    help="simulated usage (ResourceUsage expressions, sim-* annotations) follows a virtual clock "
+                         "running R times real time (8640: a day in 10 s; 0: frozen, moved only by "
+                         "--clock-offset-file)")
     # end-to-end tests only: the CronJob controller's clock runs ahead by the seconds in this file
     up.add_argument("--clock-offset-file", type=Path, default=None, help=argparse.SUPPRESS)
     from suanli.cli.standalone import add_component_parsers
@@ -116,7 +120,8 @@ async def _up(args: argparse.Namespace) -> int:
                            cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size,
                            authn=authn_options(args), authorization_mode=args.authorization_mode,
                            limits=limits_config(args),
-                           admission_config=args.admission_control_config_file)
+                           admission_config=args.admission_control_config_file,
+                           virtual_time_rate=args.virtual_time_rate)
     try:
         platform = Platform(opts)
     except ConfigError as err:

@@ -84,7 +84,9 @@ from suanli.node.demo import ensure_demo_pool
 from suanli.node.devices import registry_for_profiles
 from suanli.node.nfd.controller import NodeFeatureReporter, NodeFeatureRuleController
 from suanli.node.nfd.crds import ensure_crds
-from suanli.runtime.clock import OffsetClock
+from suanli.node.usage.board import SampleBoard
+from suanli.node.usage.routes import install as install_usage_routes
+from suanli.runtime.clock import Clock, OffsetClock, RealClock, VirtualClock
 from suanli.runtime.component import Component, ComponentGroup
 from suanli.runtime.events import EventRecorder
 from suanli.runtime.informer_factory import SharedInformerFactory
@@ -135,6 +137,9 @@ class PlatformOptions:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     #: ``--admission-control-config-file`` (ResourceQuota ``limitedResources``); None: no configuration
     admission_config: Path | None = None
+    #: ``--virtual-time-rate``: simulated usage runs this many times faster than real time (0: time
+    #: stands still except for ``clock_offset_file`` jumps); None: real time
+    virtual_time_rate: float | None = None
 
 
 async def _tune_gc(interval: float = 1.0, full_every: int = 60) -> None:
@@ -288,9 +293,15 @@ def scheduler_component(client: Client, factory: SharedInformerFactory | None,
     return LiveScheduler(client, config_file=config_file, factory=factory)
 
 
-def agent_components(client: Client, devices: Any, *, seed: int = 0, require_pod_cidr: bool = True) -> list[Component]:
-    """The simulated-node agent and the nfd-worker role (``suanli agent --sim-nodes``)."""
-    return [SimAgent(client, devices=devices, config=AgentConfig(seed=seed, require_pod_cidr=require_pod_cidr)),
+def agent_components(client: Client, devices: Any, *, seed: int = 0, require_pod_cidr: bool = True,
+                     usage_clock: Clock | None = None) -> list[Component]:
+    """The simulated-node agent and the nfd-worker role (``suanli agent --sim-nodes``); ``usage_clock``
+    is the platform time simulated usage is sampled at (a :class:`VirtualClock` replays days in seconds;
+    usage is then sampled every real second instead of every 15 s)."""
+    config = AgentConfig(seed=seed, require_pod_cidr=require_pod_cidr)
+    if usage_clock is not None and not isinstance(usage_clock, RealClock):
+        config.metrics_interval = 1.0  # virtual time: sample every real second so a replayed day shows
+    return [SimAgent(client, devices=devices, config=config, usage_clock=usage_clock),
             NodeFeatureReporter(client)]
 
 
@@ -326,6 +337,9 @@ class Platform:
         self.scheduler_config_text = DEFAULT_CONFIG_TEXT if path is None else path.read_text()
         parse_config(self.scheduler_config_text)  # what Volcano rejects fails here; unknown keys only warn
         check_cluster_cidr(options.cluster_cidr, options.node_cidr_mask_size)  # ValueError before anything starts
+        #: the platform time simulated usage follows (virtual with --virtual-time-rate)
+        self.usage_clock: Clock = RealClock() if options.virtual_time_rate is None else VirtualClock(
+            options.virtual_time_rate, offset_file=options.clock_offset_file)
         self.registry = Registry()
         self.registry.add_all(builtin_resource_types())
         self.registry.add_all(access_review_types())
@@ -496,12 +510,18 @@ class Platform:
         for _, build in controller_components(ctx):
             group.add(build())
         group.add(scheduler_component(self.client, shared, o.scheduler_config))
-        for agent in agent_components(self.client, self.devices, seed=o.seed, require_pod_cidr=True):
+        boards: list[SampleBoard] = []
+        for agent in agent_components(self.client, self.devices, seed=o.seed, require_pod_cidr=True,
+                                      usage_clock=self.usage_clock):
             group.add(agent)
+            if isinstance(agent, SimAgent):
+                boards.append(agent.metrics.board)
         if o.host_node:
             host = ProcessAgent(self.client, self.logs.root, devices=self.devices, data_path=o.data_dir)
             self.app.streamers.append(host)  # exec/attach reach host pods through it
             group.add(host)
+            boards.append(host.metrics.board)
+        install_usage_routes(self.app, self.client, self.registry, lambda: boards, self.usage_clock)
         self._tasks.append(asyncio.create_task(group.run()))
         self._stoppers.append(group.stop)
         self.informers.start()

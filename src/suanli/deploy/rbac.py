@@ -156,6 +156,8 @@ AGENT = ComponentRBAC(
         _r("", ["events"], _EVENTS),
         # resource metrics objects (on a real cluster metrics.k8s.io is metrics-server's APIService)
         _r("metrics.k8s.io", ["nodes", "pods"], ["create", "update", "delete"]),
+        # kwok's usage rules, read by the simulated-node agent on every metrics tick
+        _r("kwok.x-k8s.io", ["resourceusages", "clusterresourceusages"], ["list"]),
     ),
     namespaced_rules={
         NODE_LEASE_NAMESPACE: (_r("coordination.k8s.io", ["leases"], ["get", "create", "update"]),),

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "OffsetClock", "RealClock"]
+__all__ = ["Clock", "FakeClock", "OffsetClock", "RealClock", "VirtualClock"]
 
 
 class Clock(Protocol):
@@ -139,40 +139,79 @@ class FakeClock:
             heapq.heappop(self._sleepers)
 
 
-class OffsetClock:
-    """The process clock moved forward by a number of seconds read from a file (end-to-end tests only).
+class VirtualClock:
+    """Platform time running ``rate`` times faster than the process clock, plus jumps.
 
-    ``suanli up --clock-offset-file PATH`` gives it to the time-driven controllers (CronJob), so a
-    test outside the process can make time pass by writing e.g. ``"3600"`` to ``PATH``. The file
-    is re-read when its modification time changes; a missing, empty or unparseable file, or a
-    smaller value, leaves the offset where it was (time never goes backwards). Sleepers poll
-    every ``poll`` seconds, so a jump wakes them within that delay.
+    ``now() = start + rate * (real seconds since construction) + offset``: with ``rate`` 8640 a
+    simulated day passes in 10 s; with ``rate`` 0 time stands still and moves only by
+    :meth:`advance` or by the number of seconds written to ``offset_file`` (re-read when its
+    modification time changes; missing, empty, unparseable or smaller values leave the offset
+    where it was: time never goes backwards). ``monotonic()`` moves with ``now()``.
+    ``sleep(d)`` waits until ``monotonic()`` has moved by ``d``, polling every ``poll`` real
+    seconds at most (so jumps wake sleepers within that delay).
+
+    Example: ``VirtualClock(rate=0, start=1_700_000_000).advance(3600)`` → ``now() == 1_700_003_600``.
     """
 
-    def __init__(self, path: Path, poll: float = 0.05) -> None:
-        self.path = path
+    def __init__(self, rate: float = 1.0, *, start: float | None = None, offset_file: Path | None = None,
+                 poll: float = 0.05) -> None:
+        if rate < 0:
+            raise ValueError("rate must not be negative")
+        self.rate = rate
+        self.path = offset_file
         self.poll = poll
-        self._offset = 0.0
+        self._start = time.time() if start is None else start
+        self._real0 = time.monotonic()
+        self._advanced = 0.0
+        self._file_offset = 0.0
         self._stamp: int | None = None
 
     def offset(self) -> float:
-        try:
-            stamp = os.stat(self.path).st_mtime_ns
-        except OSError:
-            return self._offset
-        if stamp != self._stamp:
-            self._stamp = stamp
-            with contextlib.suppress(OSError, ValueError):
-                self._offset = max(self._offset, float(self.path.read_text().strip() or 0))
-        return self._offset
+        """Seconds added by :meth:`advance` and the offset file."""
+        if self.path is not None:
+            stamp: int | None
+            try:
+                stamp = os.stat(self.path).st_mtime_ns
+            except OSError:
+                stamp = self._stamp
+            if stamp != self._stamp:
+                self._stamp = stamp
+                with contextlib.suppress(OSError, ValueError):
+                    self._file_offset = max(self._file_offset, float(self.path.read_text().strip() or 0))
+        return self._advanced + self._file_offset
+
+    def advance(self, seconds: float) -> None:
+        """Jump forward by ``seconds``."""
+        if seconds < 0:
+            raise ValueError("cannot move a clock backwards")
+        self._advanced += seconds
+
+    def monotonic(self) -> float:
+        return (time.monotonic() - self._real0) * self.rate + self.offset()
+
+    def now(self) -> float:
+        return self._start + self.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        deadline = self.monotonic() + seconds
+        while (remaining := deadline - self.monotonic()) > 0:
+            real = remaining / self.rate if self.rate > 0 else self.poll
+            await asyncio.sleep(min(real, self.poll) if self.path is not None or self.rate == 0 else real)
+
+
+class OffsetClock(VirtualClock):
+    """The process clock moved forward by a number of seconds read from a file (end-to-end tests only).
+
+    ``suanli up --clock-offset-file PATH`` gives it to the time-driven controllers (CronJob), so a
+    test outside the process can make time pass by writing e.g. ``"3600"`` to ``PATH``: a
+    :class:`VirtualClock` at rate 1 reading its offset from ``PATH``.
+    """
+
+    def __init__(self, path: Path, poll: float = 0.05) -> None:
+        super().__init__(1.0, offset_file=path, poll=poll)
 
     def now(self) -> float:
         return time.time() + self.offset()
 
     def monotonic(self) -> float:
         return time.monotonic() + self.offset()
-
-    async def sleep(self, seconds: float) -> None:
-        deadline = self.monotonic() + seconds
-        while (remaining := deadline - self.monotonic()) > 0:
-            await asyncio.sleep(min(remaining, self.poll))

@@ -761,7 +761,8 @@ class NodeAgent:
                 continue
             per_node[ps.node].append(Usage(sum(u.nanocores for u in usage.values()),
                                            sum(u.memory_bytes for u in usage.values())))
-            self.metrics.pod(ps.namespace, ps.name, usage, pod["metadata"].get("labels") or {})
+            self.metrics.pod(ps.namespace, ps.name, usage, pod["metadata"].get("labels") or {}, node=ps.node,
+                             sample=ps.extra.get("sample"))
         for name, usages in per_node.items():
             rec = self.nodes.get(name)
             node = self.node_informer.get("", name)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
 from suanli.node.agent.status import rfc3339
+from suanli.node.usage.board import SampleBoard
+from suanli.node.usage.model import PodSample, Usage
 from suanli.runtime.clock import Clock
 from suanli.wire import NODE_METRICS, POD_METRICS
 
@@ -32,18 +33,6 @@ __all__ = [
 #: Store buckets of the two kinds; mark them volatile in the Store.
 METRICS_BUCKETS = frozenset({"metrics.k8s.io/nodes", "metrics.k8s.io/pods"})
 API_VERSION = "metrics.k8s.io/v1beta1"
-
-
-@dataclass(frozen=True)
-class Usage:
-    """CPU in nanocores (1 core = 1e9) and memory in bytes."""
-
-    nanocores: int = 0
-    memory_bytes: int = 0
-
-    def quantities(self) -> dict[str, str]:
-        """``{"cpu": "<n>n", "memory": "<k>Ki"}``; e.g. Usage(250_000_000, 512 << 20) → 250000000n, 524288Ki."""
-        return {"cpu": f"{max(0, int(self.nanocores))}n", "memory": f"{max(0, int(self.memory_bytes)) // 1024}Ki"}
 
 
 def node_metrics(name: str, usage: Usage, timestamp: float, window: str = "30s",
@@ -76,9 +65,13 @@ class MetricsWriter:
     """
 
     def __init__(self, client: Client, clock: Clock, *, refresh: float = 60.0, window: str = "30s",
-                 concurrency: int = 64) -> None:
+                 concurrency: int = 64, sample_clock: Clock | None = None) -> None:
         self.client = client
         self.clock = clock
+        #: the platform clock samples are taken on (virtual time); timestamps come from it
+        self.sample_clock: Clock = sample_clock or clock
+        #: every staged sample, readable by the node's /metrics and the custom metrics API
+        self.board = SampleBoard()
         self.refresh = refresh
         self.window = window
         self.concurrency = concurrency
@@ -90,24 +83,36 @@ class MetricsWriter:
 
     def node(self, name: str, usage: Usage, labels: dict[str, str]) -> None:
         key = ("node", "", name)
+        now = self.sample_clock.now()
+        self.board.record_node(name, usage, now)
         sig: _Sig = (usage, tuple(sorted(labels.items())))
         if self._fresh(key, sig):
             return
-        self._staged[key] = (sig, node_metrics(name, usage, self.clock.now(), self.window, labels))
+        self._staged[key] = (sig, node_metrics(name, usage, now, self.window, labels))
         self._deletes.discard(key)
 
-    def pod(self, namespace: str, name: str, containers: dict[str, Usage], labels: dict[str, str]) -> None:
+    def pod(self, namespace: str, name: str, containers: dict[str, Usage], labels: dict[str, str], *,
+            node: str = "", sample: PodSample | None = None) -> None:
+        """Stage a pod's sample; ``sample`` (devices, application metrics, its time) when the runtime
+        has one, else one is made of ``containers`` at the sample clock's time. A change of any
+        device or application figure rewrites the PodMetrics too (its timestamp dates the sample)."""
+        if sample is None or sample.containers != containers:
+            sample = PodSample(self.sample_clock.now(), dict(containers))
+        self.board.record_pod(namespace, name, node, dict(labels), sample)
         key = ("pod", namespace, name)
-        sig: _Sig = (tuple(sorted(containers.items(), key=lambda kv: kv[0])), tuple(sorted(labels.items())))
+        sig: _Sig = (tuple(sorted(containers.items(), key=lambda kv: kv[0])), tuple(sorted(labels.items())),
+                     sample.devices, sample.metrics)
         if self._fresh(key, sig):
             return
-        self._staged[key] = (sig, pod_metrics(namespace, name, containers, self.clock.now(), self.window, labels))
+        self._staged[key] = (sig, pod_metrics(namespace, name, containers, sample.timestamp, self.window, labels))
         self._deletes.discard(key)
 
     def forget_node(self, name: str) -> None:
+        self.board.forget_node(name)
         self._forget(("node", "", name))
 
     def forget_pod(self, namespace: str, name: str) -> None:
+        self.board.forget_pod(namespace, name)
         self._forget(("pod", namespace, name))
 
     def _forget(self, key: tuple[str, str, str]) -> None:

@@ -21,23 +21,25 @@ Pod annotations shape the run:
                                     (+ restart count)
 ``suanli.io/inject-failure: crash`` containers exit with code 1 (or the exit-code
                                     annotation when non-zero), reason ``Error``
-``suanli.io/sim-cpu-usage: 200m``   reported pod CPU (split evenly over containers)
-``suanli.io/sim-memory-usage: 1Gi`` reported pod memory; default usage for both is a
-                                    deterministic 25-75 % of the requests
 ==================================  =====================================================
+
+Usage (CPU, memory, devices, application metrics) follows :mod:`suanli.node.usage.model`:
+kwok's ResourceUsage / ClusterResourceUsage, ``suanli.io/sim-cpu-usage`` / ``sim-memory-usage``
+(quantity or CEL), kwok's ``kwok.x-k8s.io/usage-cpu`` / ``usage-memory``, device and
+``suanli.io/sim-metric.<name>`` annotations; default a deterministic 25-75 % of the requests.
 
 Exits follow ``restartPolicy`` (restart with back-off, or Succeeded/Failed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 from collections.abc import Callable
-from fractions import Fraction
 
+from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj, parse_time
-from suanli.apimachinery.quantity import parse_quantity
 from suanli.apimachinery.version import kubelet_version
 from suanli.client.protocol import Client
 from suanli.node.agent.framework import (
@@ -52,6 +54,8 @@ from suanli.node.agent.status import ContainerState, PodState
 from suanli.node.agent.timing import jittered, parse_duration, parse_percent, seeded_random
 from suanli.node.devices.api import PROFILE_ANNOTATION, DeviceRegistry
 from suanli.node.profiles.model import HardwareProfile, load_profile
+from suanli.node.usage.model import SIM_CPU_ANNOTATION, SIM_MEMORY_ANNOTATION, PodSample, UsageModel
+from suanli.node.usage.rules import CLUSTER_RESOURCE_USAGES, RESOURCE_USAGES
 from suanli.runtime.clock import Clock
 from suanli.wire import KWOK_NODE_ANNOTATION as FAKE_NODE_ANNOTATION
 
@@ -70,8 +74,6 @@ log = logging.getLogger(__name__)
 SIM_DURATION_ANNOTATION = "suanli.io/sim-duration"
 SIM_EXIT_CODE_ANNOTATION = "suanli.io/sim-exit-code"
 SIM_JITTER_ANNOTATION = "suanli.io/sim-jitter"
-SIM_CPU_ANNOTATION = "suanli.io/sim-cpu-usage"
-SIM_MEMORY_ANNOTATION = "suanli.io/sim-memory-usage"
 KWOK_DEFAULT_CAPACITY = {"cpu": "1k", "memory": "1Ti", "pods": "1M"}
 DEFAULT_NODE_INFO = {
     "architecture": "amd64", "operatingSystem": "linux", "kubeletVersion": kubelet_version("suanli-sim"),
@@ -89,14 +91,19 @@ class SimAgent(NodeAgent):
     """The kwok-style simulated runtime for every fake node.
 
     ``profiles`` resolves a hardware-profile name (default :func:`load_profile`);
-    ``config.seed`` seeds duration jitter and synthetic usage.
+    ``config.seed`` seeds duration jitter and synthetic usage; ``usage_clock`` (default the
+    agent's clock) is the time usage is sampled at.
     """
 
     def __init__(self, client: Client, *, clock: Clock | None = None, devices: DeviceRegistry | None = None,
                  config: AgentConfig | None = None,
-                 profiles: Callable[[str], HardwareProfile] = load_profile) -> None:
+                 profiles: Callable[[str], HardwareProfile] = load_profile, usage_clock: Clock | None = None) -> None:
         super().__init__(client, clock=clock, devices=devices, config=config)
         self.profiles = profiles
+        #: the platform clock usage is sampled on (a VirtualClock replays a day in seconds)
+        self.usage_clock: Clock = usage_clock or self.clock
+        self.usage = UsageModel(self.config.seed)
+        self.metrics.sample_clock = self.usage_clock
         self._ips: dict[str, set[int]] = {}  # node -> pod addresses in use (as integers)
         self._cidrs: dict[str, ipaddress.IPv4Network] = {}
 
@@ -288,32 +295,39 @@ class SimAgent(NodeAgent):
 
     # ------------------------------------------------------------------ usage
 
+    async def publish_metrics(self) -> None:
+        """Refresh the ResourceUsage / ClusterResourceUsage rules, then sample (see :mod:`suanli.node.usage`)."""
+        await self._load_usage_rules()
+        await super().publish_metrics()
+
+    async def _load_usage_rules(self) -> None:
+        lists: list[list[Obj]] = []
+        for gvr in (RESOURCE_USAGES, CLUSTER_RESOURCE_USAGES):
+            try:
+                lists.append(list((await self.client.list(gvr)).get("items") or []))
+            except ApiError:  # kinds not served (e.g. a cluster without the kwok CRDs): no rules
+                lists.append([])
+        self.usage.set_rules(lists[0], lists[1])
+
     def pod_usage(self, ps: PodState, pod: Obj) -> dict[str, Usage]:
-        cpu_ann, mem_ann = _ann(pod, SIM_CPU_ANNOTATION), _ann(pod, SIM_MEMORY_ANNOTATION)
-        cache_key = (cpu_ann, mem_ann)
-        cached = ps.extra.get("usage")
-        if cached is not None and cached[0] == cache_key:
-            return dict(cached[1])
-        containers = (pod.get("spec") or {}).get("containers") or []
-        frac = Fraction(0.25 + 0.5 * seeded_random(self.config.seed, "usage/" + ps.uid).random())
-        out: dict[str, Usage] = {}
-        n = max(len(containers), 1)
-        for c in containers:
-            req = (c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits") or {}
-            cpu = _qty(cpu_ann) / n if cpu_ann else _qty(req.get("cpu")) * frac
-            mem = _qty(mem_ann) / n if mem_ann else _qty(req.get("memory")) * frac
-            out[str(c.get("name"))] = Usage(int(cpu * 1_000_000_000), int(mem))
-        ps.extra["usage"] = (cache_key, out)
-        return dict(out)
-
-
-def _qty(text: object) -> Fraction:
-    if text is None or text == "":
-        return Fraction(0)
-    try:
-        return parse_quantity(str(text))
-    except ValueError:
-        return Fraction(0)
+        """The pod's usage at the usage clock's time (:class:`~suanli.node.usage.model.UsageModel`);
+        also kept in ``ps.extra["sample"]`` for the metrics writer. A sample that used no
+        expression is reused until the pod, its node or the rules change."""
+        now = self.usage_clock.now()
+        node = self.node_informer.get("", ps.node)
+        key = ((pod.get("metadata") or {}).get("resourceVersion"), (node or {}).get("metadata", {}).get(
+            "resourceVersion"), self.usage.generation)
+        cached = ps.extra.get("sample_key")
+        sample: PodSample | None = ps.extra.get("sample")
+        if sample is None or sample.dynamic or cached != key:
+            profile = self._profile(node) if node is not None else None
+            classes = {d.resource_name: d.device_class for d in profile.devices if d.device_class} if profile else None
+            sample = self.usage.sample(pod, node, now, device_classes=classes)
+            ps.extra["sample_key"] = key
+        else:
+            sample = dataclasses.replace(sample, timestamp=now)
+        ps.extra["sample"] = sample
+        return dict(sample.containers)
 
 
 def _pod_ip_int(pod: Obj) -> int | None:
