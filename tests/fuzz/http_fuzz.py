@@ -155,6 +155,47 @@ def _prepare_case(case: Any, use_real: bool, token: str) -> None:
         case.path_parameters["name"] = FUZZ_NAME
 
 
+@dataclass
+class _Target:
+    """The server under test and the report its answers go to."""
+
+    base_url: str
+    token: str
+    ca_file: str
+    session: requests.Session
+    report: Report
+
+    def run(self, op: Any, mode: GenerationMode, max_examples: int, seed_value: int) -> None:
+        """Send ``max_examples`` requests drawn for ``op`` in ``mode`` and record each answer."""
+        label = f"{op.method.upper()} {op.path}"
+
+        @seed(seed_value)
+        @settings(max_examples=max_examples, database=None, deadline=None, phases=[Phase.generate],
+                  suppress_health_check=list(HealthCheck))
+        @given(drawn=st.tuples(op.as_strategy(generation_mode=mode), st.booleans()))
+        def draw(drawn: tuple[Any, bool]) -> None:
+            case, use_real = drawn
+            _prepare_case(case, use_real, self.token)
+            self._send(label, case)
+
+        draw()
+
+    def _send(self, label: str, case: Any) -> None:
+        report = self.report
+        report.requests += 1
+        curl = case.as_curl_command(base_url=self.base_url)
+        try:
+            resp = case.call(base_url=self.base_url, session=self.session, timeout=30, verify=self.ca_file)
+        except requests.RequestException as exc:  # a dropped connection is a crash too
+            report.findings.append(Finding(label, f"connection failed: {exc}", 0, curl, ""))
+            return
+        report.by_status[resp.status_code] = report.by_status.get(resp.status_code, 0) + 1
+        if resp.status_code >= 500:
+            report.server_errors += 1
+        for problem in _problems(case, resp):
+            report.findings.append(Finding(label, problem, resp.status_code, curl, resp.text))
+
+
 def fuzz(
     base_url: str,
     token: str,
@@ -181,43 +222,14 @@ def fuzz(
     ops = [op for op in ops if select(op.method.upper(), op.path)]
     ops.sort(key=lambda op: (op.path, op.method))
     rng = random.Random(seed_value)
+    target = _Target(base_url, token, ca_file, session, report)
     for op in ops:
         if deadline_seconds is not None and time.monotonic() - started > deadline_seconds:
             break
         report.operations += 1
-        label = f"{op.method.upper()} {op.path}"
         for mode in modes:
-            strategy = st.tuples(op.as_strategy(generation_mode=mode), st.booleans())
-
-            @seed(rng.randrange(2**32))
-            @settings(
-                max_examples=max_examples,
-                database=None,
-                deadline=None,
-                phases=[Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
-            @given(drawn=strategy)
-            def run(drawn: tuple[Any, bool]) -> None:
-                case, use_real = drawn
-                _prepare_case(case, use_real, token)
-                try:
-                    resp = case.call(base_url=base_url, session=session, timeout=30, verify=ca_file)
-                except requests.RequestException as exc:  # a dropped connection is a crash too
-                    report.requests += 1
-                    report.findings.append(Finding(label, f"connection failed: {exc}", 0,
-                                                   case.as_curl_command(base_url=base_url), ""))
-                    return
-                report.requests += 1
-                report.by_status[resp.status_code] = report.by_status.get(resp.status_code, 0) + 1
-                if resp.status_code >= 500:
-                    report.server_errors += 1
-                for problem in _problems(case, resp):
-                    report.findings.append(Finding(label, problem, resp.status_code,
-                                                   case.as_curl_command(base_url=base_url), resp.text))
-
-            run()
-        log(f"{label}: requests so far {report.requests}, findings {len(report.findings)}")
+            target.run(op, mode, max_examples, rng.randrange(2**32))
+        log(f"{op.method.upper()} {op.path}: requests so far {report.requests}, findings {len(report.findings)}")
     report.seconds = time.monotonic() - started
     return report
 
