@@ -242,12 +242,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", type=int, default=25)
     p.add_argument("--seed", type=int, default=12)
     p.add_argument("--match", default="", help="only operations whose path contains this")
+    p.add_argument("--minutes", type=float, help="stop starting new operations after this long")
     args = p.parse_args(argv)
     token = (args.data_dir / "token").read_text().strip()
     ca = str(args.data_dir / "tls" / "ca.crt")
     prepare(args.url, token, ca)
     report = fuzz(args.url, token, ca, max_examples=args.examples, seed_value=args.seed,
-                  select=lambda m, path: args.match in path, log=lambda s: print(s, file=sys.stderr, flush=True))
+                  select=lambda m, path: args.match in path, log=lambda s: print(s, file=sys.stderr, flush=True),
+                  deadline_seconds=args.minutes * 60 if args.minutes else None)
     print(report.summary())
     return 1 if report.findings else 0
 
