@@ -49,6 +49,10 @@ OBJ: dict[str, Any] = {
         (".spec.items[7].name", []),
         (".spec.paused", [False]),
         (".spec.replicas.deeper", []),
+        (".spec.items[0:2:1].name", ["a", "b"]),
+        (".spec.items[0:3:2].name", ["a", "c"]),
+        (".spec.items[0:2:0].name", []),
+        (".spec.items[::-1].name", []),
     ],
     ids=[
         "dotted field",
@@ -73,6 +77,10 @@ OBJ: dict[str, Any] = {
         "index out of range gives nothing",
         "false is a value not a miss",
         "field of a scalar gives nothing",
+        "slice with unit step",
+        "slice with step two",
+        "zero step selects nothing (fuzz: was an uncaught ValueError)",
+        "negative step selects nothing (upstream: step must be > 0)",
     ],
 )
 def test_evaluate(path: str, expected: list[Any]) -> None:

@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from suanli.apimachinery.quantity import QUANTITY_ERROR, format_quantity, parse_quantity, to_int, to_milli
+from suanli.apimachinery.quantity import (
+    QUANTITY_ERROR,
+    QUANTITY_RANGE_ERROR,
+    format_quantity,
+    parse_quantity,
+    to_int,
+    to_milli,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,6 +104,35 @@ def test_invalid_quantity_message(text: str) -> None:
     with pytest.raises(ValueError, match="quantities must match the regular expression") as info:
         parse_quantity(text)
     assert str(info.value) == QUANTITY_ERROR
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1e1001", "1e-1001", "1e99999999999999999999", "5E999999999", "1" * 1017, "0." + "1" * 1020, 10**1000],
+    ids=[
+        "exponent above the bound",
+        "exponent below the bound",
+        "exponent too long to be an int64",
+        "capital E exponent that took minutes of CPU (found by fuzzing)",
+        "mantissa with too many digits",
+        "fraction with too many digits",
+        "integer with too many digits",
+    ],
+)
+def test_out_of_range_quantity_is_a_value_error(value: str | int) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_quantity(value)
+    assert str(info.value) == QUANTITY_RANGE_ERROR
+
+
+@pytest.mark.parametrize(
+    ("text", "rendered"),
+    [("1e1000", Fraction(10**1000)), ("1e-1000", Fraction(1, 10**9)), ("9" * 1000, Fraction(int("9" * 1000))),
+     ("1e400", Fraction(10**400))],
+    ids=["largest exponent", "smallest exponent rounds up to 1n", "longest mantissa", "beyond float64 but in range"],
+)
+def test_quantities_at_the_bounds_parse_and_format(text: str, rendered: Fraction) -> None:
+    assert parse_quantity(format_quantity(parse_quantity(text))) == rendered
 
 
 @pytest.mark.parametrize(

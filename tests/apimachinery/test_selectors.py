@@ -211,8 +211,11 @@ def test_object_and_string_forms_agree() -> None:
             "selector.matchExpressions[0].key",
         ),
         ({"matchLabels": {"app": "has space"}}, "selector.matchLabels"),
+        ({"matchExpressions": [{"key": "t", "operator": ["In"]}]}, "selector.matchExpressions[0].operator"),
+        ({"matchExpressions": [{"key": "t", "operator": {"op": "In"}}]}, "selector.matchExpressions[0].operator"),
     ],
-    ids=["In without values", "Exists with values", "unknown operator", "invalid key", "invalid label value"],
+    ids=["In without values", "Exists with values", "unknown operator", "invalid key", "invalid label value",
+         "operator that is a list (fuzz: was an uncaught TypeError)", "operator that is an object"],
 )
 def test_invalid_selector_object_names_the_field(sel: dict[str, Any], field: str) -> None:
     assert [c.field for c in validate_label_selector_object(sel)] == [field]

@@ -64,10 +64,17 @@ def deployment(spec: Any) -> bytes:
                        "spec": spec}).encode()
 
 
+def pod_requesting(cpu: str) -> bytes:
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"}, "spec": {"containers": [
+        {"name": "c", "image": "i", "resources": {"requests": {"cpu": cpu}}}]}}).encode()
+
+
 _TEMPLATE = {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
 _SEL = {"matchLabels": {"a": "b"}}
 CM = "/api/v1/namespaces/{ns}/configmaps"
 DEP = "/apis/apps/v1/namespaces/{ns}/deployments"
+POD = "/api/v1/namespaces/{ns}/pods"
+CPU_REQUEST = "spec.containers[0].resources.requests[cpu]"
 JSONP = "application/json-patch+json"
 MERGE = "application/merge-patch+json"
 
@@ -93,6 +100,10 @@ CASES: list[tuple[str, str, str, bytes | None, str | None, dict[str, str], int, 
     ("containers of the wrong type is 400", "POST", DEP,
      deployment({"selector": _SEL, "template": {"spec": {"containers": "c"}}}), "application/json", {}, 400,
      "BadRequest", "spec.template.spec.containers"),
+    ("a quantity whose exponent took minutes of CPU is 422 naming the field (found by fuzzing)", "POST", POD,
+     pod_requesting("1e999999999"), "application/json", {}, 422, "Invalid", CPU_REQUEST),
+    ("a quantity past the supported range is 422 naming the field (it stopped the scheduler)", "POST", POD,
+     pod_requesting("1e5000"), "application/json", {}, 422, "Invalid", CPU_REQUEST),
     ("a non-string ConfigMap value is 400", "POST", CM, b'{"metadata": {"name": "v"}, "data": {"k": 1}}',
      "application/json", {}, 400, "BadRequest", "data"),
     ("an invalid object name is 422", "POST", CM, b'{"metadata": {"name": "Bad_Name"}}', "application/json", {},

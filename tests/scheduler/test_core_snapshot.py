@@ -32,8 +32,13 @@ from ._builders import build_node, build_pod, build_podgroup, build_priority_cla
         ),
         ({"containers": [{"resources": {"limits": {"huawei.com/Ascend910": "4"}}}]}, {"huawei.com/Ascend910": 4.0}),
         ({"containers": [{"resources": {"requests": {"cpu": "1"}}}], "overhead": {"cpu": "100m"}}, {"cpu": 1100.0}),
+        (
+            {"containers": [{"resources": {"requests": {"cpu": "1e400", "memory": "-1e400"}}}]},
+            {"cpu": float(2**63 - 1), "memory": -float(2**63 - 1)},
+        ),
     ],
-    ids=["containers-sum", "init-containers-max-rule", "limits-default-requests-for-extended", "overhead-added"],
+    ids=["containers-sum", "init-containers-max-rule", "limits-default-requests-for-extended", "overhead-added",
+         "beyond-float64-saturates-at-int64-instead-of-failing-the-cycle"],
 )
 def test_pod_request(spec: dict[str, object], expected: dict[str, float]) -> None:
     assert pod_request({"spec": spec}) == expected

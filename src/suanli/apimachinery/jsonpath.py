@@ -120,8 +120,12 @@ def _index(i: int) -> Step:
 
 
 def _slice(start: int | None, stop: int | None, stride: int | None) -> Step:
+    """``[start:stop:stride]``; a step that is not positive selects nothing (upstream fails the
+    evaluation with "step must be > 0", and a failed printer-column lookup is an empty cell)."""
     def step(value: Any) -> list[Any]:
-        return list(value[start:stop:stride]) if isinstance(value, list) else []
+        if not isinstance(value, list) or (stride is not None and stride <= 0):
+            return []
+        return list(value[start:stop:stride])
     return step
 
 

@@ -13,6 +13,11 @@ Worked examples::
     format_quantity(1536 * 2**20, binary=True)    == "1536Mi"
 
 Invalid input raises ``ValueError`` with upstream's message (:data:`QUANTITY_ERROR`).
+
+Deviation: upstream keeps large quantities as big decimals and accepts any exponent; exact
+fractions would make ``"1e999999999"`` cost minutes of CPU and ``"1e5000"`` unprintable, so a
+mantissa longer than :data:`MAX_DIGITS` characters or an exponent beyond ±:data:`MAX_EXPONENT`
+raises ``ValueError`` (:data:`QUANTITY_RANGE_ERROR`).
 """
 
 from __future__ import annotations
@@ -23,9 +28,23 @@ import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-__all__ = ["QUANTITY_ERROR", "format_quantity", "parse_quantity", "to_int", "to_milli"]
+__all__ = [
+    "MAX_DIGITS",
+    "MAX_EXPONENT",
+    "QUANTITY_ERROR",
+    "QUANTITY_RANGE_ERROR",
+    "format_quantity",
+    "parse_quantity",
+    "to_int",
+    "to_milli",
+]
 
 QUANTITY_ERROR = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+
+MAX_DIGITS = 1000
+MAX_EXPONENT = 1000
+QUANTITY_RANGE_ERROR = (f"quantity out of the supported range: at most {MAX_DIGITS} digits "
+                        f"and a decimal exponent within ±{MAX_EXPONENT}")
 
 _RE = re.compile(r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$")
 _EXP_RE = re.compile(r"^[eE][-+]?[0-9]+$")
@@ -42,6 +61,8 @@ def parse_quantity(text: str | int | float | Fraction) -> Fraction:
     if isinstance(text, Fraction):
         return text
     if isinstance(text, int):
+        if abs(text) >= 10**MAX_DIGITS:
+            raise ValueError(QUANTITY_RANGE_ERROR)
         return Fraction(text)
     if isinstance(text, float):
         if not math.isfinite(text):
@@ -49,6 +70,8 @@ def parse_quantity(text: str | int | float | Fraction) -> Fraction:
         return Fraction(Decimal(repr(text)))
     if not isinstance(text, str):
         raise ValueError(QUANTITY_ERROR)
+    if len(text) > MAX_DIGITS + 16:  # before the cache: it must not keep huge strings alive
+        raise ValueError(QUANTITY_RANGE_ERROR if _RE.match(text.strip()) else QUANTITY_ERROR)
     return _parse_text(text)
 
 
@@ -68,7 +91,10 @@ def _parse_text(text: str) -> Fraction:
     if suffix in _DECIMAL:
         return value * _pow10(_DECIMAL[suffix])
     if _EXP_RE.match(suffix):
-        return value * _pow10(int(suffix[1:]))
+        exponent = int(suffix[1:]) if len(suffix) <= 8 else MAX_EXPONENT + 1
+        if abs(exponent) > MAX_EXPONENT:
+            raise ValueError(QUANTITY_RANGE_ERROR)
+        return value * _pow10(exponent)
     raise ValueError(QUANTITY_ERROR)
 
 

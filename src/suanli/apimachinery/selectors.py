@@ -369,7 +369,7 @@ def validate_label_selector_object(sel: Any, path: str = "selector") -> list[Cau
         if not isinstance(key, str) or (why := validate_label_key(key)) is not None:
             detail = why if isinstance(key, str) else "Required value"
             causes.append(Cause(f"{p}.key", f'Invalid value: "{key}": {detail}'))
-        if op not in _EXPR_OPS:
+        if not isinstance(op, str) or op not in _EXPR_OPS:
             causes.append(Cause(f"{p}.operator", f'Unsupported value: "{op}": supported values: '
                                 '"In", "NotIn", "Exists", "DoesNotExist"'))
             continue

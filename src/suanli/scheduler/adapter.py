@@ -272,6 +272,7 @@ class LiveScheduler:
                 except Exception:
                     log.exception("scheduling cycle failed")
                     self.m_attempts.inc(1, "error")
+                    self._discard_incremental_state()
                 # Batch bursts of changes into one cycle: pause at least _MIN_PAUSE, and as long as
                 # the cycle's snapshot + core part took, so that part stays at most about half of the
                 # process under continuous load. The API writes (binds, Events) are per pod and gain
@@ -351,10 +352,8 @@ class LiveScheduler:
                     self.snapshots.forget(uid)
         return self.snapshots.snapshot()
 
-    def resync_snapshot(self) -> bool:
-        """Rebuild the incremental snapshot from the informer caches (a periodic resync, as
-        informers do); in-flight binds stay assumed. Returns True, after logging a warning, if the
-        incremental state had drifted from the caches (a bug: it must always agree)."""
+    def _fresh_builder(self) -> SnapshotBuilder:
+        """An incremental snapshot builder fed from the informer caches, in-flight binds assumed."""
         fresh = SnapshotBuilder(self.snapshot_config)
         for objs, upsert in ((self.nodes.list(), fresh.upsert_node), (self.pods.list(), fresh.upsert_pod),
                              (self.podgroups.list(), fresh.upsert_podgroup), (self.queues.list(), fresh.upsert_queue),
@@ -363,6 +362,19 @@ class LiveScheduler:
                 upsert(obj)
         for uid, (node, _when) in self._assumed.items():
             fresh.assume(uid, node)
+        return fresh
+
+    def _discard_incremental_state(self) -> None:
+        """After a failed cycle the incremental snapshot may be half-updated (one bad object used
+        to wedge every later cycle): start the next cycle from the informer caches instead."""
+        self.snapshots = self._fresh_builder()
+        self._resynced = time.monotonic()
+
+    def resync_snapshot(self) -> bool:
+        """Rebuild the incremental snapshot from the informer caches (a periodic resync, as
+        informers do); in-flight binds stay assumed. Returns True, after logging a warning, if the
+        incremental state had drifted from the caches (a bug: it must always agree)."""
+        fresh = self._fresh_builder()
         drift = _digest(self.snapshots.snapshot()) != _digest(fresh.snapshot())
         if drift:
             log.warning("scheduler: the incremental snapshot had drifted from the informer caches; rebuilt it")

@@ -44,11 +44,15 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 
 
+# Upstream's scheduler counts in int64 (milli-)units; an amount beyond that range (a valid quantity such
+# as "1e400", which float() cannot even hold) saturates there instead of failing the scheduling cycle.
+_INT64_MAX = 2**63 - 1
+
+
 @functools.lru_cache(maxsize=4096)
 def _amount(name: str, value: str) -> float:
-    if name == "cpu":
-        return float(to_milli(value))
-    return float(to_int(value))
+    whole = to_milli(value) if name == "cpu" else to_int(value)
+    return float(max(-_INT64_MAX, min(_INT64_MAX, whole)))
 
 
 def amount(name: str, value: Any) -> float:
