@@ -277,10 +277,13 @@ def scheduler_component(client: Client, factory: SharedInformerFactory | None,
     return LiveScheduler(client, config_file=config_file, factory=factory)
 
 
-def agent_components(client: Client, devices: Any, *, seed: int = 0, require_pod_cidr: bool = True) -> list[Component]:
-    """The simulated-node agent and the nfd-worker role (``suanli agent --sim-nodes``)."""
-    return [SimAgent(client, devices=devices, config=AgentConfig(seed=seed, require_pod_cidr=require_pod_cidr)),
-            NodeFeatureReporter(client)]
+def agent_components(client: Client, devices: Any, *, seed: int = 0, require_pod_cidr: bool = True,
+                     node_selector: str = "") -> list[Component]:
+    """The simulated-node agent and the nfd-worker role (``suanli agent --sim-nodes``); with
+    ``node_selector`` the agent manages only the nodes that label selector matches."""
+    return [SimAgent(client, devices=devices, config=AgentConfig(seed=seed, require_pod_cidr=require_pod_cidr,
+                                                                 node_selector=node_selector)),
+            NodeFeatureReporter(client, node_selector=node_selector)]
 
 
 async def ensure_default_queues(client: Client) -> None:

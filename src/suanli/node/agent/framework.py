@@ -147,6 +147,10 @@ class AgentConfig:
     #: pods start only once their node has ``spec.podCIDR`` (set by the node IPAM controller);
     #: False lets agents without an IPAM controller fall back to a subnet of their own
     require_pod_cidr: bool = False
+    #: label selector of the Nodes this agent may manage (kwok's
+    #: ``--manage-nodes-with-label-selector``): several agents share a cluster, each owning the
+    #: nodes its label selects; empty = every node :meth:`NodeAgent.manages` accepts
+    node_selector: str = ""
 
 
 class NetworkNotReady(Exception):
@@ -188,7 +192,8 @@ class NodeAgent:
         self.queue: WorkQueue[Key] = WorkQueue(clock=self.clock, name=type(self).__name__)
         self.wheel = TimerWheel(self.clock, self._on_timer)
         self.metrics = MetricsWriter(client, self.clock, refresh=self.config.metrics_refresh)
-        self.node_informer = Informer(client, NODES, field_selector=self.node_field_selector(), clock=self.clock)
+        self.node_informer = Informer(client, NODES, field_selector=self.node_field_selector(),
+                                      label_selector=self.config.node_selector, clock=self.clock)
         self.pod_informers: list[Informer] = []
         self._rng = seeded_random(self.config.seed, type(self).__name__)
         self._next_index = 0
