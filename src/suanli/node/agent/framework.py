@@ -45,7 +45,7 @@ from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
-from suanli.node.agent.metrics import MetricsWriter, Usage
+from suanli.node.agent.metrics import NODE_METRICS, POD_METRICS, MetricsWriter, Usage
 from suanli.node.agent.status import (
     ContainerState,
     PodState,
@@ -730,14 +730,40 @@ class NodeAgent(KeyedQueueController[Key]):
 
     # ------------------------------------------------------------------ metrics
 
+    async def metrics_writable(self) -> bool | None:
+        """Whether the API server takes ``metrics.k8s.io/v1beta1`` NodeMetrics and PodMetrics from
+        agents: discovery lists both with the ``create`` verb. False (logged once) where the group is
+        not served, or served read-only (a real cluster's metrics-server aggregated API); None when
+        discovery could not answer (asked again next time)."""
+        path = f"/apis/{NODE_METRICS.group}/{NODE_METRICS.version}"
+        try:
+            doc = await self.client.discovery_document(path)
+        except ApiError as err:
+            if err.code != 404:
+                log.debug("%s: discovery of %s failed: %s", self.name, path, err)
+                return None
+            doc = {}
+        verbs = {str(r.get("name")): set(r.get("verbs") or []) for r in doc.get("resources") or []}
+        if all("create" in verbs.get(gvr.resource, set()) for gvr in (NODE_METRICS, POD_METRICS)):
+            return True
+        log.warning("%s: the API server does not accept %s nodes and pods from agents (%s); node and pod "
+                    "metrics are not published", self.name, path, "read-only" if doc else "not served")
+        return False
+
     async def _metrics_loop(self) -> None:
         interval = self.config.metrics_interval
         if interval <= 0:
             return
         await self.ready.wait()
+        writable: bool | None = None
         while True:
             try:
-                await self.publish_metrics()
+                if writable is None:
+                    writable = await self.metrics_writable()
+                if writable is False:
+                    return
+                if writable:
+                    await self.publish_metrics()
             except asyncio.CancelledError:
                 raise
             except Exception:
