@@ -158,3 +158,10 @@ async def test_refused_connection_is_a_transport_failure() -> None:
     await srv.wait_closed()
     with pytest.raises(TransportFailure):
         await Http1Pool("127.0.0.1", port, ssl_context=None).request("GET", "/x")
+
+
+@pytest.mark.parametrize(("host", "port", "expected"), [
+    ("127.0.0.1", 6443, "127.0.0.1:6443"), ("::1", 6443, "[::1]:6443"), ("api.example", 443, "api.example"),
+], ids=["ipv4-with-port", "ipv6-literal-bracketed", "default-port-omitted"])
+def test_host_header(host: str, port: int, expected: str) -> None:
+    assert f"Host: {expected}\r\n" in Http1Pool(host, port, ssl_context=None)._fixed

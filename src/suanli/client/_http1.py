@@ -62,9 +62,8 @@ class Http1Pool:
         self.ssl_context = ssl_context
         self.base_path = base_path.rstrip("/")
         self.timeout = timeout
-        authority = host if port in (80, 443) else f"{host}:{port}"
-        fixed = {"Host": f"[{authority}]" if ":" in host and not host.startswith("[") else authority,
-                 **(headers or {})}
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal
+        fixed = {"Host": name if port in (80, 443) else f"{name}:{port}", **(headers or {})}
         self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: deque[_Conn] = deque()
