@@ -10,8 +10,9 @@ the cluster CA) on a fresh data dir; load and the bind watcher are the processes
   in-process client (every other controller runs too, as in ``suanli up``);
 * **production**: ``suanli up --only api`` plus ``suanli scheduler --kubeconfig`` in its own
   process (HttpClient over HTTPS with the admin token, no leader election) plus
-  ``suanli controllers --controllers podgroup,queue`` (Volcano's controller-manager role the
-  scheduler needs: a PodGroup per plain pod, the ``root``/``default`` Queues).
+  ``suanli controllers --controllers podgroup,queue,serviceaccount`` (Volcano's controller-manager
+  role the scheduler needs: a PodGroup per plain pod, the ``root``/``default`` Queues; and each
+  namespace's ``default`` ServiceAccount, without which pods are refused).
 
 SchedulingBasic shape as in ``bench_scheduler`` but smaller (the machine is shared): N nodes
 (4 CPU, 32 GiB, 110 pods; no agent touches them), I initial pods bound first, then P pods
@@ -38,6 +39,7 @@ from bench.bench_scheduler import (
     cpu_seconds,
     create_all,
     ensure_namespace,
+    http_json,
     node_body,
     nodes_path,
     pod_body,
@@ -48,18 +50,29 @@ from bench.bench_scheduler import (
 def _up(base: Path, tag: str, production: bool) -> tuple[Server, list[subprocess.Popen[bytes]]]:
     data = base / tag
     kubeconfig = data / "kubeconfig"
+    # AlwaysAllow: the load clients are anonymous (RBAC would refuse them); authorisation cost is
+    # bench_rbac's subject, not this one's
     cmd = [sys.executable, "-m", "suanli.cli.main", "up", "--log-level", "warning", "--kubeconfig", str(kubeconfig),
-           *(["--only", "api"] if production else ["--no-demo"])]
+           "--authorization-mode", "AlwaysAllow", *(["--only", "api"] if production else ["--no-demo"])]
     srv = start_server(data, tls=True, anonymous=True, command=cmd)
     if not production:
         return srv, []
     procs = []
-    for command in (["scheduler"], ["controllers", "--controllers", "podgroup,queue"]):
+    for command in (["scheduler"], ["controllers", "--controllers", "podgroup,queue,serviceaccount"]):
         log = (base / f"{tag}-{command[0]}.log").open("ab")
         procs.append(subprocess.Popen([sys.executable, "-m", "suanli.cli.main", *command, "--kubeconfig",
                                        str(kubeconfig), "--health-port", "-1", "--log-level", "warning"],
                                       stdout=log, stderr=subprocess.STDOUT, cwd=str(REPO)))
     return srv, procs
+
+
+def _wait_default_serviceaccount(srv: Server, ns: str, timeout: float = 120.0) -> None:
+    """Pods are refused until the serviceaccount controller has made ``ns``'s ``default``."""
+    deadline = time.monotonic() + timeout
+    while http_json(srv, "GET", f"/api/v1/namespaces/{ns}/serviceaccounts/default")[0] != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no default ServiceAccount in {ns} after {timeout:.0f} s")
+        time.sleep(0.1)  # polling another process's controller
 
 
 def shape_run(base: Path, tag: str, production: bool, n_nodes: int, n_init: int, n_pods: int) -> dict[str, float]:
@@ -68,6 +81,7 @@ def shape_run(base: Path, tag: str, production: bool, n_nodes: int, n_init: int,
         req = {"cpu": "100m", "memory": "500Mi"}
         for ns in ("init", "measure"):
             ensure_namespace(srv, ns)
+            _wait_default_serviceaccount(srv, ns)
         create_all(srv, [(nodes_path(), node_body(f"node-{i:05d}", BASIC_ALLOC)) for i in range(n_nodes)])
         w = BindWatcher(srv, "init", n_init, idle=30.0)
         create_all(srv, [(pods_path("init"), pod_body(f"init-{i}", "init", req)) for i in range(n_init)])

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from suanli.cli.standalone import enabled
+from suanli.cli.standalone import agent_name, enabled
 from tests.conftest import REPO
 
 NAMES = ["garbage-collector", "namespace", "deployment", "queue"]
@@ -48,3 +48,21 @@ def test_agent_requires_a_mode() -> None:
     proc = subprocess.run([sys.executable, "-m", "suanli.cli.main", "agent"], capture_output=True, text=True,
                           cwd=str(REPO), timeout=60)
     assert proc.returncode == 2 and "one of the arguments --sim-nodes --host is required" in proc.stderr
+
+
+@pytest.mark.parametrize(("given", "env", "expected"), [
+    ("alpha", "", "alpha"),
+    ("Rack_7.Host", "", "rack-7-host"),
+    (None, "worker-3", "worker-3"),
+    ("--x--", "", "x"),
+    ("a" * 60, "", "a" * 40),
+], ids=["as-given", "lowered-and-dashed", "from-NODE_NAME", "edges-trimmed", "at-most-40-characters"])
+def test_agent_name_is_a_valid_label_value_and_node_name_prefix(given: str | None, env: str, expected: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NODE_NAME", env)
+    assert agent_name(given) == expected
+
+
+def test_agent_name_without_letters_or_digits_is_refused() -> None:
+    with pytest.raises(ValueError, match="--agent-name"):
+        agent_name("__..__")

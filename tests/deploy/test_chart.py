@@ -1,8 +1,8 @@
 """The Helm chart ``charts/suanli``: metadata, values, and templates that render to ``suanli manifests``.
 
-Templates are rendered with :mod:`tests.deploy._helm` (the subset of Helm's language the chart uses;
-no ``helm`` binary is installable here). With default values the chart yields exactly the objects of
-``suanli manifests`` except the release namespace and Helm's release labels.
+Rendered and linted by the real ``helm`` (:mod:`tests.deploy._helm`). With default values the chart
+yields exactly the objects of ``suanli manifests`` except the release namespace and Helm's release
+labels; each component can be switched off on its own.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import tempfile
 from typing import Any
 
 import jsonschema
@@ -23,7 +24,6 @@ from tests.deploy import _helm
 
 CHART = _helm.CHART
 RELEASE = _helm.RELEASE
-_chart_meta = _helm.chart_meta
 _render = _helm.render_chart
 
 
@@ -112,7 +112,9 @@ def test_values_set_replicas_image_resources_and_leader_election() -> None:
         container = w["spec"]["template"]["spec"]["containers"][0]
         assert container["image"] == "registry.example/suanli:9.9"
         assert "--leader-elect" not in container["args"]
-    assert work["suanli-controllers"]["spec"]["template"]["spec"]["containers"][0]["resources"] == resources
+    # Helm merges a user's map into the chart's default map: requests replaced, default limits kept
+    expected = {**resources, "limits": default_values()["controllers"]["resources"]["limits"]}
+    assert work["suanli-controllers"]["spec"]["template"]["spec"]["containers"][0]["resources"] == expected
 
 
 def test_release_namespace_holds_the_workloads_and_binding_subjects() -> None:
@@ -147,17 +149,34 @@ def test_every_value_is_used_by_a_template() -> None:
             assert f".{top}.{key}" in leaves_or_blocks, f"values.yaml {top}.{key} is not used by any template"
 
 
-def test_notes_render() -> None:
-    notes = _helm.render((CHART / "templates" / "NOTES.txt").read_text(), default_values(), release=RELEASE,
-                         chart=_chart_meta())
-    assert f"Suanli {__version__} is installed in namespace suanli-system" in notes
+def test_helm_lint_strict_passes() -> None:
+    proc = _helm.helm("lint", "--strict", str(CHART), check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 chart(s) linted, 0 chart(s) failed" in proc.stdout
 
 
-@pytest.mark.parametrize("template", ["{{ .Values.nope }}", "{{ include \"x\" . }}", "{{- if .Values.crds.enabled }}"],
-                         ids=["unknown-value", "unsupported-function", "unclosed-if"])
-def test_renderer_refuses_what_it_does_not_understand(template: str) -> None:
-    with pytest.raises(_helm.Unsupported):
-        _helm.render(template, default_values(), release=RELEASE, chart=_chart_meta())
+@pytest.mark.parametrize("component", ["scheduler", "controllers", "agent", "crds", "leaderElection"])
+def test_helm_lint_passes_with_each_switch_off(component: str) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as fh:
+        yaml.safe_dump({component: {"enabled": False}}, fh)
+        fh.flush()
+        proc = _helm.helm("lint", "--strict", str(CHART), "-f", fh.name, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_notes_render_with_the_release_namespace() -> None:
+    out = _helm.helm("install", "suanli", str(CHART), "--namespace", "batch-system", "--dry-run=client").stdout
+    assert f"Suanli {__version__} is installed in namespace batch-system" in out
+
+
+@pytest.mark.parametrize(("changes", "complaint"), [
+    ({"scheduler__replicas": "two"}, "/scheduler/replicas"), ({"agent__enabled": "yes"}, "/agent/enabled"),
+    ({"scheduler__replica": 2}, "replica"),
+], ids=["replicas-not-a-number", "enabled-not-a-boolean", "misspelt-key"])
+def test_helm_refuses_values_the_schema_rejects(changes: dict[str, Any], complaint: str) -> None:
+    proc = _helm.template_text(_values(**changes), check=False)
+    assert proc.returncode != 0
+    assert complaint in proc.stderr
 
 
 def test_checked_in_chart_equals_the_generator() -> None:

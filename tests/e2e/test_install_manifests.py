@@ -22,7 +22,7 @@ import yaml
 from suanli.deploy.crds import served_crds
 from suanli.kinds.volcano import default_queue, root_queue
 from tests.conftest import Kubectl, Server, kubectl_binary, start_server
-from tests.deploy._helm import render_chart
+from tests.deploy._helm import RELEASE, render_chart, template_text
 from tests.e2e.conftest import manifest, unique
 
 pytestmark = pytest.mark.e2e
@@ -113,10 +113,48 @@ def test_a_crd_differing_from_the_served_one_conflicts_and_changes_nothing(insta
 
 
 def test_the_helm_chart_render_applies_over_the_same_install(installed: tuple[Kubectl, str, str]) -> None:
-    """The chart's default render (as Helm would send it) is accepted too, with Helm's labels added."""
+    """The chart's default render (real ``helm template``) is accepted too, with Helm's labels added."""
     kubectl, _, _ = installed
     objs = render_chart()
     out = kubectl("apply", "--server-side", "--field-manager=helm", "-f", "-", input=manifest(*objs))
     assert len(out.splitlines()) == len(objs)
     sa = json.loads(kubectl("get", "-n", "suanli-system", "serviceaccount", "suanli-agent", "-o", "json"))
     assert sa["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+
+
+@pytest.fixture(scope="module")
+def bare_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
+    """A fresh ``--only api`` server with only the release namespace (``helm install --create-namespace``)."""
+    base = tmp_path_factory.mktemp("helm-install")
+    srv: Server = start_server(base / "data", base / "kubeconfig", extra=["--only", "api"])
+    try:
+        kubectl = Kubectl(kubectl_binary(), srv.kubeconfig)
+        kubectl("create", "namespace", RELEASE["Namespace"])
+        yield kubectl
+    finally:
+        srv.stop()
+
+
+# applied in this order into one server: each release render is accepted as a whole
+_HELM_VARIANTS = [
+    ("crds-only", {"scheduler": {"enabled": False}, "controllers": {"enabled": False}, "agent": {"enabled": False}}),
+    ("scheduler-off", {"scheduler": {"enabled": False}}),
+    ("controllers-off", {"controllers": {"enabled": False}}),
+    ("agent-off", {"agent": {"enabled": False}}),
+    ("crds-off-no-leader-election", {"crds": {"enabled": False}, "leaderElection": {"enabled": False}}),
+    ("defaults", {}),
+]
+
+
+@pytest.mark.parametrize(("variant", "values"), _HELM_VARIANTS, ids=[v for v, _ in _HELM_VARIANTS])
+def test_helm_template_output_applies_server_side(bare_api: Kubectl, variant: str, values: dict[str, Any]) -> None:
+    text = template_text(values).stdout
+    docs = _docs(text)
+    components = {d["metadata"].get("labels", {}).get("app.kubernetes.io/component") for d in docs}
+    for component in ("scheduler", "controllers", "agent"):
+        assert (component in components) == (values.get(component, {}).get("enabled", True)), variant
+    out = bare_api("apply", "--server-side", "--field-manager=helm", "-f", "-", input=text)
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == len(docs) and all(line.endswith(" serverside-applied") for line in lines), out
+    names = bare_api("get", "-f", "-", "-o", "name", input=text).split()
+    assert len(names) == len(docs)

@@ -103,3 +103,47 @@ async def test_aggregation_cache_is_an_lru_bounded_like_client_go(service: ApiSe
         counts.setdefault(so.obj["involvedObject"]["name"], []).append(so.obj["count"])
     assert counts == {"a": [3], "b": [1, 1], "c": [1]}
     assert len(rec._recent) == 2
+
+
+def _counts(service: ApiService) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for so in service.store.list("events").items:
+        out.setdefault(so.obj["involvedObject"]["name"], []).append(so.obj["count"])
+    return out
+
+
+async def test_emitted_events_are_written_in_the_background_and_aggregate_per_object(service: ApiService) -> None:
+    rec = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock(), sinks=3)
+    for _ in range(4):
+        for name in ("a", "b", "c", "d"):
+            rec.emit(pod(name), "Normal", "R", "m")  # returns at once: nothing written yet
+    assert _counts(service) == {}
+    await rec.flush()
+    # one object's Events go through one writer in order: one Event each, count 4 (no duplicates)
+    assert _counts(service) == {"a": [4], "b": [4], "c": [4], "d": [4]}
+    await rec.close()
+
+
+async def test_a_full_buffer_drops_events_and_counts_them(service: ApiService) -> None:
+    rec = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock(), buffer=3)
+    for name in ("a", "b", "c", "d", "e"):
+        rec.emit(pod(name), "Normal", "R", "m")
+    assert rec.dropped == 2
+    await rec.flush()
+    assert sorted(_counts(service)) == ["a", "b", "c"]
+    rec.emit(pod("f"), "Normal", "R", "m")  # written again once the buffer has room
+    await rec.flush()
+    assert "f" in _counts(service) and rec.dropped == 2
+    await rec.close()
+
+
+async def test_close_stops_the_writers_and_emit_starts_them_again(service: ApiService) -> None:
+    rec = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock())
+    rec.emit(pod("a"), "Normal", "R", "m")
+    await rec.flush()
+    await rec.close()
+    assert rec._writers == []
+    rec.emit(pod("b"), "Normal", "R", "m")
+    await rec.flush()
+    assert sorted(_counts(service)) == ["a", "b"]
+    await rec.close()

@@ -3,6 +3,7 @@ when the condition does (as upstream compares conditions without their times).""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -60,3 +61,33 @@ async def test_what_was_told_about_deleted_objects_is_forgotten(scheduler: tuple
     await client.delete(PODS, "big", "default")
     await _until(lambda: "default/huge" not in sched._pg_event_marks and "default/huge" not in sched._last_pg_status
                  and created["metadata"]["uid"] not in sched._last_unschedulable)
+
+
+async def test_binds_still_in_flight_are_assumed_so_the_next_cycle_places_nothing_twice(
+        scheduler: tuple[LiveScheduler, LocalClient]) -> None:
+    """The binding cycle runs in the background (kube-scheduler's goroutines): while the API has not
+    answered, a later cycle sees those pods on their nodes and binds none of them again."""
+    sched, client = scheduler
+    gate = asyncio.Event()
+    calls: list[str] = []
+    real_bind = client.bind
+
+    async def slow_bind(name: str, namespace: str, node_name: str) -> None:
+        calls.append(name)
+        await gate.wait()
+        await real_bind(name, namespace, node_name)
+
+    client.bind = slow_bind  # type: ignore[method-assign]
+    await client.create(NODES, _node("n0"))
+    for i in range(3):
+        pod = _pod(f"p{i}")
+        pod["spec"]["schedulerName"] = "default-scheduler"
+        await client.create(PODS, pod, "default")
+    await _until(lambda: len(calls) == 3)  # the run loop's cycle is binding them, held at the gate
+    later = await sched.run_cycle(wait_binds=False)
+    assert not later.binds
+    gate.set()
+    await sched.wait_binds()
+    assert sorted(calls) == ["p0", "p1", "p2"]
+    await _until(lambda: all((sched.pods.get("default", f"p{i}") or {}).get("spec", {}).get("nodeName") == "n0"
+                             for i in range(3)))

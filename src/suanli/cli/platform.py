@@ -294,15 +294,16 @@ def scheduler_component(client: Client, factory: SharedInformerFactory | None,
 
 
 def agent_components(client: Client, devices: Any, *, seed: int = 0, require_pod_cidr: bool = True,
-                     usage_clock: Clock | None = None) -> list[Component]:
-    """The simulated-node agent and the nfd-worker role (``suanli agent --sim-nodes``); ``usage_clock``
+                     usage_clock: Clock | None = None, node_selector: str = "") -> list[Component]:
+    """The simulated-node agent and the nfd-worker role (``suanli agent --sim-nodes``). ``usage_clock``
     is the platform time simulated usage is sampled at (a :class:`VirtualClock` replays days in seconds;
-    usage is then sampled every real second instead of every 15 s)."""
-    config = AgentConfig(seed=seed, require_pod_cidr=require_pod_cidr)
+    usage is then sampled every real second instead of every 15 s); with ``node_selector`` the agent
+    manages only the nodes that label selector matches."""
+    config = AgentConfig(seed=seed, require_pod_cidr=require_pod_cidr, node_selector=node_selector)
     if usage_clock is not None and not isinstance(usage_clock, RealClock):
         config.metrics_interval = 1.0  # virtual time: sample every real second so a replayed day shows
     return [SimAgent(client, devices=devices, config=config, usage_clock=usage_clock),
-            NodeFeatureReporter(client)]
+            NodeFeatureReporter(client, node_selector=node_selector)]
 
 
 async def ensure_default_queues(client: Client) -> None:

@@ -22,7 +22,10 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
+import re
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -43,11 +46,15 @@ from suanli.runtime.leaderelection import (
 )
 from suanli.runtime.metrics import default_registry
 
-__all__ = ["DEFAULT_HEALTH_PORTS", "LEASE_NAMESPACE", "add_component_parsers", "run_component"]
+__all__ = ["AGENT_LABEL", "DEFAULT_HEALTH_PORTS", "LEASE_NAMESPACE", "add_component_parsers", "agent_name",
+           "run_component"]
 
 log = logging.getLogger(__name__)
 
 LEASE_NAMESPACE = "kube-system"
+#: Node label naming the ``suanli agent --sim-nodes`` that owns a simulated node; each agent
+#: manages only the nodes labelled with its name, so several agents can share a cluster
+AGENT_LABEL = "agent.suanli.io/name"
 #: kube-scheduler's and kube-controller-manager's secure ports, the kubelet's healthz port
 DEFAULT_HEALTH_PORTS = {"scheduler": 10259, "controllers": 10257, "agent": 10248}
 
@@ -103,7 +110,11 @@ def add_component_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParse
     mode.add_argument("--host", action="store_true", help="run this host as a node (pods as local processes)")
     a.add_argument("--profile", default="openb-cpu-32",
                    help="hardware profile of the simulated nodes (default openb-cpu-32)")
-    a.add_argument("--node-prefix", default="sim", help="simulated nodes are named PREFIX-<profile>-<i>")
+    a.add_argument("--agent-name", default=None,
+                   help="this agent's name: its simulated nodes carry the label "
+                        f"{AGENT_LABEL}=NAME and it manages only those (default: $NODE_NAME, else the host name)")
+    a.add_argument("--node-prefix", default=None,
+                   help="simulated nodes are named PREFIX-<profile>-<i> (default: the agent name)")
     a.add_argument("--data-dir", type=Path, default=Path.home() / ".suanli" / "agent",
                    help="where --host keeps pod logs and volumes")
 
@@ -155,9 +166,29 @@ async def _build(command: str, args: argparse.Namespace, client: HttpClient,
     if args.host:
         args.data_dir.mkdir(parents=True, exist_ok=True)
         return ProcessAgent(client, args.data_dir / "pod-logs", devices=devices, data_path=args.data_dir)
-    nodes = [simulated_node(f"{args.node_prefix}-{args.profile}-{i}", args.profile) for i in range(args.sim_nodes)]
+    agent = agent_name(args.agent_name)
+    prefix = args.node_prefix or agent
+    nodes = [simulated_node(f"{prefix}-{args.profile}-{i}", args.profile, labels={AGENT_LABEL: agent})
+             for i in range(args.sim_nodes)]
     await ensure_demo_pool(client, nodes)
-    return ComponentGroup(platform.agent_components(client, devices, require_pod_cidr=False), name="agent")
+    return ComponentGroup(platform.agent_components(client, devices, require_pod_cidr=False,
+                                                    node_selector=f"{AGENT_LABEL}={agent}"), name="agent")
+
+
+def agent_name(given: str | None) -> str:
+    """The agent's name: ``given``, else ``$NODE_NAME`` (a DaemonSet pod's node), else the host
+    name, lower-cased with characters a label value or node name cannot hold replaced by ``-``.
+
+    Raises ``ValueError`` when nothing usable is left.
+
+    >>> agent_name("Rack_7.host")
+    'rack-7-host'
+    """
+    raw = given or os.environ.get("NODE_NAME") or socket.gethostname()
+    name = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")[:40].strip("-")
+    if not name:
+        raise ValueError(f"--agent-name: {raw!r} holds no letters or digits")
+    return name
 
 
 async def run_component(command: str, args: argparse.Namespace) -> int:

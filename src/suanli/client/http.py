@@ -1,9 +1,10 @@
 """The :class:`~suanli.client.protocol.Client` over HTTP(S) for any Kubernetes API server.
 
-One ``httpx.AsyncClient`` (HTTP/1.1 keep-alive, pooled) per :class:`HttpClient`; JSON
-is encoded and decoded with orjson. TLS verifies the server against the kubeconfig's
-CA (or the system store when none is given); a bearer token and/or client
-certificate authenticate us.
+Ordinary requests go through a lean keep-alive pool (:mod:`suanli.client._http1`: up to
+``max_inflight`` persistent connections, one request in flight on each); watches stream through
+an ``httpx.AsyncClient`` (one pooled connection each). JSON is encoded and decoded with orjson.
+TLS verifies the server against the kubeconfig's CA (or the system store when none is given);
+a bearer token and/or client certificate authenticate us.
 
 Failures raise :class:`~suanli.apimachinery.errors.ApiError`:
 
@@ -14,8 +15,8 @@ Failures raise :class:`~suanli.apimachinery.errors.ApiError`:
 * a transport failure (refused, reset, TLS) → ``503 ServiceUnavailable``; the
   original httpx exception is chained as ``__cause__``.
 
-Each open :meth:`HttpClient.watch` holds one pooled connection for its lifetime, so
-size ``max_connections`` above the number of concurrent watches.
+Each open :meth:`HttpClient.watch` holds one httpx connection for its lifetime, so size
+``max_connections`` above the number of concurrent watches.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import time
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -36,6 +38,7 @@ import orjson
 from suanli.apimachinery.errors import ApiError, Cause
 from suanli.apimachinery.gvr import GVR
 from suanli.apimachinery.objects import Obj, name_of, namespace_of
+from suanli.client._http1 import Http1Pool, TransportFailure
 from suanli.client.kubeconfig import KubeConfig, load_kubeconfig
 from suanli.client.protocol import PatchType, WatchEventDict
 
@@ -98,7 +101,7 @@ def _error_from_body(http_code: int, body: bytes) -> ApiError:
     return ApiError(http_code, _REASONS.get(http_code, "Unknown"), text or f"HTTP {http_code}")
 
 
-def _transport_error(exc: httpx.TransportError) -> ApiError:
+def _transport_error(exc: httpx.TransportError | TransportFailure) -> ApiError:
     return ApiError(503, "ServiceUnavailable", f"cannot reach the API server: {type(exc).__name__}: {exc}")
 
 
@@ -167,23 +170,25 @@ class HttpClient:
     def __init__(self, config: KubeConfig, *, max_connections: int = 100, request_timeout: float = 30.0,
                  user_agent: str = "suanli/0.1", max_inflight: int = 16) -> None:
         self.config = config
-        # Ordinary requests in flight at once (watches not counted): a burst of hundreds (a
-        # scheduler cycle's binds) otherwise opens as many TLS connections and slows every
-        # request down (measured: 4 req/s at 256 in flight vs 41 at 8 under load; see
-        # docs/benchmarks.md, production shape). client-go bounds bursts with QPS/burst instead.
-        self._inflight = asyncio.Semaphore(max_inflight)
         headers = {"Accept": "application/json", "User-Agent": user_agent}
         auth: httpx.Auth | None = None
+        self._token_file: TokenFileAuth | None = None
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
         elif config.token_file:
-            auth = TokenFileAuth(config.token_file)  # projected ServiceAccount tokens rotate
-        verify: ssl.SSLContext | bool = _ssl_context(config) if config.server.startswith("https") else True
+            auth = self._token_file = TokenFileAuth(config.token_file)  # projected ServiceAccount tokens rotate
+        tls = _ssl_context(config) if config.server.startswith("https") else None
+        # Ordinary requests: up to max_inflight at once on as many keep-alive connections (a burst
+        # of hundreds, a scheduler cycle's binds, would otherwise open as many TLS connections).
+        url = urlsplit(config.server)
+        self._pool = Http1Pool(url.hostname or "localhost", url.port or (443 if url.scheme == "https" else 80),
+                               ssl_context=tls, base_path=url.path, headers=headers, max_connections=max_inflight,
+                               timeout=request_timeout)
         self._http = httpx.AsyncClient(
             base_url=config.server,
             headers=headers,
             auth=auth,
-            verify=verify,
+            verify=tls if tls is not None else True,
             http1=True,
             http2=False,
             timeout=httpx.Timeout(request_timeout),
@@ -212,6 +217,7 @@ class HttpClient:
         await self.close()
 
     async def close(self) -> None:
+        await self._pool.close()
         await self._http.aclose()
 
     # -- escape hatches ------------------------------------------------------------------------
@@ -241,14 +247,17 @@ class HttpClient:
             else:
                 content = orjson.dumps(body)
             headers["Content-Type"] = content_type
+        if self._token_file is not None:
+            token = self._token_file.token()
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
         try:
-            async with self._inflight:
-                resp = await self._http.request(method, path, params=params, content=content, headers=headers)
-        except httpx.TransportError as exc:
+            status, raw = await self._pool.request(method, path, params=params, body=content, headers=headers)
+        except TransportFailure as exc:
             raise _transport_error(exc) from exc
-        if not 200 <= resp.status_code < 300:
-            raise _error_from_body(resp.status_code, resp.content)
-        return resp.content
+        if not 200 <= status < 300:
+            raise _error_from_body(status, raw)
+        return raw
 
     # -- Client protocol -----------------------------------------------------------------------
 

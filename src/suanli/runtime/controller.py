@@ -16,13 +16,20 @@ or a private one the controller creates, starts and stops itself. Contract:
 * :meth:`wait_synced` is the start gate (default: every informer from :meth:`watch` has
   listed once); controllers with informers that come and go (the garbage collector)
   override it;
-* a key is never reconciled by two workers at once (WorkQueue semantics).
+* a key is never reconciled by two workers at once (WorkQueue semantics);
+* :meth:`log_failure` decides how a failed reconcile is logged (expected retries quietly).
+
+Keys are ``namespace/name`` strings (:class:`QueueController`); a controller whose work items are
+not objects of one kind (the node agent: pods, nodes and Leases) uses
+:class:`KeyedQueueController` with its own hashable key type.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Hashable
+from typing import Generic, TypeVar
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.gvr import GVR
@@ -32,13 +39,14 @@ from suanli.runtime.informer import IndexFunc, Informer
 from suanli.runtime.informer_factory import SharedInformerFactory, resolve_factory
 from suanli.runtime.workqueue import QueueShutDown, WorkQueue
 
-__all__ = ["QueueController"]
+__all__ = ["KeyedQueueController", "QueueController"]
 
 log = logging.getLogger(__name__)
+K = TypeVar("K", bound=Hashable)
 
 
-class QueueController:
-    """Base class: informers + a deduplicating work queue of ``namespace/name`` keys."""
+class KeyedQueueController(Generic[K]):
+    """Base class: informers + a deduplicating work queue of keys of type ``K``."""
 
     name = "controller"
 
@@ -47,20 +55,21 @@ class QueueController:
         self.client = client
         self.clock: Clock = clock or RealClock()
         self.workers = workers
-        self.queue: WorkQueue[str] = WorkQueue(clock=self.clock, name=self.name)
+        self.queue: WorkQueue[K] = WorkQueue(clock=self.clock, name=self.name)
         self.factory, self._owns_factory = resolve_factory(client, factory, self.clock)
         self.informers: list[Informer] = []
         self._stopped = asyncio.Event()
 
-    def watch(self, gvr: GVR, namespace: str = "", *, label_selector: str = "",
+    def watch(self, gvr: GVR, namespace: str = "", *, label_selector: str = "", field_selector: str = "",
               indexers: dict[str, IndexFunc] | None = None) -> Informer:
-        """The factory's informer over ``gvr`` in ``namespace`` ("" = all) matching ``label_selector``,
-        with ``indexers`` added."""
-        inf = self.factory.informer(gvr, namespace, label_selector=label_selector, indexers=indexers)
+        """The factory's informer over ``gvr`` in ``namespace`` ("" = all) matching ``label_selector``
+        and ``field_selector``, with ``indexers`` added."""
+        inf = self.factory.informer(gvr, namespace, label_selector=label_selector, field_selector=field_selector,
+                                    indexers=indexers)
         self.informers.append(inf)
         return inf
 
-    async def reconcile(self, key: str) -> float | None:  # pragma: no cover - abstract
+    async def reconcile(self, key: K) -> float | None:  # pragma: no cover - abstract
         """Bring ``key`` to its desired state; return seconds to look again later, or None."""
         raise NotImplementedError
 
@@ -79,7 +88,7 @@ class QueueController:
             if self._owns_factory:
                 await self.factory.stop()
 
-    async def on_error(self, key: str, err: Exception) -> None:
+    async def on_error(self, key: K, err: Exception) -> None:
         """Hook run after a failed reconcile, before the retry is queued (e.g. report it in status)."""
 
     def on_synced(self) -> None:
@@ -106,15 +115,22 @@ class QueueController:
                 self.queue.forget(key)
                 if again is not None:
                     self.queue.add_after(key, again)
-            except ApiError as err:
-                log.log(
-                    logging.DEBUG if err.code in (404, 409, 422) else logging.WARNING, "%s: %s: %s", self.name, key, err
-                )
-                await self.on_error(key, err)
-                self.queue.add_rate_limited(key)
             except Exception as err:
-                log.exception("%s: reconcile %s failed", self.name, key)
+                self.log_failure(key, err)
                 await self.on_error(key, err)
                 self.queue.add_rate_limited(key)
             finally:
                 self.queue.done(key)
+
+    def log_failure(self, key: K, err: Exception) -> None:
+        """Log a failed reconcile (it is retried): API errors in one line, conflicts and vanished
+        objects at debug level; anything else with its traceback."""
+        if isinstance(err, ApiError):
+            log.log(logging.DEBUG if err.code in (404, 409, 422) else logging.WARNING, "%s: %s: %s", self.name, key,
+                    err)
+        else:
+            log.exception("%s: reconcile %s failed", self.name, key, exc_info=err)
+
+
+class QueueController(KeyedQueueController[str]):
+    """A :class:`KeyedQueueController` whose keys are ``namespace/name`` strings."""

@@ -7,11 +7,27 @@ A new Event is built fresh for its one create call, so it is handed over
 (``Client.create_owned``: an in-process client skips its defensive copy).
 The aggregation cache is an LRU of ``max_cached`` keys (client-go's correlator keeps 4,096),
 so memory stays bounded however many objects come and go.
+
+Two ways to record, one recorder:
+
+* ``await record(...)`` writes the Event before returning (controllers whose reconcile may
+  as well wait);
+* ``emit(...)`` is client-go's broadcaster: it never blocks the caller. The Event goes onto a
+  bounded buffer (``buffer`` entries, 1,000 as client-go's ``maxQueuedEvents``; when full the
+  Event is dropped, counted in :attr:`EventRecorder.dropped` and logged once) that
+  ``sinks`` background writers drain. Events of one object go to the same writer, so they are
+  written in order and aggregate onto one Event; different objects are written concurrently,
+  which keeps a remote API server's round trips off the emitter's hot path (the scheduler
+  emits a ``Scheduled`` Event per bind). :meth:`flush` waits until everything emitted so far
+  is written; :meth:`close` stops the writers (pending Events are dropped).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import zlib
 from collections import OrderedDict
 from typing import Literal
 
@@ -29,7 +45,7 @@ EventType = Literal["Normal", "Warning"]
 
 class EventRecorder:
     def __init__(self, client: Client, component: str, *, clock: Clock | None = None, window: float = 600.0,
-                 max_cached: int = 4096) -> None:
+                 max_cached: int = 4096, buffer: int = 1000, sinks: int = 8) -> None:
         self.client = client
         self.component = component
         self.clock = clock or RealClock()
@@ -38,6 +54,56 @@ class EventRecorder:
         # oldest first; an OrderedDict drops its oldest entry in O(1) (a dict's first live
         # slot has to be searched for past the ones already popped)
         self._recent: OrderedDict[tuple[str, str, str, str], tuple[str, str, int, float]] = OrderedDict()
+        self.buffer = buffer
+        self.sinks = max(1, sinks)
+        #: Events emitted but not written because the buffer was full
+        self.dropped = 0
+        self._queued = 0
+        self._queues: list[asyncio.Queue[tuple[Obj, EventType, str, str]]] = []
+        self._writers: list[asyncio.Task[None]] = []
+
+    def emit(self, obj: Obj, type_: EventType, reason: str, message: str) -> None:
+        """Queue an Event about ``obj`` for the background writers and return at once.
+
+        Must be called from the event loop's thread. A full buffer drops the Event (best effort).
+        """
+        if self._queued >= self.buffer:
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning("%s: event buffer full (%d); dropping events", self.component, self.buffer)
+            return
+        if not self._writers:
+            self._queues = [asyncio.Queue() for _ in range(self.sinks)]
+            self._writers = [asyncio.get_running_loop().create_task(self._write(q)) for q in self._queues]
+        uid = str((obj.get("metadata") or {}).get("uid") or "").encode()
+        self._queued += 1
+        self._queues[zlib.crc32(uid) % self.sinks].put_nowait((obj, type_, reason, message))
+
+    async def flush(self) -> None:
+        """Wait until every Event emitted so far is written (or dropped after a failure)."""
+        for q in list(self._queues):
+            await q.join()
+
+    async def close(self) -> None:
+        """Stop the background writers; Events still queued are dropped."""
+        writers, self._writers, self._queues = self._writers, [], []
+        for task in writers:
+            task.cancel()
+        for task in writers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._queued = 0
+
+    async def _write(self, queue: asyncio.Queue[tuple[Obj, EventType, str, str]]) -> None:
+        while True:
+            obj, type_, reason, message = await queue.get()
+            try:
+                await self.record(obj, type_, reason, message)
+            except Exception:  # record() swallows API errors; anything else must not kill the writer
+                log.exception("%s: writing event %s failed", self.component, reason)
+            finally:
+                self._queued -= 1
+                queue.task_done()
 
     async def record(self, obj: Obj, type_: EventType, reason: str, message: str) -> None:
         """Record an Event about ``obj`` (any namespaced or cluster-scoped object)."""

@@ -66,12 +66,15 @@ log = logging.getLogger(__name__)
 
 COMPONENT = "volcano"
 _BIND_CONCURRENCY = 256
+_STATUS_CONCURRENCY = 16  # Volcano's jobUpdaterWorker: PodGroup status writes in parallel
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 #: Shortest pause between cycles under continuous load: each cycle has a fixed cost (~15 ms for
 #: 5,000 nodes and 12,000 pods), so SchedulingBasic binds ~7% more pods/s than with 50 ms pauses.
 _MIN_PAUSE = 0.15
-_ASSUME_TTL = 30.0  # seconds an assumed bind stands in for the informer's view
+#: seconds a *finished* bind stays assumed until the informer shows it (kube-scheduler's cache starts
+#: this clock at FinishBinding: a bind still queued or in flight never lapses, however slow the API)
+_ASSUME_TTL = 30.0
 _RESYNC_PERIOD = 30.0  # seconds between rebuilds of the incremental snapshot from the informer caches
 
 
@@ -130,7 +133,7 @@ class LiveScheduler:
         # which pods preempt/reclaim may evict by default follows the configuration (see _use)
         self.snapshot_config = SnapshotConfig(scheduler_names=frozenset(scheduler_names),
                                               default_preemptable=self.config.default_preemptable)
-        self._background: set[asyncio.Task[None]] = set()
+        self._binding: set[asyncio.Future[list[bool]]] = set()  # binding cycles in flight
         self._config_source: tuple[str, str] | None = None
         informer = self.factory.informer
         self.nodes = informer(NODES)
@@ -142,7 +145,7 @@ class LiveScheduler:
         self.informers = (self.nodes, self.pods, self.podgroups, self.queues, self.priority_classes,
                           self.configmaps)
         self.events = EventRecorder(client, COMPONENT)
-        self._assumed: dict[str, tuple[str, float]] = {}  # pod uid -> (node, when)
+        self._assumed: dict[str, tuple[str, float]] = {}  # pod uid -> (node, when the bind finished; inf: not yet)
         self.snapshots = SnapshotBuilder(self.snapshot_config)
         self._resynced = time.monotonic()
         feeds: tuple[tuple[Informer, Callable[[Obj], None], Callable[[Obj], None]], ...] = (
@@ -268,7 +271,7 @@ class LiveScheduler:
                 self._dirty = False
                 self._urgent.clear()
                 try:
-                    await self.run_cycle()
+                    await self.run_cycle(wait_binds=False)
                 except Exception:
                     log.exception("scheduling cycle failed")
                     self.m_attempts.inc(1, "error")
@@ -283,6 +286,9 @@ class LiveScheduler:
                     await asyncio.wait_for(self._urgent.wait(),
                                            timeout=min(self.period, max(_MIN_PAUSE, self._last_compute)))
         finally:
+            for binding in list(self._binding):
+                binding.cancel()
+            await self.events.close()
             if self._owns_factory:
                 await self.factory.stop()
 
@@ -332,15 +338,13 @@ class LiveScheduler:
 
     def _event(self, obj: Obj, type_: EventType, reason: str, message: str) -> None:
         """Record an Event in the background (best effort; called from the synchronous cycle)."""
-        task = asyncio.get_running_loop().create_task(self.events.record(obj, type_, reason, message))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.events.emit(obj, type_, reason, message)
 
     def build_snapshot(self) -> Snapshot:
         """The snapshot of the informer caches, with binds still in flight assumed.
 
         An assumption lapses when the informer shows the pod bound (``_track_pod``) or after
-        ``_ASSUME_TTL`` seconds (the bind was lost: the pod is pending again).
+        ``_ASSUME_TTL`` seconds after its bind finished (the bind was lost: the pod is pending again).
         """
         if time.monotonic() - self._resynced > _RESYNC_PERIOD:
             self.resync_snapshot()
@@ -382,31 +386,49 @@ class LiveScheduler:
         self._resynced = time.monotonic()
         return drift
 
-    async def run_cycle(self) -> Decisions:
+    async def run_cycle(self, *, wait_binds: bool = True) -> Decisions:
+        """One cycle: snapshot, core, API writes. With ``wait_binds=False`` (the run loop) the
+        binds are still in flight on return (see :meth:`wait_binds`)."""
         start = time.perf_counter()
         config = self.current_config()
         snapshot = self.build_snapshot()
         decisions = schedule(snapshot, config)
         self._last_compute = time.perf_counter() - start
-        await self._apply(decisions)
+        await self._apply(decisions, wait_binds=wait_binds)
         self.m_cycle.observe(time.perf_counter() - start)
         return decisions
 
-    async def _apply(self, d: Decisions) -> None:
+    async def _apply(self, d: Decisions, *, wait_binds: bool = True) -> None:
         for ev in d.evictions:
             await self._evict(ev)
-        # every bind of the cycle first, then their Events (best effort, like an event broadcaster)
-        bound = await _concurrently(self._bind, d.binds, _BIND_CONCURRENCY)
-        await _concurrently(self._scheduled_event, [b for b, ok in zip(d.binds, bound, strict=True) if ok],
-                            _BIND_CONCURRENCY)
-        for u in d.unschedulable:
-            await self._mark_unschedulable(u)
-        for key, status in d.podgroup_status.items():
-            await self._write_status(PODGROUPS, key, status, self._last_pg_status)
-            await self._podgroup_event(key, status)
+        # The binding cycle (kube-scheduler runs it in a goroutine per pod): binds are assumed in
+        # the snapshot at once, written concurrently, and each success emits its Scheduled Event
+        # through the recorder's background writers. The run loop does not wait for them, so over
+        # a remote API server the next cycle overlaps this one's round trips.
+        if d.binds:
+            for b in d.binds:  # before the next cycle can start: it must see every one of them placed
+                self._assume(b)
+            binding = asyncio.ensure_future(_concurrently(self._bind, d.binds, _BIND_CONCURRENCY))
+            self._binding.add(binding)
+            binding.add_done_callback(self._binding.discard)
+            if wait_binds:
+                await binding
+        # status writes in parallel, as Volcano's session close does (jobUpdater, 16 workers)
+        await _concurrently(self._mark_unschedulable, d.unschedulable, _STATUS_CONCURRENCY)
+        await _concurrently(self._update_podgroup, list(d.podgroup_status.items()), _STATUS_CONCURRENCY)
         for name, status in d.queue_status.items():
             await self._write_status(QUEUES, name, status, self._last_queue_status)
             self._export_queue(name, status)
+
+    async def _update_podgroup(self, item: tuple[str, dict[str, Any]]) -> None:
+        key, status = item
+        await self._write_status(PODGROUPS, key, status, self._last_pg_status)
+        self._podgroup_event(key, status)
+
+    async def wait_binds(self) -> None:
+        """Wait until every binding cycle started so far has finished."""
+        while self._binding:
+            await asyncio.gather(*self._binding, return_exceptions=True)
 
     async def _evict(self, ev: Eviction) -> None:
         if ev.uid in self._evicting:
@@ -418,15 +440,19 @@ class LiveScheduler:
             pod = self.pods.get(ev.namespace, ev.name)
             if pod is not None:
                 reason = "Preempted" if ev.reason == "preempt" else "Reclaimed"
-                await self.events.record(pod, "Normal", reason, ev.message or f"Evicted from {ev.node}")
+                self.events.emit(pod, "Normal", reason, ev.message or f"Evicted from {ev.node}")
         except ApiError as err:
             self._evicting.discard(ev.uid)
             log.debug("evicting %s/%s failed: %s", ev.namespace, ev.name, err)
 
-    async def _bind(self, b: Bind) -> bool:
-        """Write ``b`` (device annotations first, then the binding); True if the pod is bound."""
-        self._assumed[b.uid] = (b.node, time.monotonic())
+    def _assume(self, b: Bind) -> None:
+        """Place ``b``'s pod on its node in the snapshot until the informer shows the bind."""
+        self._assumed[b.uid] = (b.node, float("inf"))
         self.snapshots.assume(b.uid, b.node)
+
+    async def _bind(self, b: Bind) -> bool:
+        """Write ``b`` (device annotations first, then the binding; assumed by the caller); True if
+        the pod is bound."""
         try:
             if b.annotations:
                 await self.client.patch(PODS, b.name, {"metadata": {"annotations": dict(b.annotations)}},
@@ -438,15 +464,14 @@ class LiveScheduler:
             self.m_attempts.inc(1, "error")
             log.debug("binding %s/%s to %s failed: %s", b.namespace, b.name, b.node, err)
             return False
+        if b.uid in self._assumed:  # else the informer has already shown the bind
+            self._assumed[b.uid] = (b.node, time.monotonic())
         self.m_attempts.inc(1, "scheduled")
         self._last_unschedulable.pop(b.uid, None)
-        return True
-
-    async def _scheduled_event(self, b: Bind) -> None:
         pod = self.pods.get(b.namespace, b.name)
         if pod is not None:
-            await self.events.record(pod, "Normal", "Scheduled",
-                                     f"Successfully assigned {b.namespace}/{b.name} to {b.node}")
+            self.events.emit(pod, "Normal", "Scheduled", f"Successfully assigned {b.namespace}/{b.name} to {b.node}")
+        return True
 
     async def _mark_unschedulable(self, u: Unschedulable) -> None:
         self.m_attempts.inc(1, "unschedulable")
@@ -465,7 +490,7 @@ class LiveScheduler:
             log.debug("marking %s/%s unschedulable failed: %s", u.namespace, u.name, err)
             return
         self._last_unschedulable[u.uid] = reason
-        await self.events.record(pod, "Warning", "FailedScheduling", u.message)
+        self.events.emit(pod, "Warning", "FailedScheduling", u.message)
 
     async def _write_status(self, gvr: GVR, key: str, status: dict[str, Any], cache: dict[str, Any]) -> None:
         if cache.get(key) == status:
@@ -486,7 +511,7 @@ class LiveScheduler:
         except ApiError as err:
             log.debug("writing %s %s status failed: %s", gvr.resource, key, err)
 
-    async def _podgroup_event(self, key: str, status: dict[str, Any]) -> None:
+    def _podgroup_event(self, key: str, status: dict[str, Any]) -> None:
         """Volcano's PodGroup Events: ``Warning Unschedulable`` with the Unschedulable condition's
         message when the group's verdict changes (counts aside), ``Normal Scheduled`` "pod group is
         ready" when a cycle binds its pods after a different verdict; one Event per change, not
@@ -505,9 +530,9 @@ class LiveScheduler:
             return
         self._pg_event_marks[key] = mark
         if unschedulable:
-            await self.events.record(pg, "Warning", "Unschedulable", str(cond.get("message", "")))
+            self.events.emit(pg, "Warning", "Unschedulable", str(cond.get("message", "")))
         else:
-            await self.events.record(pg, "Normal", "Scheduled", "pod group is ready")
+            self.events.emit(pg, "Normal", "Scheduled", "pod group is ready")
 
     def _podgroup_gone(self, pg: Obj) -> None:
         """Forget what was written and told about a deleted PodGroup (bounded memory)."""

@@ -12,8 +12,9 @@ the Pods bound to them. It talks to the cluster only through a
   jitter (kwok's *node-heartbeat-with-lease*). Node annotation
   ``suanli.io/inject-failure: NotReady`` stops both and reports every condition
   ``Unknown`` (reason ``NodeStatusUnknown``) once.
-* **Pods.** Informer events and timer deadlines put keys on a de-duplicating
-  :class:`~suanli.runtime.workqueue.WorkQueue` served by a few workers. A new pod that
+* **Pods.** Informer events and timer deadlines put keys on the de-duplicating work queue of
+  the reconcile runtime (:class:`~suanli.runtime.controller.KeyedQueueController`, keys
+  ``("pod"|"node"|"lease", name)``, ``config.workers`` workers, per-key back-off). A new pod that
   requests extended resources is admitted through :meth:`DeviceRegistry.allocate`
   (the scheduler's decision in ``suanli.io/allocated-devices`` is honoured after a check,
   otherwise the registry picks and records it; ``UnexpectedAdmissionError`` with the reason
@@ -43,7 +44,7 @@ from suanli.apimachinery.devices import format_allocation, format_topology
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
 from suanli.client.protocol import Client
-from suanli.node.agent.metrics import MetricsWriter, Usage
+from suanli.node.agent.metrics import NODE_METRICS, POD_METRICS, MetricsWriter, Usage
 from suanli.node.agent.status import (
     ContainerState,
     PodState,
@@ -65,8 +66,8 @@ from suanli.node.devices.api import (
     DeviceRegistry,
 )
 from suanli.runtime.clock import Clock, RealClock
+from suanli.runtime.controller import KeyedQueueController
 from suanli.runtime.informer import Informer
-from suanli.runtime.workqueue import QueueShutDown, WorkQueue
 from suanli.wire import EVENTS, LEASES, NODES, PODS
 
 __all__ = [
@@ -143,6 +144,10 @@ class AgentConfig:
     #: pods start only once their node has ``spec.podCIDR`` (set by the node IPAM controller);
     #: False lets agents without an IPAM controller fall back to a subnet of their own
     require_pod_cidr: bool = False
+    #: label selector of the Nodes this agent may manage (kwok's
+    #: ``--manage-nodes-with-label-selector``): several agents share a cluster, each owning the
+    #: nodes its label selects; empty = every node :meth:`NodeAgent.manages` accepts
+    node_selector: str = ""
 
 
 class NetworkNotReady(Exception):
@@ -165,7 +170,7 @@ class NodeRecord:
     unschedulable: bool = False
 
 
-class NodeAgent:
+class NodeAgent(KeyedQueueController[Key]):
     """Base class of node runtimes; construct a subclass and ``await run()`` / ``await stop()``."""
 
     field_manager = "suanli-agent"
@@ -173,23 +178,23 @@ class NodeAgent:
 
     def __init__(self, client: Client, *, clock: Clock | None = None, devices: DeviceRegistry | None = None,
                  config: AgentConfig | None = None) -> None:
-        self.client = client
-        self.clock: Clock = clock or RealClock()
+        self.name = type(self).__name__
+        self.config = config or AgentConfig()
+        # a private informer factory: the agent's field-selected informers are its own
+        super().__init__(client, clock=clock or RealClock(), workers=self.config.workers)
         self.devices: DeviceRegistry = devices if devices is not None else NoDevices()
         self.has_devices = devices is not None
-        self.config = config or AgentConfig()
         self.nodes: dict[str, NodeRecord] = {}
         self.pods: dict[str, PodState] = {}
         self._recent_allocations: dict[str, tuple[str, dict[str, str]]] = {}  # pod uid -> (node, annotations)
-        self.queue: WorkQueue[Key] = WorkQueue(clock=self.clock, name=type(self).__name__)
         self.wheel = TimerWheel(self.clock, self._on_timer)
         self.metrics = MetricsWriter(client, self.clock, refresh=self.config.metrics_refresh)
-        self.node_informer = Informer(client, NODES, field_selector=self.node_field_selector(), clock=self.clock)
+        self.node_informer = self.watch(NODES, field_selector=self.node_field_selector(),
+                                        label_selector=self.config.node_selector)
         self.pod_informers: list[Informer] = []
         self._rng = seeded_random(self.config.seed, type(self).__name__)
         self._next_index = 0
         self._tasks: list[asyncio.Task[Any]] = []
-        self._stopped = asyncio.Event()
         self.ready = asyncio.Event()
 
     # ------------------------------------------------------------------ runtime hooks
@@ -258,33 +263,29 @@ class NodeAgent:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
-        """Run until :meth:`stop`."""
+        """Run until :meth:`stop`: the runtime hook :meth:`setup`, then informers, timers, the
+        metrics loop and the reconcile runtime's workers (started once the informers have synced)."""
         await self.setup()
         self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted)
         for selector in self.pod_field_selectors():
-            inf = Informer(self.client, PODS, field_selector=selector, clock=self.clock,
-                           indexers={"node": _node_index})
+            inf = self.watch(PODS, field_selector=selector, indexers={"node": _node_index})
             inf.add_handler(self._pod_changed, lambda _o, n: self._pod_changed(n), self._pod_changed)
             self.pod_informers.append(inf)
-        informers = [self.node_informer, *self.pod_informers]
-        self._tasks = [asyncio.create_task(i.run()) for i in informers]
-        self._tasks.append(asyncio.create_task(self.wheel.run()))
-        self._tasks += [asyncio.create_task(self._worker()) for _ in range(self.config.workers)]
-        self._tasks.append(asyncio.create_task(self._metrics_loop()))
-        synced: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(i.wait_synced() for i in informers)))
-        stopped: asyncio.Future[Any] = asyncio.ensure_future(self._stopped.wait())
-        await asyncio.wait([synced, stopped], return_when=asyncio.FIRST_COMPLETED)
-        synced.cancel()
+        self._tasks = [asyncio.create_task(self.wheel.run()), asyncio.create_task(self._metrics_loop())]
+        core = asyncio.ensure_future(super().run())
+        self._tasks.append(core)
+        with contextlib.suppress(asyncio.CancelledError):
+            await core
+        self.ready.set()  # also when stopped before the informers synced: nobody waits forever
+
+    def on_synced(self) -> None:
         self.ready.set()
-        await stopped
 
     async def stop(self) -> None:
-        """Stop informers, timers and workers, then let the runtime clean up."""
-        self._stopped.set()
+        """Stop informers, timers and workers (a sync in progress is cancelled), then let the runtime
+        clean up."""
         self.wheel.stop()
-        self.queue.shutdown()
-        for inf in [self.node_informer, *self.pod_informers]:
-            inf.stop()
+        await super().stop()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -391,30 +392,22 @@ class NodeAgent:
 
     # ------------------------------------------------------------------ workers
 
-    async def _worker(self) -> None:
-        while True:
-            try:
-                key = await self.queue.get()
-            except QueueShutDown:
-                return
-            try:
-                kind, name = key
-                if kind == "pod":
-                    await self._sync_pod(name)
-                elif kind == "node":
-                    await self._sync_node(name)
-                elif kind == "lease":
-                    await self._renew_lease(name)
-                self.queue.forget(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                quiet = isinstance(exc, NetworkNotReady) or (isinstance(exc, ApiError) and exc.code in (404, 409))
-                log.log(logging.DEBUG if quiet else logging.WARNING, "%s: syncing %s failed: %s",
-                        type(self).__name__, key, exc, exc_info=not isinstance(exc, ApiError | NetworkNotReady))
-                self.queue.add_rate_limited(key)
-            finally:
-                self.queue.done(key)
+    async def reconcile(self, key: Key) -> float | None:
+        kind, name = key
+        if kind == "pod":
+            await self._sync_pod(name)
+        elif kind == "node":
+            await self._sync_node(name)
+        elif kind == "lease":
+            await self._renew_lease(name)
+        return None
+
+    def log_failure(self, key: Key, err: Exception) -> None:
+        """Pods waiting for their node's network, vanished objects and conflicts are expected
+        retries (debug); other API errors in one line; anything else with its traceback."""
+        quiet = isinstance(err, NetworkNotReady) or (isinstance(err, ApiError) and err.code in (404, 409))
+        log.log(logging.DEBUG if quiet else logging.WARNING, "%s: syncing %s failed: %s", self.name, key, err,
+                exc_info=err if not isinstance(err, ApiError | NetworkNotReady) else None)
 
     # ------------------------------------------------------------------ nodes
 
@@ -733,14 +726,40 @@ class NodeAgent:
 
     # ------------------------------------------------------------------ metrics
 
+    async def metrics_writable(self) -> bool | None:
+        """Whether the API server takes ``metrics.k8s.io/v1beta1`` NodeMetrics and PodMetrics from
+        agents: discovery lists both with the ``create`` verb. False (logged once) where the group is
+        not served, or served read-only (a real cluster's metrics-server aggregated API); None when
+        discovery could not answer (asked again next time)."""
+        path = f"/apis/{NODE_METRICS.group}/{NODE_METRICS.version}"
+        try:
+            doc = await self.client.discovery_document(path)
+        except ApiError as err:
+            if err.code != 404:
+                log.debug("%s: discovery of %s failed: %s", self.name, path, err)
+                return None
+            doc = {}
+        verbs = {str(r.get("name")): set(r.get("verbs") or []) for r in doc.get("resources") or []}
+        if all("create" in verbs.get(gvr.resource, set()) for gvr in (NODE_METRICS, POD_METRICS)):
+            return True
+        log.warning("%s: the API server does not accept %s nodes and pods from agents (%s); node and pod "
+                    "metrics are not published", self.name, path, "read-only" if doc else "not served")
+        return False
+
     async def _metrics_loop(self) -> None:
         interval = self.config.metrics_interval
         if interval <= 0:
             return
         await self.ready.wait()
+        writable: bool | None = None
         while True:
             try:
-                await self.publish_metrics()
+                if writable is None:
+                    writable = await self.metrics_writable()
+                if writable is False:
+                    return
+                if writable:
+                    await self.publish_metrics()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -138,6 +138,9 @@ class NodeFeatureReporter(_Worker):
 
     ``discover`` returns the real host's features (called once, in a thread);
     ``profiles`` resolves profile names (default :func:`~suanli.node.profiles.load_profile`).
+    With ``node_selector`` (a label selector) it reports only for the nodes it selects and leaves
+    every other NodeFeature alone (several agents share a cluster; a deleted node's NodeFeature
+    goes with it through its owner reference).
     """
 
     def __init__(
@@ -149,15 +152,17 @@ class NodeFeatureReporter(_Worker):
         profiles: Callable[[str], HardwareProfile] = load_profile,
         workers: int = 4,
         clock: Clock | None = None,
+        node_selector: str = "",
     ) -> None:
         self.client = client
         self.namespace = namespace
+        self.node_selector = node_selector
         self._discover = discover
         self._profiles = profiles
         self._host_spec: Obj | None = None
         self._profile_specs: dict[str, Obj | None] = {}
         super().__init__(client, workers=workers, clock=clock, name="nfd-worker")
-        self.nodes = self.watch(NODES)
+        self.nodes = self.watch(NODES, label_selector=node_selector)
         self.features = self.watch(NODE_FEATURES, namespace)
         self.nodes.add_handler(self._node_added, self._node_updated, self._node_added)
         self.features.add_handler(self._nf_changed, lambda _o, n: self._nf_changed(n), self._nf_changed)
@@ -225,6 +230,8 @@ class NodeFeatureReporter(_Worker):
 
     async def _sync(self, name: str) -> None:
         node = self.nodes.get("", name)
+        if node is None and self.node_selector:
+            return  # not one of this reporter's nodes
         current = self.features.get(self.namespace, name)
         ours = current is not None and (_meta(current).get("labels") or {}).get(MANAGED_BY_LABEL) == REPORTER_NAME
         spec = await self._features_spec(node) if node is not None else None
