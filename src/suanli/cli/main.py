@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from suanli import __version__
 from suanli.cli import kubeconfig_create
 from suanli.cli.authn_flags import add_authn_arguments, authn_options
+from suanli.cli.security_flags import add_security_arguments, audit_options
 from suanli.deploy import command as deploy_command
 
 __all__ = ["main"]
@@ -42,6 +44,7 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--insecure-http", action="store_true", help="serve plain HTTP instead of HTTPS")
     up.add_argument("--anonymous", action="store_true", help="allow requests without a bearer token")
     add_authn_arguments(up)
+    add_security_arguments(up)
     up.add_argument("--authorization-mode", choices=["RBAC", "AlwaysAllow"], default="RBAC",
                     help="how requests are authorised after authentication (default RBAC: the bootstrap roles, "
                          "cluster-admin bound to system:masters, which the generated admin token belongs to)")
@@ -110,7 +113,9 @@ async def _up(args: argparse.Namespace) -> int:
                            scheduler_config=args.scheduler_config,
                            fsync=args.fsync, clock_offset_file=args.clock_offset_file,
                            cluster_cidr=args.cluster_cidr, node_cidr_mask_size=args.node_cidr_mask_size,
-                           authn=authn_options(args), authorization_mode=args.authorization_mode)
+                           authn=authn_options(args), authorization_mode=args.authorization_mode,
+                           encryption_provider_config=args.encryption_provider_config, audit=audit_options(args))
+    os.umask(0o077)  # everything the platform creates is private to its user (data directory contract)
     try:
         platform = Platform(opts)
     except ConfigError as err:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hmac
 import json
 import time
 import uuid
@@ -123,7 +124,7 @@ class ServiceAccountAuthenticator:
             stored = base64.b64decode(str((secret.get("data") or {}).get("token") or "")).decode()
         except (ValueError, binascii.Error):
             stored = ""
-        if stored != token:
+        if not hmac.compare_digest(stored.encode(), token.encode()):
             raise AuthenticationError("token does not match the one stored in its secret")
         return Response(service_account_user(ns, account_name, _uid(account)), auds)
 

@@ -1,0 +1,199 @@
+"""Audit events (``audit.k8s.io/v1`` ``Event``) for one HTTP request.
+
+CONTRACT
+
+* :meth:`Auditor.begin` evaluates the policy for the authenticated requestor (as kube-apiserver,
+  which audits before impersonation) and returns ``None`` when the level is ``None``; otherwise an
+  :class:`AuditRequest` that has already emitted ``RequestReceived`` (unless omitted).
+* The request handler then reports what it learns: :meth:`AuditRequest.impersonated`,
+  :meth:`~AuditRequest.authorized` (the ``authorization.k8s.io/decision`` annotation),
+  :meth:`~AuditRequest.request_body`, :meth:`~AuditRequest.response_started` (long-running
+  requests: watch, log) and exactly one of :meth:`~AuditRequest.complete` or
+  :meth:`~AuditRequest.panic`. Each stage not in ``omitStages`` is one JSON line.
+* Level ``Metadata`` records who, what, where and the response status; ``Request`` adds
+  ``requestObject`` (a JSON request body); ``RequestResponse`` adds ``responseObject`` (a JSON
+  response body). ``omitManagedFields`` drops ``metadata.managedFields`` from both (and from
+  list items).
+* Request headers are never recorded, so bearer tokens and client credentials never reach the
+  log. Beyond upstream, the token fields of ``tokenreviews`` (``spec.token``) and of
+  ``serviceaccounts/token`` (``status.token``) bodies are replaced by ``"REDACTED"``: an
+  upstream ``Request``-level policy would log them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import orjson
+
+from suanli.apiserver.audit.backend import LogBackend
+from suanli.apiserver.audit.policy import Attributes, Policy, RuleEvaluation
+from suanli.apiserver.authz.requestinfo import request_info
+from suanli.apiserver.context import UserInfo
+
+__all__ = ["AuditRequest", "Auditor"]
+
+_DECISION = "authorization.k8s.io/decision"
+_REDACTED = "REDACTED"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _user(u: UserInfo) -> dict[str, object]:
+    return u.as_review()
+
+
+def _strip_managed_fields(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        meta = obj.get("metadata")
+        if isinstance(meta, dict) and "managedFields" in meta:
+            obj = {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+        items = obj.get("items")
+        if isinstance(items, list):
+            obj = {**obj, "items": [_strip_managed_fields(i) for i in items]}
+    return obj
+
+
+def _redact_tokens(obj: Any, resource: str, subresource: str) -> Any:
+    if not isinstance(obj, dict):
+        return obj
+    if resource == "tokenreviews" and isinstance(obj.get("spec"), dict) and "token" in obj["spec"]:
+        return {**obj, "spec": {**obj["spec"], "token": _REDACTED}}
+    if subresource == "token" and isinstance(obj.get("status"), dict) and "token" in obj["status"]:
+        return {**obj, "status": {**obj["status"], "token": _REDACTED}}
+    return obj
+
+
+def _json_body(body: bytes) -> Any:
+    if not body or body[:1] not in (b"{", b"["):
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
+class AuditRequest:
+    """The audit record of one request (see the module docstring)."""
+
+    __slots__ = ("_backend", "_done", "_eval", "_event", "_info_resource", "_info_subresource")
+
+    def __init__(self, backend: LogBackend, evaluation: RuleEvaluation, event: dict[str, Any],
+                 resource: str, subresource: str) -> None:
+        self._backend = backend
+        self._eval = evaluation
+        self._event = event
+        self._info_resource = resource
+        self._info_subresource = subresource
+        self._done = False
+
+    @property
+    def level(self) -> str:
+        return self._eval.level
+
+    @property
+    def audit_id(self) -> str:
+        return str(self._event["auditID"])
+
+    def _emit(self, stage: str) -> None:
+        if stage in self._eval.omit_stages:
+            return
+        ev = self._event
+        ev["stage"] = stage
+        ev["stageTimestamp"] = _now()
+        self._backend.emit(orjson.dumps(ev) + b"\n")
+
+    def impersonated(self, requestor: UserInfo, effective: UserInfo) -> None:
+        if effective is not requestor:
+            self._event["impersonatedUser"] = _user(effective)
+
+    def authorized(self, allowed: bool) -> None:
+        self._event.setdefault("annotations", {})[_DECISION] = "allow" if allowed else "forbid"
+
+    def _body_object(self, obj: Any) -> Any:
+        obj = _redact_tokens(obj, self._info_resource, self._info_subresource)
+        return _strip_managed_fields(obj) if self._eval.omit_managed_fields else obj
+
+    def request_body(self, body: bytes) -> None:
+        """Fill ``objectRef`` name/namespace from a JSON body and keep it at level Request and above."""
+        obj = _json_body(body)
+        if not isinstance(obj, dict):
+            return
+        ref = self._event.get("objectRef")
+        meta = obj.get("metadata")
+        if ref is not None and isinstance(meta, dict):
+            for key in ("namespace", "name", "uid", "resourceVersion"):
+                if not ref.get(key) and isinstance(meta.get(key), str) and meta[key]:
+                    ref[key] = meta[key]
+        if self._eval.at_least("Request"):
+            self._event["requestObject"] = self._body_object(obj)
+
+    def response_started(self, code: int) -> None:
+        self._event["responseStatus"] = {"metadata": {}, "code": code}
+        self._emit("ResponseStarted")
+
+    def complete(self, code: int, body: bytes | None, *, json_body: bool = True) -> None:
+        """Emit ``ResponseComplete`` for a response with status ``code`` and ``body``."""
+        if self._done:
+            return
+        self._done = True
+        status: dict[str, Any] = {"metadata": {}, "code": code}
+        obj = _json_body(body) if body and json_body and (code >= 400 or self._eval.at_least("RequestResponse")) \
+            else None
+        if code >= 400 and isinstance(obj, dict) and obj.get("kind") == "Status":
+            for key in ("status", "message", "reason", "details"):
+                if obj.get(key):
+                    status[key] = obj[key]
+        self._event["responseStatus"] = status
+        if obj is not None and self._eval.at_least("RequestResponse"):
+            self._event["responseObject"] = self._body_object(obj)
+        self._emit("ResponseComplete")
+
+    def panic(self, message: str) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._event["responseStatus"] = {"metadata": {}, "status": "Failure", "message": message, "code": 500}
+        self._emit("Panic")
+
+
+class Auditor:
+    """The policy and backend of one API server."""
+
+    def __init__(self, policy: Policy, backend: LogBackend) -> None:
+        self.policy = policy
+        self.backend = backend
+
+    def begin(self, *, method: str, path: str, raw_uri: str, query: dict[str, str], user: UserInfo | None,
+              source_ips: list[str], user_agent: str, audit_id: str | None = None) -> AuditRequest | None:
+        """Start the record of one request, or ``None`` when the policy says level ``None``."""
+        info = request_info(method, path, query)
+        attrs = Attributes(user, info.verb, info.resource_request, info.path, info.namespace, info.api_group,
+                           info.resource, info.subresource, info.name)
+        evaluation = self.policy.evaluate(attrs)
+        if evaluation.level == "None":
+            return None
+        received = _now()
+        event: dict[str, Any] = {
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": evaluation.level,
+            "auditID": audit_id or str(uuid.uuid4()), "stage": "", "requestURI": raw_uri, "verb": info.verb,
+            "user": _user(user) if user is not None else {}, "sourceIPs": source_ips,
+        }
+        if user_agent:
+            event["userAgent"] = user_agent
+        if info.resource_request:
+            ref = {"resource": info.resource, "namespace": info.namespace, "name": info.name,
+                   "apiGroup": info.api_group, "apiVersion": info.api_version, "subresource": info.subresource}
+            event["objectRef"] = {k: v for k, v in ref.items() if v}
+        event["requestReceivedTimestamp"] = received
+        event["stageTimestamp"] = received
+        req = AuditRequest(self.backend, evaluation, event, info.resource, info.subresource)
+        req._emit("RequestReceived")
+        return req
+
+    def close(self) -> None:
+        self.backend.close()
