@@ -228,7 +228,7 @@ class ApiApp:
             body = await self._read_body(receive, headers) if method in ("POST", "PUT", "PATCH", "DELETE") \
                 else b""
             if aud is not None:
-                aud.request_body(body)
+                aud.request_body(body, headers.get("content-type", "application/json"))
             req = _Request(method, path, query, headers, body, user)
             if (method == "GET" and query.get("watch") in ("true", "1")) or (method == "GET" and \
                     "/watch/" in path and path.startswith(("/api/", "/apis/"))):

@@ -529,7 +529,8 @@ class ApiService:
                                 extra=self.schemas.list_meta(rt), subresource=subresource,
                                 status_subresource="status" in rt.subresources, in_place=True)
         if _without_volatile_meta(obj) == _without_volatile_meta(old) and \
-                obj["metadata"].get("managedFields") == old["metadata"].get("managedFields"):
+                obj["metadata"].get("managedFields") == old["metadata"].get("managedFields") and \
+                not self.store.stale(rt.storage_key, ns, name):  # stale: re-encrypt with the current key
             return old  # no-op: upstream does not write (resourceVersion unchanged)
         if ctx.dry_run:
             obj["metadata"]["resourceVersion"] = str(current.rv)

@@ -6,9 +6,9 @@ serving certificate signed by it, under ``<data_dir>/tls/``:
 =================  ====================================  ======
 file               content                               mode
 =================  ====================================  ======
-``ca.crt``         CA certificate (PEM)                  0644
+``ca.crt``         CA certificate (PEM)                  0600
 ``ca.key``         CA private key (PEM, ECDSA P-256)     0600
-``server.crt``     serving certificate (PEM)             0644
+``server.crt``     serving certificate (PEM)             0600
 ``server.key``     serving private key (PEM)             0600
 =================  ====================================  ======
 
@@ -47,8 +47,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["SERVER_CIPHERS", "TlsMaterial", "ensure_tls_material", "harden_server_context", "ensure_token", "issue_client_certificate", "load_ca",
-           "required_sans"]
+__all__ = [
+    "SERVER_CIPHERS",
+    "TlsMaterial",
+    "ensure_tls_material",
+    "ensure_token",
+    "harden_server_context",
+    "issue_client_certificate",
+    "load_ca",
+    "required_sans",
+]
 
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVER_VALIDITY = dt.timedelta(days=365)
@@ -118,7 +126,7 @@ def ensure_tls_material(data_dir: Path, hosts: list[str]) -> TlsMaterial:
     if ca is None:
         ca = _new_ca(now)
         _write(ca_key_p, _key_pem(ca[1]), 0o600)
-        _write(ca_cert_p, ca[0].public_bytes(serialization.Encoding.PEM), 0o644)
+        _write(ca_cert_p, ca[0].public_bytes(serialization.Encoding.PEM), 0o600)
     ca_cert, ca_key = ca
 
     wanted = required_sans(hosts)
@@ -128,7 +136,7 @@ def ensure_tls_material(data_dir: Path, hosts: list[str]) -> TlsMaterial:
         sans = wanted if fresh_ca else (wanted | _existing_sans(srv_cert_p))
         cert = _new_server_cert(key, sans, ca_cert, ca_key, now)
         _write(srv_key_p, _key_pem(key), 0o600)
-        _write(srv_cert_p, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        _write(srv_cert_p, cert.public_bytes(serialization.Encoding.PEM), 0o600)
 
     return TlsMaterial(ca_cert_p, ca_key_p, srv_cert_p, srv_key_p, ca_cert_p.read_bytes())
 

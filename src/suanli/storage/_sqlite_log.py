@@ -116,12 +116,13 @@ class Recovered:
     undecodable: int = 0
 
 
-def _decoded(rows: Iterable[Row], decode: Callable[[str, str, str, bytes], bytes], bad: set[int]) -> Iterator[Row]:
+def _decoded(rows: Iterable[Row], decode: Callable[[int, str, str, str, bytes], bytes],
+             bad: set[int]) -> Iterator[Row]:
     """``rows`` with their values decoded; a row ``decode`` rejects (``StoreError``) gets an empty
     value and its revision is added to ``bad``."""
     for row in rows:
         try:
-            yield (*row[:7], decode(row[1], row[2], row[3], row[7]))
+            yield (*row[:7], decode(row[0], row[1], row[2], row[3], row[7]))
         except StoreError:
             bad.add(row[0])
             yield (*row[:7], b"")
@@ -151,10 +152,10 @@ def _meta(conn: sqlite3.Connection, key: str) -> int:
 
 
 def recover(conn: sqlite3.Connection, window_size: int,
-            decode: Callable[[str, str, str, bytes], bytes] | None = None) -> Recovered:
+            decode: Callable[[int, str, str, str, bytes], bytes] | None = None) -> Recovered:
     """Read the whole log once (it is bounded by compaction) and rebuild the state.
 
-    ``decode(bucket, namespace, name, value)``, when given, turns each logged value into the
+    ``decode(rev, bucket, namespace, name, value)``, when given, turns each logged value into the
     object's JSON bytes (encryption at rest) before anything else reads it.
 
     Windows hold, per bucket, the last ``window_size`` rows after the compact revision;
@@ -211,7 +212,7 @@ def recover(conn: sqlite3.Connection, window_size: int,
         sql = f"SELECT rev, bucket, namespace, name, value FROM log WHERE rev IN ({marks})"  # nosec B608
         for rev, bucket, ns, name, value in conn.execute(sql, chunk):
             if decode is not None:
-                value = decode(bucket, ns, name, value)
+                value = decode(rev, bucket, ns, name, value)
             by_rev[rev] = StoredObject(rev, orjson.loads(value), value)
 
     for bucket, tail in tails.items():

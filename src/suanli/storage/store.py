@@ -146,6 +146,8 @@ class Store:
         encryption: EncryptionConfig | None = None,
     ) -> None:
         self._encryption = encryption
+        self._stale_revs: set[int] = set()  # recovery only: revisions read with a non-writing transformer
+        self._stale: set[tuple[str, str, str]] = set()
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._window_size = window_size
         self._window_min = window_min
@@ -200,9 +202,12 @@ class Store:
         self._compact_rev = self._startup_floor = rec.compact_rev
         for bucket, ns, name, so, ts in rec.objects:
             self._bucket(bucket).put(ns, name, so)
+            if so.rv in self._stale_revs:
+                self._stale.add((bucket, ns, name))
             order = self._ttl_order.get(bucket)
             if order is not None:
                 order[(ns, name)] = ts
+        self._stale_revs.clear()
         for order in self._ttl_order.values():  # oldest first, as live writes keep them
             items = sorted(order.items(), key=lambda kv: kv[1])
             order.clear()
@@ -234,8 +239,9 @@ class Store:
             conn.close()
             raise
 
-    def _decode(self, bucket: str, namespace: str, name: str, value: bytes) -> bytes:
-        """A logged value as plaintext (recovery, writer-independent; encryption configured)."""
+    def _decode(self, rev: int, bucket: str, namespace: str, name: str, value: bytes) -> bytes:
+        """A logged value as plaintext (recovery thread; encryption configured). Revisions read by a
+        transformer other than the writing one are remembered as stale."""
         assert self._encryption is not None
         t = self._encryption.for_bucket(bucket)
         if t is None:
@@ -244,10 +250,19 @@ class Store:
                                  "but the encryption configuration has no provider for this resource")
             return value
         try:
-            return t.from_storage(value, storage_key(bucket, namespace, name))[0]
+            plain, stale = t.from_storage(value, storage_key(bucket, namespace, name))
+            if stale:
+                self._stale_revs.add(rev)
+            return plain
         except ValueError as exc:
             raise StoreError(f"{storage_key(bucket, namespace, name).decode()}: cannot decrypt stored value: "
                              f"{exc}") from exc
+
+    def stale(self, bucket: str, namespace: str, name: str) -> bool:
+        """True when the object's logged value was read with a key (or in a form) other than the one
+        writing now: an update must write it even if nothing changed (kube-apiserver's ``stale``), which
+        is how ``kubectl replace`` of every Secret re-encrypts them after a key rotation."""
+        return (bucket, namespace, name) in self._stale
 
     def _encode(self, bucket: str, key: Key, raw: bytes) -> bytes:
         """``raw`` as logged: encrypted when the configuration names ``bucket``."""
@@ -443,7 +458,12 @@ class Store:
         assert self._log is not None and self._loop is not None
         ts = self._clock()
         code = EVENT_CODES[etype]
-        value = so.raw if self._encryption is None else self._encode(bucket, key, so.raw)
+        if self._encryption is None:
+            value = so.raw
+        else:
+            value = self._encode(bucket, key, so.raw)
+            if self._stale:
+                self._stale.discard((bucket, key[0], key[1]))
         self._log.append(
             (so.rv, bucket, key[0], key[1], code, prev.rv if prev is not None else 0, ts, value),
             (bucket, key[0], WatchEvent(etype, so.rv, so, prev), fut := self._loop.create_future()),

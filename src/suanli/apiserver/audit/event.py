@@ -27,7 +27,9 @@ import uuid
 from typing import Any
 
 import orjson
+import yaml
 
+from suanli.apimachinery.protobuf import decode_k8s_protobuf
 from suanli.apiserver.audit.backend import LogBackend
 from suanli.apiserver.audit.policy import Attributes, Policy, RuleEvaluation
 from suanli.apiserver.authz.requestinfo import request_info
@@ -66,6 +68,22 @@ def _redact_tokens(obj: Any, resource: str, subresource: str) -> Any:
     if subresource == "token" and isinstance(obj.get("status"), dict) and "token" in obj["status"]:
         return {**obj, "status": {**obj["status"], "token": _REDACTED}}
     return obj
+
+
+def _request_object(body: bytes, content_type: str) -> Any:
+    """The request body as JSON data (JSON, YAML or Kubernetes protobuf), or None if it does not decode."""
+    ctype = content_type.split(";")[0].strip()
+    if ctype == "application/vnd.kubernetes.protobuf":
+        try:
+            return decode_k8s_protobuf(body)
+        except ValueError:
+            return None
+    if "yaml" in ctype:
+        try:
+            return orjson.loads(orjson.dumps(yaml.safe_load(body)))  # JSON data only
+        except (yaml.YAMLError, TypeError, ValueError):
+            return None
+    return _json_body(body)
 
 
 def _json_body(body: bytes) -> Any:
@@ -118,9 +136,11 @@ class AuditRequest:
         obj = _redact_tokens(obj, self._info_resource, self._info_subresource)
         return _strip_managed_fields(obj) if self._eval.omit_managed_fields else obj
 
-    def request_body(self, body: bytes) -> None:
-        """Fill ``objectRef`` name/namespace from a JSON body and keep it at level Request and above."""
-        obj = _json_body(body)
+    def request_body(self, body: bytes, content_type: str) -> None:
+        """Fill ``objectRef`` name/namespace from the body and keep it at level Request and above."""
+        if not body:
+            return
+        obj = _request_object(body, content_type)
         if not isinstance(obj, dict):
             return
         ref = self._event.get("objectRef")
