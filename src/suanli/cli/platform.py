@@ -408,7 +408,7 @@ class Platform:
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None
         if o.tls:
-            hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]
+            hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]  # nosec B104  # compares the configured host, binds nothing
             material = ensure_tls_material(o.data_dir, hosts)
             ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key),
                           **tls_server_options(str(material.ca_cert))}

@@ -209,7 +209,7 @@ def recover(conn: sqlite3.Connection, window_size: int,
         chunk = ids[i:i + 500]
         marks = ",".join("?" * len(chunk))
         # only "?" placeholders are formatted in; the values are bound parameters
-        sql = f"SELECT rev, bucket, namespace, name, value FROM log WHERE rev IN ({marks})"  # nosec B608
+        sql = f"SELECT rev, bucket, namespace, name, value FROM log WHERE rev IN ({marks})"  # nosec B608  # only "?" placeholders are formatted in
         for rev, bucket, ns, name, value in conn.execute(sql, chunk):
             if decode is not None:
                 value = decode(rev, bucket, ns, name, value)

@@ -52,7 +52,7 @@ EXPIRATION_MAX = 1 << 32
 DELETION_GRACE = 60.0
 _EXTRA = "authentication.kubernetes.io/"
 #: kind -> store bucket of the objects a token may be bound to
-BOUND_KINDS = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}
+BOUND_KINDS = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}  # nosec B105  # resource names, not passwords
 #: (bucket, namespace, name) -> the stored object, or None
 Lookup = Callable[[str, str, str], Obj | None]
 
