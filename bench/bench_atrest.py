@@ -4,8 +4,10 @@
 aesgcm for Secrets); ``audit`` (``--audit-policy-file``, every request at ``Metadata``, written to
 ``--audit-log-path``); ``secured`` (both). Rounds alternate between the servers; each round
 creates ``--n`` Secrets (~1 KiB of data each) through ``--conns`` keep-alive HTTPS connections
-(closed loop) and records throughput and the latency of every create. Prints, per configuration,
-median [min-max] over the rounds of creates/s and P50/P99 latency, and the relative cost.
+(closed loop) and records throughput, the latency of every create and the server process's CPU
+time (all threads, /proc) per create. Prints, per configuration, median (min-max) over the rounds,
+and the relative cost (throughput lost, P99 and CPU per create added). On a shared machine the CPU
+per create is the steadiest of the three.
 
 Usage: ``python -m bench atrest [--n 3000] [--conns 16] [--repeats 3] [--configs plain secured]``.
 """
@@ -16,6 +18,7 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -32,6 +35,12 @@ ENCRYPTION = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "EncryptionCon
               "resources": [{"resources": ["secrets"], "providers": [
                   {"aesgcm": {"keys": [{"name": "key1", "secret": base64.b64encode(b"0" * 32).decode()}]}},
                   {"identity": {}}]}]}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _secret(name: str) -> bytes:
@@ -78,7 +87,8 @@ def main(argv: list[str]) -> int:
                     choices=["plain", "encryption", "audit", "secured"],
                     help="servers to compare (secured = encryption and audit); the first is the baseline")
     args = ap.parse_args(argv)
-    results: dict[str, dict[str, list[float]]] = {k: {"rate": [], "p50": [], "p99": []} for k in args.configs}
+    results: dict[str, dict[str, list[float]]] = {k: {"rate": [], "p50": [], "p99": [], "cpu": []}
+                                                  for k in args.configs}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         (base / "policy.json").write_text(json.dumps(POLICY))
@@ -95,7 +105,9 @@ def main(argv: list[str]) -> int:
                 asyncio.run(_round(srv, f"warm-{name}", max(300, args.n // 10), args.conns))
             for r in range(args.repeats):
                 for name, srv in servers.items():
+                    cpu0 = _cpu_seconds(srv.proc.pid)
                     rate, lat = asyncio.run(_round(srv, f"r{r}", args.n, args.conns))
+                    results[name]["cpu"].append((_cpu_seconds(srv.proc.pid) - cpu0) / args.n * 1e6)
                     results[name]["rate"].append(rate)
                     results[name]["p50"].append(percentile(lat, 50) * 1e3)
                     results[name]["p99"].append(percentile(lat, 99) * 1e3)
@@ -109,13 +121,14 @@ def main(argv: list[str]) -> int:
           "(median [min-max])")
     for name, r in results.items():
         print(f"  {name:<8} {fmt_spread(r['rate'])} creates/s   P50 {fmt_spread(r['p50'], '{:.1f}')} ms   "
-              f"P99 {fmt_spread(r['p99'], '{:.1f}')} ms")
+              f"P99 {fmt_spread(r['p99'], '{:.1f}')} ms   server CPU {fmt_spread(r['cpu'])} µs/create")
     base_r = results[args.configs[0]]
     for name in args.configs[1:]:
         r = results[name]
         rate = 1 - statistics.median(r["rate"]) / statistics.median(base_r["rate"])
         p99 = statistics.median(r["p99"]) / statistics.median(base_r["p99"]) - 1
-        print(f"  cost of {name}: throughput {rate:+.1%}, P99 {p99:+.1%}")
+        cpu = statistics.median(r["cpu"]) / statistics.median(base_r["cpu"]) - 1
+        print(f"  cost of {name}: throughput {rate:+.1%}, P99 {p99:+.1%}, server CPU per create {cpu:+.1%}")
     print(f"  audit events written: {audit_lines}")
     return 0
 

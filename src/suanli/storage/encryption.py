@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
+
+from suanli.apimachinery.randpool import random_bytes
 
 __all__ = [
     "API_VERSION",
@@ -107,7 +108,7 @@ class _AesGcm:
         self._aead = AESGCM(key)
 
     def encrypt(self, data: bytes, aad: bytes) -> bytes:
-        nonce = os.urandom(12)
+        nonce = random_bytes(12)
         return nonce + self._aead.encrypt(nonce, data, aad)
 
     def decrypt(self, data: bytes, aad: bytes) -> bytes:
@@ -124,7 +125,7 @@ class _AesCbc:
         self._alg = algorithms.AES(key)
 
     def encrypt(self, data: bytes, aad: bytes) -> bytes:
-        iv = os.urandom(16)
+        iv = random_bytes(16)
         padder = padding.PKCS7(128).padder()
         padded = padder.update(data) + padder.finalize()
         enc = Cipher(self._alg, modes.CBC(iv)).encryptor()
@@ -147,7 +148,7 @@ class _Secretbox:
         self._box = SecretBox(key)
 
     def encrypt(self, data: bytes, aad: bytes) -> bytes:
-        return bytes(self._box.encrypt(data, os.urandom(SecretBox.NONCE_SIZE)))
+        return bytes(self._box.encrypt(data, random_bytes(SecretBox.NONCE_SIZE)))
 
     def decrypt(self, data: bytes, aad: bytes) -> bytes:
         if len(data) < SecretBox.NONCE_SIZE + SecretBox.MACBYTES:

@@ -13,12 +13,14 @@ __all__ = ["begin_audit", "source_ips"]
 def source_ips(scope: dict[str, Any], headers: dict[str, str]) -> list[str]:
     """kube's ``SourceIPs``: ``X-Forwarded-For`` entries, then ``X-Real-Ip``, then the peer address,
     without repeats."""
+    client = scope.get("client")
+    if "x-forwarded-for" not in headers and "x-real-ip" not in headers:
+        return [str(client[0])] if client and client[0] else []
     out: list[str] = []
     for ip in (*(h.strip() for h in headers.get("x-forwarded-for", "").split(",")),
                headers.get("x-real-ip", "").strip()):
         if ip and ip not in out:
             out.append(ip)
-    client = scope.get("client")
     if client and client[0] and client[0] not in out:
         out.append(str(client[0]))
     return out
