@@ -115,7 +115,7 @@ class ServiceAccountAdmission:
                  retry_interval: Callable[[], float] | None = None) -> None:
         self._lookup = lookup
         self._suffix = suffix
-        self._retry_interval = retry_interval or (lambda: random.uniform(0.1, 0.2))
+        self._retry_interval = retry_interval or (lambda: random.uniform(0.1, 0.2))  # nosec B311  # retry jitter, not security
 
     @staticmethod
     def _applies(request: AdmissionRequest) -> bool:

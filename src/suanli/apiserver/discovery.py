@@ -91,9 +91,9 @@ class Discovery:
                  "binding": ["create"], "eviction": ["create"], "log": ["get"], "token": ["create"],
                  "finalize": ["update"]}.get(sub, ["get"])
         kind = {"scale": "Scale", "binding": "Binding", "eviction": "Eviction", "log": "Pod",
-                "token": "TokenRequest"}.get(sub, rt.kind)
-        group = {"scale": "autoscaling", "eviction": "policy", "token": "authentication.k8s.io"}.get(sub)
-        version = {"scale": "v1", "eviction": "v1", "token": "v1"}.get(sub)
+                "token": "TokenRequest"}.get(sub, rt.kind)  # nosec B105  # subresource names, not passwords
+        group = {"scale": "autoscaling", "eviction": "policy", "token": "authentication.k8s.io"}.get(sub)  # nosec B105  # subresource names, not passwords
+        version = {"scale": "v1", "eviction": "v1", "token": "v1"}.get(sub)  # nosec B105  # subresource names, not passwords
         e: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
                              "kind": kind, "verbs": verbs}
         if group:

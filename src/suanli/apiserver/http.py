@@ -27,6 +27,8 @@ from suanli.apimachinery.objects import Obj
 from suanli.apimachinery.protobuf import decode_k8s_protobuf
 from suanli.apimachinery.version import KUBE_MAJOR, KUBE_MINOR, KUBE_RELEASE
 from suanli.apiserver import openapi, tables
+from suanli.apiserver.audit import Auditor, AuditRequest
+from suanli.apiserver.audit.hook import begin_audit
 from suanli.apiserver.authn import Authentication
 from suanli.apiserver.authn.peercert import peer_certificates
 from suanli.apiserver.authn.union import ANONYMOUS
@@ -167,6 +169,8 @@ class ApiApp:
         self.extra_routes: dict[str, Callable[[_Request], Awaitable[_Response]]] = {}
         #: (path prefix, handler) served before resource routing; see :meth:`add_prefix_route`
         self.prefix_routes: list[tuple[str, PrefixHandler]] = []
+        #: audit policy and log (``--audit-policy-file``/``--audit-log-path``); None: not audited
+        self.auditor: Auditor | None = None
 
     def add_text_route(self, path: str, render: Callable[[], str],
                        content_type: str = "text/plain; version=0.0.4; charset=utf-8") -> None:
@@ -217,21 +221,39 @@ class ApiApp:
         path = scope["path"]
         raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         headers = dict(raw_headers)
+        aud: AuditRequest | None = None
         try:
             qs = scope.get("query_string", b"")
             query = {k: v[-1] for k, v in parse_qs(qs.decode("latin-1"), keep_blank_values=True).items()} \
                 if qs else {}
             public = path in _PUBLIC_PATHS and "authorization" not in headers
             user = ANONYMOUS if public else await self._authenticate(headers, scope, raw_headers)
-            user = impersonate(self.authorizer, user, raw_headers)
+            if self.auditor is not None:
+                aud = begin_audit(self.auditor, scope, query, headers, user)
+            requestor, user = user, impersonate(self.authorizer, user, raw_headers)
+            if aud is not None:
+                aud.impersonated(requestor, user)
             await self.limits.admit(method, path, query, user)
-            authorize_request(self.authorizer, user, method, path, query)
+            try:
+                authorize_request(self.authorizer, user, method, path, query)
+            except ApiError:
+                if aud is not None:
+                    aud.authorized(False)
+                raise
+            if aud is not None:
+                aud.authorized(True)
             body = await self._read_body(receive, headers) if method in ("POST", "PUT", "PATCH", "DELETE") \
                 else b""
+            if aud is not None:
+                aud.request_body(body, headers.get("content-type", "application/json"))
             req = _Request(method, path, query, headers, body, user)
             if (method == "GET" and query.get("watch") in ("true", "1")) or (method == "GET" and \
                     "/watch/" in path and path.startswith(("/api/", "/apis/"))):
+                if aud is not None:
+                    aud.response_started(200)
                 await self._serve_watch(req, receive, send)
+                if aud is not None:
+                    aud.complete(200, None)
                 return
             if "/pods/" in path and path.rstrip("/").rsplit("/", 1)[-1] in _STREAMING_SUBRESOURCES:
                 if self._stream_target(path)[1] == "portforward":  # a simulated pod's 400 comes first
@@ -240,17 +262,30 @@ class ApiApp:
                 raise ApiError.bad_request(f"{path.rstrip('/').rsplit('/', 1)[-1]} needs a WebSocket upgrade with "
                                            f"subprotocol {' or '.join(CHANNEL_PROTOCOLS)}; SPDY is not supported")
             if method == "GET" and path.endswith("/log") and "/pods/" in path:
+                if aud is not None:
+                    aud.response_started(200)
                 await self._serve_log(req, receive, send)
+                if aud is not None:
+                    aud.complete(200, None)
                 return
             resp = await self._route(req)
         except ApiError as err:
             resp = _json(err.code, err.status())
             if err.code == 401:
                 resp.extra_headers.append((b"www-authenticate", b'Bearer realm="suanli"'))
+                if self.auditor is not None and aud is None:  # upstream audits failed authentication too
+                    aud = begin_audit(self.auditor, scope, {}, headers, None)
             if err.retry_after_seconds:  # upstream sends Retry-After for a positive retryAfterSeconds
                 resp.extra_headers.append((b"retry-after", str(err.retry_after_seconds).encode()))
         except StoreError as err:  # a failed commit (full disk …): a 500 naming it, as etcd errors are upstream
             resp = _json(500, ApiError(500, "", str(err)).status())
+        except Exception as exc:
+            if aud is not None:
+                aud.panic(f"APIServer panic'd: {exc.__class__.__name__}")
+            raise
+        if aud is not None:
+            aud.complete(resp.status, resp.body, json_body=resp.content_type == "application/json")
+            resp.extra_headers.append((b"audit-id", aud.audit_id.encode()))
         await self._send(send, resp)
 
     async def _authenticate(self, headers: dict[str, str], scope: Scope,

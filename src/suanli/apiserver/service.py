@@ -69,7 +69,7 @@ NAMESPACE_BUCKET = "namespaces"
 # UIDs and generateName suffixes must be unique, not secret (upstream draws suffixes from a
 # non-cryptographic generator too): one generator seeded from the OS, reseeded in a forked
 # child so parent and child never share a sequence.
-_rng = random.Random(os.urandom(32))
+_rng = random.Random(os.urandom(32))  # nosec B311  # generateName suffixes (upstream uses math/rand too)
 os.register_at_fork(after_in_child=lambda: _rng.seed(os.urandom(32)))
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)
@@ -521,7 +521,8 @@ class ApiService:
                                 extra=self.schemas.list_meta(rt), subresource=subresource,
                                 status_subresource="status" in rt.subresources, in_place=True)
         if _without_volatile_meta(obj) == _without_volatile_meta(old) and \
-                obj["metadata"].get("managedFields") == old["metadata"].get("managedFields"):
+                obj["metadata"].get("managedFields") == old["metadata"].get("managedFields") and \
+                not self.store.stale(rt.storage_key, ns, name):  # stale: re-encrypt with the current key
             return old  # no-op: upstream does not write (resourceVersion unchanged)
         if ctx.dry_run:
             obj["metadata"]["resourceVersion"] = str(current.rv)

@@ -6,9 +6,9 @@ serving certificate signed by it, under ``<data_dir>/tls/``:
 =================  ====================================  ======
 file               content                               mode
 =================  ====================================  ======
-``ca.crt``         CA certificate (PEM)                  0644
+``ca.crt``         CA certificate (PEM)                  0600
 ``ca.key``         CA private key (PEM, ECDSA P-256)     0600
-``server.crt``     serving certificate (PEM)             0644
+``server.crt``     serving certificate (PEM)             0600
 ``server.key``     serving private key (PEM)             0600
 =================  ====================================  ======
 
@@ -23,6 +23,11 @@ addresses (``0.0.0.0``, ``::``) are skipped.
 :func:`issue_client_certificate` signs a client certificate with the CA (``CN`` = user, ``O`` =
 groups, extended key usage client auth): what the x509 authenticator accepts and
 ``suanli kubeconfig create`` hands out.
+
+:func:`harden_server_context` restricts a serving context to TLS 1.2 and 1.3 and, for TLS 1.2, to
+:data:`SERVER_CIPHERS`: ECDHE key exchange with AEAD ciphers only (AES-GCM, ChaCha20-Poly1305), the
+TLS 1.2 part of Go's secure default list that kube-apiserver serves (no CBC, no RSA key exchange).
+TLS 1.3 suites are all AEAD and stay as OpenSSL sets them.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import datetime as dt
 import ipaddress
 import os
 import secrets
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +47,17 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["TlsMaterial", "ensure_tls_material", "ensure_token", "issue_client_certificate", "load_ca", "parse_ca",
-           "required_sans"]
+__all__ = [
+    "SERVER_CIPHERS",
+    "TlsMaterial",
+    "ensure_tls_material",
+    "ensure_token",
+    "harden_server_context",
+    "issue_client_certificate",
+    "load_ca",
+    "parse_ca",
+    "required_sans",
+]
 
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVER_VALIDITY = dt.timedelta(days=365)
@@ -50,6 +65,21 @@ RENEW_BEFORE = dt.timedelta(days=30)
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 SanValue = str | ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: TLS 1.2 cipher suites a server offers (OpenSSL names)
+SERVER_CIPHERS = ":".join((
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+))
+
+
+def harden_server_context(ctx: ssl.SSLContext) -> ssl.SSLContext:
+    """Restrict ``ctx`` to TLS 1.2+ and :data:`SERVER_CIPHERS` (see the module docstring); returns it."""
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(SERVER_CIPHERS)
+    ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION
+    return ctx
 
 
 @dataclass(frozen=True)
@@ -97,7 +127,7 @@ def ensure_tls_material(data_dir: Path, hosts: list[str]) -> TlsMaterial:
     if ca is None:
         ca = _new_ca(now)
         _write(ca_key_p, _key_pem(ca[1]), 0o600)
-        _write(ca_cert_p, ca[0].public_bytes(serialization.Encoding.PEM), 0o644)
+        _write(ca_cert_p, ca[0].public_bytes(serialization.Encoding.PEM), 0o600)
     ca_cert, ca_key = ca
 
     wanted = required_sans(hosts)
@@ -107,7 +137,7 @@ def ensure_tls_material(data_dir: Path, hosts: list[str]) -> TlsMaterial:
         sans = wanted if fresh_ca else (wanted | _existing_sans(srv_cert_p))
         cert = _new_server_cert(key, sans, ca_cert, ca_key, now)
         _write(srv_key_p, _key_pem(key), 0o600)
-        _write(srv_cert_p, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        _write(srv_cert_p, cert.public_bytes(serialization.Encoding.PEM), 0o600)
 
     return TlsMaterial(ca_cert_p, ca_key_p, srv_cert_p, srv_key_p, ca_cert_p.read_bytes())
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from suanli import __version__
 from suanli.cli import kubeconfig_create
 from suanli.cli.authn_flags import add_authn_arguments, authn_options
 from suanli.cli.limits_flags import add_limits_arguments, limits_config
+from suanli.cli.security_flags import add_security_arguments, audit_options
 from suanli.deploy import command as deploy_command
 
 __all__ = ["main"]
@@ -46,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     add_limits_arguments(up)
     up.add_argument("--admission-control-config-file", type=Path, default=None,
                     help="AdmissionConfiguration file (kube-apiserver format): ResourceQuota limitedResources")
+    add_security_arguments(up)
     up.add_argument("--authorization-mode", choices=["RBAC", "AlwaysAllow"], default="RBAC",
                     help="how requests are authorised after authentication (default RBAC: the bootstrap roles, "
                          "cluster-admin bound to system:masters, which the generated admin token belongs to)")
@@ -121,7 +124,9 @@ async def _up(args: argparse.Namespace) -> int:
                            authn=authn_options(args), authorization_mode=args.authorization_mode,
                            limits=limits_config(args),
                            admission_config=args.admission_control_config_file,
-                           virtual_time_rate=args.virtual_time_rate)
+                           virtual_time_rate=args.virtual_time_rate,
+                           encryption_provider_config=args.encryption_provider_config, audit=audit_options(args))
+    os.umask(0o077)  # everything the platform creates is private to its user (data directory contract)
     try:
         platform = Platform(opts)
     except ConfigError as err:

@@ -29,6 +29,7 @@ from suanli.apiserver.admission_quota import ResourceQuotaAdmission, load_limite
 from suanli.apiserver.admission_serviceaccount import ServiceAccountAdmission, store_service_account_lookup
 from suanli.apiserver.admission_storage import DefaultStorageClass, StorageObjectInUseProtection, store_class_lister
 from suanli.apiserver.admission_volcano import store_queue_children, store_queue_lookup, volcano_admission
+from suanli.apiserver.audit import AuditOptions, build_auditor
 from suanli.apiserver.authn import (
     AuthnOptions,
     build_authentication,
@@ -50,7 +51,7 @@ from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
 from suanli.apiserver.satokens import ServiceAccountTokens, legacy_claims
 from suanli.apiserver.service import ApiService, name_suffix
-from suanli.apiserver.tls import TlsMaterial, ensure_tls_material, ensure_token, parse_ca
+from suanli.apiserver.tls import TlsMaterial, ensure_tls_material, ensure_token, harden_server_context, parse_ca
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
 from suanli.client.protocol import Client
@@ -95,6 +96,8 @@ from suanli.scheduler.adapter import COMPONENT, LiveScheduler
 from suanli.scheduler.configmap import ensure_scheduler_configmap
 from suanli.scheduler.core.config import DEFAULT_CONFIG_TEXT, parse_config
 from suanli.storage import Store
+from suanli.storage.datadir import secure_data_dir
+from suanli.storage.encryption import load_encryption_config
 
 __all__ = ["ControllerContext", "Platform", "PlatformOptions", "agent_components", "controller_components",
            "ensure_default_queues", "scheduler_component"]
@@ -140,6 +143,10 @@ class PlatformOptions:
     #: ``--virtual-time-rate``: simulated usage runs this many times faster than real time (0: time
     #: stands still except for ``clock_offset_file`` jumps); None: real time
     virtual_time_rate: float | None = None
+    #: ``--encryption-provider-config``: EncryptionConfiguration for encryption at rest
+    encryption_provider_config: Path | None = None
+    #: ``--audit-policy-file``, ``--audit-log-*``
+    audit: AuditOptions = field(default_factory=AuditOptions)
 
 
 async def _tune_gc(interval: float = 1.0, full_every: int = 60) -> None:
@@ -345,10 +352,13 @@ class Platform:
         self.registry.add_all(builtin_resource_types())
         self.registry.add_all(access_review_types())
         self.registry.add_all(authentication_review_types())
-        options.data_dir.mkdir(parents=True, exist_ok=True)
+        encryption = None if options.encryption_provider_config is None \
+            else load_encryption_config(options.encryption_provider_config)  # ValueError before anything starts
+        self.auditor = build_auditor(options.audit)  # PolicyError (a ValueError) likewise
+        secure_data_dir(options.data_dir)
         self.store = Store(options.data_dir, ttl_buckets={"events": options.event_ttl,
                                                           "events.k8s.io/events": options.event_ttl},
-                           fsync=options.fsync, volatile_buckets=set(METRICS_BUCKETS))
+                           fsync=options.fsync, volatile_buckets=set(METRICS_BUCKETS), encryption=encryption)
         self.service = ApiService(self.store, self.registry)
         mutating, validating = volcano_admission(store_queue_lookup(self.store), store_queue_children(self.store))
         for m in mutating:
@@ -390,6 +400,7 @@ class Platform:
                           limits=RequestLimits(options.limits))
         if self.service.webhooks is not None:  # the CEL `authorizer` of webhook matchConditions asks the same
             self.service.webhooks.authorizer = self.app.authorizer
+        self.app.auditor = self.auditor
         self.client = LocalClient(self.service)
         # One informer per watched resource for every in-process controller (see informer_factory).
         self.informers = SharedInformerFactory(self.client)
@@ -431,10 +442,13 @@ class Platform:
         ssl_kwargs: dict[str, Any] = {}
         ca_pem: bytes | None = None
         if o.tls:
-            hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]
+            hosts = [o.host] if o.host not in ("0.0.0.0", "::") else [socket.gethostname()]  # nosec B104  # compares the configured host, binds nothing
             material = ensure_tls_material(o.data_dir, hosts)
             ssl_kwargs = {"ssl_certfile": str(material.server_cert), "ssl_keyfile": str(material.server_key),
                           **tls_server_options(str(material.ca_cert), self._front_proxy_ca)}
+            make_context = ssl_kwargs["ssl_context_factory"]  # TLS 1.2+, ECDHE + AEAD ciphers only
+            ssl_kwargs["ssl_context_factory"] = lambda config, default: harden_server_context(
+                make_context(config, default))
             ca_pem = self._ca_pem = material.ca_pem
             self._tls_material = material
         self.app.authentication = authentication = build_authentication(
@@ -562,3 +576,5 @@ class Platform:
                 await asyncio.wait_for(t, timeout=10)
         await self.service.drain_background()
         await self.store.stop()
+        if self.auditor is not None:
+            await asyncio.to_thread(self.auditor.close)

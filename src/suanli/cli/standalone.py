@@ -84,7 +84,7 @@ def _common(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--health-port", type=int, default=DEFAULT_HEALTH_PORTS[command],
                    help=f"port of /healthz, /readyz and /metrics (default {DEFAULT_HEALTH_PORTS[command]}; "
                         "0 = any free; -1 = off)")
-    p.add_argument("--health-bind-address", default="0.0.0.0", help="address of the health port (default 0.0.0.0)")
+    p.add_argument("--health-bind-address", default="0.0.0.0", help="address of the health port (default 0.0.0.0)")  # nosec B104  # health port default as kube components (--health-bind-address)
     p.add_argument("--log-level", default="info", help="log level (debug, info, warning)")
 
 

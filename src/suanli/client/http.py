@@ -142,7 +142,7 @@ class TokenFileAuth(httpx.Auth):
     def __init__(self, path: str, *, refresh: float = 60.0) -> None:
         self.path = Path(path)
         self.refresh = refresh
-        self._token = ""
+        self._token = ""  # nosec B105  # empty token placeholder
         self._read_at = float("-inf")
 
     def token(self) -> str:

@@ -24,7 +24,7 @@ from suanli.wire import SECRETS, SERVICEACCOUNTS
 
 __all__ = ["ACCOUNT_NAME_ANNOTATION", "ACCOUNT_UID_ANNOTATION", "SECRETS", "TOKEN_TYPE", "TokensController"]
 
-TOKEN_TYPE = "kubernetes.io/service-account-token"
+TOKEN_TYPE = "kubernetes.io/service-account-token"  # nosec B105  # a Secret type name
 ACCOUNT_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 ACCOUNT_UID_ANNOTATION = "kubernetes.io/service-account.uid"
 Issuer = Callable[[str, str, str, str], str]

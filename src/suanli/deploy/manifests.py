@@ -186,10 +186,10 @@ def _pod_template(opts: ManifestOptions, component: str, rbac: ComponentRBAC) ->
         "resources": copts.resources,
         "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                             "capabilities": {"drop": ["ALL"]}},
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # nosec B108  # an emptyDir mounted at /tmp in the pod, not a host path
     }
     # the root file system is read-only: anything that defaults to ~/.suanli writes to the /tmp volume
-    container["env"] = [{"name": "HOME", "value": "/tmp"}]
+    container["env"] = [{"name": "HOME", "value": "/tmp"}]  # nosec B108  # an emptyDir mounted at /tmp in the pod, not a host path
     if component == "agent":
         container["env"].append({"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
     spec: Obj = {

@@ -184,7 +184,7 @@ def pod_qos_class(pod: Obj) -> str:
             res = c.get("resources") if isinstance(c.get("resources"), dict) else {}
             assert isinstance(res, dict)
             for name, value in _nonzero(res.get("requests")).items():
-                prev = requests.get(name)  # no ``Fraction(0) + value`` for the first term
+                prev = requests.get(name)  # no ``Fraction(0) + value`` for the first term  # nosec B113  # a dict named requests, not the requests library
                 requests[name] = value if prev is None else prev + value
             found = _nonzero(res.get("limits"))
             for name, value in found.items():

@@ -58,7 +58,7 @@ class HealthServer:
     """Start with :meth:`start` (binds at once; ``port`` 0 = any free), stop with :meth:`stop`."""
 
     def __init__(self, checks: Callable[[], Mapping[str, HealthCheck]], *, metrics: Callable[[], str],
-                 ready: Callable[[], bool] = lambda: True, host: str = "0.0.0.0", port: int = 0) -> None:
+                 ready: Callable[[], bool] = lambda: True, host: str = "0.0.0.0", port: int = 0) -> None:  # nosec B104  # health port default as kube components
         self.checks = checks
         self.metrics = metrics
         self.ready = ready

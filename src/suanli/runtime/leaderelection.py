@@ -192,7 +192,7 @@ class LeaderElector:
         self.config = config or LeaderElectionConfig()
         self.clock: Clock = clock or RealClock()
         self.on_new_leader = on_new_leader
-        self.rng = rng or random.Random()
+        self.rng = rng or random.Random()  # nosec B311  # retry jitter, not security
         self.observed_record = LeaderElectionRecord()
         #: local monotonic time at which ``observed_record`` was last seen to change
         self.observed_time = float("-inf")

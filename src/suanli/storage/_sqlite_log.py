@@ -24,7 +24,7 @@ import queue
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -171,6 +171,38 @@ class Recovered:
     objects: list[tuple[str, str, str, StoredObject, float]] = field(default_factory=list)
     #: Per bucket: (window floor, [(event, namespace, write time)] oldest first).
     windows: dict[str, tuple[int, list[tuple[WatchEvent, str, float]]]] = field(default_factory=dict)
+    #: History rows no decoder could read (their events were left out of the windows).
+    undecodable: int = 0
+
+
+def _decoded(rows: Iterable[Row], decode: Callable[[int, str, str, str, bytes], bytes],
+             bad: set[int]) -> Iterator[Row]:
+    """``rows`` with their values decoded; a row ``decode`` rejects (``StoreError``) gets an empty
+    value and its revision is added to ``bad``."""
+    for row in rows:
+        try:
+            yield (*row[:7], decode(row[0], row[1], row[2], row[3], row[7]))
+        except StoreError:
+            bad.add(row[0])
+            yield (*row[:7], b"")
+
+
+def _drop_undecodable(latest: dict[tuple[str, str, str], Row], tails: dict[str, deque[Row]],
+                      floors: dict[str, int], bad: set[int]) -> int:
+    """Move each window's floor past the newest event that is, or follows, an undecodable row (a
+    watcher resuming before it re-lists, as after compaction). Raises StoreError if a live object
+    itself cannot be decoded. Returns how many history rows were undecodable."""
+    for row in latest.values():
+        if row[0] in bad and row[4] != _DELETED:
+            raise StoreError(f"cannot decode the stored value of {row[1]} {row[2]}/{row[3]} (revision {row[0]}): "
+                             "no configured encryption key reads it")
+    for bucket, tail in tails.items():
+        cut = max((i for i, row in enumerate(tail) if row[0] in bad or row[5] in bad), default=-1)
+        if cut >= 0:
+            floors[bucket] = tail[cut][0]
+            for _ in range(cut + 1):
+                tail.popleft()
+    return len(bad)
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> int:
@@ -178,8 +210,12 @@ def _meta(conn: sqlite3.Connection, key: str) -> int:
     return int(row[0]) if row else 0
 
 
-def recover(conn: sqlite3.Connection, window_size: int) -> Recovered:
+def recover(conn: sqlite3.Connection, window_size: int,
+            decode: Callable[[int, str, str, str, bytes], bytes] | None = None) -> Recovered:
     """Read the whole log once (it is bounded by compaction) and rebuild the state.
+
+    ``decode(rev, bucket, namespace, name, value)``, when given, turns each logged value into the
+    object's JSON bytes (encryption at rest) before anything else reads it.
 
     Windows hold, per bucket, the last ``window_size`` rows after the compact revision;
     the floor is the newest row that did not fit (or the compact revision).
@@ -190,7 +226,9 @@ def recover(conn: sqlite3.Connection, window_size: int) -> Recovered:
     latest: dict[tuple[str, str, str], Row] = {}
     tails: dict[str, deque[Row]] = {}
     floors: dict[str, int] = {}
-    for row in conn.execute(_SCAN_SQL):
+    undecodable: set[int] = set()
+    rows = conn.execute(_SCAN_SQL) if decode is None else _decoded(conn.execute(_SCAN_SQL), decode, undecodable)
+    for row in rows:
         rev, bucket = row[0], row[1]
         max_rev = rev
         latest[(bucket, row[2], row[3])] = row
@@ -207,6 +245,8 @@ def recover(conn: sqlite3.Connection, window_size: int) -> Recovered:
             floors[bucket] = tail.popleft()[0]
         tail.append(row)
     out.revision = max(_meta(conn, "revision"), max_rev)
+    if undecodable:
+        out.undecodable = _drop_undecodable(latest, tails, floors, undecodable)
 
     by_rev: dict[int, StoredObject] = {}
     for (bucket, ns, name), row in latest.items():
@@ -227,7 +267,11 @@ def recover(conn: sqlite3.Connection, window_size: int) -> Recovered:
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
         marks = ",".join("?" * len(chunk))
-        for rev, value in conn.execute(f"SELECT rev, value FROM log WHERE rev IN ({marks})", chunk):
+        # only "?" placeholders are formatted in; the values are bound parameters
+        sql = f"SELECT rev, bucket, namespace, name, value FROM log WHERE rev IN ({marks})"  # nosec B608  # only "?" placeholders are formatted in
+        for rev, bucket, ns, name, value in conn.execute(sql, chunk):
+            if decode is not None:
+                value = decode(rev, bucket, ns, name, value)
             by_rev[rev] = StoredObject(rev, orjson.loads(value), value)
 
     for bucket, tail in tails.items():

@@ -80,6 +80,8 @@ from suanli.storage._types import (
     WatchEvent,
 )
 from suanli.storage._watch import EventWindow, Watcher
+from suanli.storage.datadir import create_private_file, secure_data_dir
+from suanli.storage.encryption import EncryptionConfig, storage_key
 
 __all__ = [
     "AlreadyExistsError",
@@ -123,6 +125,8 @@ class Store:
     time-to-live in seconds measured from each object's last write (Events).
     ``volatile_buckets`` are revisioned, listed and watched like the others but never
     written to the SQLite log, so they start empty after a restart (metrics).
+    ``encryption`` encrypts the logged value of the buckets it names (memory, LIST and WATCH
+    stay plaintext; see :mod:`suanli.storage.encryption`).
     ``window_size``, ``window_min``, ``window_fresh`` (seconds, ``None``: no age bound),
     ``window_bytes`` (encoded bytes, ``None``: no byte bound) and ``window_trim_interval``
     bound each bucket's watch window (see "Window bounds" above).
@@ -145,7 +149,11 @@ class Store:
         window_fresh: float | None = 75.0,
         window_trim_interval: float = 10.0,
         window_bytes: int | None = 32 << 20,
+        encryption: EncryptionConfig | None = None,
     ) -> None:
+        self._encryption = encryption
+        self._stale_revs: set[int] = set()  # recovery only: revisions read with a non-writing transformer
+        self._stale: set[tuple[str, str, str]] = set()
         self._data_dir = Path(data_dir) if data_dir is not None else None
         self._window_size = window_size
         self._window_min = window_min
@@ -187,21 +195,28 @@ class Store:
             raise StoreError("store already started")
         db_path: Path | None = None
         if self._data_dir is not None:
-            self._data_dir.mkdir(parents=True, exist_ok=True)
+            secure_data_dir(self._data_dir)
             self._lock_file = self._acquire_lock(self._data_dir / "store.lock")
             db_path = self._data_dir / "store.db"
+            create_private_file(db_path)  # SQLite gives -wal and -shm the database file's mode
         try:
             conn, rec = await asyncio.to_thread(self._open_and_recover, db_path)
         except BaseException:
             self._release_lock()
             raise
+        if rec.undecodable:
+            _logger.warning("%d old revision(s) in the log could not be decrypted with the configured keys; "
+                            "watch history before them is dropped (live objects all decrypted)", rec.undecodable)
         self._rev = self._committed = rec.revision
         self._compact_rev = self._startup_floor = rec.compact_rev
         for bucket, ns, name, so, ts in rec.objects:
             self._bucket(bucket).put(ns, name, so)
+            if so.rv in self._stale_revs:
+                self._stale.add((bucket, ns, name))
             order = self._ttl_order.get(bucket)
             if order is not None:
                 order[(ns, name)] = ts
+        self._stale_revs.clear()
         for order in self._ttl_order.values():  # oldest first, as live writes keep them
             items = sorted(order.items(), key=lambda kv: kv[1])
             order.clear()
@@ -228,14 +243,46 @@ class Store:
     def _open_and_recover(self, db_path: Path | None) -> tuple[Any, Any]:
         conn = open_db(db_path, fsync=self._fsync)
         try:
-            return conn, recover(conn, self._window_size)
+            return conn, recover(conn, self._window_size, decode=self._decode if self._encryption else None)
         except BaseException:
             conn.close()
             raise
 
+    def _decode(self, rev: int, bucket: str, namespace: str, name: str, value: bytes) -> bytes:
+        """A logged value as plaintext (recovery thread; encryption configured). Revisions read by a
+        transformer other than the writing one are remembered as stale."""
+        assert self._encryption is not None
+        t = self._encryption.for_bucket(bucket)
+        if t is None:
+            if value.startswith(b"k8s:enc:"):
+                raise StoreError(f"{storage_key(bucket, namespace, name).decode()}: stored value is encrypted "
+                                 "but the encryption configuration has no provider for this resource")
+            return value
+        try:
+            plain, stale = t.from_storage(value, storage_key(bucket, namespace, name))
+            if stale:
+                self._stale_revs.add(rev)
+            return plain
+        except ValueError as exc:
+            raise StoreError(f"{storage_key(bucket, namespace, name).decode()}: cannot decrypt stored value: "
+                             f"{exc}") from exc
+
+    def stale(self, bucket: str, namespace: str, name: str) -> bool:
+        """True when the object's logged value was read with a key (or in a form) other than the one
+        writing now: an update must write it even if nothing changed (kube-apiserver's ``stale``), which
+        is how ``kubectl replace`` of every Secret re-encrypts them after a key rotation."""
+        return (bucket, namespace, name) in self._stale
+
+    def _encode(self, bucket: str, key: Key, raw: bytes) -> bytes:
+        """``raw`` as logged: encrypted when the configuration names ``bucket``."""
+        assert self._encryption is not None
+        t = self._encryption.for_bucket(bucket)
+        return raw if t is None else t.to_storage(raw, storage_key(bucket, key[0], key[1]))
+
     @staticmethod
     def _acquire_lock(path: Path) -> IO[bytes]:
-        f = open(path, "wb")  # noqa: SIM115 - held open for the store's lifetime
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        f = os.fdopen(fd, "wb")  # held open for the store's lifetime
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -420,8 +467,14 @@ class Store:
         assert self._log is not None and self._loop is not None
         ts = self._clock()
         code = EVENT_CODES[etype]
+        if self._encryption is None:
+            value = so.raw
+        else:
+            value = self._encode(bucket, key, so.raw)
+            if self._stale:
+                self._stale.discard((bucket, key[0], key[1]))
         token = (bucket, key[0], WatchEvent(etype, so.rv, so, prev), fut := self._loop.create_future())
-        self._log.append((so.rv, bucket, key[0], key[1], code, prev.rv if prev is not None else 0, ts, so.raw),
+        self._log.append((so.rv, bucket, key[0], key[1], code, prev.rv if prev is not None else 0, ts, value),
                          token)
         order = self._ttl_order.get(bucket)
         prev_ts = None

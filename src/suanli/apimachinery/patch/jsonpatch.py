@@ -89,7 +89,7 @@ def _fail(op: dict[str, Any], why: str) -> ApiError:
 
 
 def _index(token: str, length: int, op: dict[str, Any], *, allow_end: bool) -> int:
-    if token == "-" and allow_end:
+    if token == "-" and allow_end:  # nosec B105  # JSON pointer token, not a password
         return length
     if not token.isdigit() or (len(token) > 1 and token[0] == "0") or not token.isascii():
         raise _fail(op, f'invalid array index "{token}"')

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hmac
 import json
 import time
 import uuid
@@ -51,7 +52,7 @@ EXPIRATION_MAX = 1 << 32
 DELETION_GRACE = 60.0
 _EXTRA = "authentication.kubernetes.io/"
 #: kind -> store bucket of the objects a token may be bound to
-BOUND_KINDS = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}
+BOUND_KINDS = {"Pod": "pods", "Secret": "secrets", "Node": "nodes"}  # nosec B105  # resource names, not passwords
 #: (bucket, namespace, name) -> the stored object, or None
 Lookup = Callable[[str, str, str], Obj | None]
 
@@ -123,7 +124,7 @@ class ServiceAccountAuthenticator:
             stored = base64.b64decode(str((secret.get("data") or {}).get("token") or "")).decode()
         except (ValueError, binascii.Error):
             stored = ""
-        if stored != token:
+        if not hmac.compare_digest(stored.encode(), token.encode()):
             raise AuthenticationError("token does not match the one stored in its secret")
         return Response(service_account_user(ns, account_name, _uid(account)), auds)
 

@@ -33,7 +33,7 @@ def parse_percent(text: str) -> float:
 def seeded_random(seed: int, key: str) -> random.Random:
     """An RNG that depends only on ``seed`` and ``key`` (stable across processes)."""
     digest = hashlib.blake2b(f"{seed}:{key}".encode(), digest_size=8).digest()
-    return random.Random(int.from_bytes(digest, "big"))
+    return random.Random(int.from_bytes(digest, "big"))  # nosec B311  # seeded simulation timing, not security
 
 
 def jittered(base: float, fraction: float, rng: random.Random) -> float:

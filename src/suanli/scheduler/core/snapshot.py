@@ -381,7 +381,7 @@ def _placement(pod: Obj) -> tuple[str, list[tuple[str, str, int]], bool]:
     host_ports: list[tuple[str, str, int]] = []
     if ports:
         parts["ports"] = ports
-        host_ports = [(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"])) for p in ports]
+        host_ports = [(p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"])) for p in ports]  # nosec B104  # Kubernetes hostIP wildcard semantics, binds nothing
     ann = meta.get("annotations") or {}
     relevant = {k: v for k, v in ann.items() if k.startswith(("business.workload/", "volcano.sh/gpu", "suanli.io/"))}
     if relevant:

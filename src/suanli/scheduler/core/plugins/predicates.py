@@ -52,7 +52,7 @@ def host_ports(pod: Obj) -> list[tuple[str, str, int]]:
     for c in (pod.get("spec") or {}).get("containers") or []:
         for p in c.get("ports") or []:
             if p.get("hostPort"):
-                out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"])))
+                out.append((p.get("hostIP") or "0.0.0.0", p.get("protocol") or "TCP", int(p["hostPort"])))  # nosec B104  # Kubernetes hostIP wildcard semantics, binds nothing
     return out
 
 
@@ -62,7 +62,7 @@ def ports_conflict(
     """True if a wanted port clashes with a used one (``0.0.0.0`` overlaps every IP)."""
     for ip, proto, port in want:
         for uip, uproto, uport in used:
-            if port == uport and proto == uproto and (ip == uip or "0.0.0.0" in (ip, uip)):
+            if port == uport and proto == uproto and (ip == uip or "0.0.0.0" in (ip, uip)):  # nosec B104  # Kubernetes hostIP wildcard semantics, binds nothing
                 return True
     return False
 
