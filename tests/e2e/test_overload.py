@@ -10,6 +10,7 @@ and a ``TooManyRequests`` Status, and no 5xx.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ FLOOD_CLIENTS = 50
 TOKENS = "flooder-token,flooder,uid-flooder\nbob-token,bob,uid-bob\n"
 CM = "/api/v1/namespaces/default/configmaps"
 LIMIT_FLAGS = ["--max-requests-inflight", "4", "--max-mutating-requests-inflight", "2",
-               "--max-queued-requests-per-user", "4"]
+               "--max-queued-requests-per-user", "4", "--max-long-running-requests-per-user", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +145,26 @@ def test_every_request_body_is_limited_to_3_mib(limited: Server, method: str, pa
     assert r.status_code == 413
     assert (r.json()["reason"], r.json()["message"]) == ("RequestEntityTooLarge",
                                                          "Request entity too large: limit is 3145728")
+
+
+def test_long_running_requests_are_capped_per_user_and_the_slot_comes_back(limited: Server) -> None:
+    watch = {"watch": "true", "timeoutSeconds": "60"}
+    with as_user(limited, "bob-token") as bob, http_client(limited) as admin, contextlib.ExitStack() as open_:
+        for _ in range(3):
+            r = open_.enter_context(bob.stream("GET", CM, params=watch))
+            assert r.status_code == 200
+        refused = bob.get("/api/v1/namespaces/default/pods", params=watch)
+        assert (refused.status_code, refused.headers["retry-after"]) == (429, "1")
+        assert refused.json()["reason"] == "TooManyRequests"
+        assert bob.get(CM, params={"limit": "1"}).status_code == 200  # short requests are not affected
+        with as_user(limited, "flooder-token") as other, other.stream("GET", CM, params=watch) as r:
+            assert r.status_code == 200  # the cap is per user
+        with admin.stream("GET", CM, params=watch) as r:
+            assert r.status_code == 200  # system:masters is exempt
+        open_.close()  # bob's watches end: his slots come back
+
+        def can_watch() -> bool:
+            with bob.stream("GET", CM, params=watch) as r:
+                return r.status_code == 200
+
+        wait_until(can_watch, timeout=30, what="a slot to come back after the watches closed")
