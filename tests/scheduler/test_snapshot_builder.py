@@ -277,6 +277,18 @@ def _other_schedulers_pod_until_bound(m: Model) -> None:
     assert m.check().nodes.used[0][0] == 1000
 
 
+def _scheduler_name_change_moves_pod_into_its_queue(m: Model) -> None:
+    # found by the property test: a kube-scheduler pod (placed without queue admission) that becomes
+    # ours keeps the same metadata, yet must now follow its queue annotation and wait for admission
+    ann = {"scheduling.volcano.sh/queue-name": "q1"}
+    m.queue(build_queue("q1"))
+    m.pod(build_pod("ns", "w", req={"cpu": "1"}, annotations=ann, spec={"schedulerName": "default-scheduler"}))
+    assert m.check().jobs == {}  # not ours while pending
+    m.pod(build_pod("ns", "w", req={"cpu": "1"}, annotations=ann, spec={"schedulerName": "volcano"}))
+    job = m.check().jobs["ns/pod-w"]
+    assert (job.queue, job.phase) == ("q1", "Pending")
+
+
 def _terminal_pod_frees_its_node(m: Model) -> None:
     m.pod(build_pod("ns", "w", node="a", phase="Running", req={"cpu": "1"}))
     assert m.check().nodes.used[0][0] == 1000
@@ -336,7 +348,7 @@ CARE_POINTS = [
     _priority_class_value_changes, _global_default_appears, _podgroup_arrives_after_its_pods,
     _podgroup_status_update, _queue_capability_changes, _assumed_bind_then_informer_catches_up,
     _forgotten_bind_is_pending_again, _forgotten_gang_pod_without_podgroup_leaves,
-    _other_schedulers_pod_until_bound, _terminal_pod_frees_its_node,
+    _other_schedulers_pod_until_bound, _scheduler_name_change_moves_pod_into_its_queue, _terminal_pod_frees_its_node,
     _deleting_pod_is_releasing, _node_deleted_under_its_pods, _device_annotation_changes_spec_key,
     _removal_in_the_middle_reindexes, _new_resource_adds_a_dimension,
 ]
@@ -347,7 +359,8 @@ CARE_POINTS = [
     "podgroup-arriving-admits-its-pods-in-pod-order", "podgroup-status-update-rebuilds-its-job",
     "queue-update-rebuilds-queue", "assumed-bind-counts-until-informer-shows-it",
     "forgotten-bind-is-pending-again", "forgotten-gang-pod-without-podgroup-is-no-task",
-    "other-schedulers-pod-only-once-bound", "terminal-pod-frees-node",
+    "other-schedulers-pod-only-once-bound", "scheduler-name-change-moves-pod-into-its-queue",
+    "terminal-pod-frees-node",
     "deleting-pod-is-releasing-then-gone", "node-deletion-drops-its-pods-and-shifts-indices",
     "device-annotation-changes-spec-key", "removal-in-the-middle-reindexes-tasks-and-jobs",
     "new-resource-name-adds-a-dimension",

@@ -492,7 +492,11 @@ class SnapshotBuilder:
         old_req = rec.req
         # the metadata-derived fields are unchanged by a bind or a status update: compare, don't recompute
         preemptable = pod_preemptable(m, cfg.default_preemptable)  # annotation, else label
+        # kube-scheduler's pod or ours: follows schedulerName (a spec field) as well as the group annotation
+        plain = (not ann.get(GROUP_NAME_ANNOTATION)
+                 and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names)
         same_meta = (old_req is not None and ann == rec.annotations and preemptable == rec.preemptable
+                     and plain == rec.plain
                      and m.get("namespace", "default") == rec.meta[0]
                      and m.get("name", "") == rec.meta[1] and m.get("uid") == rec.meta[2]
                      and m.get("creationTimestamp") == rec.meta[3] and task_role(m) == rec.role)
@@ -543,7 +547,7 @@ class SnapshotBuilder:
             del self._by_uid[rec.uid]
         self._by_uid[uid] = rec
         group = ann.get(GROUP_NAME_ANNOTATION)
-        rec.plain = not group and (spec.get("schedulerName") or "default-scheduler") in cfg.plain_scheduler_names
+        rec.plain = plain
         rec.meta = (m.get("namespace", "default"), m.get("name", ""), m.get("uid"), m.get("creationTimestamp"))
         rec.annotations, rec.namespace, rec.name, rec.uid, rec.group = ann, ns, name, uid, group
         rec.job_key = f"{ns}/{group}" if group else f"{ns}/pod-{name}"
