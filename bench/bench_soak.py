@@ -365,13 +365,25 @@ def diagnose() -> dict[str, Any]:
             chain.append(f"{desc}(+{len(refs) - 1})")
         chains.append(chain)
     sparse = _sparse_arenas(objs)
+    # Python dicts never shrink: tables sized for the peak and now mostly empty
+    oversized = sorted(((sys.getsizeof(o), len(o), _describe(o)) for o in objs
+                        if type(o) is dict and sys.getsizeof(o) > 32 * 1024), reverse=True)
     del objs
     return {"pymalloc": _mallocstats_summary(), "sparse_arenas": sparse, "leaked_pods": len(pods),
+            "big_dicts": {"count": len(oversized), "kib": round(sum(x[0] for x in oversized) / 1024),
+                          "largest": [f"{size // 1024} KiB, {n} keys: {what}" for size, n, what in oversized[:25]]},
             "leak_chains": chains,
             "gc_objects_top": counts.most_common(25),
             "gc_garbage": len(gc.garbage), "gc_freed": freed,
             "rss_before_full_gc": rss0, "rss_after_full_gc": rss1, "rss_after_malloc_trim": rss2,
             "py_blocks": sys.getallocatedblocks()}
+
+
+def _describe(d: dict[Any, Any]) -> str:
+    """A dict's first keys and who refers to it (type names), for the census."""
+    keys = ",".join(repr(k)[:40] for k in list(d)[:3])
+    owners = ",".join(sorted({type(r).__name__ for r in gc.get_referrers(d)})[:4])
+    return f"keys {keys} held by {owners}"
 
 
 def _sparse_arenas(objs: list[Any]) -> dict[str, Any]:
@@ -430,7 +442,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     samples = result["samples"]
     t = [s["t"] / 60 for s in samples]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    alloc = [s.get("allocators") or {} for s in samples]
+    has_alloc = any("py_arenas" in x for x in alloc)
+    if has_alloc:
+        fig, (ax, ax3) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True, height_ratios=[3, 2])
+    else:
+        fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.plot(t, [s["rss_mib"] for s in samples], color="tab:blue", label="RSS (MiB)")
     ax.axhline(result["before"]["rss_mib"] * 1.2, color="tab:red", linestyle="--", linewidth=1,
                label="120 % of RSS before the soak (after the warm-up)")
@@ -453,6 +470,16 @@ def plot(result: dict[str, Any], path: Path) -> None:
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
+    if has_alloc:
+        for key, colour, label in (("py_arenas", "tab:purple", "CPython arenas mapped"),
+                                   ("py_used", "tab:purple", "  of which in live blocks"),
+                                   ("c_used", "tab:orange", "glibc heap in use (freed pages are trimmed)")):
+            ax3.plot(t, [x.get(key, float("nan")) for x in alloc], color=colour,
+                     linestyle="--" if key == "py_used" else "-", linewidth=1, label=label)
+        ax3.set_ylabel("MiB")
+        ax3.set_xlabel("minutes since start")
+        ax3.legend(loc="upper left", fontsize=8)
+        ax.set_xlabel("")
     a = result["args"]
     done = result.get("lifecycles_done", a["lifecycles"])
     ax.set_title(f"suanli up in-process: {done:,} pod lifecycles on {a['nodes']:,} simulated nodes "
