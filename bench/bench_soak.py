@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import json
 import sys
@@ -79,6 +80,47 @@ def rss_breakdown() -> dict[str, float]:
     return {k: round(v, 1) for k, v in out.items()}
 
 
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                               "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _mallinfo2() -> Any:
+    try:
+        fn = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return None
+    fn.restype = _MallInfo2
+    return fn
+
+
+_MALLINFO2 = _mallinfo2()
+
+
+def allocator_stats() -> dict[str, float]:
+    """Where the heap bytes are, MiB: CPython's small-object allocator (``py_arenas``: its 1 MiB
+    arenas mapped, ``py_used``: bytes in allocated blocks) and glibc's (``c_used``: bytes in use
+    in its arenas, ``c_free``: free bytes kept inside them, ``c_mmap``: large chunks mapped on
+    their own). ``py_arenas - py_used`` and ``c_free`` are fragmentation: memory the process
+    keeps although nothing lives in it (resident unless trimmed or never touched)."""
+    out: dict[str, float] = {}
+    stats = _mallocstats_summary()
+    for key, name in (("# arenas allocated current", "py_arenas"), ("# bytes in allocated blocks", "py_used")):
+        if key in stats:
+            value = int(stats[key].replace(",", ""))
+            out[name] = round(value / 2**20 if name == "py_used" else value * 1.0, 1)
+    if "py_arenas" in out:
+        out["py_arenas"] = round(out["py_arenas"] * _ARENA_MIB, 1)
+    if _MALLINFO2 is not None:
+        mi = _MALLINFO2()
+        out.update(c_used=round(mi.uordblks / 2**20, 1), c_free=round(mi.fordblks / 2**20, 1),
+                   c_mmap=round(mi.hblkhd / 2**20, 1))
+    return out
+
+
+_ARENA_MIB = 1.0  # CPython 3.10+ on 64-bit: 1 MiB arenas
+
+
 async def wait_until(pred: Any, timeout: float, poll: float = 0.5) -> None:
     start = time.monotonic()
     while not pred():
@@ -106,6 +148,8 @@ class Soak:
         self.created = 0
         self.done = 0
         self.t0 = time.monotonic()
+        self.snap_before: Any = None
+        self.peak_growth: list[str] = []
 
     def sample(self, p: Platform) -> dict[str, Any]:
         s = {"t": round(time.monotonic() - self.t0, 2), "rss_mib": round(rss_mib(), 1), "phase": self.phase,
@@ -114,13 +158,19 @@ class Soak:
              "window_events": sum(p.store.window_lengths().values()),
              "window_mib": round(sum(p.store.window_bytes().values()) / 2**20, 1),
              "watch_queued": sum(len(w._queue) for win in p.store._windows.values() for w in win.watchers),
-             "py_blocks": sys.getallocatedblocks(), "rss_by_kind": rss_breakdown()}
+             "py_blocks": sys.getallocatedblocks(), "rss_by_kind": rss_breakdown(),
+             "allocators": allocator_stats()}
         self.samples.append(s)
         return s
 
     async def sampler(self, p: Platform) -> None:
         while True:
             s = self.sample(p)
+            if (self.snap_before is not None and not self.peak_growth and self.phase == "soak"
+                    and s["pods"] >= self.a.inflight * 0.9 and self.done >= self.a.lifecycles // 3):
+                # what the in-flight pods hold (``--tracemalloc``): growth over *before*
+                self.peak_growth = [str(st) for st in tracemalloc.take_snapshot().compare_to(
+                    self.snap_before, "lineno")[:40]]
             if self.a.verbose:
                 print(json.dumps(s), file=sys.stderr, flush=True)
             await asyncio.sleep(self.a.sample)
@@ -166,6 +216,7 @@ class Soak:
                 await self._settle(p)
             gc.collect()
             snap0 = tracemalloc.take_snapshot() if tracemalloc.is_tracing() else None
+            self.snap_before = snap0
             before = self.sample(p)
             sizes_before = structure_sizes(p)
 
@@ -183,6 +234,7 @@ class Soak:
             if a.diagnose:
                 diag = diagnose()
             if snap0 is not None:
+                diag["tracemalloc_peak_growth"] = self.peak_growth
                 diag["tracemalloc_growth"] = [
                     str(st) for st in tracemalloc.take_snapshot().compare_to(snap0, "lineno")[:30]]
         finally:
@@ -312,12 +364,55 @@ def diagnose() -> dict[str, Any]:
                 desc += f"[{len(cur)}]"
             chain.append(f"{desc}(+{len(refs) - 1})")
         chains.append(chain)
+    sparse = _sparse_arenas(objs)
+    # Python dicts never shrink: tables sized for the peak and now mostly empty
+    oversized = sorted(((sys.getsizeof(o), len(o), _describe(o)) for o in objs
+                        if type(o) is dict and sys.getsizeof(o) > 32 * 1024), reverse=True)
     del objs
-    return {"pymalloc": _mallocstats_summary(), "leaked_pods": len(pods), "leak_chains": chains,
+    return {"pymalloc": _mallocstats_summary(), "sparse_arenas": sparse, "leaked_pods": len(pods),
+            "big_dicts": {"count": len(oversized), "kib": round(sum(x[0] for x in oversized) / 1024),
+                          "largest": [f"{size // 1024} KiB, {n} keys: {what}" for size, n, what in oversized[:25]]},
+            "leak_chains": chains,
             "gc_objects_top": counts.most_common(25),
             "gc_garbage": len(gc.garbage), "gc_freed": freed,
             "rss_before_full_gc": rss0, "rss_after_full_gc": rss1, "rss_after_malloc_trim": rss2,
             "py_blocks": sys.getallocatedblocks()}
+
+
+def _describe(d: dict[Any, Any]) -> str:
+    """A dict's first keys and who refers to it (type names), for the census."""
+    keys = ",".join(repr(k)[:40] for k in list(d)[:3])
+    owners = ",".join(sorted({type(r).__name__ for r in gc.get_referrers(d)})[:4])
+    return f"keys {keys} held by {owners}"
+
+
+def _sparse_arenas(objs: list[Any]) -> dict[str, Any]:
+    """What pins mostly-empty CPython arenas: live small objects (the collector's containers and
+    what they refer to directly, each at most 512 bytes) binned by 1 MiB of address; for the
+    bins holding less than 128 KiB, the object types that are there and a few examples."""
+    live: dict[int, Any] = {}
+    for o in objs:
+        live[id(o)] = o
+        for r in gc.get_referents(o):
+            live[id(r)] = r
+    bins: dict[int, list[Any]] = {}
+    used: Counter[int] = Counter()
+    for addr, o in live.items():
+        size = sys.getsizeof(o)
+        if size <= 512:
+            used[addr >> 20] += size
+            bins.setdefault(addr >> 20, []).append(o)
+    sparse = [b for b, n in used.items() if n < 128 * 1024 and len(bins[b]) > 0]
+    types: Counter[str] = Counter()
+    examples: list[str] = []
+    for b in sparse:
+        for o in bins[b]:
+            types[type(o).__name__] += 1
+        for o in bins[b][:2]:
+            examples.append(repr(o)[:160])
+    return {"bins": len(used), "sparse_bins": len(sparse),
+            "sparse_live_kib": round(sum(used[b] for b in sparse) / 1024),
+            "sparse_types": types.most_common(20), "examples": examples[:60]}
 
 
 def _mallocstats_summary() -> dict[str, str]:
@@ -347,7 +442,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     samples = result["samples"]
     t = [s["t"] / 60 for s in samples]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    alloc = [s.get("allocators") or {} for s in samples]
+    has_alloc = any("py_arenas" in x for x in alloc)
+    if has_alloc:
+        fig, (ax, ax3) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True, height_ratios=[3, 2])
+    else:
+        fig, ax = plt.subplots(figsize=(9, 4.5))
     ax.plot(t, [s["rss_mib"] for s in samples], color="tab:blue", label="RSS (MiB)")
     ax.axhline(result["before"]["rss_mib"] * 1.2, color="tab:red", linestyle="--", linewidth=1,
                label="120 % of RSS before the soak (after the warm-up)")
@@ -370,6 +470,16 @@ def plot(result: dict[str, Any], path: Path) -> None:
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="upper left", fontsize=8)
+    if has_alloc:
+        for key, colour, label in (("py_arenas", "tab:purple", "CPython arenas mapped"),
+                                   ("py_used", "tab:purple", "  of which in live blocks"),
+                                   ("c_used", "tab:orange", "glibc heap in use (freed pages are trimmed)")):
+            ax3.plot(t, [x.get(key, float("nan")) for x in alloc], color=colour,
+                     linestyle="--" if key == "py_used" else "-", linewidth=1, label=label)
+        ax3.set_ylabel("MiB")
+        ax3.set_xlabel("minutes since start")
+        ax3.legend(loc="upper left", fontsize=8)
+        ax.set_xlabel("")
     a = result["args"]
     done = result.get("lifecycles_done", a["lifecycles"])
     ax.set_title(f"suanli up in-process: {done:,} pod lifecycles on {a['nodes']:,} simulated nodes "

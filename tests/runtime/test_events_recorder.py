@@ -102,7 +102,45 @@ async def test_aggregation_cache_is_an_lru_bounded_like_client_go(service: ApiSe
     for so in service.store.list("events").items:
         counts.setdefault(so.obj["involvedObject"]["name"], []).append(so.obj["count"])
     assert counts == {"a": [3], "b": [1, 1], "c": [1]}
-    assert len(rec._recent) == 2
+    assert rec.correlator.cached_keys() == 3 * 2  # spam buckets, message groups, recorded Events
+
+
+async def test_a_repeat_of_an_expired_event_creates_it_again_with_its_count(service: ApiService) -> None:
+    rec = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock())
+    await rec.record(pod("a"), "Normal", "R", "m")
+    await rec.record(pod("a"), "Normal", "R", "m")
+    (first,) = service.store.list("events").items
+    assert first.obj["count"] == 2
+    await LocalClient(service).delete(EVENTS, first.obj["metadata"]["name"], "ns")  # as the TTL would
+    await rec.record(pod("a"), "Normal", "R", "m")
+    (again,) = service.store.list("events").items
+    assert again.obj["metadata"]["name"] == first.obj["metadata"]["name"]
+    assert again.obj["count"] == 3
+
+
+async def test_a_source_may_burst_25_events_about_one_object_then_is_throttled(service: ApiService) -> None:
+    rec = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock())
+    for i in range(30):  # 30 different reasons about one pod: each takes a token
+        await rec.record(pod("a"), "Normal", f"R{i}", "m")
+    await rec.record(pod("b"), "Normal", "R0", "m")  # another object has its own budget
+    names = sorted(so.obj["reason"] for so in service.store.list("events").items
+                   if so.obj["involvedObject"]["name"] == "a")
+    assert names == sorted(f"R{i}" for i in range(25))
+    assert [so.obj["involvedObject"]["name"] for so in service.store.list("events").items].count("b") == 1
+
+
+async def test_ten_messages_for_one_reason_are_combined(service: ApiService) -> None:
+    rec = EventRecorder(LocalClient(service, field_manager="s"), "sched", clock=FakeClock())
+    for i in range(12):
+        await rec.record(pod("a"), "Warning", "FailedScheduling", f"0/{i} nodes are available")
+    events = [so.obj for so in service.store.list("events").items]
+    plain = [e for e in events if not e["message"].startswith("(combined from similar events): ")]
+    combined = [e for e in events if e["message"].startswith("(combined from similar events): ")]
+    assert len(plain) == 9
+    assert len(combined) == 1
+    assert combined[0]["count"] == 3
+    assert combined[0]["message"] == "(combined from similar events): 0/11 nodes are available"
+
 
 
 def _counts(service: ApiService) -> dict[str, list[int]]:

@@ -1,12 +1,15 @@
-"""Recording core/v1 Events for objects, aggregated like client-go's recorder.
+"""Recording core/v1 Events for objects, correlated like client-go's recorder.
 
-Repeated events (same object, type, reason and message) within ``window`` seconds bump
-``count`` and ``lastTimestamp`` on the existing Event instead of creating a new one.
+Every Event goes through an :class:`~suanli.runtime.event_correlator.EventCorrelator` first
+(client-go's defaults): a source may burst 25 Events about one object, then one per 5 minutes
+(the rest are dropped); from the 10th Event in 10 minutes that differs only in its message, the
+Events of that object and reason are combined into one; an Event equal to one already recorded
+bumps its ``count`` and ``lastTimestamp`` instead of creating a new one (if that Event is gone,
+e.g. expired by its TTL, it is created again). The correlator's caches are LRUs of
+``max_cached`` keys (client-go: 4,096), so memory stays bounded however many objects come and go.
 Recording never raises: failures are logged and dropped (events are best effort).
 A new Event is built fresh for its one create call, so it is handed over
 (``Client.create_owned``: an in-process client skips its defensive copy).
-The aggregation cache is an LRU of ``max_cached`` keys (client-go's correlator keeps 4,096),
-so memory stays bounded however many objects come and go.
 
 Two ways to record, one recorder:
 
@@ -28,13 +31,13 @@ import asyncio
 import contextlib
 import logging
 import zlib
-from collections import OrderedDict
 from typing import Literal
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj, now_rfc3339
 from suanli.client.protocol import Client
 from suanli.runtime.clock import Clock, RealClock
+from suanli.runtime.event_correlator import EventCorrelator
 from suanli.wire import EVENTS
 
 __all__ = ["EventRecorder"]
@@ -44,16 +47,13 @@ EventType = Literal["Normal", "Warning"]
 
 
 class EventRecorder:
-    def __init__(self, client: Client, component: str, *, clock: Clock | None = None, window: float = 600.0,
+    def __init__(self, client: Client, component: str, *, clock: Clock | None = None,
                  max_cached: int = 4096, buffer: int = 1000, sinks: int = 8) -> None:
         self.client = client
         self.component = component
         self.clock = clock or RealClock()
-        self.window = window
         self.max_cached = max_cached
-        # oldest first; an OrderedDict drops its oldest entry in O(1) (a dict's first live
-        # slot has to be searched for past the ones already popped)
-        self._recent: OrderedDict[tuple[str, str, str, str], tuple[str, str, int, float]] = OrderedDict()
+        self.correlator = EventCorrelator(clock=self.clock.monotonic, cache_size=max_cached)
         self.buffer = buffer
         self.sinks = max(1, sinks)
         #: Events emitted but not written because the buffer was full
@@ -105,35 +105,40 @@ class EventRecorder:
                 self._queued -= 1
                 queue.task_done()
 
+
     async def record(self, obj: Obj, type_: EventType, reason: str, message: str) -> None:
         """Record an Event about ``obj`` (any namespaced or cluster-scoped object)."""
         meta = obj.get("metadata") or {}
         ns = str(meta.get("namespace") or "default")
-        uid = str(meta.get("uid") or "")
-        key = (uid, type_, reason, message)
-        now = self.clock.now()
         stamp = now_rfc3339()
+        event: Obj = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"generateName": f"{meta.get('name', 'object')}.", "namespace": ns},
+            "involvedObject": {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
+                               "name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
+                               "uid": str(meta.get("uid") or ""), "resourceVersion": meta.get("resourceVersion", "")},
+            "type": type_, "reason": reason, "message": message,
+            "source": {"component": self.component}, "reportingComponent": self.component,
+            "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+        }
+        verdict = self.correlator.correlate(event)
+        if verdict.skip or verdict.event is None:
+            log.debug("event %s for %s/%s dropped by the spam filter", reason, ns, meta.get("name"))
+            return
+        event = verdict.event
         try:
-            hit = self._recent.get(key)
-            if hit is not None and now - hit[3] < self.window:
-                name, ev_ns, count, _ = hit
-                await self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": stamp}, ev_ns)
-                self._recent[key] = (name, ev_ns, count + 1, now)
-                self._recent.move_to_end(key)
-                return
-            event: Obj = {
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": {"generateName": f"{meta.get('name', 'object')}.", "namespace": ns},
-                "involvedObject": {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""),
-                                   "name": meta.get("name", ""), "namespace": meta.get("namespace", ""),
-                                   "uid": uid, "resourceVersion": meta.get("resourceVersion", "")},
-                "type": type_, "reason": reason, "message": message,
-                "source": {"component": self.component}, "reportingComponent": self.component,
-                "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
-            }
-            created = await self.client.create_owned(EVENTS, event, ns)
-            if len(self._recent) >= self.max_cached:
-                self._recent.popitem(last=False)
-            self._recent[key] = (created["metadata"]["name"], ns, 1, now)
+            written: Obj | None = None
+            if verdict.existing is not None:
+                try:
+                    written = await self.client.patch(
+                        EVENTS, verdict.existing.name,
+                        {"count": event["count"], "lastTimestamp": stamp, "message": event["message"]},
+                        verdict.existing.namespace)
+                except ApiError as err:  # gone (TTL): create it again, as client-go does
+                    if err.code != 404:
+                        raise
+            if written is None:
+                written = await self.client.create_owned(EVENTS, event, ns)
+            self.correlator.update_state(verdict.key, written)
         except ApiError as err:
             log.debug("event %s for %s/%s dropped: %s", reason, ns, meta.get("name"), err)
