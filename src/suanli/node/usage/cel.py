@@ -127,7 +127,7 @@ class _Sample:
 
     now = 0.0
     stamp = datetime.fromtimestamp(0, UTC)
-    rng = random.Random(0)
+    rng = random.Random(0)  # nosec B311  # kwok's Rand(): simulated usage, not security
 
 
 def _since(obj: Any) -> celtypes.DoubleType:
@@ -182,7 +182,7 @@ class UsageExpression:
             return self._last[1]
         uid = str(((pod or {}).get("metadata") or {}).get("uid") or "")
         _Sample.now, _Sample.stamp = now, datetime.fromtimestamp(now, UTC)
-        _Sample.rng = random.Random(f"{seed}:{uid}:{now!r}")
+        _Sample.rng = random.Random(f"{seed}:{uid}:{now!r}")  # nosec B311  # seeded simulated usage
         objs = {"pod": pod, "node": node, "container": container}
         activation = {v: _cel(objs[v]) for v in self._uses}
         try:

@@ -44,13 +44,12 @@ from suanli.node.agent.status import rfc3339
 from suanli.node.usage.board import PodEntry, SampleBoard
 from suanli.node.usage.model import ANNOTATION_PREFIX_METRIC, parse_value
 from suanli.runtime.clock import Clock
+from suanli.wire import NODES, PODS
 
 __all__ = ["CUSTOM_GROUP", "CUSTOM_VERSION", "EXTERNAL_GROUP", "EXTERNAL_VERSION", "MetricsApis", "milli_value"]
 
 CUSTOM_GROUP, CUSTOM_VERSION = "custom.metrics.k8s.io", "v1beta2"
 EXTERNAL_GROUP, EXTERNAL_VERSION = "external.metrics.k8s.io", "v1beta1"
-PODS = GVR("", "v1", "pods")
-NAMESPACES = GVR("", "v1", "namespaces", namespaced=False)
 #: (resource in the path, resolved GVR and kind); None when the resource is unknown
 Resolver = Callable[[str], tuple[GVR, str] | None]
 
@@ -234,7 +233,7 @@ class MetricsApis:
         if name != "*":
             names = [name]
         else:
-            nodes = await self.client.list(GVR("", "v1", "nodes", namespaced=False),
+            nodes = await self.client.list(NODES,
                                            label_selector=str(label_sel) if label_sel else "")
             names = [str(n["metadata"]["name"]) for n in nodes.get("items") or []]
         items: list[Obj] = []

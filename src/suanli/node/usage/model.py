@@ -267,7 +267,7 @@ class UsageModel:
         """25-75 %, fixed per (seed, pod uid)."""
         uid = str((pod.get("metadata") or {}).get("uid") or "")
         digest = hashlib.blake2b(f"{self.seed}:usage/{uid}".encode(), digest_size=8).digest()
-        return Fraction(0.25 + 0.5 * random.Random(int.from_bytes(digest, "big")).random())
+        return Fraction(0.25 + 0.5 * random.Random(int.from_bytes(digest, "big")).random())  # nosec B311  # seeded simulated usage
 
     def _devices(self, pod: Obj, node: Obj | None, now: float, ann: Mapping[str, str],
                  classes: Mapping[str, str] | None) -> tuple[DeviceUsage, ...]:

@@ -23,11 +23,11 @@ from suanli.node.usage.board import SampleBoard
 from suanli.node.usage.exposition import NodeDevice, render_node_metrics, render_pod_metrics, render_resource_metrics
 from suanli.node.usage.metrics_api import CUSTOM_GROUP, CUSTOM_VERSION, EXTERNAL_GROUP, EXTERNAL_VERSION, MetricsApis
 from suanli.runtime.clock import Clock
+from suanli.wire import NODES
 
 __all__ = ["install", "node_devices"]
 
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
-NODES = GVR("", "v1", "nodes", namespaced=False)
 
 
 def node_devices(node: Obj, profiles: Callable[[str], HardwareProfile] = load_profile) -> list[NodeDevice]:
