@@ -239,22 +239,28 @@ _CRASH_WRITER = textwrap.dedent(
 )
 
 
-async def test_sigkill_loses_no_acknowledged_write(data_dir: Path) -> None:
+def kill_writer_after(data_dir: Path, count: int, timeout: float) -> tuple[list[str], int]:
+    """Run the crash writer on ``data_dir``, SIGKILL it once it acknowledged ``count`` writes (or after
+    ``timeout`` seconds); the names it acknowledged and its return code."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _CRASH_WRITER, str(data_dir)], stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
     acknowledged: list[str] = []
-    deadline = time.monotonic() + 30
-    while len(acknowledged) < 2000 and time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while len(acknowledged) < count and time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
         acknowledged.append(line.strip())
     proc.send_signal(signal.SIGKILL)
     rest, _ = proc.communicate(timeout=30)
-    acknowledged += rest.split()
-    assert proc.returncode == -signal.SIGKILL
+    return acknowledged + rest.split(), proc.returncode
+
+
+async def test_sigkill_loses_no_acknowledged_write(data_dir: Path) -> None:
+    acknowledged, returncode = kill_writer_after(data_dir, 2000, 30)
+    assert returncode == -signal.SIGKILL
     assert len(acknowledged) >= 2000, "the writer was killed mid-way, after many acknowledgements"
 
     s = Store(data_dir, compaction_interval=0)

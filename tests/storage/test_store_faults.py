@@ -174,26 +174,10 @@ def _append_torn_tail(wal_path: Path, kind: str) -> None:
 @pytest.mark.parametrize("kind", ["partial frame", "unfinished transaction", "corrupted commit frame"])
 async def test_torn_wal_tail_after_sigkill_is_truncated_loudly_and_loses_no_acknowledged_write(
         tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tests.storage.test_store_durability import _CRASH_WRITER
+    from tests.storage.test_store_durability import kill_writer_after
 
     data_dir = tmp_path / "data"
-    proc = subprocess.Popen([sys.executable, "-c", _CRASH_WRITER, str(data_dir)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    acknowledged: list[str] = []
-    deadline = time.monotonic() + 60
-    while len(acknowledged) < 500 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        acknowledged.append(line.strip())
-    proc.send_signal(signal.SIGKILL)
-    rest, _ = proc.communicate(timeout=30)
-    acknowledged += rest.split()
+    acknowledged, _ = kill_writer_after(data_dir, 500, 60)
     assert len(acknowledged) >= 500
     wal_path = data_dir / "store.db-wal"
     _append_torn_tail(wal_path, kind)
