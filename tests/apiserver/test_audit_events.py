@@ -124,3 +124,40 @@ def test_panic_stage_is_recorded_once() -> None:
     req.panic("APIServer panic'd: KeyError")
     req.complete(500, b"")
     assert [(e["stage"], e["responseStatus"]["code"]) for e in cap.events] == [("Panic", 500)]
+
+
+async def upgrade(app: ApiApp, path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+    """A WebSocket upgrade (kubectl exec/attach/port-forward) through the ASGI app; the messages sent."""
+    scope = {"type": "websocket", "path": path, "query_string": query, "client": ("10.0.0.9", 5001),
+             "headers": [(b"user-agent", b"kubectl/v1.37"), *headers], "subprotocols": ["v5.channel.k8s.io"]}
+    sent: list[dict[str, Any]] = []
+    incoming = [{"type": "websocket.connect"}]
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(msg: dict[str, Any]) -> None:
+        sent.append(msg)
+
+    await app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(("headers", "code", "username"), [
+    (AUTH, 404, ADMIN.name),
+    ([(b"authorization", b"Bearer wrong-token")], 401, None),
+], ids=["exec-on-a-missing-pod-by-the-admin", "exec-with-a-bad-token"])
+async def test_websocket_exec_is_audited_like_any_request(app: ApiApp, headers: list[tuple[bytes, bytes]],
+                                                          code: int, username: str | None) -> None:
+    app.auditor, cap = auditor([{"level": "Metadata"}])
+    await upgrade(app, "/api/v1/namespaces/default/pods/web-0/exec", b"command=sh&stdin=true&stdout=true", headers)
+    assert [e["stage"] for e in cap.events] == ["RequestReceived", "ResponseComplete"]
+    ev = cap.events[-1]
+    assert ev["responseStatus"]["code"] == code and ev["sourceIPs"] == ["10.0.0.9"]
+    assert ev["requestURI"] == "/api/v1/namespaces/default/pods/web-0/exec?command=sh&stdin=true&stdout=true"
+    assert ev["user"].get("username") == username
+    if username is not None:
+        assert ev["verb"] == "get"
+        assert (ev["objectRef"]["resource"], ev["objectRef"]["subresource"], ev["objectRef"]["name"]) == \
+            ("pods", "exec", "web-0")
+    assert "wrong-token" not in orjson.dumps(cap.events).decode()

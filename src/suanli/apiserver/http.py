@@ -759,19 +759,44 @@ class ApiApp:
             return
         raw_headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         headers = dict(raw_headers)
+        query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+        aud: AuditRequest | None = None
+        audit_scope = {**scope, "method": "GET"}  # the upgrade is a GET; a WebSocket scope names no method
         try:
-            user = impersonate(self.authorizer, await self._authenticate(headers, scope, raw_headers), raw_headers)
+            try:
+                requestor = await self._authenticate(headers, scope, raw_headers)
+            except ApiError:
+                if self.auditor is not None:  # failed authentication is audited too, as for plain requests
+                    aud = begin_audit(self.auditor, audit_scope, query, headers, None)
+                raise
+            if self.auditor is not None:
+                aud = begin_audit(self.auditor, audit_scope, query, headers, requestor)
+            user = impersonate(self.authorizer, requestor, raw_headers)
+            if aud is not None:
+                aud.impersonated(requestor, user)
             # exec/attach/portforward over a WebSocket need ``create`` on the subresource, as upstream
             # 1.35+ (AuthorizePodWebsocketUpgradeCreatePermission) checks for the GET upgrade
-            query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
-            authorize_request(self.authorizer, user, "GET", scope["path"], query, verb="create")
+            try:
+                authorize_request(self.authorizer, user, "GET", scope["path"], query, verb="create")
+            except ApiError:
+                if aud is not None:
+                    aud.authorized(False)
+                raise
+            if aud is not None:
+                aud.authorized(True)
             await self.limits.admit("GET", scope["path"], query, user)
             pod, sub, streamer = self._stream_target(scope["path"])
+            if aud is not None:  # a long-running request: ResponseStarted at the upgrade, as upstream
+                aud.response_started(101)
             if sub == "portforward":
                 await serve_portforward(scope, receive, send, pod=pod, streamer=streamer)
-                return
-            await serve_remotecommand(scope, receive, send, sub=sub, pod=pod, streamer=streamer)
+            else:
+                await serve_remotecommand(scope, receive, send, sub=sub, pod=pod, streamer=streamer)
+            if aud is not None:
+                aud.complete(101, None)
         except ApiError as err:
+            if aud is not None:
+                aud.complete(err.code, orjson.dumps(err.status()))
             await deny(send, err, scope)
 
     async def _serve_log(self, req: _Request, receive: Receive, send: Send) -> None:
