@@ -38,6 +38,7 @@ from suanli.apiserver.authz.rbac import RbacAuthorizer
 from suanli.apiserver.authz.reviews import AUTHZ_GROUP, REVIEW_KINDS, review
 from suanli.apiserver.context import ADMIN, FieldValidation, RequestContext, UserInfo
 from suanli.apiserver.discovery import Discovery
+from suanli.apiserver.kubeletproxy import KubeletProxy, kubelet_url
 from suanli.apiserver.limits import RequestLimits
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
 from suanli.apiserver.partial import partial_list, partial_object, wants_partial
@@ -171,6 +172,8 @@ class ApiApp:
         self.prefix_routes: list[tuple[str, PrefixHandler]] = []
         #: audit policy and log (``--audit-policy-file``/``--audit-log-path``); None: not audited
         self.auditor: Auditor | None = None
+        #: streams pods/log from a node's own kubelet API when no streamer serves the pod (None: never)
+        self.kubelet_proxy: KubeletProxy | None = None
 
     def add_text_route(self, path: str, render: Callable[[], str],
                        content_type: str = "text/plain; version=0.0.4; charset=utf-8") -> None:
@@ -821,6 +824,10 @@ class ApiApp:
         node = self.service.store.get("nodes", "", str((pod.get("spec") or {}).get("nodeName") or ""))
         if (err := simulated_pod_error(pod, node.obj if node else None, "have no log")) is not None:
             raise err
+        if self.kubelet_proxy is not None and not any(s.serves(pod) for s in self.streamers) \
+                and (base := kubelet_url(node.obj if node else None)) is not None:
+            await self.kubelet_proxy.serve_log(base, namespace, name, container, q, receive, send)
+            return
         if self.logs is None:
             await self._send(send, _Response(200, b"", "text/plain"))
             return

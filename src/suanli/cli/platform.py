@@ -46,12 +46,20 @@ from suanli.apiserver.authz.escalation import EscalationCheck
 from suanli.apiserver.authz.rbac import RbacAuthorizer
 from suanli.apiserver.authz.reviews import access_review_types
 from suanli.apiserver.http import ApiApp
+from suanli.apiserver.kubeletproxy import KubeletProxy
 from suanli.apiserver.limits import LimitsConfig, RequestLimits
 from suanli.apiserver.logs import FileLogBackend
 from suanli.apiserver.priorityclasses import SystemPriorityClassAdmission, system_priority_classes
 from suanli.apiserver.satokens import ServiceAccountTokens, legacy_claims
 from suanli.apiserver.service import ApiService, name_suffix
-from suanli.apiserver.tls import TlsMaterial, ensure_tls_material, ensure_token, harden_server_context, parse_ca
+from suanli.apiserver.tls import (
+    TlsMaterial,
+    ensure_tls_material,
+    ensure_token,
+    harden_server_context,
+    load_ca,
+    parse_ca,
+)
 from suanli.client.kubeconfig import write_kubeconfig
 from suanli.client.local import LocalClient
 from suanli.client.protocol import Client
@@ -451,6 +459,8 @@ class Platform:
                 make_context(config, default))
             ca_pem = self._ca_pem = material.ca_pem
             self._tls_material = material
+            proxy = self.app.kubelet_proxy = KubeletProxy(load_ca(o.data_dir), o.data_dir / "tls")
+            self._stoppers.append(proxy.close)
         self.app.authentication = authentication = build_authentication(
             replace(o.authn, anonymous=o.anonymous), admin_token=self.token, sa_tokens=self.sa_tokens,
             lookup=self._stored, ca_pem=ca_pem, token_file=self._token_file, front_proxy_ca=self._front_proxy_ca,

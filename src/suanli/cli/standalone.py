@@ -28,6 +28,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from suanli.apimachinery.duration import parse_duration
 from suanli.client.http import HttpClient
@@ -45,6 +46,9 @@ from suanli.runtime.leaderelection import (
     default_identity,
 )
 from suanli.runtime.metrics import default_registry
+
+if TYPE_CHECKING:
+    from suanli.node.devices import DeviceRegistry
 
 __all__ = ["AGENT_LABEL", "DEFAULT_HEALTH_PORTS", "LEASE_NAMESPACE", "add_component_parsers", "agent_name",
            "run_component"]
@@ -117,6 +121,11 @@ def add_component_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParse
                    help="simulated nodes are named PREFIX-<profile>-<i> (default: the agent name)")
     a.add_argument("--data-dir", type=Path, default=Path.home() / ".suanli" / "agent",
                    help="where --host keeps pod logs and volumes")
+    a.add_argument("--kubelet-port", type=int, default=10250,
+                   help="with --host: port of the kubelet API the API server proxies pods/log to "
+                        "(default 10250; 0 = any free)")
+    a.add_argument("--kubelet-address", default="0.0.0.0",  # nosec B104  # upstream kubelet's --address default
+                   help="with --host: address the kubelet API binds (default 0.0.0.0)")
 
 
 def _client_config(path: Path | None) -> KubeConfig:
@@ -158,14 +167,13 @@ async def _build(command: str, args: argparse.Namespace, client: HttpClient,
         if "queue" in wanted:
             await platform.ensure_default_queues(client)
         return group
-    from suanli.node.agent import ProcessAgent
     from suanli.node.demo import ensure_demo_pool, simulated_node
     from suanli.node.devices import registry_for_profiles
 
     devices = registry_for_profiles(operator_classes=frozenset({"npu", "kae"}))
     if args.host:
         args.data_dir.mkdir(parents=True, exist_ok=True)
-        return ProcessAgent(client, args.data_dir / "pod-logs", devices=devices, data_path=args.data_dir)
+        return await _host_agent(args, client, devices)
     agent = agent_name(args.agent_name)
     prefix = args.node_prefix or agent
     nodes = [simulated_node(f"{prefix}-{args.profile}-{i}", args.profile, labels={AGENT_LABEL: agent})
@@ -173,6 +181,21 @@ async def _build(command: str, args: argparse.Namespace, client: HttpClient,
     await ensure_demo_pool(client, nodes)
     return ComponentGroup(platform.agent_components(client, devices, require_pod_cidr=False,
                                                     node_selector=f"{AGENT_LABEL}={agent}"), name="agent")
+
+
+async def _host_agent(args: argparse.Namespace, client: HttpClient, devices: DeviceRegistry) -> Component:
+    """The host's ProcessAgent and its kubelet API (started here, so the Node publishes the bound port)."""
+    from suanli.apiserver.logs import FileLogBackend
+    from suanli.node.agent import ProcessAgent
+    from suanli.node.agent.kubelet_server import KubeletServer, running_in
+
+    agent = ProcessAgent(client, args.data_dir / "pod-logs", devices=devices, data_path=args.data_dir)
+    kubelet = KubeletServer(client, agent.node_name, FileLogBackend(agent.log_root), running=running_in(agent),
+                            cert_dir=args.data_dir / "kubelet", client_ca_pem=client.config.ca_pem(),
+                            host=args.kubelet_address, port=args.kubelet_port)
+    agent.kubelet_port = await kubelet.start()
+    print(f"kubelet: https://{args.kubelet_address}:{agent.kubelet_port}", flush=True)
+    return ComponentGroup([kubelet, agent], name="agent")
 
 
 def agent_name(given: str | None) -> str:

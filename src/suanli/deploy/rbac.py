@@ -158,6 +158,9 @@ AGENT = ComponentRBAC(
         _r("metrics.k8s.io", ["nodes", "pods"], ["create", "update", "delete"]),
         # kwok's usage rules, read by the simulated-node agent on every metrics tick
         _r("kwok.x-k8s.io", ["resourceusages", "clusterresourceusages"], ["list"]),
+        # the kubelet API (``--host``) checks its callers as upstream's system:node role allows
+        _r("authentication.k8s.io", ["tokenreviews"], ["create"]),
+        _r("authorization.k8s.io", ["subjectaccessreviews"], ["create"]),
     ),
     namespaced_rules={
         NODE_LEASE_NAMESPACE: (_r("coordination.k8s.io", ["leases"], ["get", "create", "update"]),),

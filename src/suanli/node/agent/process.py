@@ -88,8 +88,11 @@ class ProcessAgent(NodeAgent):
 
     def __init__(self, client: Client, log_root: Path, *, node_name: str | None = None, clock: Clock | None = None,
                  devices: DeviceRegistry | None = None, config: AgentConfig | None = None,
-                 data_path: Path | None = None, kill_timeout: float = 5.0) -> None:
+                 data_path: Path | None = None, kill_timeout: float = 5.0, kubelet_port: int = 10250) -> None:
+        """``kubelet_port`` is published as ``status.daemonEndpoints.kubeletEndpoint.Port`` (where the
+        node's kubelet API is served: :class:`~suanli.node.agent.kubelet_server.KubeletServer`)."""
         self.node_name = node_name or default_node_name()
+        self.kubelet_port = kubelet_port
         super().__init__(client, clock=clock, devices=devices, config=config)
         self.log_root = Path(log_root)
         self.data_path = data_path or self.log_root
@@ -120,7 +123,7 @@ class ProcessAgent(NodeAgent):
         cap = host_capacity(self.data_path)
         return {"capacity": cap, "allocatable": dict(cap), "nodeInfo": host_node_info(),
                 "addresses": host_addresses(self.node_name),
-                "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}}, "phase": "Running"}
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": self.kubelet_port}}, "phase": "Running"}
 
     async def setup(self) -> None:
         """Create the host Node (with status) or refresh its labels and annotation."""

@@ -1,0 +1,144 @@
+"""``kubectl logs`` of a pod run by a separate ``suanli agent --host``, through its kubelet API.
+
+``suanli up --only api`` runs no runtime of its own; ``suanli agent --host --kubelet-port 0``
+(with the shipped agent RBAC) runs the host's pods and serves ``/containerLogs`` over HTTPS,
+publishing the port in its Node's ``status.daemonEndpoints``. The API server proxies
+``pods/log`` there with its kubelet client certificate; ``kubectl logs`` and ``kubectl logs -f``
+see the container's output. Callers of the kubelet API are checked as upstream: no credentials
+401, a token whose user lacks ``nodes/proxy`` 403, the admin 200.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import selectors
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from suanli.node.agent.process import HOST_TAINT
+from suanli.wire import RUNTIME_ANNOTATION
+from tests.conftest import Kubectl, Server
+from tests.e2e.conftest import manifest, wait_until
+from tests.e2e_production.conftest import ComponentProcess, start_component
+
+pytestmark = pytest.mark.e2e
+
+NS = "kubelet-api"
+POD = "ticker"
+SCRIPT = "echo hello; i=0; while true; do echo tick-$i; i=$((i+1)); sleep 0.3; done"
+
+
+@pytest.fixture(scope="module")
+def host_agent(admin: Kubectl, component_kubeconfig: Callable[[str], Path],
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComponentProcess]:
+    base = tmp_path_factory.mktemp("host-agent")
+    agent = start_component("agent", component_kubeconfig("agent"), base / "logs", "--host", "--kubelet-port", "0",
+                            "--data-dir", str(base / "data"))
+    try:
+        admin("create", "namespace", NS)
+        admin("create", "serviceaccount", "default", "-n", NS)  # --only api runs no serviceaccount controller
+        yield agent
+    finally:
+        admin.run("delete", "namespace", NS, "--wait=false", check=False)
+        agent.stop()
+
+
+def kubelet_port(agent: ComponentProcess) -> int:
+    m = wait_until(lambda: re.search(r"kubelet: https://\S+:(\d+)", agent.log()), what="the kubelet API port")
+    return int(m.group(1))
+
+
+def host_node(admin: Kubectl) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
+        items = json.loads(admin("get", "nodes", "-o", "json"))["items"]
+        return next((n for n in items if (n["metadata"].get("labels") or {}).get(RUNTIME_ANNOTATION) == "process"
+                     and (n.get("status") or {}).get("daemonEndpoints")), None)
+    return wait_until(find, timeout=60, what="the host node")
+
+
+@pytest.fixture(scope="module")
+def running_pod(host_agent: ComponentProcess, admin: Kubectl) -> str:
+    node = host_node(admin)["metadata"]["name"]
+    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": POD, "namespace": NS},
+           "spec": {"nodeName": node, "restartPolicy": "Never",
+                    "tolerations": [{**HOST_TAINT, "operator": "Equal"}],
+                    "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", SCRIPT]}]}}
+    admin("apply", "-f", "-", input=manifest(obj))
+    wait_until(lambda: json.loads(admin("get", "pod", POD, "-n", NS, "-o", "json")).get("status", {})
+               .get("phase") == "Running", timeout=60, what="the host pod to run")
+    return POD
+
+
+def test_the_node_publishes_the_kubelet_port_it_serves(host_agent: ComponentProcess, admin: Kubectl) -> None:
+    port = kubelet_port(host_agent)
+    node = host_node(admin)
+    assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == port
+    assert {a["type"] for a in node["status"]["addresses"]} >= {"InternalIP", "Hostname"}
+
+
+def test_kubectl_logs_reads_the_host_pods_output_through_the_kubelet(running_pod: str, admin: Kubectl) -> None:
+    out = wait_until(lambda: (o := admin("logs", running_pod, "-n", NS)) and "tick-1" in o and o,
+                     timeout=30, what="logs with two ticks")
+    assert out.splitlines()[:2] == ["hello", "tick-0"]
+    assert len(admin("logs", running_pod, "-n", NS, "--tail", "1").splitlines()) == 1
+    stamped = admin("logs", running_pod, "-n", NS, "--timestamps", "--limit-bytes", "200")
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z hello$", stamped.splitlines()[0])
+    assert len(stamped.encode()) <= 200
+
+
+def test_kubectl_logs_follow_streams_new_output(running_pod: str, admin: Kubectl) -> None:
+    before = admin("logs", running_pod, "-n", NS).split()
+    last = max(int(t.split("-")[1]) for t in before if t.startswith("tick-"))
+    env = {**os.environ, "KUBECONFIG": str(admin.kubeconfig), "HOME": str(admin.kubeconfig.parent)}
+    proc = subprocess.Popen([admin.binary, "logs", "-f", running_pod, "-n", NS], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        seen: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+                s.startswith("tick-") and int(s[5:]) > last + 2 for s in seen):
+            if sel.select(timeout=1):
+                line = proc.stdout.readline().decode().strip()
+                if not line:
+                    break
+                seen.append(line)
+        assert seen[0] == "hello"
+        assert any(s.startswith("tick-") and int(s[5:]) > last + 2 for s in seen), seen
+        assert proc.poll() is None  # still following the running container
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize(("who", "status"), [("nobody", 401), ("reader", 403), ("admin", 200)],
+                         ids=["no-credentials-is-401", "user-without-nodes-proxy-is-403", "admin-is-200"])
+def test_the_kubelet_api_checks_its_callers(who: str, status: int, running_pod: str, host_agent: ComponentProcess,
+                                            admin: Kubectl, api_server: Server) -> None:
+    headers: dict[str, str] = {}
+    if who == "reader":
+        admin.run("create", "serviceaccount", "reader", "-n", NS, check=False)
+        admin.run("create", "rolebinding", "reader-view", "--clusterrole", "view",
+                  f"--serviceaccount={NS}:reader", "-n", NS, check=False)
+        headers["Authorization"] = "Bearer " + admin("create", "token", "reader", "-n", NS).strip()
+    elif who == "admin":
+        headers["Authorization"] = f"Bearer {api_server.token()}"
+    url = f"https://127.0.0.1:{kubelet_port(host_agent)}/containerLogs/{NS}/{running_pod}/main"
+    with httpx.Client(verify=False, timeout=30) as c:  # nosec B501  # the kubelet's own self-signed certificate
+        resp = c.get(url, headers=headers)
+    assert resp.status_code == status, resp.text
+    if status == 403:
+        assert resp.text.strip() == (f"Forbidden (user=system:serviceaccount:{NS}:reader, verb=get, "
+                                     "resource=nodes, subresource(s)=[proxy])")
+    if status == 200:
+        assert resp.text.startswith("hello\n")
