@@ -45,7 +45,7 @@ from suanli.apiserver.authn.peercert import peer_certificates
 from suanli.apiserver.authn.types import AuthenticationError, Credentials
 from suanli.apiserver.authn.uvicorn_tls import tls_server_options
 from suanli.apiserver.authn.x509 import ClientCertificates
-from suanli.apiserver.logs import FileLogBackend, parse_log_options
+from suanli.apiserver.logs import FileLogBackend, LogOptions, parse_log_options
 from suanli.apiserver.tls import ensure_tls_material, harden_server_context
 from suanli.client.protocol import Client
 from suanli.runtime.informer import object_key
@@ -238,11 +238,11 @@ class KubeletServer:
         if previous or query.get("follow") not in ("true", "1", "True"):
             await _send(send, 200, self.logs.read(namespace, name, container, previous=previous, options=opts))
             return
-        await self._follow(pod, container, opts_query=(namespace, name), options=opts, receive=receive, send=send)
+        await self._follow(pod, container, opts, receive, send)
 
-    async def _follow(self, pod: Obj, container: str, *, opts_query: tuple[str, str], options: Any,
-                      receive: Receive, send: Send) -> None:
-        namespace, name = opts_query
+    async def _follow(self, pod: Obj, container: str, options: LogOptions, receive: Receive, send: Send) -> None:
+        """Stream the log until the container stops running (and its log is drained) or the client leaves."""
+        namespace, name = str(pod["metadata"]["namespace"]), str(pod["metadata"]["name"])
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/plain"), (b"transfer-encoding", b"chunked")]})
         disconnected = asyncio.Event()
