@@ -4,7 +4,8 @@
 (with the shipped agent RBAC) runs the host's pods and serves ``/containerLogs`` over HTTPS,
 publishing the port in its Node's ``status.daemonEndpoints``. The API server proxies
 ``pods/log`` there with its kubelet client certificate; ``kubectl logs`` and ``kubectl logs -f``
-see the container's output. Callers of the kubelet API are checked as upstream: no credentials
+see the container's output, and ``kubectl exec``/``port-forward`` reach the pod over the
+relayed WebSocket. Callers of the kubelet API are checked as upstream: no credentials
 401, a token whose user lacks ``nodes/proxy`` 403, the admin 200.
 """
 
@@ -14,8 +15,10 @@ import json
 import os
 import re
 import selectors
+import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ import pytest
 
 from suanli.node.agent.process import HOST_TAINT
 from suanli.wire import RUNTIME_ANNOTATION
-from tests.conftest import Kubectl, Server
+from tests.conftest import Kubectl, Server, free_port
 from tests.e2e.conftest import manifest, wait_until
 from tests.e2e_production.conftest import ComponentProcess, start_component
 
@@ -142,3 +145,58 @@ def test_the_kubelet_api_checks_its_callers(who: str, status: int, running_pod: 
                                      "resource=nodes, subresource(s)=[proxy])")
     if status == 200:
         assert resp.text.startswith("hello\n")
+
+
+@pytest.mark.parametrize(("command", "code", "stdout"), [
+    (["echo", "hi from the host"], 0, "hi from the host\n"),
+    (["sh", "-c", "echo out; exit 3"], 3, "out\n"),
+], ids=["exec-output-reaches-kubectl", "exec-exit-code-reaches-kubectl"])
+def test_kubectl_exec_runs_in_the_host_pod_through_the_kubelet(command: list[str], code: int, stdout: str,
+                                                               running_pod: str, admin: Kubectl) -> None:
+    proc = admin.run("exec", running_pod, "-n", NS, "--", *command, check=False)
+    assert (proc.returncode, proc.stdout) == (code, stdout), proc.stderr
+
+
+def test_kubectl_exec_with_stdin_through_the_kubelet(running_pod: str, admin: Kubectl) -> None:
+    proc = admin.run("exec", "-i", running_pod, "-n", NS, "--", "cat", input="piped\n", check=False)
+    assert (proc.returncode, proc.stdout) == (0, "piped\n"), proc.stderr
+
+
+def test_kubectl_exec_into_an_unknown_container_is_refused(running_pod: str, admin: Kubectl) -> None:
+    proc = admin.run("exec", running_pod, "-n", NS, "-c", "nope", "--", "true", check=False)
+    assert proc.returncode != 0
+    assert "container nope is not valid for pod ticker" in proc.stderr
+
+
+def test_kubectl_port_forward_reaches_the_host_pod_through_the_kubelet(host_agent: ComponentProcess, admin: Kubectl,
+                                                                       tmp_path: Path) -> None:
+    (tmp_path / "hello.txt").write_text(f"through the kubelet {os.getpid()}\n")
+    port = free_port()
+    obj = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": NS},
+           "spec": {"nodeName": host_node(admin)["metadata"]["name"], "restartPolicy": "Never",
+                    "tolerations": [{**HOST_TAINT, "operator": "Equal"}],
+                    "containers": [{"name": "main", "image": "python", "workingDir": str(tmp_path),
+                                    "command": ["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1"]}]}}
+    admin("apply", "-f", "-", input=manifest(obj))
+
+    def listening() -> bool:
+        with socket.socket() as s:
+            s.settimeout(1)
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(listening, timeout=60, what="the pod's server")
+    out = tmp_path / "pf.out"
+    env = {**os.environ, "KUBECONFIG": str(admin.kubeconfig), "HOME": str(admin.kubeconfig.parent)}
+    with out.open("wb") as fh:
+        proc = subprocess.Popen([admin.binary, "-n", NS, "port-forward", "pod/web", f":{port}"], stdout=fh,
+                                stderr=subprocess.STDOUT, env=env)
+    try:
+        found = wait_until(lambda: re.search(rb"Forwarding from 127\.0\.0\.1:(\d+) ->", out.read_bytes())
+                           or proc.poll() is not None, timeout=30, what="kubectl port-forward to listen")
+        assert isinstance(found, re.Match), out.read_text()
+        with urllib.request.urlopen(f"http://127.0.0.1:{int(found.group(1))}/hello.txt", timeout=30) as resp:
+            assert resp.read() == (tmp_path / "hello.txt").read_bytes()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        admin.run("delete", "pod", "web", "-n", NS, "--wait=false", check=False)

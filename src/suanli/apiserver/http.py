@@ -38,7 +38,7 @@ from suanli.apiserver.authz.rbac import RbacAuthorizer
 from suanli.apiserver.authz.reviews import AUTHZ_GROUP, REVIEW_KINDS, review
 from suanli.apiserver.context import ADMIN, FieldValidation, RequestContext, UserInfo
 from suanli.apiserver.discovery import Discovery
-from suanli.apiserver.kubeletproxy import KubeletProxy, kubelet_url
+from suanli.apiserver.kubeletproxy import KubeletProxy, kubelet_path, kubelet_url
 from suanli.apiserver.limits import RequestLimits
 from suanli.apiserver.logs import FileLogBackend, parse_log_options
 from suanli.apiserver.partial import partial_list, partial_object, wants_partial
@@ -738,8 +738,9 @@ class ApiApp:
             return orjson.dumps({"type": ev.type, "object": tbl}) + b"\n"
         return b'{"type":"' + ev.type.encode() + b'","object":' + ev.obj.raw + b"}\n"
 
-    def _stream_target(self, path: str) -> tuple[Obj, str, PodStreamer]:
-        """The pod, subresource and runtime a streaming request (exec/attach/portforward) addresses."""
+    def _stream_target(self, path: str) -> tuple[Obj, str, PodStreamer | str]:
+        """The pod, subresource and runtime a streaming request (exec/attach/portforward) addresses: an
+        in-process runtime, else the URL of the node's kubelet API (:mod:`suanli.apiserver.kubeletproxy`)."""
         parts = [unquote(p) for p in path.rstrip("/").split("/")[1:]]
         if len(parts) < 3 or parts[0] != "api":
             raise ApiError.no_route(path)
@@ -751,6 +752,9 @@ class ApiApp:
         if (err := simulated_pod_error(pod, node.obj if node else None, f"cannot {sub}")) is not None:
             raise err
         streamer = next((s for s in self.streamers if s.serves(pod)), None)
+        if streamer is None and self.kubelet_proxy is not None \
+                and (base := kubelet_url(node.obj if node else None)) is not None:
+            return pod, sub, base
         if streamer is None:
             raise ApiError.bad_request(f'pod "{name}" is not running on a node whose runtime serves {sub}')
         return pod, sub, streamer
@@ -791,7 +795,12 @@ class ApiApp:
             pod, sub, streamer = self._stream_target(scope["path"])
             if aud is not None:  # a long-running request: ResponseStarted at the upgrade, as upstream
                 aud.response_started(101)
-            if sub == "portforward":
+            if isinstance(streamer, str):
+                if self.kubelet_proxy is None:  # _stream_target returns a URL only with a proxy
+                    raise ApiError.internal("no kubelet client")
+                await self.kubelet_proxy.relay_websocket(streamer, kubelet_path(pod, sub, scope), scope, receive,
+                                                         send)
+            elif sub == "portforward":
                 await serve_portforward(scope, receive, send, pod=pod, streamer=streamer)
             else:
                 await serve_remotecommand(scope, receive, send, sub=sub, pod=pod, streamer=streamer)

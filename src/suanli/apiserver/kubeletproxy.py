@@ -25,15 +25,31 @@ import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
+import orjson
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Message,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError
 
 from suanli.apimachinery.errors import ApiError
 from suanli.apimachinery.objects import Obj
+from suanli.apiserver.remotecommand import pick_container
 from suanli.apiserver.tls import CaPair, issue_client_certificate
 
-__all__ = ["KUBELET_CLIENT_GROUP", "KUBELET_CLIENT_USER", "KubeletProxy", "kubelet_url"]
+__all__ = ["KUBELET_CLIENT_GROUP", "KUBELET_CLIENT_USER", "KubeletProxy", "kubelet_path", "kubelet_url"]
 
 KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client"
 KUBELET_CLIENT_GROUP = "system:masters"
@@ -41,6 +57,7 @@ KUBELET_CLIENT_GROUP = "system:masters"
 _MAX_ERROR_BODY = 2048
 _LOG_QUERY = ("follow", "previous", "timestamps", "tailLines", "sinceSeconds", "sinceTime", "limitBytes")
 
+Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -67,6 +84,21 @@ def kubelet_url(node: Obj | None) -> str | None:
     return f"https://[{address}]:{port}" if ":" in address else f"https://{address}:{port}"
 
 
+def kubelet_path(pod: Obj, sub: str, scope: Scope) -> str:
+    """The kubelet API path (with the request's query) of ``sub`` (exec/attach/portforward) on ``pod``:
+    ``/exec/{ns}/{pod}/{container}``, ``/attach/…``, ``/portForward/{ns}/{pod}``; the container is the
+    one the request names, else the pod's default (400 when ambiguous or unknown)."""
+    meta = pod["metadata"]
+    ns, name = quote(str(meta["namespace"])), quote(str(meta["name"]))
+    raw = scope.get("query_string", b"").decode("latin-1")
+    if sub == "portforward":
+        path = f"/portForward/{ns}/{name}"
+    else:
+        requested = (parse_qs(raw).get("container") or [""])[-1]
+        path = f"/{sub}/{ns}/{name}/{quote(pick_container(pod, requested))}"
+    return f"{path}?{raw}" if raw else path
+
+
 class KubeletProxy:
     """Streams ``pods/log`` from a node's kubelet API with the API server's kubelet client certificate."""
 
@@ -83,6 +115,7 @@ class KubeletProxy:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE  # nosec B501  # kube-apiserver's default without --kubelet-certificate-authority
         ctx.load_cert_chain(str(cert_p), str(key_p))
+        self._ssl = ctx
         self._client = httpx.AsyncClient(verify=ctx, timeout=httpx.Timeout(30.0, read=None))
 
     async def close(self) -> None:
@@ -124,3 +157,113 @@ class KubeletProxy:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await resp_cm.__aexit__(None, None, None)
+
+    async def relay_websocket(self, base: str, target: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Relay a client's WebSocket session (not yet accepted) to ``base + target`` on the kubelet.
+
+        The client's subprotocols are offered to the kubelet; its choice accepts the client's
+        handshake, its refusal is raised as :class:`ApiError` (its ``Status`` when it sent one).
+        Messages then pass both ways unchanged until either side closes.
+        """
+        url = urlsplit(base)
+        host, port = url.hostname or "", url.port or 443
+        try:
+            reader, writer = await asyncio.open_connection(host, port, ssl=self._ssl)
+        except OSError as err:
+            raise ApiError.internal(f'dial "{base}{target.split("?")[0]}": {err}') from None
+        ws = WSConnection(ConnectionType.CLIENT)
+        try:
+            writer.write(ws.send(Request(host=url.netloc, target=target,
+                                         subprotocols=[p.strip() for p in scope.get("subprotocols") or []])))
+            await writer.drain()
+            await self._relay(ws, reader, writer, receive, send)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    @staticmethod
+    async def _relay(ws: WSConnection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     receive: Receive, send: Send) -> None:
+        accepted = closed = False
+        rejected: RejectConnection | None = None
+        rejection = b""
+        partial: list[bytes | str] = []
+
+        async def forward(ev: Event) -> None:
+            nonlocal accepted, closed, rejected, rejection
+            if isinstance(ev, AcceptConnection):
+                accepted = True
+                await send({"type": "websocket.accept", "subprotocol": ev.subprotocol})
+            elif isinstance(ev, RejectConnection):
+                rejected = ev
+                if not ev.has_body:
+                    raise ApiError(ev.status_code, "", f"the kubelet refused the upgrade ({ev.status_code})")
+            elif isinstance(ev, RejectData) and rejected is not None:
+                rejection += ev.data
+                if ev.body_finished:
+                    raise _rejection_error(rejected.status_code, rejection)
+            elif isinstance(ev, Message):
+                partial.append(ev.data)
+                if ev.message_finished:
+                    if isinstance(ev, BytesMessage):
+                        await send({"type": "websocket.send", "bytes": b"".join(p for p in partial
+                                                                                 if isinstance(p, bytes))})
+                    else:
+                        await send({"type": "websocket.send", "text": "".join(p for p in partial
+                                                                               if isinstance(p, str))})
+                    partial.clear()
+            elif isinstance(ev, Ping):
+                writer.write(ws.send(ev.response()))
+            elif isinstance(ev, CloseConnection):
+                closed = True
+                with contextlib.suppress(LocalProtocolError):
+                    writer.write(ws.send(ev.response()))
+                await send({"type": "websocket.close", "code": ev.code})
+
+        async def downstream() -> None:
+            while not closed:
+                data = await reader.read(65536)
+                if not data:
+                    if not accepted:
+                        raise ApiError.internal("the kubelet closed the connection during the upgrade")
+                    await send({"type": "websocket.close", "code": 1000})
+                    return
+                ws.receive_data(data)
+                for ev in ws.events():
+                    await forward(ev)
+
+        async def upstream() -> None:
+            while True:
+                msg = await receive()
+                if msg["type"] == "websocket.disconnect":
+                    with contextlib.suppress(LocalProtocolError):
+                        writer.write(ws.send(CloseConnection(code=1000)))
+                    return
+                if msg.get("bytes") is not None:
+                    writer.write(ws.send(BytesMessage(data=msg["bytes"])))
+                elif msg.get("text") is not None:
+                    writer.write(ws.send(TextMessage(data=msg["text"])))
+                await writer.drain()
+
+        down = asyncio.ensure_future(downstream())
+        while not accepted and not down.done():  # the handshake: nothing is read from the client yet
+            await asyncio.wait({down}, timeout=0.05)
+        if down.done():
+            down.result()  # raises the refusal
+            return
+        up = asyncio.ensure_future(upstream())
+        try:
+            await asyncio.wait({down, up}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            up.cancel()
+            down.cancel()
+
+
+def _rejection_error(code: int, body: bytes) -> ApiError:
+    """The kubelet's refusal as an error: its ``Status`` when it sent one, else its body as message."""
+    with contextlib.suppress(ValueError):
+        status = orjson.loads(body)
+        if isinstance(status, dict) and status.get("kind") == "Status":
+            return ApiError(code, str(status.get("reason") or ""), str(status.get("message") or ""))
+    return ApiError(code, "", body[:_MAX_ERROR_BODY].decode("utf-8", "replace").strip())

@@ -192,7 +192,7 @@ async def _host_agent(args: argparse.Namespace, client: HttpClient, devices: Dev
     agent = ProcessAgent(client, args.data_dir / "pod-logs", devices=devices, data_path=args.data_dir)
     kubelet = KubeletServer(client, agent.node_name, FileLogBackend(agent.log_root), running=running_in(agent),
                             cert_dir=args.data_dir / "kubelet", client_ca_pem=client.config.ca_pem(),
-                            host=args.kubelet_address, port=args.kubelet_port)
+                            host=args.kubelet_address, port=args.kubelet_port, streamer=agent)
     agent.kubelet_port = await kubelet.start()
     print(f"kubelet: https://{args.kubelet_address}:{agent.kubelet_port}", flush=True)
     return ComponentGroup([kubelet, agent], name="agent")

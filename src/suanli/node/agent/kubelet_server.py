@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 import orjson
 import uvicorn
@@ -46,6 +46,9 @@ from suanli.apiserver.authn.types import AuthenticationError, Credentials
 from suanli.apiserver.authn.uvicorn_tls import tls_server_options
 from suanli.apiserver.authn.x509 import ClientCertificates
 from suanli.apiserver.logs import FileLogBackend, LogOptions, parse_log_options
+from suanli.apiserver.portforward import serve_portforward
+from suanli.apiserver.remotecommand import deny, serve_remotecommand
+from suanli.apiserver.streaming import PodStreamer
 from suanli.apiserver.tls import ensure_tls_material, harden_server_context
 from suanli.client.protocol import Client
 from suanli.runtime.informer import object_key
@@ -103,8 +106,11 @@ class KubeletServer:
 
     def __init__(self, client: Client, node_name: str, logs: FileLogBackend, *,
                  running: Callable[[Obj, str], bool], cert_dir: Path, client_ca_pem: bytes | None,
-                 host: str = "0.0.0.0", port: int = 10250) -> None:  # nosec B104  # upstream kubelet's --address default
+                 host: str = "0.0.0.0", port: int = 10250,  # nosec B104  # upstream kubelet's --address default
+                 streamer: PodStreamer | None = None) -> None:
+        """``streamer`` (the agent) serves ``/exec`` and ``/attach``; without it they are 404."""
         self.client = client
+        self.streamer = streamer
         self.node_name = node_name
         self.logs = logs
         self.running = running
@@ -131,6 +137,7 @@ class KubeletServer:
             make = kwargs["ssl_context_factory"]
             kwargs["ssl_context_factory"] = lambda config, default: harden_server_context(make(config, default))
         kwargs.setdefault("http", "httptools")
+        kwargs.setdefault("ws", "wsproto")
         config = uvicorn.Config(self, host=self.host, port=self.port, loop="none", lifespan="off",
                                 log_level="warning", access_log=False, proxy_headers=False,
                                 timeout_graceful_shutdown=3, **kwargs)
@@ -159,6 +166,9 @@ class KubeletServer:
     # ------------------------------------------------------------------ ASGI
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._serve_websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             return
         try:
@@ -198,6 +208,45 @@ class KubeletServer:
                 return user
         raise _Denied(401, "Unauthorized")
 
+    async def _serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``/exec`` and ``/attach/{ns}/{pod}/{container}``, ``/portForward/{ns}/{pod}`` over a WebSocket: the
+        API server's session protocols (:func:`~suanli.apiserver.remotecommand.serve_remotecommand`,
+        :func:`~suanli.apiserver.portforward.serve_portforward`) with the agent as the streamer."""
+        if (await receive())["type"] != "websocket.connect":
+            return
+        try:
+            try:
+                await self._authorize({**scope, "method": "GET"})  # the upgrade is a GET
+            except _Denied as err:
+                raise ApiError(err.code, "Unauthorized" if err.code == 401 else "Forbidden", err.text) from None
+            parts = [unquote(p) for p in scope["path"].strip("/").split("/")]
+            forward = len(parts) == 3 and parts[0] == "portForward"
+            if not (forward or (len(parts) == 4 and parts[0] in ("exec", "attach"))) or self.streamer is None:
+                raise ApiError.not_found("", scope["path"])
+            pod = await self._pod(parts[1], parts[2])
+            if pod is None:
+                raise ApiError.not_found("pods", f"{parts[1]}/{parts[2]}")
+            if forward:
+                await serve_portforward(scope, receive, send, pod=pod, streamer=self.streamer)
+                return
+            sub, container = parts[0], parts[3]
+            qs = scope.get("query_string", b"") + (b"&" if scope.get("query_string") else b"") + \
+                urlencode({"container": container}).encode()
+            await serve_remotecommand({**scope, "query_string": qs}, receive, send, sub=sub, pod=pod,
+                                      streamer=self.streamer)
+        except ApiError as err:
+            await deny(send, err, scope)
+
+    async def _pod(self, namespace: str, name: str) -> Obj | None:
+        """The pod if it is bound to this node."""
+        try:
+            pod = await self.client.get(PODS, name, namespace)
+        except ApiError as err:
+            if err.code != 404:
+                raise
+            return None
+        return pod if (pod.get("spec") or {}).get("nodeName") == self.node_name else None
+
     async def _authorize(self, scope: Scope) -> None:
         user = await self._authenticate(scope)
         verb, sub = authorizer_attributes(scope["method"], scope["path"])
@@ -219,13 +268,8 @@ class KubeletServer:
         _, namespace, name, container = parts
         qs = scope.get("query_string", b"").decode("latin-1")
         query = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()}
-        try:
-            pod = await self.client.get(PODS, name, namespace)
-        except ApiError as err:
-            if err.code != 404:
-                raise
-            pod = None
-        if pod is None or (pod.get("spec") or {}).get("nodeName") != self.node_name:
+        pod = await self._pod(namespace, name)
+        if pod is None:
             await _send_text(send, 404, f'pod "{namespace}/{name}" does not exist')
             return
         if container not in [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]:
