@@ -15,9 +15,14 @@ Every request is authenticated — a TLS client certificate signed by the cluste
 the agent's kubeconfig: upstream's ``--client-ca-file``), else a bearer token checked with a
 ``TokenReview`` — and then authorised with a ``SubjectAccessReview`` on the Node as kubelet's
 authorizer maps paths: ``/logs/*`` is ``nodes/log``, every other path (``/containerLogs`` too)
-``nodes/proxy``; the verb follows the HTTP method (GET → get, POST → create...). No credentials
-or a rejected token: 401 ``Unauthorized``; denied: 403 ``Forbidden (user=…, verb=…,
-resource=nodes, subresource(s)=[…])`` as plain text, as upstream words them.
+``nodes/proxy``; the verb follows the HTTP method (GET → get, POST → create...; a WebSocket
+upgrade is a GET). No credentials or a rejected token: 401 ``Unauthorized``; denied: 403
+``Forbidden (user=…, verb=…, resource=nodes, subresource(s)=[…])``; a review that fails: 500
+``Authorization error (…)`` — plain text, as upstream words them.
+
+WebSockets: ``/exec`` and ``/attach/{ns}/{pod}/{container}`` and ``/portForward/{ns}/{pod}`` run
+the API server's own session code with the agent as the
+:class:`~suanli.apiserver.streaming.PodStreamer` (what the embedded ``suanli up`` runtime serves).
 
 The serving certificate is the agent's own (a CA and certificate under ``<data dir>/kubelet/tls``,
 created on first start — upstream's self-signed kubelet certificate); kube-apiserver does not
@@ -200,8 +205,12 @@ class KubeletServer:
         auth = headers.get("authorization", "")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         if token:
-            review = await self.client.create(TOKEN_REVIEWS, {
-                "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}})
+            try:
+                review = await self.client.create(TOKEN_REVIEWS, {
+                    "apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}})
+            except ApiError as err:  # upstream: an authentication error is a 401 (the cause is logged)
+                log.warning("kubelet API: TokenReview failed: %s", err)
+                raise _Denied(401, "Unauthorized") from None
             status = review.get("status") or {}
             if status.get("authenticated"):
                 user: Obj = status.get("user") or {}
@@ -218,7 +227,8 @@ class KubeletServer:
             try:
                 await self._authorize({**scope, "method": "GET"})  # the upgrade is a GET
             except _Denied as err:
-                raise ApiError(err.code, "Unauthorized" if err.code == 401 else "Forbidden", err.text) from None
+                reason = {401: "Unauthorized", 403: "Forbidden"}.get(err.code, "InternalError")
+                raise ApiError(err.code, reason, err.text) from None
             parts = [unquote(p) for p in scope["path"].strip("/").split("/")]
             forward = len(parts) == 3 and parts[0] == "portForward"
             if not (forward or (len(parts) == 4 and parts[0] in ("exec", "attach"))) or self.streamer is None:
@@ -250,15 +260,19 @@ class KubeletServer:
     async def _authorize(self, scope: Scope) -> None:
         user = await self._authenticate(scope)
         verb, sub = authorizer_attributes(scope["method"], scope["path"])
-        sar = await self.client.create(SUBJECT_ACCESS_REVIEWS, {
-            "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
-            "spec": {"user": user.get("username", ""), "uid": user.get("uid", ""),
-                     "groups": user.get("groups") or [], "extra": user.get("extra") or {},
-                     "resourceAttributes": {"verb": verb, "resource": "nodes", "subresource": sub,
-                                            "name": self.node_name}}})
+        attrs = f"user={user.get('username', '')}, verb={verb}, resource=nodes, subresource(s)=[{sub}]"
+        try:
+            sar = await self.client.create(SUBJECT_ACCESS_REVIEWS, {
+                "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                "spec": {"user": user.get("username", ""), "uid": user.get("uid", ""),
+                         "groups": user.get("groups") or [], "extra": user.get("extra") or {},
+                         "resourceAttributes": {"verb": verb, "resource": "nodes", "subresource": sub,
+                                                "name": self.node_name}}})
+        except ApiError as err:  # upstream: 500 "Authorization error (...)"
+            log.warning("kubelet API: SubjectAccessReview failed: %s", err)
+            raise _Denied(500, f"Authorization error ({attrs})") from None
         if not (sar.get("status") or {}).get("allowed"):
-            raise _Denied(403, f"Forbidden (user={user.get('username', '')}, verb={verb}, resource=nodes, "
-                               f"subresource(s)=[{sub}])")
+            raise _Denied(403, f"Forbidden ({attrs})")
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         parts = [unquote(p) for p in scope["path"].strip("/").split("/")]
