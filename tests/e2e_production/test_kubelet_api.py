@@ -16,6 +16,7 @@ import os
 import re
 import selectors
 import socket
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -26,6 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
+from suanli.apiserver.tls import issue_client_certificate, load_ca
 from suanli.node.agent.process import HOST_TAINT
 from suanli.wire import RUNTIME_ANNOTATION
 from tests.conftest import Kubectl, Server, free_port
@@ -145,6 +147,29 @@ def test_the_kubelet_api_checks_its_callers(who: str, status: int, running_pod: 
                                      "resource=nodes, subresource(s)=[proxy])")
     if status == 200:
         assert resp.text.startswith("hello\n")
+
+
+@pytest.mark.parametrize(("user", "groups", "status"), [
+    ("carol", [], 403), ("root-ish", ["system:masters"], 200),
+], ids=["cluster-ca-cert-without-nodes-proxy-is-403", "cluster-ca-cert-in-system-masters-is-200"])
+def test_the_kubelet_api_authenticates_cluster_ca_client_certificates(
+        user: str, groups: list[str], status: int, running_pod: str, host_agent: ComponentProcess,
+        api_server: Server, tmp_path: Path) -> None:
+    cert_pem, key_pem = issue_client_certificate(load_ca(api_server.data_dir), user, groups)
+    (tmp_path / "c.crt").write_bytes(cert_pem)
+    (tmp_path / "c.key").write_bytes(key_pem)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # nosec B501  # the kubelet's own self-signed certificate
+    ctx.load_cert_chain(str(tmp_path / "c.crt"), str(tmp_path / "c.key"))
+    url = f"https://127.0.0.1:{kubelet_port(host_agent)}/containerLogs/{NS}/{running_pod}/main?tailLines=1"
+    with httpx.Client(verify=ctx, timeout=30) as c:
+        resp = c.get(url)
+    assert resp.status_code == status, resp.text
+    if status == 403:
+        assert resp.text.strip() == f"Forbidden (user={user}, verb=get, resource=nodes, subresource(s)=[proxy])"
+    else:
+        assert len(resp.text.splitlines()) == 1
 
 
 @pytest.mark.parametrize(("command", "code", "stdout"), [
